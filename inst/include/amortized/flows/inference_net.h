@@ -1,0 +1,38 @@
+// The interface every inference network shares (coupling flows now; flow
+// matching later), so estimators can take any of them.
+#pragma once
+
+#include "amortized/common.h"
+
+#include <string>
+#include <vector>
+
+namespace amortized {
+
+class InferenceNetImpl : public torch::nn::Module {
+ public:
+  InferenceNetImpl(int64_t dim, int64_t context_dim)
+      : dim_(dim), context_dim_(context_dim) {}
+  ~InferenceNetImpl() override = default;
+
+  // theta: [batch, dim], context: [batch, context_dim] -> log q(theta | context): [batch]
+  virtual Tensor log_prob(const Tensor& theta, const Tensor& context) = 0;
+  // context: [batch, context_dim] -> draws: [batch, n, dim]
+  virtual Tensor sample(int64_t n, const Tensor& context, at::Generator& gen) = 0;
+  // Training loss of a batch (scalar); default: mean negative log density.
+  virtual Tensor loss(const Tensor& theta, const Tensor& context) {
+    return -log_prob(theta, context).mean();
+  }
+  // Re-draws every weight from `gen`.
+  virtual void reset_parameters(at::Generator& gen) = 0;
+  // Lines describing the architecture, one per block.
+  virtual std::vector<std::string> describe() const = 0;
+
+  int64_t dim() const { return dim_; }
+  int64_t context_dim() const { return context_dim_; }
+
+ private:
+  int64_t dim_, context_dim_;
+};
+
+}  // namespace amortized

@@ -1,0 +1,43 @@
+// Multi-layer perceptron used as conditioner and velocity network.
+#pragma once
+
+#include "amortized/common.h"
+
+#include <torch/arg.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+namespace amortized {
+
+struct MLPOptions {
+  MLPOptions(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  // Input width (may be 0 only if the caller never calls forward).
+  TORCH_ARG(int64_t, in_features);
+  // Output width.
+  TORCH_ARG(int64_t, out_features);
+  // Widths of the hidden layers; default two layers of 128.
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{128, 128};
+  // "relu", "silu" (default), "gelu", "elu" or "tanh".
+  TORCH_ARG(std::string, activation) = "silu";
+  // Start the last layer at zero (so a coupling starts as the identity).
+  TORCH_ARG(bool, zero_last) = false;
+};
+
+class MLPImpl : public torch::nn::Module {
+ public:
+  explicit MLPImpl(const MLPOptions& options);
+  // x: [batch, in_features] -> [batch, out_features]
+  Tensor forward(const Tensor& x);
+  // Re-draws all weights from `gen` (zeroing the last layer if zero_last).
+  void reset_parameters(at::Generator& gen);
+
+  MLPOptions options;
+
+ private:
+  std::vector<torch::nn::Linear> layers_;
+  int activation_;
+};
+TORCH_MODULE(MLP);
+
+}  // namespace amortized

@@ -1,0 +1,64 @@
+// The training loop: AdamW, warm-up + cosine learning-rate schedule,
+// gradient-norm clipping, validation split, early stopping that restores the
+// best weights, skipping of non-finite batches, and hooks.
+#pragma once
+
+#include "amortized/common.h"
+
+#include <functional>
+#include <string>
+#include <torch/arg.h>
+#include <vector>
+
+namespace amortized {
+
+struct TrainOptions {
+  // Maximum number of passes over the training split.
+  TORCH_ARG(int64_t, epochs) = 100;
+  TORCH_ARG(int64_t, batch_size) = 256;
+  // Peak learning rate of AdamW.
+  TORCH_ARG(double, learning_rate) = 5e-4;
+  TORCH_ARG(double, weight_decay) = 1e-4;
+  // Share of the data held out for validation (0 disables early stopping).
+  TORCH_ARG(double, validation_fraction) = 0.1;
+  // Maximum global gradient norm (<= 0: no clipping).
+  TORCH_ARG(double, clip_grad_norm) = 5.0;
+  // Stop after this many epochs without a better validation loss (0: never).
+  TORCH_ARG(int64_t, patience) = 15;
+  // Share of all steps spent warming the learning rate up linearly.
+  TORCH_ARG(double, warmup_fraction) = 0.02;
+  // Seeds the split and the batch order.
+  TORCH_ARG(uint64_t, seed) = 0;
+  // Stop when this many consecutive batches have a non-finite loss.
+  TORCH_ARG(int64_t, max_nonfinite) = 20;
+};
+
+struct EpochRecord {
+  int64_t epoch;
+  double train_loss, validation_loss, learning_rate, seconds;
+};
+
+struct TrainHooks {
+  // Called after every epoch; returning false stops training.
+  std::function<bool(const EpochRecord&)> on_epoch_end;
+  // Polled between batches (e.g. for a user interrupt); true stops training.
+  std::function<bool()> should_stop;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;
+  int64_t best_epoch = 0;           // epoch whose weights the model holds
+  int64_t skipped_batches = 0;      // batches with a non-finite loss
+  // "completed", "early_stopping", "callback", "interrupted", "nonfinite"
+  std::string stop_reason = "completed";
+};
+
+// Loss of one batch (a: [batch, ...], b: [batch, ...]) -> scalar.
+using LossFn = std::function<Tensor(const Tensor& a, const Tensor& b)>;
+
+// Minimizes `loss` over the rows of (a, b) by training the parameters of
+// `model`. a: [n, ...], b: [n, ...] with the same n >= 2.
+TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a,
+                const Tensor& b, const TrainOptions& options, const TrainHooks& hooks);
+
+}  // namespace amortized

@@ -1,0 +1,175 @@
+#include "amortized/train/trainer.h"
+
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+namespace amortized {
+
+namespace {
+
+using Snapshot = std::unordered_map<std::string, Tensor>;
+
+Snapshot snapshot(const torch::nn::Module& model) {
+  Snapshot s;
+  for (const auto& p : model.named_parameters(true)) s[p.key()] = p.value().detach().clone();
+  for (const auto& b : model.named_buffers(true)) s[b.key()] = b.value().detach().clone();
+  return s;
+}
+
+void restore(torch::nn::Module& model, const Snapshot& s) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.named_parameters(true)) p.value().copy_(s.at(p.key()));
+  for (auto& b : model.named_buffers(true)) b.value().copy_(s.at(b.key()));
+}
+
+// Mean loss over `idx` in batches, without gradients.
+double evaluate(const LossFn& loss, const Tensor& a, const Tensor& b, const Tensor& idx) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = idx.size(0), chunk = 8192;
+  double total = 0.0;
+  int64_t counted = 0;
+  for (int64_t start = 0; start < n; start += chunk) {
+    Tensor i = idx.narrow(0, start, std::min(chunk, n - start));
+    double l = loss(a.index_select(0, i), b.index_select(0, i)).item<double>();
+    if (std::isfinite(l)) {
+      total += l * static_cast<double>(i.size(0));
+      counted += i.size(0);
+    }
+  }
+  return counted > 0 ? total / static_cast<double>(counted) : std::numeric_limits<double>::infinity();
+}
+
+double learning_rate_at(const TrainOptions& o, int64_t step, int64_t total_steps) {
+  const int64_t warmup = static_cast<int64_t>(std::ceil(o.warmup_fraction() * static_cast<double>(total_steps)));
+  if (warmup > 0 && step < warmup) {
+    return o.learning_rate() * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  }
+  const double progress = static_cast<double>(step - warmup) /
+                          static_cast<double>(std::max<int64_t>(total_steps - warmup, 1));
+  return o.learning_rate() * 0.5 * (1.0 + std::cos(M_PI * std::min(progress, 1.0)));
+}
+
+}  // namespace
+
+TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, const Tensor& b,
+                const TrainOptions& o, const TrainHooks& hooks) {
+  TORCH_CHECK(a.defined() && b.defined() && a.dim() >= 1 && b.dim() >= 1,
+              "training data must be defined tensors");
+  const int64_t n = a.size(0);
+  TORCH_CHECK(b.size(0) == n, "training data have ", n, " and ", b.size(0),
+              " rows; they must have the same number");
+  TORCH_CHECK(n >= 2, "training needs at least 2 simulations, got ", n);
+  TORCH_CHECK(o.epochs() >= 1, "epochs must be >= 1, got ", o.epochs());
+  TORCH_CHECK(o.batch_size() >= 1, "batch_size must be >= 1, got ", o.batch_size());
+  TORCH_CHECK(o.learning_rate() > 0, "learning_rate must be > 0, got ", o.learning_rate());
+  TORCH_CHECK(o.validation_fraction() >= 0 && o.validation_fraction() < 1,
+              "validation_fraction must be in [0, 1), got ", o.validation_fraction());
+
+  at::Generator gen = make_generator(o.seed());
+  Tensor order = torch::randperm(n, gen, torch::kLong);
+  int64_t n_val = static_cast<int64_t>(std::floor(o.validation_fraction() * static_cast<double>(n)));
+  if (o.validation_fraction() > 0 && n_val < 1) n_val = 1;
+  if (n - n_val < 1) n_val = n - 1;
+  Tensor val_idx = order.narrow(0, 0, n_val);
+  Tensor train_idx = order.narrow(0, n_val, n - n_val);
+  const int64_t n_train = train_idx.size(0);
+  const int64_t batch = std::min(o.batch_size(), n_train);
+  const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
+  const int64_t total_steps = steps_per_epoch * o.epochs();
+
+  std::vector<Tensor> params = model.parameters(true);
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.learning_rate())
+                                            .weight_decay(o.weight_decay()));
+
+  TrainResult result;
+  double best = std::numeric_limits<double>::infinity();
+  Snapshot best_state;
+  int64_t since_best = 0, step = 0, nonfinite_run = 0;
+  bool stop = false;
+  // Counts a batch with a non-finite loss or gradient (never applied);
+  // returns true once too many came in a row.
+  auto skip_batch = [&]() {
+    ++result.skipped_batches;
+    if (++nonfinite_run < o.max_nonfinite()) return false;
+    result.stop_reason = "nonfinite";
+    stop = true;
+    return true;
+  };
+
+  for (int64_t epoch = 1; epoch <= o.epochs() && !stop; ++epoch) {
+    auto t0 = std::chrono::steady_clock::now();
+    model.train();
+    Tensor perm = train_idx.index_select(0, torch::randperm(n_train, gen, torch::kLong));
+    double total = 0.0;
+    int64_t counted = 0;
+    double lr = o.learning_rate();
+    for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
+      if (hooks.should_stop && hooks.should_stop()) {
+        result.stop_reason = "interrupted";
+        stop = true;
+        break;
+      }
+      Tensor idx = perm.narrow(0, s * batch, std::min(batch, n_train - s * batch));
+      lr = learning_rate_at(o, step, total_steps);
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      }
+      optimizer.zero_grad();
+      Tensor l = loss(a.index_select(0, idx), b.index_select(0, idx));
+      const double lv = l.item<double>();
+      if (!std::isfinite(lv)) {
+        if (skip_batch()) break;
+        continue;
+      }
+      l.backward();
+      // The global gradient norm (clipped to clip_grad_norm when that is > 0);
+      // a non-finite norm means a non-finite gradient: skip the step.
+      const double max_norm = o.clip_grad_norm() > 0 ? o.clip_grad_norm()
+                                                     : std::numeric_limits<double>::infinity();
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+      if (!std::isfinite(grad_norm)) {
+        if (skip_batch()) break;
+        continue;
+      }
+      nonfinite_run = 0;
+      optimizer.step();
+      total += lv * static_cast<double>(idx.size(0));
+      counted += idx.size(0);
+    }
+    if (counted == 0) {  // no batch of this epoch was applied
+      if (result.stop_reason == "completed") result.stop_reason = "nonfinite";
+      break;
+    }
+
+    model.eval();
+    const double train_loss = total / static_cast<double>(counted);
+    const double val_loss = n_val > 0 ? evaluate(loss, a, b, val_idx) : train_loss;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EpochRecord rec{epoch, train_loss, val_loss, lr, secs};
+    result.history.push_back(rec);
+
+    if (val_loss < best) {
+      best = val_loss;
+      best_state = snapshot(model);
+      result.best_epoch = epoch;
+      since_best = 0;
+    } else if (o.patience() > 0 && ++since_best >= o.patience()) {
+      result.stop_reason = "early_stopping";
+      stop = true;
+    }
+    if (hooks.on_epoch_end && !hooks.on_epoch_end(rec) && !stop) {
+      result.stop_reason = "callback";
+      stop = true;
+    }
+  }
+  model.eval();
+  if (!best_state.empty()) restore(model, best_state);
+  return result;
+}
+
+}  // namespace amortized

@@ -1,0 +1,13 @@
+#include "amortized/transforms/transform.h"
+
+namespace amortized {
+
+void TransformImpl::check_input(const Tensor& x, const Tensor& context,
+                                int64_t context_dim, const char* x_name) const {
+  check_shape(x, x_name, {-1, dim_});
+  if (context_dim > 0) {
+    check_shape(context, "context", {x.size(0), context_dim});
+  }
+}
+
+}  // namespace amortized

@@ -1,0 +1,190 @@
+// Tests of the conditional flow, the posterior estimator and the trainer.
+#include "amortized/diagnostics/sbc.h"
+#include "amortized/estimators/posterior_estimator.h"
+#include "amortized/flows/coupling_flow.h"
+#include "amortized/simulators/simulator.h"
+#include "amortized/train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/serialize.h>
+
+#include <cmath>
+#include <sstream>
+
+using namespace amortized;
+
+namespace {
+
+void perturb(torch::nn::Module& m, at::Generator& gen, double scale) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) p.add_(scale * torch::randn(p.sizes(), gen, p.options()));
+}
+
+TEST(CouplingFlow, DensityIntegratesToOneIn1D) {
+  auto gen = make_generator(11);
+  auto flow = make_coupling_flow(CouplingFlowOptions(1, 2).n_layers(3).hidden({16}), gen);
+  perturb(*flow, gen, 0.3);
+  flow->eval();
+  flow->to(torch::kDouble);
+  auto grid = torch::linspace(-30, 30, 60001, torch::kDouble).unsqueeze(1);
+  for (int rep = 0; rep < 3; ++rep) {
+    auto ctx = torch::randn({1, 2}, gen).to(torch::kDouble).expand({grid.size(0), 2});
+    auto density = torch::exp(flow->log_prob(grid, ctx));
+    const double integral = torch::trapz(density, grid.squeeze(1)).item<double>();
+    EXPECT_NEAR(integral, 1.0, 1e-3);
+  }
+}
+
+TEST(CouplingFlow, SamplesFollowItsOwnDensity) {
+  // The mean of log q over draws from q estimates -entropy; compare with the
+  // mean over the latent's change of variables; also draws must invert to
+  // latents that are standard normal.
+  auto gen = make_generator(5);
+  auto flow = make_coupling_flow(CouplingFlowOptions(3, 2).n_layers(4).hidden({16, 16}), gen);
+  perturb(*flow, gen, 0.2);
+  flow->eval();
+  auto ctx = torch::randn({2, 2}, gen);
+  auto draws = flow->sample(20000, ctx, gen);  // [2, 20000, 3]
+  ASSERT_EQ(draws.sizes(), torch::IntArrayRef({2, 20000, 3}));
+  auto z = flow->to_latent(draws.reshape({40000, 3}),
+                           ctx.unsqueeze(1).expand({2, 20000, 2}).reshape({40000, 2}))
+               .first;
+  EXPECT_LT(z.mean(0).abs().max().item<double>(), 0.03);
+  EXPECT_LT((z.std(0) - 1).abs().max().item<double>(), 0.03);
+}
+
+TEST(CouplingFlow, SameSeedSameDraws) {
+  auto g1 = make_generator(9), g2 = make_generator(9);
+  auto f1 = make_coupling_flow(CouplingFlowOptions(2, 1), g1);
+  auto f2 = make_coupling_flow(CouplingFlowOptions(2, 1), g2);
+  auto ctx = torch::ones({3, 1});
+  auto s1 = make_generator(4), s2 = make_generator(4);
+  EXPECT_TRUE(torch::equal(f1->sample(10, ctx, s1), f2->sample(10, ctx, s2)));
+}
+
+TEST(CouplingFlow, RejectsBadArguments) {
+  auto gen = make_generator(0);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 3), gen);
+  EXPECT_THROW(flow->log_prob(torch::randn({4, 2}), torch::randn({4, 2})), c10::Error);
+  EXPECT_THROW(flow->sample(0, torch::randn({4, 3}), gen), c10::Error);
+  EXPECT_THROW(make_coupling_flow(CouplingFlowOptions(2, 3).transform("bogus"), gen), c10::Error);
+  EXPECT_THROW(make_coupling_flow(CouplingFlowOptions(2, 3).n_layers(0), gen), c10::Error);
+}
+
+TEST(PosteriorEstimator, LogProbIsOnTheOriginalScale) {
+  // With standardization by sd s, log q(theta) = log q_std(theta_std) - sum log s.
+  auto gen = make_generator(2);
+  auto flow = make_coupling_flow(CouplingFlowOptions(1, 1).n_layers(2).hidden({8}), gen);
+  PosteriorEstimator est(flow.ptr(), 1, 1);
+  auto theta = 100.0 + 10.0 * torch::randn({500, 1}, gen);
+  est->fit_standardization(theta, torch::randn({500, 1}, gen));
+  est->eval();
+  est->to(torch::kDouble);
+  auto grid = torch::linspace(-100, 300, 40001, torch::kDouble).unsqueeze(1);
+  auto x = torch::zeros({grid.size(0), 1}, torch::kDouble);
+  const double integral = torch::trapz(torch::exp(est->log_prob(grid, x)), grid.squeeze(1)).item<double>();
+  EXPECT_NEAR(integral, 1.0, 1e-3);
+}
+
+// Trains NPE on gaussian_linear; the exact posterior is N(x/2, 0.05 I).
+TEST(Training, LearnsTheConjugateGaussianPosterior) {
+  set_threads(1);
+  auto sim = make_benchmark_simulator("gaussian_linear");
+  auto s = simulate(*sim, 4000, 1);
+  auto theta = torch::from_blob(s.theta.data(), {4000, 10}, torch::kDouble).to(torch::kFloat);
+  auto x = torch::from_blob(s.x.data(), {4000, 10}, torch::kDouble).to(torch::kFloat);
+  auto gen = make_generator(3);
+  auto flow = make_coupling_flow(CouplingFlowOptions(10, 10).n_layers(4).hidden({64, 64}), gen);
+  PosteriorEstimator est(flow.ptr(), 10, 10);
+  est->fit_standardization(theta, x);
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return est->loss(a, b); };
+  auto result = fit(*est, loss, theta, x, TrainOptions().epochs(40).batch_size(256).learning_rate(5e-4).seed(1), TrainHooks());
+  ASSERT_FALSE(result.history.empty());
+  EXPECT_LT(result.history.back().train_loss, result.history.front().train_loss);
+
+  auto x_obs = torch::tensor({{0.3, -0.2, 0.0, 0.5, -0.4, 0.1, 0.2, -0.3, 0.4, -0.1}});
+  auto draws = est->sample(4000, x_obs, gen).squeeze(0);  // [4000, 10]
+  auto mean_err = (draws.mean(0) - x_obs.squeeze(0) / 2).abs().max().item<double>();
+  auto sd_err = (draws.std(0) / std::sqrt(0.05) - 1).abs().max().item<double>();
+  EXPECT_LT(mean_err, 0.06);
+  EXPECT_LT(sd_err, 0.2);
+}
+
+TEST(Training, EarlyStoppingRestoresTheBestWeights) {
+  auto gen = make_generator(8);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 2).n_layers(2).hidden({32}), gen);
+  // Few rows and many epochs: the model overfits and validation loss rises.
+  auto theta = torch::randn({60, 2}, gen), x = torch::randn({60, 2}, gen);
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return flow->loss(a, b); };
+  auto opts = TrainOptions().epochs(300).batch_size(16).patience(10).learning_rate(1e-2)
+                  .validation_fraction(0.3).seed(2);
+  auto result = fit(*flow, loss, theta, x, opts, TrainHooks());
+  double best = 1e300;
+  for (const auto& r : result.history) best = std::min(best, r.validation_loss);
+  EXPECT_EQ(result.stop_reason, "early_stopping");
+  EXPECT_EQ(result.history[result.best_epoch - 1].validation_loss, best);
+  // Re-evaluate: the held-out rows are the first 18 of the seeded permutation.
+  auto order = torch::randperm(60, make_generator(2), torch::kLong).narrow(0, 0, 18);
+  torch::NoGradGuard no_grad;
+  const double now = flow->loss(theta.index_select(0, order), x.index_select(0, order)).item<double>();
+  EXPECT_NEAR(now, best, 1e-5);
+}
+
+TEST(Training, NonFiniteBatchesAreSkippedAndWeightsStayFinite) {
+  auto gen = make_generator(4);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(2).hidden({16}), gen);
+  auto theta = torch::randn({400, 2}, gen), x = torch::randn({400, 1}, gen);
+  int calls = 0;
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    auto l = flow->loss(a, b);
+    return (++calls % 3 == 0) ? l * std::nan("") : l;  // every third batch is NaN
+  };
+  auto result = fit(*flow, loss, theta, x, TrainOptions().epochs(5).batch_size(50), TrainHooks());
+  EXPECT_GT(result.skipped_batches, 0);
+  for (const auto& p : flow->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+TEST(Training, HooksCanStopTraining) {
+  auto gen = make_generator(4);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(1).hidden({8}), gen);
+  auto theta = torch::randn({100, 2}, gen), x = torch::randn({100, 1}, gen);
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return flow->loss(a, b); };
+  TrainHooks hooks;
+  hooks.on_epoch_end = [](const EpochRecord& r) { return r.epoch < 3; };
+  auto result = fit(*flow, loss, theta, x, TrainOptions().epochs(50), hooks);
+  EXPECT_EQ(result.history.size(), 3u);
+  EXPECT_EQ(result.stop_reason, "callback");
+  int polls = 0;
+  TrainHooks interrupt;
+  interrupt.should_stop = [&]() { return ++polls > 5; };
+  result = fit(*flow, loss, theta, x, TrainOptions().epochs(50).batch_size(10), interrupt);
+  EXPECT_EQ(result.stop_reason, "interrupted");
+  EXPECT_EQ(result.history.size(), 1u);  // the partial first epoch is recorded
+}
+
+TEST(Simulators, GaussianLinearMomentsAndSeeds) {
+  auto sim = make_benchmark_simulator("gaussian_linear");
+  EXPECT_EQ(sim->dim_theta(), 10);
+  EXPECT_EQ(sim->dim_x(), 10);
+  auto s = simulate(*sim, 20000, 3);
+  auto theta = torch::from_blob(s.theta.data(), {20000, 10}, torch::kDouble);
+  auto x = torch::from_blob(s.x.data(), {20000, 10}, torch::kDouble);
+  EXPECT_LT(theta.var(0).sub(0.1).abs().max().item<double>(), 0.01);
+  EXPECT_LT((x - theta).var(0).sub(0.1).abs().max().item<double>(), 0.01);
+  EXPECT_LT(x.mean(0).abs().max().item<double>(), 0.015);
+  auto again = simulate(*sim, 20000, 3);
+  EXPECT_EQ(s.x, again.x);
+  EXPECT_NE(s.x, simulate(*sim, 20000, 4).x);
+  EXPECT_THROW(make_benchmark_simulator("nope"), std::invalid_argument);
+}
+
+TEST(Sbc, RanksCountDrawsBelowTheTruth) {
+  auto draws = torch::tensor({1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0}).reshape({2, 4, 1});
+  auto truth = torch::tensor({{2.5}, {50.0}});
+  auto r = sbc_ranks(draws, truth);
+  EXPECT_EQ(r[0][0].item<int64_t>(), 2);
+  EXPECT_EQ(r[1][0].item<int64_t>(), 4);
+  EXPECT_THROW(sbc_ranks(draws, torch::zeros({3, 1})), c10::Error);
+}
+
+}  // namespace

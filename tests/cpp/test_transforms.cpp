@@ -1,0 +1,194 @@
+// Contract tests run over every transform of the core: invertibility,
+// log-determinant against autograd's Jacobian, shape errors, batch
+// independence, determinism and save/restore.
+#include "amortized/transforms/actnorm.h"
+#include "amortized/transforms/affine_coupling.h"
+#include "amortized/transforms/permutation.h"
+#include "amortized/transforms/standardize.h"
+
+#include <gtest/gtest.h>
+#include <torch/autograd.h>
+#include <torch/serialize.h>
+
+#include <functional>
+#include <sstream>
+
+using namespace amortized;
+
+namespace {
+
+struct Case {
+  std::string name;
+  int64_t dim, context_dim;
+  // Builds the transform with weights drawn from gen and moved away from
+  // their (often identity) start, so the tests exercise a generic map.
+  std::function<std::shared_ptr<TransformImpl>(at::Generator&)> make;
+};
+
+void perturb(torch::nn::Module& m, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) p.add_(0.3 * torch::randn(p.sizes(), gen, p.options()));
+}
+
+std::shared_ptr<TransformImpl> coupling(int64_t dim, int64_t ctx, at::Generator& gen) {
+  auto t = std::make_shared<AffineCouplingImpl>(AffineCouplingOptions(dim, ctx).hidden({16, 16}));
+  t->reset_parameters(gen);
+  perturb(*t, gen);
+  return t;
+}
+
+std::vector<Case> all_cases() {
+  return {
+      {"affine_coupling_dim1", 1, 2, [](at::Generator& g) { return coupling(1, 2, g); }},
+      {"affine_coupling_dim4", 4, 3, [](at::Generator& g) { return coupling(4, 3, g); }},
+      {"affine_coupling_dim5_noctx", 5, 0, [](at::Generator& g) { return coupling(5, 0, g); }},
+      {"permutation", 5, 0,
+       [](at::Generator& g) {
+         auto t = std::make_shared<PermutationImpl>(5, /*random=*/true);
+         t->reset_parameters(g);
+         return t;
+       }},
+      {"actnorm", 3, 0,
+       [](at::Generator& g) {
+         auto t = std::make_shared<ActNormImpl>(3);
+         t->train();
+         t->forward(2.0 + 3.0 * torch::randn({64, 3}, g), torch::Tensor());
+         t->eval();
+         perturb(*t, g);
+         return t;
+       }},
+      {"standardize", 3, 0,
+       [](at::Generator& g) {
+         auto t = std::make_shared<StandardizeImpl>(3);
+         t->fit(torch::randn({100, 3}, g) * torch::tensor({0.5, 2.0, 10.0}) + 4.0);
+         return t;
+       }},
+  };
+}
+
+class TransformContract : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    gen_ = make_generator(42);
+    t_ = GetParam().make(gen_);
+    t_->eval();
+    x_ = torch::randn({8, GetParam().dim}, gen_);
+    if (GetParam().context_dim > 0) ctx_ = torch::randn({8, GetParam().context_dim}, gen_);
+  }
+  at::Generator gen_ = make_generator(0);
+  std::shared_ptr<TransformImpl> t_;
+  torch::Tensor x_, ctx_;
+};
+
+TEST_P(TransformContract, IsInvertible) {
+  auto [y, ld_fwd] = t_->forward(x_, ctx_);
+  auto [x_back, ld_inv] = t_->inverse(y, ctx_);
+  EXPECT_LT((x_back - x_).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((ld_fwd + ld_inv).abs().max().item<double>(), 1e-4);
+  ASSERT_EQ(ld_fwd.sizes(), torch::IntArrayRef({8}));
+}
+
+TEST_P(TransformContract, LogDetMatchesAutogradJacobian) {
+  t_->to(torch::kDouble);
+  const int64_t d = GetParam().dim;
+  auto x = x_.to(torch::kDouble);
+  auto ctx = ctx_.defined() ? ctx_.to(torch::kDouble) : ctx_;
+  auto logdet = t_->forward(x, ctx).second;
+  for (int64_t b = 0; b < x.size(0); ++b) {
+    auto xb = x.narrow(0, b, 1).clone().set_requires_grad(true);
+    auto cb = ctx.defined() ? ctx.narrow(0, b, 1) : ctx;
+    auto yb = t_->forward(xb, cb).first;
+    auto jac = torch::zeros({d, d}, torch::kDouble);
+    for (int64_t i = 0; i < d; ++i) {
+      auto g = torch::autograd::grad({yb.select(1, i).sum()}, {xb}, {}, /*retain_graph=*/true)[0];
+      jac.select(0, i).copy_(g.squeeze(0));
+    }
+    const double expected = std::log(std::abs(torch::det(jac).item<double>()));
+    EXPECT_NEAR(logdet[b].item<double>(), expected, 1e-6) << "row " << b;
+  }
+}
+
+TEST_P(TransformContract, RejectsWrongShapes) {
+  const int64_t d = GetParam().dim;
+  auto bad = torch::randn({4, d + 1});
+  try {
+    t_->forward(bad, ctx_.defined() ? ctx_.narrow(0, 0, 4) : ctx_);
+    FAIL() << "expected a shape error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("must have shape"), std::string::npos)
+        << e.what_without_backtrace();
+  }
+  if (GetParam().context_dim > 0) {
+    EXPECT_THROW(t_->forward(x_, torch::randn({8, GetParam().context_dim + 2})), c10::Error);
+    EXPECT_THROW(t_->inverse(x_, torch::randn({3, GetParam().context_dim})), c10::Error);
+  }
+}
+
+TEST_P(TransformContract, RowsAreIndependent) {
+  auto full = t_->forward(x_, ctx_);
+  for (int64_t b : {0, 5}) {
+    auto one = t_->forward(x_.narrow(0, b, 1), ctx_.defined() ? ctx_.narrow(0, b, 1) : ctx_);
+    EXPECT_TRUE(torch::allclose(one.first, full.first.narrow(0, b, 1), 1e-5, 1e-6));
+    EXPECT_TRUE(torch::allclose(one.second, full.second.narrow(0, b, 1), 1e-5, 1e-6));
+  }
+}
+
+TEST_P(TransformContract, SameSeedSameTransform) {
+  auto gen = make_generator(42);
+  auto again = GetParam().make(gen);
+  again->eval();
+  auto y1 = t_->forward(x_, ctx_).first;
+  auto y2 = again->forward(x_, ctx_).first;
+  EXPECT_TRUE(torch::equal(y1, y2));
+}
+
+TEST_P(TransformContract, SaveRestoreGivesIdenticalOutputs) {
+  std::stringstream buffer;
+  {
+    torch::serialize::OutputArchive archive;
+    t_->save(archive);
+    archive.save_to(buffer);
+  }
+  auto gen = make_generator(7);  // different weights before loading
+  auto fresh = GetParam().make(gen);
+  fresh->eval();
+  torch::serialize::InputArchive archive;
+  archive.load_from(buffer);
+  fresh->load(archive);
+  EXPECT_TRUE(torch::equal(t_->forward(x_, ctx_).first, fresh->forward(x_, ctx_).first));
+  EXPECT_TRUE(torch::equal(t_->inverse(x_, ctx_).first, fresh->inverse(x_, ctx_).first));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTransforms, TransformContract, ::testing::ValuesIn(all_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(ActNorm, InitializesFromFirstTrainingBatch) {
+  auto gen = make_generator(1);
+  ActNorm t(3);
+  EXPECT_FALSE(t->initialized());
+  auto x = 5.0 + 2.0 * torch::randn({500, 3}, gen);
+  t->train();
+  auto y = t->forward(x, torch::Tensor()).first;
+  EXPECT_TRUE(t->initialized());
+  EXPECT_LT(y.mean(0).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((y.std(0) - 1).abs().max().item<double>(), 1e-3);
+}
+
+TEST(AffineCoupling, LogScalesAreSoftClamped) {
+  auto gen = make_generator(3);
+  AffineCoupling t(AffineCouplingOptions(2, 0).hidden({8}).clamp(1.5));
+  t->reset_parameters(gen);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : t->parameters()) p.add_(50.0 * torch::randn(p.sizes(), gen));
+  }
+  auto logdet = t->forward(100 * torch::randn({32, 2}, gen), torch::Tensor()).second;
+  EXPECT_LE(logdet.abs().max().item<double>(), 1.5);  // one active variable
+  EXPECT_TRUE(torch::isfinite(logdet).all().item<bool>());
+}
+
+TEST(AffineCoupling, OneDimensionNeedsContext) {
+  EXPECT_THROW(AffineCoupling(AffineCouplingOptions(1, 0)), c10::Error);
+}
+
+}  // namespace
