@@ -1,0 +1,69 @@
+# amortized: two commands on a fresh Debian 12 machine with R:
+#   make demo   install everything, build, and run an end-to-end example
+#   make test   install everything, build, run the R and C++ test suites
+SHELL := /bin/bash
+R ?= R
+RSCRIPT ?= Rscript
+BUILD := build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+APT_PACKAGES := libtorch-dev libopenblas0-pthread cmake libgtest-dev ccache libboost-dev pandoc \
+	r-base-dev r-cran-rcpp r-cran-rcppeigen r-cran-cli r-cran-rlang r-cran-posterior r-cran-ggplot2 \
+	r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-callr \
+	r-cran-roxygen2
+
+.PHONY: setup install demo test test-r test-cpp cpp bench check document clean
+
+## setup: system and R dependencies (skips what is installed; fast when re-run)
+setup: $(BUILD)/.setup-done
+
+$(BUILD)/.setup-done: Makefile
+	@mkdir -p $(BUILD)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "setup: system packages present"; fi
+	@touch $@
+
+# Compiler settings for our builds: ccache when present, no debug info
+# (LibTorch translation units are large).
+$(BUILD)/Makevars.user: | setup
+	@mkdir -p $(BUILD)
+	@cc=$$(command -v ccache >/dev/null && echo "ccache "); \
+	printf 'CXX17 = %sg++\nCXX17FLAGS = -O2 -g0 -Wall\nCXX = %sg++\nCXXFLAGS = -O2 -g0\n' "$$cc" "$$cc" > $@
+
+## document: regenerate RcppExports, NAMESPACE and man/ (roxygen2)
+document: setup
+	$(RSCRIPT) -e 'Rcpp::compileAttributes(".")' -e 'roxygen2::roxygenise(".", roclets = c("rd", "namespace"))'
+
+## install: build and install the R package
+install: setup $(BUILD)/Makevars.user
+	R_MAKEVARS_USER=$(CURDIR)/$(BUILD)/Makevars.user MAKEFLAGS="-j$(JOBS)" $(R) CMD INSTALL --no-test-load --preclean . 2>&1 | tail -n 3
+	@$(RSCRIPT) -e 'suppressMessages(library(amortized)); cat("installed amortized", format(packageVersion("amortized")), "\n")'
+
+## demo: setup + install + an end-to-end example (train, sample, SBC, plot)
+demo: install
+	$(RSCRIPT) inst/demo/quickstart.R
+
+## cpp: build the C++ core and its GoogleTest suite with CMake
+cpp: setup
+	cmake -S . -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=Release -DAMORTIZED_BUILD_BENCH=ON > $(BUILD)/cmake.log
+	cmake --build $(BUILD)/cmake -j$(JOBS) > $(BUILD)/cmake-build.log 2>&1 || (tail -n 40 $(BUILD)/cmake-build.log; exit 1)
+
+## test: setup + install + R tests + C++ tests; last line: N passed, N failed
+test: install cpp
+	@bash tools/run-tests.sh
+
+## bench: the benchmarks in bench/
+bench: install
+	$(RSCRIPT) bench/npe_gaussian_linear.R
+
+## check: R CMD build + R CMD check --no-manual
+check: setup document
+	cd $(BUILD) && $(R) CMD build --no-build-vignettes .. && _R_CHECK_FORCE_SUGGESTS_=false $(R) CMD check --no-manual --ignore-vignettes amortized_*.tar.gz
+
+clean:
+	rm -rf $(BUILD)
+	./cleanup

@@ -1,0 +1,79 @@
+# Input checks shared by the exported functions. Each fails with a
+# cli_abort() that names the argument, what was given and what was expected;
+# `call` points the error at the user's function.
+
+describe_value <- function(x) {
+  if (is.null(x)) return("NULL")
+  if (is.function(x)) return("a function")
+  cls <- class(x)[1]
+  if (is.atomic(x) && length(x) == 1) return(paste0(cls, " ", format(x)))
+  if (is.atomic(x)) return(paste0("a ", cls, " vector of length ", length(x)))
+  paste0("an object of class <", cls, ">")
+}
+
+check_count <- function(x, arg = rlang::caller_arg(x), min = 1, call = rlang::caller_env()) {
+  if (!is.numeric(x) || length(x) != 1 || is.na(x) || x != round(x) || x < min || !is.finite(x)) {
+    cli::cli_abort(c("{.arg {arg}} must be a whole number >= {min}.",
+                     "x" = "Got {describe_value(x)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  as.integer(x)
+}
+
+check_number <- function(x, arg = rlang::caller_arg(x), lower = -Inf, upper = Inf,
+                         lower_open = FALSE, upper_open = FALSE, call = rlang::caller_env()) {
+  ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) &&
+    (if (lower_open) x > lower else x >= lower) && (if (upper_open) x < upper else x <= upper)
+  if (!ok) {
+    range <- paste0(if (lower_open) "(" else "[", lower, ", ", upper, if (upper_open) ")" else "]")
+    cli::cli_abort(c("{.arg {arg}} must be a number in {range}.", "x" = "Got {describe_value(x)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  as.numeric(x)
+}
+
+check_flag <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!is.logical(x) || length(x) != 1 || is.na(x)) {
+    cli::cli_abort(c("{.arg {arg}} must be TRUE or FALSE.", "x" = "Got {describe_value(x)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  x
+}
+
+# NULL or a whole number in [0, 2^31); NULL draws one from R's RNG, so that
+# set.seed() before a call also makes it reproducible.
+resolve_seed <- function(seed, arg = rlang::caller_arg(seed), call = rlang::caller_env()) {
+  if (is.null(seed)) return(floor(stats::runif(1) * 2147483647))
+  if (!is.numeric(seed) || length(seed) != 1 || is.na(seed) || seed != round(seed) ||
+      seed < 0 || seed >= 2^31) {
+    cli::cli_abort(c("{.arg {arg}} must be NULL or a whole number in [0, 2^31).",
+                     "x" = "Got {describe_value(seed)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  as.numeric(seed)
+}
+
+check_threads <- function(threads, arg = rlang::caller_arg(threads), call = rlang::caller_env()) {
+  check_count(threads, arg = arg, min = 1, call = call)
+}
+
+# Evaluates `expr` with R's RNG seeded by `seed`, leaving the caller's RNG
+# state as it was.
+with_seed <- function(seed, expr) {
+  env <- globalenv()
+  had <- exists(".Random.seed", envir = env, inherits = FALSE)
+  old <- if (had) get(".Random.seed", envir = env, inherits = FALSE)
+  on.exit(if (had) assign(".Random.seed", old, envir = env) else
+    rm(list = ".Random.seed", envir = env), add = TRUE)
+  set.seed(seed)
+  expr
+}
+
+# Calls into the C++ core; an error there becomes an amortized error
+# attributed to the user's call.
+core_call <- function(expr, call = rlang::caller_env()) {
+  tryCatch(expr, error = function(e) {
+    msg <- conditionMessage(e)
+    cli::cli_abort("{msg}", class = "amortized_error_core", call = call)
+  })
+}

@@ -1,0 +1,157 @@
+#' Train an amortizer on simulations
+#'
+#' Simulates `n_sims` parameter/data pairs (or takes a ready
+#' `amortized_simulations` object) and fits the amortizer's neural posterior
+#' estimator by minimizing -log q(theta | x): AdamW with a warm-up and cosine
+#' learning-rate schedule, gradient-norm clipping, and early stopping on a
+#' held-out validation split that restores the best weights. Parameters and
+#' data are standardized internally; draws come back on the original scale.
+#'
+#' Press Ctrl-C (Esc in RStudio) to stop: training ends cleanly after the
+#' current batch and returns the best model so far.
+#'
+#' Training an already trained amortizer continues from its weights (and its
+#' standardization), appending to its history.
+#'
+#' @param object An [amortizer()].
+#' @param simulator An `amortized_simulator` ([simulator()],
+#'   [benchmark_simulator()]) or an `amortized_simulations` object
+#'   ([simulate()][simulate.amortized_simulator]).
+#' @param n_sims Number of simulations to draw (ignored for simulations).
+#' @param epochs Maximum number of passes over the training data.
+#' @param batch_size Simulations per gradient step.
+#' @param learning_rate Peak learning rate.
+#' @param validation_fraction Share of simulations held out for validation and
+#'   early stopping, in \[0, 0.5\].
+#' @param patience Epochs without improvement before stopping (0: never stop
+#'   early).
+#' @param weight_decay AdamW weight decay.
+#' @param seed `NULL` or a whole number: the same seed gives the same network,
+#'   simulations and training on CPU.
+#' @param verbose Show a progress bar and a summary line.
+#' @param threads CPU threads for LibTorch (default: option
+#'   `amortized.threads`, 1).
+#' @param ... Unused.
+#' @return The trained amortizer, with its loss history in `$history`.
+#' @examples
+#' \donttest{
+#' sim <- benchmark_simulator("gaussian_linear")
+#' fit <- train(amortizer(), sim, n_sims = 2000, epochs = 5, seed = 1)
+#' fit
+#' }
+#' @export
+train <- function(object, ...) UseMethod("train")
+
+#' @rdname train
+#' @export
+train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, batch_size = 256,
+                            learning_rate = 5e-4, validation_fraction = 0.1, patience = 15,
+                            weight_decay = 1e-4, seed = NULL, verbose = interactive(),
+                            threads = getOption("amortized.threads", 1L), ...) {
+  check_amortizer(object, trained = FALSE)
+  if (missing(simulator)) {
+    cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",
+                   class = "amortized_error_argument")
+  }
+  n_sims <- check_count(n_sims, min = 2)
+  epochs <- check_count(epochs)
+  batch_size <- check_count(batch_size)
+  learning_rate <- check_number(learning_rate, lower = 0, lower_open = TRUE)
+  validation_fraction <- check_number(validation_fraction, lower = 0, upper = 0.5)
+  patience <- check_count(patience, min = 0)
+  weight_decay <- check_number(weight_decay, lower = 0)
+  verbose <- check_flag(verbose)
+  threads <- check_threads(threads)
+  seed <- resolve_seed(seed)
+
+  sims <- training_simulations(simulator, n_sims, seed)
+  continuing <- is_trained(object)
+  if (continuing && (!identical(colnames(sims$parameters), object$parameter_names) ||
+                     !identical(colnames(sims$data), object$data_names))) {
+    cli::cli_abort("{.arg simulator} has other parameter or data names than the amortizer was trained on.",
+                   class = "amortized_error_argument")
+  }
+  fit <- new_amortizer(object$inference_net, colnames(sims$parameters), colnames(sims$data),
+                       state = object$state, history = object$history, info = object$info)
+  ptr <- if (continuing) model_pointer(fit) else
+    core_call(.amz_npe_new(fit$inference_net, ncol(sims$parameters), ncol(sims$data), seed))
+  fit$.handle$ptr <- ptr
+
+  progress <- training_progress(epochs, verbose)
+  res <- core_call(.amz_npe_train(
+    ptr, sims$parameters, sims$data,
+    list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
+         weight_decay = weight_decay, validation_fraction = validation_fraction,
+         clip_grad_norm = 5, patience = patience, seed = seed, threads = threads),
+    !continuing, progress$update))
+  progress$done()
+  if (nrow(res$history) == 0) {
+    cli::cli_abort("Training stopped before the first epoch ended ({gsub('_', ' ', res$stop_reason)}).",
+                   class = "amortized_error_training")
+  }
+
+  offset <- if (continuing) nrow(object$history) else 0L
+  res$history$epoch <- res$history$epoch + offset
+  fit$history <- rbind(object$history, res$history)
+  fit$info <- list(n_sims = nrow(sims$parameters), best_epoch = res$best_epoch + offset,
+                   stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
+  fit$state <- core_call(.amz_npe_serialize(ptr))
+  report_training(fit, res, verbose)
+  fit
+}
+
+training_simulations <- function(simulator, n_sims, seed, call = rlang::caller_env()) {
+  if (inherits(simulator, "amortized_simulations")) return(simulator)
+  if (!is_simulator(simulator)) {
+    cli::cli_abort(c("{.arg simulator} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
+                     "x" = "Got {describe_value(simulator)}."), class = "amortized_error_argument", call = call)
+  }
+  raw <- simulate_raw(simulator, n_sims, seed, call = call)
+  new_simulations(raw$parameters, raw$data, call = call)
+}
+
+# A cli progress bar over epochs (a no-op when quiet), living as long as
+# the frame `envir`; `update` is called from C++ after each epoch and
+# returns TRUE to continue.
+training_progress <- function(epochs, verbose, envir = parent.frame()) {
+  if (!verbose) {
+    return(list(update = function(...) TRUE, done = function() invisible()))
+  }
+  id <- cli::cli_progress_bar(
+    total = epochs, .envir = envir, clear = TRUE, extra = list(loss = "-", val = "-"),
+    format = paste("Training {cli::pb_bar} epoch {cli::pb_current}/{cli::pb_total}",
+                   "| loss {cli::pb_extra$loss} | val {cli::pb_extra$val} | ETA {cli::pb_eta}"))
+  list(
+    update = function(epoch, train_loss, validation_loss, learning_rate, seconds) {
+      cli::cli_progress_update(id = id, set = epoch, .envir = envir,
+                               extra = list(loss = format(train_loss, digits = 4),
+                                            val = format(validation_loss, digits = 4)))
+      TRUE
+    },
+    done = function() cli::cli_progress_done(id = id, .envir = envir)
+  )
+}
+
+report_training <- function(fit, res, verbose) {
+  h <- fit$history
+  best <- fit$info$best_epoch
+  if (res$stop_reason == "interrupted") {
+    cli::cli_warn(c("Training was interrupted; returning the best model so far (epoch {best}).",
+                    "i" = "Validation loss {format(h$validation_loss[best], digits = 4)}."),
+                  class = "amortized_warning_interrupted")
+  } else if (res$stop_reason == "nonfinite") {
+    cli::cli_warn(c("Training stopped: too many batches with a non-finite loss; kept the best weights (epoch {best}).",
+                    "i" = "Check the scale of your data and parameters, or lower {.arg learning_rate}."),
+                  class = "amortized_warning_nonfinite")
+  }
+  if (verbose) {
+    cli::cli_alert_success(paste0(
+      "Trained in {format(sum(res$history$seconds), digits = 3)} s: {nrow(res$history)} epoch{?s} ",
+      "({gsub('_', ' ', res$stop_reason)}), best validation loss ",
+      "{format(h$validation_loss[best], digits = 4)} at epoch {best}."))
+  }
+  if (res$skipped_batches > 0) {
+    cli::cli_warn("Skipped {res$skipped_batches} batch{?es} with a non-finite loss or gradient.",
+                  class = "amortized_warning_nonfinite")
+  }
+}

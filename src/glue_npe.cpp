@@ -1,0 +1,217 @@
+// Rcpp glue for neural posterior estimation: build, train, sample,
+// serialize. Converts R objects and calls the core; nothing else.
+#include "glue.h"
+
+#include "amortized/diagnostics/sbc.h"
+#include "amortized/estimators/posterior_estimator.h"
+#include "amortized/flows/coupling_flow.h"
+#include "amortized/train/trainer.h"
+
+#include <Rinternals.h>
+#include <R_ext/Utils.h>
+#include <torch/serialize.h>
+
+#include <sstream>
+
+using namespace amortized;
+using namespace amortized_glue;
+
+namespace {
+
+using NpeHandle = PosteriorEstimator;
+using NpePtr = Rcpp::XPtr<NpeHandle>;
+
+NpeHandle& handle(SEXP ptr) {
+  NpePtr p(ptr);
+  if (p.get() == nullptr) Rcpp::stop("the amortizer's model is not built (null pointer)");
+  return *p;
+}
+
+std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) {
+  return std::vector<int64_t>(v.begin(), v.end());
+}
+
+void check_interrupt_fn(void*) { R_CheckUserInterrupt(); }
+// True when the user pressed Ctrl-C (without jumping out of C++).
+bool user_interrupted() { return R_ToplevelExec(check_interrupt_fn, nullptr) == FALSE; }
+
+// Runs f on row chunks of x so that chunk * n_draws stays near 2^20 rows.
+template <typename F>
+void for_chunks(int64_t n, int64_t n_draws, F f) {
+  const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(n_draws, 1));
+  for (int64_t start = 0; start < n; start += chunk) f(start, std::min(chunk, n - start));
+}
+
+}  // namespace
+
+// [[Rcpp::export(.amz_npe_new)]]
+SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed) {
+  AMZ_GLUE_BEGIN
+  const std::string type = Rcpp::as<std::string>(spec["type"]);
+  if (type != "coupling_flow") Rcpp::stop("unknown inference network type \"" + type + "\"");
+  auto gen = make_generator(as_seed(seed));
+  auto flow = make_coupling_flow(CouplingFlowOptions(dim_theta, dim_x)
+                                     .transform(Rcpp::as<std::string>(spec["transform"]))
+                                     .n_layers(Rcpp::as<int>(spec["n_layers"]))
+                                     .hidden(as_int64(spec["hidden"]))
+                                     .activation(Rcpp::as<std::string>(spec["activation"]))
+                                     .clamp(Rcpp::as<double>(spec["clamp"]))
+                                     .actnorm(Rcpp::as<bool>(spec["actnorm"])),
+                                 gen);
+  auto* est = new NpeHandle(flow.ptr(), dim_theta, dim_x);
+  (*est)->eval();
+  return NpePtr(est, true);
+  AMZ_GLUE_END
+}
+
+// [[Rcpp::export(.amz_npe_info)]]
+Rcpp::List amz_npe_info(SEXP ptr) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  return Rcpp::List::create(Rcpp::Named("n_parameters") = static_cast<double>(count_parameters(*est)),
+                            Rcpp::Named("layers") = est->net().describe());
+  AMZ_GLUE_END
+}
+
+// [[Rcpp::export(.amz_npe_train)]]
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x,
+                         Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  set_threads(Rcpp::as<int>(options["threads"]));
+  torch::Tensor a = matrix_to_tensor(theta), b = matrix_to_tensor(x);
+  if (fit_standardization) est->fit_standardization(a, b);
+  TrainOptions o;
+  o.epochs(Rcpp::as<int>(options["epochs"]))
+      .batch_size(Rcpp::as<int>(options["batch_size"]))
+      .learning_rate(Rcpp::as<double>(options["learning_rate"]))
+      .weight_decay(Rcpp::as<double>(options["weight_decay"]))
+      .validation_fraction(Rcpp::as<double>(options["validation_fraction"]))
+      .clip_grad_norm(Rcpp::as<double>(options["clip_grad_norm"]))
+      .patience(Rcpp::as<int>(options["patience"]))
+      .seed(as_seed(Rcpp::as<double>(options["seed"])));
+  TrainHooks hooks;
+  hooks.should_stop = user_interrupted;
+  hooks.on_epoch_end = [&](const EpochRecord& r) {
+    Rcpp::LogicalVector keep = on_epoch(r.epoch, r.train_loss, r.validation_loss, r.learning_rate, r.seconds);
+    return keep.size() == 0 || keep[0] != FALSE;
+  };
+  auto loss = [&](const torch::Tensor& t, const torch::Tensor& d) { return est->loss(t, d); };
+  TrainResult res = fit(*est, loss, a, b, o, hooks);
+  const size_t n = res.history.size();
+  Rcpp::IntegerVector epoch(n);
+  Rcpp::NumericVector train_loss(n), val_loss(n), lr(n), secs(n);
+  for (size_t i = 0; i < n; ++i) {
+    epoch[i] = static_cast<int>(res.history[i].epoch);
+    train_loss[i] = res.history[i].train_loss;
+    val_loss[i] = res.history[i].validation_loss;
+    lr[i] = res.history[i].learning_rate;
+    secs[i] = res.history[i].seconds;
+  }
+  return Rcpp::List::create(
+      Rcpp::Named("history") = Rcpp::DataFrame::create(
+          Rcpp::Named("epoch") = epoch, Rcpp::Named("train_loss") = train_loss,
+          Rcpp::Named("validation_loss") = val_loss, Rcpp::Named("learning_rate") = lr,
+          Rcpp::Named("seconds") = secs),
+      Rcpp::Named("best_epoch") = static_cast<int>(res.best_epoch),
+      Rcpp::Named("stop_reason") = res.stop_reason,
+      Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches));
+  AMZ_GLUE_END
+}
+
+// Draws for every row of x; returns an array [n_draws, n_obs, dim_theta].
+// [[Rcpp::export(.amz_npe_sample)]]
+Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws, double seed,
+                                   int threads) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  set_threads(threads);
+  torch::NoGradGuard no_grad;
+  est->eval();
+  auto gen = make_generator(as_seed(seed));
+  torch::Tensor xt = matrix_to_tensor(x);
+  const int64_t n_obs = xt.size(0), dim = est->dim_theta();
+  Rcpp::NumericVector out(static_cast<size_t>(n_draws) * n_obs * dim);
+  // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
+  // draws [chunk, n_draws, dim] into place parameter by parameter.
+  for_chunks(n_obs, n_draws, [&](int64_t start, int64_t len) {
+    torch::Tensor draws = est->sample(n_draws, xt.narrow(0, start, len), gen)
+                              .permute({2, 0, 1}).to(torch::kDouble).contiguous();  // [dim, len, n_draws]
+    const double* src = draws.data_ptr<double>();
+    for (int64_t p = 0; p < dim; ++p) {
+      std::copy(src + p * len * n_draws, src + (p + 1) * len * n_draws,
+                out.begin() + n_draws * (start + n_obs * p));
+    }
+  });
+  out.attr("dim") = Rcpp::IntegerVector::create(n_draws, static_cast<int>(n_obs), static_cast<int>(dim));
+  return out;
+  AMZ_GLUE_END
+}
+
+// Ranks of theta among n_draws posterior draws given x, row by row.
+// [[Rcpp::export(.amz_npe_sbc_ranks)]]
+Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x,
+                                      int n_draws, double seed, int threads) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  set_threads(threads);
+  torch::NoGradGuard no_grad;
+  est->eval();
+  auto gen = make_generator(as_seed(seed));
+  torch::Tensor tt = matrix_to_tensor(theta), xt = matrix_to_tensor(x);
+  const int64_t n = xt.size(0);
+  std::vector<torch::Tensor> parts;
+  for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
+    parts.push_back(sbc_ranks(est->sample(n_draws, xt.narrow(0, start, len), gen), tt.narrow(0, start, len)));
+  });
+  torch::Tensor ranks = torch::cat(parts, 0).to(torch::kInt).t().contiguous();  // [dim, n]
+  Rcpp::IntegerMatrix out(n, est->dim_theta());
+  std::copy(ranks.data_ptr<int>(), ranks.data_ptr<int>() + ranks.numel(), out.begin());
+  return out;
+  AMZ_GLUE_END
+}
+
+// [[Rcpp::export(.amz_npe_log_prob)]]
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  torch::NoGradGuard no_grad;
+  est->eval();
+  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta), matrix_to_tensor(x)).to(torch::kDouble);
+  return Rcpp::NumericVector(lp.data_ptr<double>(), lp.data_ptr<double>() + lp.numel());
+  AMZ_GLUE_END
+}
+
+// [[Rcpp::export(.amz_npe_serialize)]]
+Rcpp::RawVector amz_npe_serialize(SEXP ptr) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  std::ostringstream buffer;
+  torch::serialize::OutputArchive archive;
+  est->save(archive);
+  archive.save_to(buffer);
+  const std::string bytes = buffer.str();
+  return Rcpp::RawVector(bytes.begin(), bytes.end());
+  AMZ_GLUE_END
+}
+
+// [[Rcpp::export(.amz_npe_deserialize)]]
+void amz_npe_deserialize(SEXP ptr, Rcpp::RawVector state) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  std::istringstream buffer(std::string(state.begin(), state.end()));
+  torch::serialize::InputArchive archive;
+  archive.load_from(buffer);
+  est->load(archive);
+  est->eval();
+  AMZ_GLUE_END
+}
+
+// [[Rcpp::export(.amz_set_threads)]]
+int amz_set_threads(int n) {
+  AMZ_GLUE_BEGIN
+  const int old = get_threads();
+  set_threads(n);
+  return old;
+  AMZ_GLUE_END
+}
