@@ -42,6 +42,11 @@
 #' @export
 train <- function(object, ...) UseMethod("train")
 
+#' @export
+train.default <- function(object, ...) {
+  check_amortizer(object, trained = FALSE)
+}
+
 #' @rdname train
 #' @export
 train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, batch_size = 256,

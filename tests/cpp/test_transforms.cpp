@@ -25,6 +25,9 @@ struct Case {
   std::function<std::shared_ptr<TransformImpl>(at::Generator&)> make;
 };
 
+// Shown in test names and failure messages instead of the object's bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 void perturb(torch::nn::Module& m, at::Generator& gen) {
   torch::NoGradGuard no_grad;
   for (auto& p : m.parameters()) p.add_(0.3 * torch::randn(p.sizes(), gen, p.options()));

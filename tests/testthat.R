@@ -1,0 +1,4 @@
+library(testthat)
+library(amortized)
+
+test_check("amortized")

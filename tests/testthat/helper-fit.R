@@ -1,0 +1,18 @@
+# A gaussian_linear amortizer trained once per test run and shared by the
+# test files (training takes a few seconds).
+fit_cache <- new.env(parent = emptyenv())
+
+fitted_gaussian_linear <- function() {
+  if (is.null(fit_cache$fit)) {
+    fit_cache$fit <- train(amortizer(), benchmark_simulator("gaussian_linear"),
+                           n_sims = 10000, seed = 1, verbose = FALSE)
+  }
+  fit_cache$fit
+}
+
+# Fixed observations and the exact posterior N(x / 2, 0.05 I) of gaussian_linear.
+gl_observations <- rbind(
+  c(0.3, -0.2, 0.0, 0.5, -0.4, 0.1, 0.2, -0.3, 0.4, -0.1),
+  c(-0.5, 0.4, 0.2, -0.1, 0.0, 0.6, -0.3, 0.1, -0.2, 0.3),
+  rep(0.1, 10)
+)

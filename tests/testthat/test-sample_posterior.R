@@ -1,0 +1,52 @@
+test_that("many observations come back in one draws_df, indexed by observation", {
+  fit <- fitted_gaussian_linear()
+  draws <- sample_posterior(fit, gl_observations, n_draws = 2000, seed = 1)
+  expect_s3_class(draws, "draws_df")
+  expect_equal(posterior::ndraws(draws), 2000)
+  expect_equal(posterior::nvariables(draws), 30)
+  expect_true(all(c("theta_1[1]", "theta_1[3]", "theta_10[2]") %in% posterior::variables(draws)))
+  # draws for observation 2 match its own posterior, not another's
+  m <- posterior::as_draws_matrix(posterior::subset_draws(draws, variable = paste0("theta_", 1:10, "[2]")))
+  expect_lt(max(abs(colMeans(m) - gl_observations[2, ] / 2)), 0.06)
+  s <- posterior::summarise_draws(draws)
+  expect_equal(nrow(s), 30)
+  # a data frame works like a matrix; a one-row matrix is indexed too
+  df <- as.data.frame(gl_observations)
+  colnames(df) <- paste0("x_", 1:10)
+  expect_equal(posterior::variables(sample_posterior(fit, df, 5, seed = 1)), posterior::variables(draws))
+  expect_true("theta_1[1]" %in% posterior::variables(sample_posterior(fit, gl_observations[1, , drop = FALSE], 5)))
+})
+
+test_that("named data are matched to the simulator's data names", {
+  fit <- fitted_gaussian_linear()
+  x <- stats::setNames(gl_observations[1, ], paste0("x_", 1:10))
+  shuffled <- x[10:1]
+  expect_identical(as.matrix(sample_posterior(fit, shuffled, 10, seed = 3)),
+                   as.matrix(sample_posterior(fit, x, 10, seed = 3)))
+  names(shuffled)[1] <- "y"
+  expect_error(sample_posterior(fit, shuffled, 10), "Missing: \"x_10\"", class = "amortized_error_data")
+})
+
+test_that("sample_posterior() rejects bad input with clear messages", {
+  fit <- fitted_gaussian_linear()
+  x <- gl_observations[1, ]
+  expect_error(sample_posterior(fit, letters[1:10]), "`data` must be a numeric vector",
+               class = "amortized_error_data")
+  expect_error(sample_posterior(fit, list(1, 2)), "`data` must be a numeric vector",
+               class = "amortized_error_data")
+  expect_error(sample_posterior(fit, x[1:9]), "`data` must have 10 values per data set",
+               class = "amortized_error_data")
+  x_nan <- x
+  x_nan[3] <- NaN
+  expect_error(sample_posterior(fit, x_nan), "`data` contains NA, NaN or infinite values",
+               class = "amortized_error_data")
+  m <- gl_observations
+  m[2, 1] <- NA
+  expect_error(sample_posterior(fit, m), "values in row 2", class = "amortized_error_data")
+  expect_error(sample_posterior(fit, x, n_draws = 0), "`n_draws` must be a whole number >= 1",
+               class = "amortized_error_argument")
+  expect_error(sample_posterior(fit, x, n_draws = -5), "`n_draws` must be a whole number >= 1",
+               class = "amortized_error_argument")
+  expect_error(sample_posterior(amortizer(), x), "is not trained yet", class = "amortized_error_untrained")
+  expect_error(sample_posterior(fit), "`data` is missing", class = "amortized_error_argument")
+})

@@ -1,0 +1,84 @@
+test_that("NPE on gaussian_linear recovers the exact conjugate posterior", {
+  fit <- fitted_gaussian_linear()
+  for (i in seq_len(nrow(gl_observations))) {
+    x <- gl_observations[i, ]
+    draws <- as.matrix(sample_posterior(fit, x, n_draws = 4000, seed = i))[, paste0("theta_", 1:10)]
+    # exact posterior: mean x / 2, sd sqrt(0.05)
+    expect_lt(max(abs(colMeans(draws) - x / 2)), 0.05)
+    expect_lt(max(abs(apply(draws, 2, sd) / sqrt(0.05) - 1)), 0.15)
+  }
+})
+
+test_that("training records a history and early stopping keeps the best epoch", {
+  fit <- fitted_gaussian_linear()
+  h <- fit$history
+  expect_named(h, c("epoch", "train_loss", "validation_loss", "learning_rate", "seconds"))
+  expect_equal(h$epoch, seq_len(nrow(h)))
+  expect_lt(h$validation_loss[fit$info$best_epoch], h$validation_loss[1])
+  expect_equal(h$validation_loss[fit$info$best_epoch], min(h$validation_loss))
+  expect_true(fit$info$stop_reason %in% c("early_stopping", "completed"))
+})
+
+test_that("the same seed gives the same network and the same draws", {
+  sim <- benchmark_simulator("gaussian_linear")
+  small <- amortizer(coupling_flow(n_layers = 2, hidden = c(16, 16)))
+  a <- train(small, sim, n_sims = 500, epochs = 3, seed = 42, verbose = FALSE)
+  b <- train(small, sim, n_sims = 500, epochs = 3, seed = 42, verbose = FALSE)
+  c <- train(small, sim, n_sims = 500, epochs = 3, seed = 43, verbose = FALSE)
+  expect_identical(a$state, b$state)
+  expect_identical(a$history$train_loss, b$history$train_loss)
+  expect_false(identical(a$state, c$state))
+  x <- gl_observations[1, ]
+  expect_identical(as.matrix(sample_posterior(a, x, 20, seed = 1)),
+                   as.matrix(sample_posterior(b, x, 20, seed = 1)))
+  expect_false(identical(as.matrix(sample_posterior(a, x, 20, seed = 1)),
+                         as.matrix(sample_posterior(a, x, 20, seed = 2))))
+})
+
+test_that("training a trained amortizer continues and appends to its history", {
+  sim <- benchmark_simulator("gaussian_linear")
+  small <- amortizer(coupling_flow(n_layers = 2, hidden = c(16, 16)))
+  a <- train(small, sim, n_sims = 500, epochs = 2, seed = 1, verbose = FALSE, patience = 0)
+  b <- train(a, sim, n_sims = 500, epochs = 3, seed = 2, verbose = FALSE, patience = 0)
+  expect_equal(b$history$epoch, 1:5)
+  expect_identical(b$history[1:2, ], a$history)
+  expect_false(identical(a$state, b$state))
+  other <- simulator(function(n) cbind(a = rnorm(n)), function(theta) cbind(y = theta[, 1]))
+  expect_error(train(a, other, n_sims = 50, verbose = FALSE), "other parameter or data names",
+               class = "amortized_error_argument")
+})
+
+test_that("train() trains on an R simulator and on stored simulations", {
+  sim <- simulator(function(n) cbind(mu = rnorm(n)),
+                   function(theta) cbind(x1 = rnorm(nrow(theta), theta[, 1]), x2 = rnorm(nrow(theta), theta[, 1])))
+  sims <- simulate(sim, 300, seed = 1)
+  small <- amortizer(coupling_flow(n_layers = 2, hidden = c(16)))
+  fit <- train(small, sims, epochs = 2, seed = 1, verbose = FALSE)
+  expect_equal(fit$info$n_sims, 300)
+  expect_equal(fit$parameter_names, "mu")
+  draws <- sample_posterior(fit, c(x1 = 0.5, x2 = 0.2), 10, seed = 1)
+  expect_equal(posterior::variables(draws), "mu")
+})
+
+test_that("train() rejects bad arguments with clear messages", {
+  sim <- benchmark_simulator("gaussian_linear")
+  expect_error(train(amortizer()), "`simulator` is missing", class = "amortized_error_argument")
+  expect_error(train(amortizer(), "sim"), "`simulator` must be a simulator", class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, n_sims = 1), "`n_sims` must be a whole number >= 2",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, epochs = 0), "`epochs` must be a whole number >= 1",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, batch_size = 2.5), "`batch_size` must be a whole number",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, learning_rate = -1), "`learning_rate` must be a number in \\(0, Inf\\]",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, validation_fraction = 0.9), "`validation_fraction` must be a number in \\[0, 0.5\\]",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, seed = "a"), "`seed` must be NULL or a whole number",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, verbose = NA), "`verbose` must be TRUE or FALSE",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, threads = 0), "`threads` must be a whole number >= 1",
+               class = "amortized_error_argument")
+  expect_error(train(list(), sim), "must be an <amortizer>", class = "amortized_error_argument")
+})
