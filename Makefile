@@ -45,7 +45,7 @@ install: setup $(BUILD)/Makevars.user
 
 ## demo: setup + install + an end-to-end example (train, sample, SBC, plot)
 demo: install
-	$(RSCRIPT) inst/demo/quickstart.R
+	$(RSCRIPT) inst/examples/quickstart.R
 
 ## cpp: build the C++ core and its GoogleTest suite with CMake
 cpp: setup

@@ -2,54 +2,54 @@
 # Generator token: 10BE3573-1514-4C36-9D1C-5A225CD40393
 
 .amz_npe_new <- function(spec, dim_theta, dim_x, seed) {
-    .Call('_amortized_amz_npe_new', PACKAGE = 'amortized', spec, dim_theta, dim_x, seed)
+    .Call(`_amortized_amz_npe_new`, spec, dim_theta, dim_x, seed)
 }
 
 .amz_npe_info <- function(ptr) {
-    .Call('_amortized_amz_npe_info', PACKAGE = 'amortized', ptr)
+    .Call(`_amortized_amz_npe_info`, ptr)
 }
 
 .amz_npe_train <- function(ptr, theta, x, options, fit_standardization, on_epoch) {
-    .Call('_amortized_amz_npe_train', PACKAGE = 'amortized', ptr, theta, x, options, fit_standardization, on_epoch)
+    .Call(`_amortized_amz_npe_train`, ptr, theta, x, options, fit_standardization, on_epoch)
 }
 
 .amz_npe_sample <- function(ptr, x, n_draws, seed, threads) {
-    .Call('_amortized_amz_npe_sample', PACKAGE = 'amortized', ptr, x, n_draws, seed, threads)
+    .Call(`_amortized_amz_npe_sample`, ptr, x, n_draws, seed, threads)
 }
 
 .amz_npe_sbc_ranks <- function(ptr, theta, x, n_draws, seed, threads) {
-    .Call('_amortized_amz_npe_sbc_ranks', PACKAGE = 'amortized', ptr, theta, x, n_draws, seed, threads)
+    .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, n_draws, seed, threads)
 }
 
 .amz_npe_log_prob <- function(ptr, theta, x) {
-    .Call('_amortized_amz_npe_log_prob', PACKAGE = 'amortized', ptr, theta, x)
+    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x)
 }
 
 .amz_npe_serialize <- function(ptr) {
-    .Call('_amortized_amz_npe_serialize', PACKAGE = 'amortized', ptr)
+    .Call(`_amortized_amz_npe_serialize`, ptr)
 }
 
 .amz_npe_deserialize <- function(ptr, state) {
-    invisible(.Call('_amortized_amz_npe_deserialize', PACKAGE = 'amortized', ptr, state))
+    invisible(.Call(`_amortized_amz_npe_deserialize`, ptr, state))
 }
 
 .amz_set_threads <- function(n) {
-    .Call('_amortized_amz_set_threads', PACKAGE = 'amortized', n)
+    .Call(`_amortized_amz_set_threads`, n)
 }
 
 .amz_benchmark_names <- function() {
-    .Call('_amortized_amz_benchmark_names', PACKAGE = 'amortized')
+    .Call(`_amortized_amz_benchmark_names`)
 }
 
 .amz_benchmark_info <- function(name) {
-    .Call('_amortized_amz_benchmark_info', PACKAGE = 'amortized', name)
+    .Call(`_amortized_amz_benchmark_info`, name)
 }
 
 .amz_benchmark_simulate <- function(name, n, seed) {
-    .Call('_amortized_amz_benchmark_simulate', PACKAGE = 'amortized', name, n, seed)
+    .Call(`_amortized_amz_benchmark_simulate`, name, n, seed)
 }
 
 .amz_is_null_pointer <- function(ptr) {
-    .Call('_amortized_amz_is_null_pointer', PACKAGE = 'amortized', ptr)
+    .Call(`_amortized_amz_is_null_pointer`, ptr)
 }
 

@@ -27,6 +27,14 @@ NpeHandle& handle(SEXP ptr) {
   return *p;
 }
 
+// The estimator behind ptr, in eval mode, with LibTorch on `threads` threads.
+NpeHandle& for_inference(SEXP ptr, int threads) {
+  auto& est = handle(ptr);
+  set_threads(threads);
+  est->eval();
+  return est;
+}
+
 std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) {
   return std::vector<int64_t>(v.begin(), v.end());
 }
@@ -124,10 +132,8 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatri
 Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws, double seed,
                                    int threads) {
   AMZ_GLUE_BEGIN
-  auto& est = handle(ptr);
-  set_threads(threads);
+  auto& est = for_inference(ptr, threads);
   torch::NoGradGuard no_grad;
-  est->eval();
   auto gen = make_generator(as_seed(seed));
   torch::Tensor xt = matrix_to_tensor(x);
   const int64_t n_obs = xt.size(0), dim = est->dim_theta();
@@ -153,10 +159,8 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws,
 Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x,
                                       int n_draws, double seed, int threads) {
   AMZ_GLUE_BEGIN
-  auto& est = handle(ptr);
-  set_threads(threads);
+  auto& est = for_inference(ptr, threads);
   torch::NoGradGuard no_grad;
-  est->eval();
   auto gen = make_generator(as_seed(seed));
   torch::Tensor tt = matrix_to_tensor(theta), xt = matrix_to_tensor(x);
   const int64_t n = xt.size(0);

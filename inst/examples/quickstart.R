@@ -1,6 +1,6 @@
 # amortized quickstart: train a neural posterior estimator on a simulator,
 # draw posteriors for new data in milliseconds, and check calibration.
-# Run with: Rscript inst/demo/quickstart.R [output directory]
+# Run with: Rscript inst/examples/quickstart.R [output directory]
 library(amortized)
 
 out_dir <- commandArgs(trailingOnly = TRUE)[1]
