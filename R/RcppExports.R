@@ -45,8 +45,8 @@
     .Call(`_amortized_amz_benchmark_info`, name)
 }
 
-.amz_benchmark_simulate <- function(name, n, seed) {
-    .Call(`_amortized_amz_benchmark_simulate`, name, n, seed)
+.amz_benchmark_simulate <- function(name, n, seed, threads) {
+    .Call(`_amortized_amz_benchmark_simulate`, name, n, seed, threads)
 }
 
 .amz_is_null_pointer <- function(ptr) {

@@ -41,7 +41,7 @@ sbc <- function(amortizer, simulator, n_sims = 200, n_draws = 100, seed = NULL,
   n_draws <- check_count(n_draws)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  sims <- training_simulations(simulator, n_sims, seed)
+  sims <- training_simulations(simulator, n_sims, seed, threads)
   if (!identical(colnames(sims$parameters), amortizer$parameter_names)) {
     cli::cli_abort(c("{.arg simulator} has other parameters than the amortizer.",
                      "x" = "Simulator: {abbreviate_names(colnames(sims$parameters))}; amortizer: {abbreviate_names(amortizer$parameter_names)}."),

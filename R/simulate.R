@@ -9,6 +9,8 @@
 #' @param nsim Number of simulations (a whole number >= 1).
 #' @param seed `NULL` or a whole number; the same seed gives the same
 #'   simulations (your R random number stream is left as it was).
+#' @param threads Threads for the C++ benchmark simulators (the result does
+#'   not depend on it); R simulators run in the R session.
 #' @param ... Unused.
 #' @return An `amortized_simulations` object: a list with `parameters`
 #'   (an n x p matrix with named columns) and `data` (an n x d matrix).
@@ -17,16 +19,18 @@
 #' sims
 #' @importFrom stats simulate
 #' @export
-simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL, ...) {
+simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
+                                         threads = getOption("amortized.threads", 1L), ...) {
   nsim <- check_count(nsim)
   seed <- resolve_seed(seed)
-  raw <- simulate_raw(object, nsim, seed)
+  threads <- check_threads(threads)
+  raw <- simulate_raw(object, nsim, seed, threads)
   new_simulations(raw$parameters, raw$data)
 }
 
 # The (parameters, data) of n simulations, without dropping rows.
-simulate_raw <- function(sim, n, seed, call = rlang::caller_env()) {
-  if (sim$type == "benchmark") return(.amz_benchmark_simulate(sim$name, n, seed))
+simulate_raw <- function(sim, n, seed, threads = 1L, call = rlang::caller_env()) {
+  if (sim$type == "benchmark") return(.amz_benchmark_simulate(sim$name, n, seed, threads))
   with_seed(seed, simulate_r(sim, n, call = call))
 }
 

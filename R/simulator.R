@@ -46,10 +46,24 @@ simulator <- function(prior, model, vectorized = TRUE) {
 
 #' Benchmark simulators in C++
 #'
-#' Fast, seeded simulators of standard simulation-based inference tasks.
-#' Available now: `"gaussian_linear"`: 10 parameters with prior
-#' theta ~ N(0, 0.1 I) and data x ~ N(theta, 0.1 I) (variances); its exact
-#' posterior is N(x / 2, 0.05 I).
+#' Fast, seeded, multi-threaded simulators of standard simulation-based
+#' inference tasks (the definitions of the sbibm benchmark):
+#' * `"gaussian_linear"`: theta ~ N(0, 0.1 I_10), x ~ N(theta, 0.1 I_10)
+#'   (variances); the exact posterior is N(x / 2, 0.05 I).
+#' * `"two_moons"`: theta ~ U(-1, 1)^2; x is a crescent point
+#'   (r cos a + 0.25, r sin a), a ~ U(-pi/2, pi/2), r ~ N(0.1, 0.01^2),
+#'   shifted by (-|theta_1 + theta_2| / sqrt 2, (theta_2 - theta_1) / sqrt 2).
+#' * `"slcp"`: theta ~ U(-3, 3)^5; 4 iid 2-d normal points with mean
+#'   (theta_1, theta_2), sds theta_3^2, theta_4^2 and correlation
+#'   tanh(theta_5), flattened as (x11, x12, x21, ...) into 8 values.
+#' * `"gaussian_mixture"`: theta ~ U(-10, 10)^2,
+#'   x ~ 0.5 N(theta, I) + 0.5 N(theta, 0.01 I).
+#' * `"inverse_kinematics"`: theta ~ N(0, diag(1/16, 1/4, 1/4, 1/4)); x is the
+#'   end point of a planar arm with segments 0.5, 0.5, 1.
+#'
+#' Simulations are made in chunks of 1,024 with their own random streams
+#' derived from the seed, so the same seed gives the same simulations for any
+#' number of threads.
 #'
 #' @param name The task name.
 #' @return An `amortized_simulator` object.

@@ -69,7 +69,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, bat
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
 
-  sims <- training_simulations(simulator, n_sims, seed)
+  sims <- training_simulations(simulator, n_sims, seed, threads)
   continuing <- is_trained(object)
   if (continuing && (!identical(colnames(sims$parameters), object$parameter_names) ||
                      !identical(colnames(sims$data), object$data_names))) {
@@ -105,13 +105,13 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, bat
   fit
 }
 
-training_simulations <- function(simulator, n_sims, seed, call = rlang::caller_env()) {
+training_simulations <- function(simulator, n_sims, seed, threads = 1L, call = rlang::caller_env()) {
   if (inherits(simulator, "amortized_simulations")) return(simulator)
   if (!is_simulator(simulator)) {
     cli::cli_abort(c("{.arg simulator} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
                      "x" = "Got {describe_value(simulator)}."), class = "amortized_error_argument", call = call)
   }
-  raw <- simulate_raw(simulator, n_sims, seed, call = call)
+  raw <- simulate_raw(simulator, n_sims, seed, threads, call = call)
   new_simulations(raw$parameters, raw$data, call = call)
 }
 

@@ -151,15 +151,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_benchmark_simulate
-Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed);
-RcppExport SEXP _amortized_amz_benchmark_simulate(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP) {
+Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads);
+RcppExport SEXP _amortized_amz_benchmark_simulate(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
     Rcpp::traits::input_parameter< int >::type n(nSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_benchmark_simulate(name, n, seed));
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_simulate(name, n, seed, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -187,7 +188,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_set_threads", (DL_FUNC) &_amortized_amz_set_threads, 1},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 1},
-    {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 3},
+    {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 4},
     {"_amortized_amz_is_null_pointer", (DL_FUNC) &_amortized_amz_is_null_pointer, 1},
     {NULL, NULL, 0}
 };

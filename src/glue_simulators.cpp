@@ -35,10 +35,10 @@ Rcpp::List amz_benchmark_info(std::string name) {
 }
 
 // [[Rcpp::export(.amz_benchmark_simulate)]]
-Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed) {
+Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads) {
   try {
     auto sim = amortized::make_benchmark_simulator(name);
-    auto s = amortized::simulate(*sim, n, static_cast<uint64_t>(seed));
+    auto s = amortized::simulate(*sim, n, static_cast<uint64_t>(seed), threads);
     return Rcpp::List::create(Rcpp::Named("parameters") = to_matrix(s.theta, n, sim->parameter_names()),
                               Rcpp::Named("data") = to_matrix(s.x, n, sim->data_names()));
   } catch (const std::invalid_argument& e) {

@@ -162,22 +162,6 @@ TEST(Training, HooksCanStopTraining) {
   EXPECT_EQ(result.history.size(), 1u);  // the partial first epoch is recorded
 }
 
-TEST(Simulators, GaussianLinearMomentsAndSeeds) {
-  auto sim = make_benchmark_simulator("gaussian_linear");
-  EXPECT_EQ(sim->dim_theta(), 10);
-  EXPECT_EQ(sim->dim_x(), 10);
-  auto s = simulate(*sim, 20000, 3);
-  auto theta = torch::from_blob(s.theta.data(), {20000, 10}, torch::kDouble);
-  auto x = torch::from_blob(s.x.data(), {20000, 10}, torch::kDouble);
-  EXPECT_LT(theta.var(0).sub(0.1).abs().max().item<double>(), 0.01);
-  EXPECT_LT((x - theta).var(0).sub(0.1).abs().max().item<double>(), 0.01);
-  EXPECT_LT(x.mean(0).abs().max().item<double>(), 0.015);
-  auto again = simulate(*sim, 20000, 3);
-  EXPECT_EQ(s.x, again.x);
-  EXPECT_NE(s.x, simulate(*sim, 20000, 4).x);
-  EXPECT_THROW(make_benchmark_simulator("nope"), std::invalid_argument);
-}
-
 TEST(Sbc, RanksCountDrawsBelowTheTruth) {
   auto draws = torch::tensor({1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0}).reshape({2, 4, 1});
   auto truth = torch::tensor({{2.5}, {50.0}});

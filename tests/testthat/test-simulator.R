@@ -71,3 +71,19 @@ test_that("benchmark_simulator('gaussian_linear') has the right moments", {
   expect_identical(simulate(sim, 10, seed = 1), simulate(sim, 10, seed = 1))
   expect_error(benchmark_simulator("two_mooons"), "`name` must be one of", class = "amortized_error_argument")
 })
+
+test_that("every benchmark simulator gives finite, seeded output independent of threads", {
+  for (name in c("gaussian_linear", "two_moons", "slcp", "gaussian_mixture", "inverse_kinematics")) {
+    sim <- benchmark_simulator(name)
+    a <- simulate(sim, 3000, seed = 4, threads = 1)
+    b <- simulate(sim, 3000, seed = 4, threads = 2)
+    expect_identical(a, b)
+    expect_true(all(is.finite(a$data)))
+    expect_equal(ncol(a$parameters), length(sim$parameter_names))
+  }
+  expect_equal(ncol(simulate(benchmark_simulator("slcp"), 2, seed = 1)$data), 8)
+  tm <- simulate(benchmark_simulator("two_moons"), 5000, seed = 1)
+  expect_true(all(abs(tm$parameters) <= 1))
+  expect_error(simulate(benchmark_simulator("slcp"), 5, threads = 0), "`threads` must be a whole number >= 1",
+               class = "amortized_error_argument")
+})

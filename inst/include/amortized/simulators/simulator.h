@@ -37,6 +37,10 @@ struct Simulations {
   int64_t n = 0;
   std::vector<double> theta, x;  // row-major [n, dim_theta], [n, dim_x]
 };
-Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed);
+// Rows are simulated in chunks of kSimulationChunk, each with its own
+// random stream derived from (seed, chunk index), spread over `threads`
+// threads: the result depends on the seed only, not on the thread count.
+constexpr int64_t kSimulationChunk = 1024;
+Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed, int threads = 1);
 
 }  // namespace amortized
