@@ -59,6 +59,7 @@ test: install cpp
 ## bench: the benchmarks in bench/
 bench: install
 	$(RSCRIPT) bench/npe_gaussian_linear.R
+	$(RSCRIPT) bench/simulators.R
 
 ## check: R CMD build + R CMD check --no-manual
 check: setup document
