@@ -18,13 +18,25 @@ std::vector<std::string> numbered(const std::string& stem, int64_t n) {
   return out;
 }
 
+// A benchmark task with parameters theta_1.. and data x_1.. .
+class Benchmark : public Simulator {
+ public:
+  Benchmark(std::string name, int64_t dim_theta, int64_t dim_x)
+      : name_(std::move(name)), theta_names_(numbered("theta_", dim_theta)), x_names_(numbered("x_", dim_x)) {}
+  std::string name() const override { return name_; }
+  std::vector<std::string> parameter_names() const override { return theta_names_; }
+  std::vector<std::string> data_names() const override { return x_names_; }
+
+ private:
+  std::string name_;
+  std::vector<std::string> theta_names_, x_names_;
+};
+
 // gaussian_linear: theta ~ N(0, 0.1 I_10), x | theta ~ N(theta, 0.1 I_10)
 // (variances). Exact posterior: N(x / 2, 0.05 I_10).
-class GaussianLinear : public Simulator {
+class GaussianLinear : public Benchmark {
  public:
-  std::string name() const override { return "gaussian_linear"; }
-  std::vector<std::string> parameter_names() const override { return numbered("theta_", 10); }
-  std::vector<std::string> data_names() const override { return numbered("x_", 10); }
+  GaussianLinear() : Benchmark("gaussian_linear", 10, 10) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::normal_distribution<double> normal(0.0, std::sqrt(0.1));
     for (int64_t i = 0; i < n * 10; ++i) theta[i] = normal(rng);
@@ -37,11 +49,9 @@ class GaussianLinear : public Simulator {
 
 // two_moons: theta ~ U(-1, 1)^2; a ~ U(-pi/2, pi/2), r ~ N(0.1, 0.01^2),
 // p = (r cos a + 0.25, r sin a); x = p + (-|t1 + t2| / sqrt 2, (t2 - t1) / sqrt 2).
-class TwoMoons : public Simulator {
+class TwoMoons : public Benchmark {
  public:
-  std::string name() const override { return "two_moons"; }
-  std::vector<std::string> parameter_names() const override { return numbered("theta_", 2); }
-  std::vector<std::string> data_names() const override { return numbered("x_", 2); }
+  TwoMoons() : Benchmark("two_moons", 2, 2) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::uniform_real_distribution<double> unif(-1.0, 1.0);
     for (int64_t i = 0; i < n * 2; ++i) theta[i] = unif(rng);
@@ -62,11 +72,9 @@ class TwoMoons : public Simulator {
 // slcp: theta ~ U(-3, 3)^5; mean (t1, t2), sds s1 = t3^2, s2 = t4^2,
 // correlation tanh(t5); covariance [[s1^2 + 1e-6, rho s1 s2], [rho s1 s2,
 // s2^2 + 1e-6]]; x = 4 iid 2-d draws flattened (x11, x12, x21, ...).
-class Slcp : public Simulator {
+class Slcp : public Benchmark {
  public:
-  std::string name() const override { return "slcp"; }
-  std::vector<std::string> parameter_names() const override { return numbered("theta_", 5); }
-  std::vector<std::string> data_names() const override { return numbered("x_", 8); }
+  Slcp() : Benchmark("slcp", 5, 8) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::uniform_real_distribution<double> unif(-3.0, 3.0);
     for (int64_t i = 0; i < n * 5; ++i) theta[i] = unif(rng);
@@ -90,11 +98,9 @@ class Slcp : public Simulator {
 };
 
 // gaussian_mixture: theta ~ U(-10, 10)^2; x ~ 0.5 N(theta, I) + 0.5 N(theta, 0.01 I).
-class GaussianMixture : public Simulator {
+class GaussianMixture : public Benchmark {
  public:
-  std::string name() const override { return "gaussian_mixture"; }
-  std::vector<std::string> parameter_names() const override { return numbered("theta_", 2); }
-  std::vector<std::string> data_names() const override { return numbered("x_", 2); }
+  GaussianMixture() : Benchmark("gaussian_mixture", 2, 2) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::uniform_real_distribution<double> unif(-10.0, 10.0);
     for (int64_t i = 0; i < n * 2; ++i) theta[i] = unif(rng);
@@ -112,11 +118,9 @@ class GaussianMixture : public Simulator {
 
 // inverse_kinematics: theta ~ N(0, diag(1/16, 1/4, 1/4, 1/4)); a planar arm
 // with segments 0.5, 0.5, 1 on a rail at height theta_1; x = its end point.
-class InverseKinematics : public Simulator {
+class InverseKinematics : public Benchmark {
  public:
-  std::string name() const override { return "inverse_kinematics"; }
-  std::vector<std::string> parameter_names() const override { return numbered("theta_", 4); }
-  std::vector<std::string> data_names() const override { return numbered("x_", 2); }
+  InverseKinematics() : Benchmark("inverse_kinematics", 4, 2) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::normal_distribution<double> normal(0.0, 1.0);
     const double sd[4] = {0.25, 0.5, 0.5, 0.5};
