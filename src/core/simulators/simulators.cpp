@@ -18,6 +18,12 @@ std::vector<std::string> numbered(const std::string& stem, int64_t n) {
   return out;
 }
 
+// n draws from U(lo, hi) into out.
+void fill_uniform(int64_t n, double lo, double hi, Rng& rng, double* out) {
+  std::uniform_real_distribution<double> unif(lo, hi);
+  for (int64_t i = 0; i < n; ++i) out[i] = unif(rng);
+}
+
 // A benchmark task with parameters theta_1.. and data x_1.. .
 class Benchmark : public Simulator {
  public:
@@ -53,8 +59,7 @@ class TwoMoons : public Benchmark {
  public:
   TwoMoons() : Benchmark("two_moons", 2, 2) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    std::uniform_real_distribution<double> unif(-1.0, 1.0);
-    for (int64_t i = 0; i < n * 2; ++i) theta[i] = unif(rng);
+    fill_uniform(n * 2, -1.0, 1.0, rng, theta);
   }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
     std::uniform_real_distribution<double> angle(-kPi / 2, kPi / 2);
@@ -76,8 +81,7 @@ class Slcp : public Benchmark {
  public:
   Slcp() : Benchmark("slcp", 5, 8) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    std::uniform_real_distribution<double> unif(-3.0, 3.0);
-    for (int64_t i = 0; i < n * 5; ++i) theta[i] = unif(rng);
+    fill_uniform(n * 5, -3.0, 3.0, rng, theta);
   }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
     std::normal_distribution<double> normal(0.0, 1.0);
@@ -102,8 +106,7 @@ class GaussianMixture : public Benchmark {
  public:
   GaussianMixture() : Benchmark("gaussian_mixture", 2, 2) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    std::uniform_real_distribution<double> unif(-10.0, 10.0);
-    for (int64_t i = 0; i < n * 2; ++i) theta[i] = unif(rng);
+    fill_uniform(n * 2, -10.0, 10.0, rng, theta);
   }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
     std::normal_distribution<double> normal(0.0, 1.0);
