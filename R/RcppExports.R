@@ -21,20 +21,12 @@
     .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, n_draws, seed, threads)
 }
 
-.amz_npe_log_prob <- function(ptr, theta, x) {
-    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x)
-}
-
 .amz_npe_serialize <- function(ptr) {
     .Call(`_amortized_amz_npe_serialize`, ptr)
 }
 
 .amz_npe_deserialize <- function(ptr, state) {
     invisible(.Call(`_amortized_amz_npe_deserialize`, ptr, state))
-}
-
-.amz_set_threads <- function(n) {
-    .Call(`_amortized_amz_set_threads`, n)
 }
 
 .amz_benchmark_names <- function() {

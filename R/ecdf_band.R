@@ -19,6 +19,9 @@ sbc_grid <- function(n_draws, max_points = 100) {
   unique(round(seq(1, n_draws, length.out = max_points)))
 }
 
+# The grid points z_i = i / (L + 1) themselves.
+sbc_z <- function(n_draws) sbc_grid(n_draws) / (n_draws + 1)
+
 # Smallest two-sided binomial tail probability along each row of counts.
 # counts: m x K matrix of N * ECDF at z (length K).
 min_tail_prob <- function(counts, n, z) {
@@ -54,7 +57,7 @@ uniform_min_tail <- function(n, z, m = 4000) {
 # The simultaneous band for n ranks out of n_draws draws at `level`:
 # data frame of z, lower and upper ECDF values.
 sbc_band <- function(n, n_draws, level = 0.95) {
-  z <- sbc_grid(n_draws) / (n_draws + 1)
+  z <- sbc_z(n_draws)
   gamma <- stats::quantile(uniform_min_tail(n, z), 1 - level, names = FALSE, type = 1)
   data.frame(z = z, lower = stats::qbinom(gamma / 2, n, z) / n,
              upper = stats::qbinom(1 - gamma / 2, n, z) / n, gamma = gamma)
@@ -70,7 +73,7 @@ rank_ecdf <- function(ranks, n_draws) {
 # of uniform samples whose ECDF path strays at least as far.
 sbc_p_values <- function(ranks, n_draws) {
   n <- nrow(ranks)
-  z <- sbc_grid(n_draws) / (n_draws + 1)
+  z <- sbc_z(n_draws)
   ecdf <- rank_ecdf(ranks, n_draws)
   observed <- min_tail_prob(t(round(ecdf * n)), n, z)
   reference <- uniform_min_tail(n, z)

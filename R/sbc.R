@@ -69,7 +69,7 @@ summary.amortized_sbc <- function(object, level = 0.95, ...) {
   level <- check_number(level, lower = 0, upper = 1, lower_open = TRUE, upper_open = TRUE)
   p <- length(object$parameters)
   ecdf <- rank_ecdf(object$ranks, object$n_draws)
-  z <- sbc_grid(object$n_draws) / (object$n_draws + 1)
+  z <- sbc_z(object$n_draws)
   data.frame(parameter = object$parameters,
              max_ecdf_deviation = apply(abs(ecdf - z), 2, max),
              p_value = unname(object$p_values),

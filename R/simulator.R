@@ -175,4 +175,3 @@ simulate_rows <- function(model, theta, call) {
   x
 }
 
-`%||%` <- function(a, b) if (is.null(a)) b else a

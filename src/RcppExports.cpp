@@ -83,19 +83,6 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// amz_npe_log_prob
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x);
-RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_log_prob(ptr, theta, x));
-    return rcpp_result_gen;
-END_RCPP
-}
 // amz_npe_serialize
 Rcpp::RawVector amz_npe_serialize(SEXP ptr);
 RcppExport SEXP _amortized_amz_npe_serialize(SEXP ptrSEXP) {
@@ -116,17 +103,6 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::RawVector >::type state(stateSEXP);
     amz_npe_deserialize(ptr, state);
     return R_NilValue;
-END_RCPP
-}
-// amz_set_threads
-int amz_set_threads(int n);
-RcppExport SEXP _amortized_amz_set_threads(SEXP nSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< int >::type n(nSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_set_threads(n));
-    return rcpp_result_gen;
 END_RCPP
 }
 // amz_benchmark_names
@@ -182,10 +158,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 6},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 5},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 6},
-    {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 3},
     {"_amortized_amz_npe_serialize", (DL_FUNC) &_amortized_amz_npe_serialize, 1},
     {"_amortized_amz_npe_deserialize", (DL_FUNC) &_amortized_amz_npe_deserialize, 2},
-    {"_amortized_amz_set_threads", (DL_FUNC) &_amortized_amz_set_threads, 1},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 1},
     {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 4},

@@ -175,17 +175,6 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp:
   AMZ_GLUE_END
 }
 
-// [[Rcpp::export(.amz_npe_log_prob)]]
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x) {
-  AMZ_GLUE_BEGIN
-  auto& est = handle(ptr);
-  torch::NoGradGuard no_grad;
-  est->eval();
-  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta), matrix_to_tensor(x)).to(torch::kDouble);
-  return Rcpp::NumericVector(lp.data_ptr<double>(), lp.data_ptr<double>() + lp.numel());
-  AMZ_GLUE_END
-}
-
 // [[Rcpp::export(.amz_npe_serialize)]]
 Rcpp::RawVector amz_npe_serialize(SEXP ptr) {
   AMZ_GLUE_BEGIN
@@ -208,14 +197,5 @@ void amz_npe_deserialize(SEXP ptr, Rcpp::RawVector state) {
   archive.load_from(buffer);
   est->load(archive);
   est->eval();
-  AMZ_GLUE_END
-}
-
-// [[Rcpp::export(.amz_set_threads)]]
-int amz_set_threads(int n) {
-  AMZ_GLUE_BEGIN
-  const int old = get_threads();
-  set_threads(n);
-  return old;
   AMZ_GLUE_END
 }
