@@ -33,12 +33,12 @@
     .Call(`_amortized_amz_benchmark_names`)
 }
 
-.amz_benchmark_info <- function(name) {
-    .Call(`_amortized_amz_benchmark_info`, name)
+.amz_benchmark_info <- function(name, n_obs, design) {
+    .Call(`_amortized_amz_benchmark_info`, name, n_obs, design)
 }
 
-.amz_benchmark_simulate <- function(name, n, seed, threads) {
-    .Call(`_amortized_amz_benchmark_simulate`, name, n, seed, threads)
+.amz_benchmark_simulate <- function(name, n, seed, threads, n_obs, design) {
+    .Call(`_amortized_amz_benchmark_simulate`, name, n, seed, threads, n_obs, design)
 }
 
 .amz_is_null_pointer <- function(ptr) {

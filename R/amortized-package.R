@@ -11,7 +11,7 @@
 #' @keywords internal
 #' @useDynLib amortized, .registration = TRUE
 #' @importFrom Rcpp evalCpp
-#' @importFrom rlang .data
+#' @importFrom rlang .data %||%
 "_PACKAGE"
 
 .onLoad <- function(libname, pkgname) {

@@ -9,11 +9,24 @@
 #'   numeric parameters with column names (the parameter names).
 #' @param model With `vectorized = TRUE` (default), a function of the `n`-row
 #'   parameter matrix returning an `n`-row numeric matrix of data, one data set
-#'   per row. With `vectorized = FALSE`, a function of one named parameter
-#'   vector returning one numeric data vector; it is called row by row.
+#'   per row, or for data sets that are sets or series of `n_obs`
+#'   observations of `dim` variables, an `[n, n_obs, dim]` array. With
+#'   `vectorized = FALSE`, a function of one named parameter vector returning
+#'   one data set: a numeric vector, or an `[n_obs, dim]` matrix; it is
+#'   called row by row.
 #' @param vectorized Whether `model` takes all parameter rows at once.
 #' @return An `amortized_simulator` object; use it with [train()], [sbc()] and
 #'   [simulate()][simulate.amortized_simulator].
+#' @section Parallel and cluster simulation:
+#' R simulators run in chunks, each a [future][future::future()], so they
+#' use whatever [future::plan()] you set: `plan(multisession, workers = 8)`
+#' for the cores of your machine, `plan(cluster, workers = hosts)` for other
+#' machines, or a `future.batchtools` plan for a Slurm cluster. Each chunk
+#' has its own L'Ecuyer-CMRG random stream derived from the seed, so the
+#' same seed gives the same simulations on every plan. Workers need nothing
+#' from this package (the prior and model travel with their globals), and
+#' they do not run LibTorch; prefer `multisession` to `multicore` (forking)
+#' in a session that has already trained with several threads.
 #' @seealso [benchmark_simulator()] for fast C++ simulators of standard tasks.
 #' @examples
 #' sim <- simulator(
@@ -36,11 +49,13 @@ simulator <- function(prior, model, vectorized = TRUE) {
   }
   vectorized <- check_flag(vectorized)
   sim <- structure(list(type = "r", name = NULL, prior = prior, model = model,
-                        vectorized = vectorized, parameter_names = NULL, data_names = NULL),
+                        vectorized = vectorized, parameter_names = NULL, data_names = NULL,
+                        data_shape = NULL),
                    class = "amortized_simulator")
-  trial <- with_seed(1, simulate_r(sim, 3, call = rlang::current_env()))
+  trial <- simulate_r(sim, 3, seed = 1, call = rlang::current_env())
   sim$parameter_names <- colnames(trial$parameters)
-  sim$data_names <- colnames(trial$data)
+  sim$data_names <- utils::tail(dimnames(trial$data), 1)[[1]]
+  sim$data_shape <- dim(trial$data)[-1]
   sim
 }
 
@@ -60,27 +75,62 @@ simulator <- function(prior, model, vectorized = TRUE) {
 #'   x ~ 0.5 N(theta, I) + 0.5 N(theta, 0.01 I).
 #' * `"inverse_kinematics"`: theta ~ N(0, diag(1/16, 1/4, 1/4, 1/4)); x is the
 #'   end point of a planar arm with segments 0.5, 0.5, 1.
+#' * `"bernoulli_glm"`: a generalized linear model of a spiking neuron;
+#'   theta (10) ~ N(0, P^-1) with a smoothness precision P; 100 time steps
+#'   y_t ~ Bernoulli(sigmoid(X theta)) with the design matrix X shipped as
+#'   `system.file("extdata", "bernoulli_glm_design_matrix.csv", package =
+#'   "amortized")`; x = X'y (10 sufficient statistics).
+#' * `"sir"`: an epidemic; beta ~ LogNormal(log 0.4, 0.5), gamma ~
+#'   LogNormal(log 0.125, 0.2); the SIR equations with N = 10^6 and one
+#'   initial infection are solved over 160 days (adaptive Dormand-Prince
+#'   from Boost.Odeint, relative tolerance 1e-10), and x_k ~ Binomial(1000,
+#'   I/N) on days 0, 17, ..., 153.
+#' * `"lotka_volterra"`: predator-prey dynamics; (alpha, beta, gamma, delta)
+#'   LogNormal with log-means (-0.125, -3, -0.125, -3) and log-sd 0.5,
+#'   started at (30, 1); prey and predators at t = 0, 2.1, ..., 18.9 with
+#'   log-normal noise (sd 0.1). A failed solve gives a row of NaN, which
+#'   [simulate()][simulate.amortized_simulator] drops with a warning.
+#' * `"ddm"`: the drift-diffusion model of two-choice response times, an
+#'   example of set data. Drift v ~ U(-3, 3), boundary separation
+#'   a ~ U(0.5, 2), relative start z ~ U(0.3, 0.7), non-decision time
+#'   t0 ~ U(0.1, 0.5); each data set is `n_obs` trials of (rt, choice),
+#'   simulated by Euler-Maruyama with step 1 ms (choice 1: upper
+#'   boundary), returned as an `[n, n_obs, 2]` array.
 #'
-#' Simulations are made in chunks of 1,024 with their own random streams
-#' derived from the seed, so the same seed gives the same simulations for any
-#' number of threads.
+#' Simulations are made in chunks (1,024 rows; 64 for the ODE tasks, 8 for
+#' `"ddm"`), each with its own random stream derived from the seed and
+#' spread over `threads` threads, so the same seed gives the same
+#' simulations for any number of threads.
 #'
 #' @param name The task name.
+#' @param n_obs For `"ddm"`: trials per data set (a whole number >= 1).
 #' @return An `amortized_simulator` object.
 #' @examples
 #' sim <- benchmark_simulator("gaussian_linear")
 #' sims <- simulate(sim, 5, seed = 1)
 #' @export
-benchmark_simulator <- function(name) {
+benchmark_simulator <- function(name, n_obs = 100) {
   known <- .amz_benchmark_names()
   if (!is.character(name) || length(name) != 1 || !name %in% known) {
     cli::cli_abort(c("{.arg name} must be one of {.val {known}}.", "x" = "Got {describe_value(name)}."),
                    class = "amortized_error_argument")
   }
-  info <- .amz_benchmark_info(name)
+  options <- list(n_obs = check_count(n_obs), design = matrix(0, 0, 0))
+  if (name == "bernoulli_glm") options$design <- bernoulli_glm_design()
+  info <- core_call(.amz_benchmark_info(name, options$n_obs, options$design))
   structure(list(type = "benchmark", name = name, prior = NULL, model = NULL, vectorized = TRUE,
-                 parameter_names = info$parameter_names, data_names = info$data_names),
+                 parameter_names = info$parameter_names, data_names = info$data_names,
+                 data_shape = info$data_shape, options = options),
             class = "amortized_simulator")
+}
+
+bernoulli_glm_design <- function() {
+  path <- system.file("extdata", "bernoulli_glm_design_matrix.csv", package = "amortized")
+  if (!nzchar(path)) {
+    cli::cli_abort("The bernoulli_glm design matrix is missing from the installed package.",
+                   class = "amortized_error_simulator")
+  }
+  unname(as.matrix(utils::read.csv(path, header = FALSE)))
 }
 
 #' @export
@@ -89,8 +139,14 @@ print.amortized_simulator <- function(x, ...) {
     paste0("R simulator (", if (x$vectorized) "vectorized" else "row by row", ")")
   cat("<amortized_simulator> ", what, "\n", sep = "")
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
-  cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
+  cat("  data       ", data_layout(x$data_names, x$data_shape), "\n", sep = "")
   invisible(x)
+}
+
+# "(d): names" for flat data, "n_obs observations of (d): names" for set data.
+data_layout <- function(names, shape) {
+  flat <- paste0("(", length(names), "): ", abbreviate_names(names))
+  if (length(shape) < 2) flat else paste0(shape[1], " observations of ", flat)
 }
 
 abbreviate_names <- function(names, max = 6) {
@@ -99,79 +155,3 @@ abbreviate_names <- function(names, max = 6) {
 }
 
 is_simulator <- function(x) inherits(x, "amortized_simulator")
-
-# Draws n (parameters, data) pairs from an R simulator, checking every output.
-simulate_r <- function(sim, n, call = rlang::caller_env()) {
-  theta <- sim$prior(n)
-  if (is.data.frame(theta)) {
-    if (!all(vapply(theta, is.numeric, logical(1)))) {
-      cli::cli_abort("{.arg prior} returned a data frame with non-numeric columns.",
-                     class = "amortized_error_simulator", call = call)
-    }
-    theta <- as.matrix(theta)
-  }
-  if (is.null(dim(theta)) && is.numeric(theta) && length(theta) == n) theta <- matrix(theta, ncol = 1)
-  if (!is.matrix(theta) || !is.numeric(theta)) {
-    cli::cli_abort(c("{.arg prior} must return a numeric matrix or data frame.",
-                     "x" = "{.code prior({n})} returned {describe_value(theta)}."),
-                   class = "amortized_error_simulator", call = call)
-  }
-  if (nrow(theta) != n) {
-    cli::cli_abort(c("{.arg prior} must return {n} rows for {.code prior({n})}.",
-                     "x" = "It returned {nrow(theta)} row{?s}."),
-                   class = "amortized_error_simulator", call = call)
-  }
-  pn <- colnames(theta)
-  if (is.null(pn) || any(is.na(pn) | pn == "") || anyDuplicated(pn)) {
-    cli::cli_abort(c("{.arg prior} must return columns with unique names (the parameter names).",
-                     "i" = "For example {.code cbind(mu = rnorm(n), sigma = rexp(n))}."),
-                   class = "amortized_error_simulator", call = call)
-  }
-  x <- if (isTRUE(sim$vectorized)) sim$model(theta) else simulate_rows(sim$model, theta, call)
-  if (is.data.frame(x)) x <- as.matrix(x)
-  if (is.null(dim(x)) && is.numeric(x) && length(x) == n) x <- matrix(x, ncol = 1)
-  if (!is.matrix(x) || !is.numeric(x)) {
-    cli::cli_abort(c("{.arg model} must return a numeric matrix, one data set per row.",
-                     "x" = "It returned {describe_value(x)}."),
-                   class = "amortized_error_simulator", call = call)
-  }
-  if (nrow(x) != n) {
-    cli::cli_abort(c("{.arg model} must return one row per parameter row ({n}).",
-                     "x" = "It returned {nrow(x)} row{?s}.",
-                     "i" = "For a model that takes one parameter vector, use {.code vectorized = FALSE}."),
-                   class = "amortized_error_simulator", call = call)
-  }
-  storage.mode(x) <- "double"
-  storage.mode(theta) <- "double"
-  if (is.null(colnames(x))) colnames(x) <- paste0("x_", seq_len(ncol(x)))
-  if (!is.null(sim$parameter_names) && !identical(colnames(theta), sim$parameter_names)) {
-    cli::cli_abort("{.arg prior} returned other parameter names than before.",
-                   class = "amortized_error_simulator", call = call)
-  }
-  if (!is.null(sim$data_names) && ncol(x) != length(sim$data_names)) {
-    cli::cli_abort("{.arg model} returned {ncol(x)} values per data set, earlier {length(sim$data_names)}.",
-                   class = "amortized_error_simulator", call = call)
-  }
-  list(parameters = theta, data = x)
-}
-
-simulate_rows <- function(model, theta, call) {
-  rows <- lapply(seq_len(nrow(theta)), function(i) {
-    out <- model(theta[i, ])
-    if (!is.numeric(out) || !is.null(dim(out)) && min(dim(out)) > 1) {
-      cli::cli_abort(c("{.arg model} (with {.code vectorized = FALSE}) must return a numeric vector.",
-                       "x" = "For parameter row {i} it returned {describe_value(out)}."),
-                     class = "amortized_error_simulator", call = call)
-    }
-    stats::setNames(as.numeric(out), names(out))
-  })
-  lens <- lengths(rows)
-  if (any(lens != lens[1])) {
-    cli::cli_abort("{.arg model} returned data of different lengths ({unique(lens)}) for different rows.",
-                   class = "amortized_error_simulator", call = call)
-  }
-  x <- do.call(rbind, rows)
-  colnames(x) <- names(rows[[1]])
-  x
-}
-

@@ -106,13 +106,22 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, bat
 }
 
 training_simulations <- function(simulator, n_sims, seed, threads = 1L, call = rlang::caller_env()) {
-  if (inherits(simulator, "amortized_simulations")) return(simulator)
-  if (!is_simulator(simulator)) {
+  if (inherits(simulator, "amortized_simulations")) {
+    sims <- simulator
+  } else if (is_simulator(simulator)) {
+    raw <- simulate_raw(simulator, n_sims, seed, threads, progress = interactive(), call = call)
+    sims <- new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows, call = call)
+  } else {
     cli::cli_abort(c("{.arg simulator} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
                      "x" = "Got {describe_value(simulator)}."), class = "amortized_error_argument", call = call)
   }
-  raw <- simulate_raw(simulator, n_sims, seed, threads, call = call)
-  new_simulations(raw$parameters, raw$data, call = call)
+  if (length(dim(sims$data)) == 3) {
+    d <- dim(sims$data)
+    cli::cli_abort(c("The amortizer takes flat data (one vector per data set), but these data sets are sets of {d[2]} observations of {d[3]} variable{?s}.",
+                     "i" = "Flatten them into one named row per data set, e.g. {.code sims$data <- matrix(sims$data, nrow(sims$data), dimnames = list(NULL, paste0(\"x_\", seq_len({d[2] * d[3]}))))}."),
+                   class = "amortized_error_data", call = call)
+  }
+  sims
 }
 
 # A cli progress bar over epochs (a no-op when quiet), living as long as

@@ -116,19 +116,21 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_benchmark_info
-Rcpp::List amz_benchmark_info(std::string name);
-RcppExport SEXP _amortized_amz_benchmark_info(SEXP nameSEXP) {
+Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix design);
+RcppExport SEXP _amortized_amz_benchmark_info(SEXP nameSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_benchmark_info(name));
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type design(designSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_info(name, n_obs, design));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_benchmark_simulate
-Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads);
-RcppExport SEXP _amortized_amz_benchmark_simulate(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads, int n_obs, Rcpp::NumericMatrix design);
+RcppExport SEXP _amortized_amz_benchmark_simulate(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -136,7 +138,9 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type n(nSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_benchmark_simulate(name, n, seed, threads));
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type design(designSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_simulate(name, n, seed, threads, n_obs, design));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -161,8 +165,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_serialize", (DL_FUNC) &_amortized_amz_npe_serialize, 1},
     {"_amortized_amz_npe_deserialize", (DL_FUNC) &_amortized_amz_npe_deserialize, 2},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
-    {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 1},
-    {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 4},
+    {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},
+    {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 6},
     {"_amortized_amz_is_null_pointer", (DL_FUNC) &_amortized_amz_is_null_pointer, 1},
     {NULL, NULL, 0}
 };

@@ -3,19 +3,18 @@
 
 #include "amortized/simulators/simulator.h"
 
+#include <cmath>
+#include <memory>
 #include <stdexcept>
 
 namespace {
 
-// Row-major [n, d] -> R matrix n x d with column names.
-Rcpp::NumericMatrix to_matrix(const std::vector<double>& v, int64_t n,
-                              const std::vector<std::string>& names) {
-  const int64_t d = static_cast<int64_t>(names.size());
-  Rcpp::NumericMatrix out(n, d);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j) out(i, j) = v[i * d + j];
-  Rcpp::colnames(out) = Rcpp::wrap(names);
-  return out;
+std::unique_ptr<amortized::Simulator> make(const std::string& name, int n_obs, const Rcpp::NumericMatrix& design) {
+  amortized::BenchmarkOptions options;
+  options.n_obs = n_obs;
+  for (int i = 0; i < design.nrow(); ++i)  // row-major
+    for (int j = 0; j < design.ncol(); ++j) options.design.push_back(design(i, j));
+  return amortized::make_benchmark_simulator(name, options);
 }
 
 }  // namespace
@@ -24,23 +23,50 @@ Rcpp::NumericMatrix to_matrix(const std::vector<double>& v, int64_t n,
 std::vector<std::string> amz_benchmark_names() { return amortized::benchmark_simulator_names(); }
 
 // [[Rcpp::export(.amz_benchmark_info)]]
-Rcpp::List amz_benchmark_info(std::string name) {
+Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix design) {
   try {
-    auto sim = amortized::make_benchmark_simulator(name);
+    auto sim = make(name, n_obs, design);
+    const auto dims = sim->data_shape();
+    std::vector<double> shape(dims.begin(), dims.end());
     return Rcpp::List::create(Rcpp::Named("parameter_names") = sim->parameter_names(),
-                              Rcpp::Named("data_names") = sim->data_names());
+                              Rcpp::Named("data_names") = sim->data_names(),
+                              Rcpp::Named("data_shape") = shape);
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }
 }
 
 // [[Rcpp::export(.amz_benchmark_simulate)]]
-Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads) {
+Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads, int n_obs,
+                                  Rcpp::NumericMatrix design) {
   try {
-    auto sim = amortized::make_benchmark_simulator(name);
-    auto s = amortized::simulate(*sim, n, static_cast<uint64_t>(seed), threads);
-    return Rcpp::List::create(Rcpp::Named("parameters") = to_matrix(s.theta, n, sim->parameter_names()),
-                              Rcpp::Named("data") = to_matrix(s.x, n, sim->data_names()));
+    auto sim = make(name, n_obs, design);
+    Rcpp::NumericMatrix theta(Rcpp::no_init(n, static_cast<int>(sim->dim_theta())));
+    Rcpp::NumericVector x(Rcpp::no_init(static_cast<R_xlen_t>(n) * sim->dim_x()));
+    amortized::simulate_to(*sim, n, static_cast<uint64_t>(seed), threads, theta.begin(), x.begin(), true);
+    Rcpp::colnames(theta) = Rcpp::wrap(sim->parameter_names());
+    Rcpp::IntegerVector dim = Rcpp::IntegerVector::create(n);
+    Rcpp::List dimnames = Rcpp::List::create(R_NilValue);
+    for (int64_t s : sim->data_shape()) {
+      dim.push_back(static_cast<int>(s));
+      dimnames.push_back(R_NilValue);
+    }
+    dimnames[dimnames.size() - 1] = Rcpp::wrap(sim->data_names());
+    x.attr("dim") = dim;
+    x.attr("dimnames") = dimnames;
+    // Rows with a non-finite value (1-based), so that R need not search them.
+    std::vector<char> bad(static_cast<size_t>(n), 0);
+    auto mark = [&](const double* v, int64_t width) {
+      for (int64_t j = 0; j < width; ++j)
+        for (int64_t i = 0; i < n; ++i) bad[i] |= !std::isfinite(v[i + n * j]);
+    };
+    mark(theta.begin(), sim->dim_theta());
+    mark(x.begin(), sim->dim_x());
+    std::vector<int> bad_rows;
+    for (int64_t i = 0; i < n; ++i)
+      if (bad[i]) bad_rows.push_back(static_cast<int>(i + 1));
+    return Rcpp::List::create(Rcpp::Named("parameters") = theta, Rcpp::Named("data") = x,
+                              Rcpp::Named("nonfinite_rows") = bad_rows);
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

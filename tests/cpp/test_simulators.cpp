@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <numeric>
 #include <string>
 
@@ -40,26 +42,81 @@ std::vector<double> at_theta(const Simulator& sim, const std::vector<double>& th
   return x;
 }
 
+// The design matrix of bernoulli_glm as shipped with the package.
+std::vector<double> glm_design() {
+  std::vector<double> out;
+  FILE* f = std::fopen(AMORTIZED_SOURCE_DIR "/inst/extdata/bernoulli_glm_design_matrix.csv", "r");
+  if (!f) return out;
+  double v;
+  while (std::fscanf(f, "%lf", &v) == 1) {
+    out.push_back(v);
+    std::fscanf(f, ",");
+  }
+  std::fclose(f);
+  return out;
+}
+
+// A benchmark simulator with the options it needs (ddm with 10 trials).
+std::unique_ptr<Simulator> make(const std::string& name) {
+  BenchmarkOptions options;
+  options.n_obs = 10;
+  if (name == "bernoulli_glm") options.design = glm_design();
+  return make_benchmark_simulator(name, options);
+}
+
 class EverySimulator : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EverySimulator, ShapesFinitenessSeedsAndThreads) {
-  auto sim = make_benchmark_simulator(GetParam());
+  auto sim = make(GetParam());
   EXPECT_EQ(sim->name(), GetParam());
-  auto s = simulate(*sim, 5000, 7, 1);
-  ASSERT_EQ(s.theta.size(), static_cast<size_t>(5000 * sim->dim_theta()));
-  ASSERT_EQ(s.x.size(), static_cast<size_t>(5000 * sim->dim_x()));
-  for (double v : s.x) ASSERT_TRUE(std::isfinite(v));
+  const int64_t n = 2500;  // several chunks
+  auto s = simulate(*sim, n, 7, 1);
+  ASSERT_EQ(s.theta.size(), static_cast<size_t>(n * sim->dim_theta()));
+  ASSERT_EQ(s.x.size(), static_cast<size_t>(n * sim->dim_x()));
+  // Every parameter is finite; data rows are finite, or (a failed ODE solve)
+  // NaN as a whole, and rarely.
   for (double v : s.theta) ASSERT_TRUE(std::isfinite(v));
-  auto two = simulate(*sim, 5000, 7, 2), three = simulate(*sim, 5000, 7, 3);
-  EXPECT_EQ(s.x, two.x);      // same seed, any thread count: same output
+  int64_t nan_rows = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t finite = 0;
+    for (int64_t k = 0; k < sim->dim_x(); ++k) finite += std::isfinite(s.x[i * sim->dim_x() + k]);
+    ASSERT_TRUE(finite == sim->dim_x() || finite == 0) << "row " << i;
+    nan_rows += finite == 0;
+  }
+  EXPECT_LE(nan_rows, n / 200);
+  auto two = simulate(*sim, n, 7, 2), three = simulate(*sim, n, 7, 3);
+  // same seed, any thread count: same output (NaN compares unequal, so bytes)
+  EXPECT_EQ(0, std::memcmp(s.x.data(), two.x.data(), s.x.size() * sizeof(double)));
   EXPECT_EQ(s.theta, three.theta);
-  EXPECT_NE(s.x, simulate(*sim, 5000, 8, 2).x);
+  EXPECT_NE(s.theta, simulate(*sim, n, 8, 2).theta);
+}
+
+TEST_P(EverySimulator, ColumnMajorOutputIsATransposeOfRowMajor) {
+  auto sim = make(GetParam());
+  const int64_t n = 1100, dt = sim->dim_theta(), dx = sim->dim_x();
+  auto rows = simulate(*sim, n, 3, 1);
+  std::vector<double> theta(n * dt), x(n * dx);
+  simulate_to(*sim, n, 3, 2, theta.data(), x.data(), true);
+  const auto shape = sim->data_shape();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < dt; ++j) ASSERT_EQ(theta[i + n * j], rows.theta[i * dt + j]);
+    for (int64_t f = 0; f < dx; ++f) {
+      // flat row-major f = (obs, var) for set data; R's [n, n_obs, dim] layout
+      const int64_t col = shape.size() == 1 ? f : (f / shape[1]) + shape[0] * (f % shape[1]);
+      const double a = x[i + n * col], b = rows.x[i * dx + f];
+      ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b)));
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EverySimulator, ::testing::ValuesIn(benchmark_simulator_names()));
 
 TEST(Simulators, UnknownNameAndBadArguments) {
   EXPECT_THROW(make_benchmark_simulator("nope"), std::invalid_argument);
+  EXPECT_THROW(make_benchmark_simulator("bernoulli_glm"), std::invalid_argument);  // no design
+  BenchmarkOptions bad;
+  bad.n_obs = 0;
+  EXPECT_THROW(make_benchmark_simulator("ddm", bad), std::invalid_argument);
   auto sim = make_benchmark_simulator("two_moons");
   EXPECT_THROW(simulate(*sim, 0, 1), std::invalid_argument);
   EXPECT_THROW(simulate(*sim, 10, 1, 0), std::invalid_argument);
@@ -80,12 +137,19 @@ TEST(Simulators, TwoMoonsLiesOnACrescentAroundTheParameterOffset) {
   const double t1 = 0.3, t2 = -0.6, s = 1 / std::sqrt(2.0);
   auto x = at_theta(*sim, {t1, t2}, 20000, 1);
   // p = x - offset must have radius ~ N(0.1, 0.01) and angle in (-pi/2, pi/2) around (0.25, 0)
-  std::vector<double> r;
+  std::vector<double> r, angle;
   for (size_t i = 0; i < 20000; ++i) {
     const double px = x[2 * i] + std::abs(t1 + t2) * s - 0.25, py = x[2 * i + 1] - (t2 - t1) * s;
     r.push_back(std::hypot(px, py));
+    angle.push_back(std::atan2(py, px));
     ASSERT_GE(px, -1e-12);
   }
+  // the angle is U(-pi/2, pi/2): mean 0, variance pi^2 / 12, a quarter in (0, pi/4)
+  const double pi = 3.14159265358979323846;
+  EXPECT_NEAR(mean_of(angle, 1, 0), 0.0, 0.03);
+  EXPECT_NEAR(var_of(angle, 1, 0), pi * pi / 12, 0.02);
+  EXPECT_NEAR(std::count_if(angle.begin(), angle.end(), [&](double a) { return a > 0 && a < pi / 4; }) / 20000.0,
+              0.25, 0.015);
   const double m = std::accumulate(r.begin(), r.end(), 0.0) / r.size();
   double v = 0;
   for (double ri : r) v += (ri - m) * (ri - m);
@@ -130,6 +194,151 @@ TEST(Simulators, InverseKinematicsEndPoint) {
   auto s = simulate(*sim, 40000, 5, 2);
   EXPECT_NEAR(var_of(s.theta, 4, 0), 1.0 / 16, 0.003);
   EXPECT_NEAR(var_of(s.theta, 4, 1), 0.25, 0.01);
+}
+
+// Classic fixed-step RK4 with a tiny step: the reference the adaptive
+// solver is compared with. f(x, dxdt) for a system without time.
+template <class F>
+std::vector<double> rk4_at(F f, std::vector<double> x, double h, const std::vector<double>& times) {
+  std::vector<double> out;
+  double t = 0;
+  const size_t d = x.size();
+  std::vector<double> k1(d), k2(d), k3(d), k4(d), tmp(d);
+  for (double target : times) {
+    const int64_t steps = static_cast<int64_t>(std::llround((target - t) / h));
+    for (int64_t s = 0; s < steps; ++s) {
+      f(x, k1);
+      for (size_t j = 0; j < d; ++j) tmp[j] = x[j] + 0.5 * h * k1[j];
+      f(tmp, k2);
+      for (size_t j = 0; j < d; ++j) tmp[j] = x[j] + 0.5 * h * k2[j];
+      f(tmp, k3);
+      for (size_t j = 0; j < d; ++j) tmp[j] = x[j] + h * k3[j];
+      f(tmp, k4);
+      for (size_t j = 0; j < d; ++j) x[j] += h / 6 * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]);
+    }
+    t = target;
+    out.insert(out.end(), x.begin(), x.end());
+  }
+  return out;
+}
+
+TEST(Simulators, SirSolutionMatchesAFineFixedStepSolve) {
+  std::vector<double> days;
+  for (int k = 0; k < 10; ++k) days.push_back(17.0 * k);
+  for (auto bg : {std::pair<double, double>{0.4, 0.125}, {0.8, 0.1}, {0.25, 0.15}}) {
+    const double beta = bg.first, gamma = bg.second;
+    auto f = [&](const std::vector<double>& x, std::vector<double>& d) {
+      d[0] = -beta * x[0] * x[1];
+      d[1] = beta * x[0] * x[1] - gamma * x[1];
+      d[2] = gamma * x[1];
+    };
+    auto ref = rk4_at(f, {1 - 1e-6, 1e-6, 0}, 1e-3, days);
+    auto got = sir_solution(beta, gamma);
+    ASSERT_EQ(got.size(), 10u);
+    for (int k = 0; k < 10; ++k) EXPECT_NEAR(got[k], ref[3 * k + 1], 1e-7 + 1e-6 * ref[3 * k + 1]) << k;
+  }
+  // The binomial counts: integers in [0, 1000] with mean 1000 I / N.
+  auto sim = make("sir");
+  auto x = at_theta(*sim, {0.4, 0.125}, 4000, 9);
+  auto sol = sir_solution(0.4, 0.125);
+  for (double v : x) ASSERT_TRUE(v >= 0 && v <= 1000 && v == std::floor(v));
+  for (int k = 0; k < 10; ++k) {
+    const double p = sol[k];
+    EXPECT_NEAR(mean_of(x, 10, k), 1000 * p, 5 * std::sqrt(1000 * p * (1 - p) / 4000) + 1e-9) << k;
+  }
+}
+
+TEST(Simulators, LotkaVolterraSolutionMatchesAFineFixedStepSolve) {
+  std::vector<double> times;
+  for (int k = 0; k < 10; ++k) times.push_back(2.1 * k);
+  const std::vector<std::vector<double>> thetas = {
+      {std::exp(-0.125), std::exp(-3.0), std::exp(-0.125), std::exp(-3.0)}, {1.2, 0.08, 0.6, 0.03}};
+  for (const auto& th : thetas) {
+    auto f = [&](const std::vector<double>& x, std::vector<double>& d) {
+      d[0] = th[0] * x[0] - th[1] * x[0] * x[1];
+      d[1] = -th[2] * x[1] + th[3] * x[0] * x[1];
+    };
+    auto ref = rk4_at(f, {30, 1}, 1e-4, times);
+    auto got = lotka_volterra_solution(th.data());
+    ASSERT_EQ(got.size(), 20u);
+    for (int k = 0; k < 10; ++k) {
+      EXPECT_NEAR(got[k], ref[2 * k], 1e-6 * (1 + ref[2 * k])) << "prey " << k;
+      EXPECT_NEAR(got[10 + k], ref[2 * k + 1], 1e-6 * (1 + ref[2 * k + 1])) << "predator " << k;
+    }
+  }
+  // Log-normal noise with sd 0.1 around the solution.
+  auto sim = make("lotka_volterra");
+  auto x = at_theta(*sim, thetas[0], 4000, 3);
+  auto sol = lotka_volterra_solution(thetas[0].data());
+  for (int k = 0; k < 20; ++k) {
+    std::vector<double> logs;
+    for (int i = 0; i < 4000; ++i) logs.push_back(std::log(x[20 * i + k]));
+    EXPECT_NEAR(mean_of(logs, 1, 0), std::log(sol[k]), 0.01) << k;
+    EXPECT_NEAR(std::sqrt(var_of(logs, 1, 0)), 0.1, 0.006) << k;
+  }
+}
+
+TEST(Simulators, BernoulliGlmPriorPrecisionAndSufficientStatistics) {
+  auto design = glm_design();
+  ASSERT_EQ(design.size(), 1000u);
+  auto sim = make("bernoulli_glm");
+  // The prior precision, built here independently: E[theta' P theta] = 10.
+  double d[9][9] = {}, f[9][9] = {}, p[10][10] = {};
+  for (int i = 0; i < 9; ++i) {
+    d[i][i] = 1;
+    if (i > 0) d[i][i - 1] = -1;
+  }
+  for (int i = 0; i < 9; ++i)
+    for (int j = 0; j < 9; ++j) {
+      for (int k = 0; k < 9; ++k) f[i][j] += d[i][k] * d[k][j];
+      if (i == j) f[i][j] += std::sqrt(i / 9.0);
+    }
+  p[0][0] = 0.5;
+  for (int i = 0; i < 9; ++i)
+    for (int j = 0; j < 9; ++j)
+      for (int k = 0; k < 9; ++k) p[i + 1][j + 1] += f[k][i] * f[k][j];
+  auto s = simulate(*sim, 20000, 4, 2);
+  double quad = 0, quad2 = 0;
+  for (int64_t i = 0; i < 20000; ++i) {
+    double q = 0;
+    for (int a = 0; a < 10; ++a)
+      for (int b = 0; b < 10; ++b) q += s.theta[10 * i + a] * p[a][b] * s.theta[10 * i + b];
+    quad += q;
+    quad2 += q * q;
+  }
+  EXPECT_NEAR(quad / 20000, 10.0, 0.15);                            // chi-square(10) mean
+  EXPECT_NEAR(quad2 / 20000 - std::pow(quad / 20000, 2), 20.0, 1.5);  // and variance
+  // x = X' y: the spike count is an integer in [0, 100]; at theta = 0 every
+  // step spikes with probability 1/2, so E[x] = colSums(X) / 2.
+  auto x = at_theta(*sim, std::vector<double>(10, 0.0), 20000, 5);
+  for (int64_t i = 0; i < 20000; ++i) ASSERT_TRUE(x[10 * i] >= 0 && x[10 * i] <= 100 && x[10 * i] == std::floor(x[10 * i]));
+  for (int k = 0; k < 10; ++k) {
+    double col = 0, sq = 0;
+    for (int t = 0; t < 100; ++t) col += design[10 * t + k], sq += design[10 * t + k] * design[10 * t + k];
+    EXPECT_NEAR(mean_of(x, 10, k), col / 2, 5 * std::sqrt(sq / 4 / 20000)) << k;
+  }
+}
+
+TEST(Simulators, DdmChoiceProbabilityAndResponseTimes) {
+  BenchmarkOptions options;
+  options.n_obs = 4000;
+  auto sim = make_benchmark_simulator("ddm", options);
+  ASSERT_EQ(sim->data_shape(), (std::vector<int64_t>{4000, 2}));
+  ASSERT_EQ(sim->dim_x(), 8000);
+  const double v = 1.0, a = 1.5, z = 0.4, t0 = 0.3;
+  auto x = at_theta(*sim, {v, a, z, t0}, 1, 6);
+  double upper = 0, rt = 0;
+  for (int j = 0; j < 4000; ++j) {
+    ASSERT_GT(x[2 * j], t0);
+    ASSERT_TRUE(x[2 * j + 1] == 0.0 || x[2 * j + 1] == 1.0);
+    upper += x[2 * j + 1];
+    rt += x[2 * j];
+  }
+  // Exact for a Wiener process: P(upper) = (1 - exp(-2 v z a)) / (1 - exp(-2 v a)),
+  // E[T] = (a P(upper) - z a) / v.
+  const double p_up = (1 - std::exp(-2 * v * z * a)) / (1 - std::exp(-2 * v * a));
+  EXPECT_NEAR(upper / 4000, p_up, 0.03);
+  EXPECT_NEAR(rt / 4000 - t0, (a * p_up - z * a) / v, 0.04);
 }
 
 }  // namespace

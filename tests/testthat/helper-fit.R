@@ -16,3 +16,10 @@ gl_observations <- rbind(
   c(-0.5, 0.4, 0.2, -0.1, 0.0, 0.6, -0.3, 0.1, -0.2, 0.3),
   rep(0.1, 10)
 )
+
+# A fresh directory under the session's temporary directory.
+new_temp_dir <- function() {
+  d <- tempfile("amortized-test-")
+  dir.create(d)
+  d
+}

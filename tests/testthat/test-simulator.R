@@ -21,7 +21,7 @@ test_that("simulator() validates prior and model on a small call", {
   expect_error(simulator(prior_ok, function(theta) matrix("a", nrow(theta), 2)),
                "numeric matrix", class = "amortized_error_simulator")
   expect_error(simulator(prior_ok, function(theta) matrix(0, 1, 2)),
-               "one row per parameter row", class = "amortized_error_simulator")
+               "one data set per parameter row", class = "amortized_error_simulator")
 })
 
 test_that("simulator() runs a non-vectorized model row by row", {
@@ -73,8 +73,9 @@ test_that("benchmark_simulator('gaussian_linear') has the right moments", {
 })
 
 test_that("every benchmark simulator gives finite, seeded output independent of threads", {
-  for (name in c("gaussian_linear", "two_moons", "slcp", "gaussian_mixture", "inverse_kinematics")) {
-    sim <- benchmark_simulator(name)
+  for (name in c("gaussian_linear", "two_moons", "slcp", "gaussian_mixture", "inverse_kinematics",
+                 "bernoulli_glm", "sir", "lotka_volterra", "ddm")) {
+    sim <- benchmark_simulator(name, n_obs = 5)
     a <- simulate(sim, 3000, seed = 4, threads = 1)
     b <- simulate(sim, 3000, seed = 4, threads = 2)
     expect_identical(a, b)
@@ -86,4 +87,88 @@ test_that("every benchmark simulator gives finite, seeded output independent of 
   expect_true(all(abs(tm$parameters) <= 1))
   expect_error(simulate(benchmark_simulator("slcp"), 5, threads = 0), "`threads` must be a whole number >= 1",
                class = "amortized_error_argument")
+})
+
+test_that("the newer benchmark simulators have their documented shapes and supports", {
+  glm <- simulate(benchmark_simulator("bernoulli_glm"), 2000, seed = 1)
+  expect_equal(dim(glm$data), c(2000, 10))
+  expect_true(all(glm$data[, 1] %in% 0:100))  # the spike count
+  # E[x] = X' E[y] with P(y_t = 1) = sigmoid((X theta)_t): compare with the simulated mean
+  design <- as.matrix(utils::read.csv(system.file("extdata", "bernoulli_glm_design_matrix.csv",
+                                                  package = "amortized"), header = FALSE))
+  expected <- colMeans(plogis(glm$parameters %*% t(design)) %*% design)
+  expect_lt(max(abs(colMeans(glm$data) - expected) / apply(glm$data, 2, sd) * sqrt(2000)), 5)
+
+  sir <- simulate(benchmark_simulator("sir"), 500, seed = 2)
+  expect_equal(colnames(sir$parameters), c("beta", "gamma"))
+  expect_true(all(sir$data %in% 0:1000))
+  lv <- simulate(benchmark_simulator("lotka_volterra"), 500, seed = 3)
+  expect_equal(colnames(lv$data), c(paste0("prey_", 1:10), paste0("predator_", 1:10)))
+  expect_true(all(lv$data > 0))
+  # At t = 0 the populations are (30, 1) with log-normal noise of sd 0.1
+  expect_equal(sd(log(lv$data[, "prey_1"])), 0.1, tolerance = 0.1)
+  expect_equal(mean(log(lv$data[, "predator_1"])), 0, tolerance = 0.02)
+
+  ddm_sim <- benchmark_simulator("ddm", n_obs = 30)
+  expect_output(print(ddm_sim), "30 observations of \\(2\\): rt, choice")
+  ddm <- simulate(ddm_sim, 200, seed = 4)
+  expect_equal(dim(ddm$data), c(200, 30, 2))
+  expect_equal(dimnames(ddm$data)[[3]], c("rt", "choice"))
+  expect_true(all(ddm$data[, , "choice"] %in% c(0, 1)))
+  expect_true(all(ddm$data[, , "rt"] > ddm$parameters[, "t0"]))
+  # a positive drift makes the upper boundary the likelier choice
+  up <- rowMeans(ddm$data[, , "choice"])
+  expect_gt(cor(up, ddm$parameters[, "v"]), 0.8)
+  expect_output(print(ddm), "30 observations of")
+  expect_equal(summary(ddm)$variable, c("v", "a", "z", "t0", "rt", "choice"))
+  expect_error(benchmark_simulator("ddm", n_obs = 0), "`n_obs` must be a whole number >= 1",
+               class = "amortized_error_argument")
+  expect_error(train(amortizer(), ddm), "sets of 30 observations of 2 variables",
+               class = "amortized_error_data")
+})
+
+test_that("R simulators may return set data, vectorized or row by row", {
+  vec <- simulator(function(n) cbind(mu = rnorm(n)),
+                   function(theta) array(rnorm(nrow(theta) * 8, theta[, 1]), c(nrow(theta), 4, 2),
+                                         dimnames = list(NULL, NULL, c("a", "b"))))
+  expect_equal(vec$data_shape, c(4, 2))
+  s <- simulate(vec, 30, seed = 1)
+  expect_equal(dim(s$data), c(30, 4, 2))
+  rows <- simulator(function(n) cbind(mu = rnorm(n)),
+                    function(theta) matrix(theta[["mu"]] + 0:5, 3, 2), vectorized = FALSE)
+  r <- simulate(rows, 10, seed = 2)
+  expect_equal(dim(r$data), c(10, 3, 2))
+  expect_equal(r$data[, 3, 2], r$parameters[, "mu"] + 5)
+  expect_equal(dimnames(r$data)[[3]], c("x_1", "x_2"))
+  # non-finite set rows are dropped as a whole
+  holes <- simulator(function(n) cbind(mu = rnorm(n)), function(theta) {
+    x <- array(0, c(nrow(theta), 3, 2))
+    x[theta[, 1] > 0, 2, 1] <- NA
+    x
+  })
+  expect_warning(h <- simulate(holes, 100, seed = 3), "Dropped", class = "amortized_warning_nonfinite")
+  expect_true(all(h$parameters[, "mu"] <= 0) && all(is.finite(h$data)))
+  expect_error(simulator(function(n) cbind(mu = rep(c(-1, 1), length.out = n)),
+                         function(theta) matrix(1, 2 + (theta[["mu"]] > 0), 2), vectorized = FALSE),
+               "different shapes", class = "amortized_error_simulator")
+})
+
+test_that("R simulators run chunked over futures: same seed, same result on every plan", {
+  k <- 3  # a global of the model, found and shipped to the workers
+  sim <- simulator(function(n) cbind(mu = rnorm(n)),
+                   function(theta) matrix(rnorm(nrow(theta) * k, theta[, 1]), nrow(theta)))
+  kind <- RNGkind()
+  seq_result <- simulate(sim, 2500, seed = 11, chunk_size = 500)
+  expect_identical(RNGkind(), kind)
+  expect_false(identical(seq_result, simulate(sim, 2500, seed = 11, chunk_size = 250)))
+  # chunks have their own streams: the chunks of one run are not copies of each other
+  expect_false(isTRUE(all.equal(seq_result$parameters[1:500, ], seq_result$parameters[501:1000, ])))
+  skip_on_cran()
+  old <- future::plan(future::multisession, workers = 2)
+  on.exit(future::plan(old), add = TRUE)
+  par_result <- simulate(sim, 2500, seed = 11, chunk_size = 500)
+  expect_identical(par_result, seq_result)
+  failing <- sim
+  failing$model <- function(theta) stop("boom in the model")
+  expect_error(simulate(failing, 100, seed = 1), "boom in the model", class = "amortized_error_simulator")
 })

@@ -10,25 +10,86 @@
 
 namespace amortized {
 
-using Rng = std::mt19937_64;
+// xoshiro256++ (Blackman & Vigna): a small, fast 64-bit generator that
+// meets the UniformRandomBitGenerator requirements of <random>; its state
+// is filled from the seed by SplitMix64.
+class Xoshiro256 {
+ public:
+  using result_type = uint64_t;
+  explicit Xoshiro256(uint64_t seed) {
+    for (auto& s : s_) {
+      seed += 0x9E3779B97F4A7C15ULL;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      s = z ^ (z >> 31);
+    }
+  }
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    const uint64_t out = rotl(s_[0] + s_[3], 23) + s_[0];
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return out;
+  }
+  // A uniform double in [0, 1) from the top 53 bits.
+  double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+using Rng = Xoshiro256;
 
 class Simulator {
  public:
   virtual ~Simulator() = default;
   virtual std::string name() const = 0;
   virtual std::vector<std::string> parameter_names() const = 0;
+  // Names of the last data dimension (one per value for flat data; one per
+  // variable of a trial for set data such as ddm's (rt, choice)).
   virtual std::vector<std::string> data_names() const = 0;
+  // Shape of one data set: {dim} for flat data, {n_obs, dim} for a set or
+  // series of n_obs observations. Values are stored row-major.
+  virtual std::vector<int64_t> data_shape() const {
+    return {static_cast<int64_t>(data_names().size())};
+  }
   // Writes n prior draws, row-major: theta[i * dim_theta + j].
   virtual void sample_prior(int64_t n, Rng& rng, double* theta) const = 0;
   // Writes one data set per row of theta, row-major: x[i * dim_x + k].
   virtual void simulate(int64_t n, const double* theta, Rng& rng, double* x) const = 0;
 
   int64_t dim_theta() const { return static_cast<int64_t>(parameter_names().size()); }
-  int64_t dim_x() const { return static_cast<int64_t>(data_names().size()); }
+  // Rows per independently seeded chunk (see simulate()): smaller for slow
+  // simulators, so that threads share the work of small batches.
+  virtual int64_t chunk_size() const { return 1024; }
+  // Values per data set (the product of data_shape()).
+  int64_t dim_x() const {
+    int64_t d = 1;
+    for (int64_t s : data_shape()) d *= s;
+    return d;
+  }
 };
 
-// Throws std::invalid_argument for an unknown name.
-std::unique_ptr<Simulator> make_benchmark_simulator(const std::string& name);
+// Settings some benchmark simulators need.
+struct BenchmarkOptions {
+  // ddm: trials per data set (>= 1).
+  int64_t n_obs = 100;
+  // bernoulli_glm: the 100 x 10 design matrix, row-major (the package ships
+  // it as inst/extdata/bernoulli_glm_design_matrix.csv).
+  std::vector<double> design;
+};
+
+// Throws std::invalid_argument for an unknown name or missing/bad options.
+std::unique_ptr<Simulator> make_benchmark_simulator(const std::string& name,
+                                                    const BenchmarkOptions& options = {});
 // Names accepted by make_benchmark_simulator().
 std::vector<std::string> benchmark_simulator_names();
 
@@ -37,10 +98,21 @@ struct Simulations {
   int64_t n = 0;
   std::vector<double> theta, x;  // row-major [n, dim_theta], [n, dim_x]
 };
-// Rows are simulated in chunks of kSimulationChunk, each with its own
+// Rows are simulated in chunks of sim.chunk_size(), each with its own
 // random stream derived from (seed, chunk index), spread over `threads`
 // threads: the result depends on the seed only, not on the thread count.
-constexpr int64_t kSimulationChunk = 1024;
 Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed, int threads = 1);
+// The same simulations written to caller-owned memory (theta: n * dim_theta
+// values, x: n * dim_x): row-major, or with column_major = true in R's
+// layout (an [n, dim_theta] matrix and an [n, data_shape...] array).
+void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
+                 bool column_major);
+
+// Noise-free ODE solutions at the save times (exposed for tests); NaN where
+// the adaptive solver fails. sir: I(t) / N at days 0, 17, ..., 153.
+// lotka_volterra (theta = alpha, beta, gamma, delta): prey at t = 0, 2.1,
+// ..., 18.9, then predators at the same times.
+std::vector<double> sir_solution(double beta, double gamma);
+std::vector<double> lotka_volterra_solution(const double* theta);
 
 }  // namespace amortized

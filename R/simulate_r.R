@@ -1,0 +1,209 @@
+# Running R simulators: in chunks, each a future (so any future::plan()
+# spreads them over cores or a cluster), each with its own L'Ecuyer-CMRG
+# random stream derived from the seed. The chunks depend on n and
+# chunk_size only, so the same seed gives the same simulations on every plan.
+
+# One chunk, evaluated where the future runs. Its environment is set to the
+# base environment below, so that a worker needs nothing from this package:
+# it returns the raw outputs, which are checked in the calling session.
+# An error in the model is returned (not raised), so that the calling session
+# can first report a bad prior output, the likelier cause.
+run_simulator_chunk <- function(n, prior, model, vectorized) {
+  theta <- prior(n)
+  data <- tryCatch({
+    if (vectorized) {
+      model(theta)
+    } else {
+      m <- if (is.data.frame(theta)) as.matrix(theta) else theta
+      lapply(seq_len(nrow(m)), function(i) model(structure(m[i, ], names = colnames(m))))
+    }
+  }, error = function(e) e)
+  list(theta = theta, data = data)
+}
+environment(run_simulator_chunk) <- baseenv()
+
+# Draws n (parameters, data) pairs from an R simulator, checking every output.
+simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call = rlang::caller_env()) {
+  sizes <- chunk_sizes(n, chunk_size %||% default_chunk_size(n, sim$vectorized))
+  seeds <- lecuyer_streams(seed, length(sizes))
+  bar <- if (progress && length(sizes) > 1) {
+    cli::cli_progress_bar("Simulating", total = n, clear = TRUE, .envir = rlang::current_env())
+  }
+  raw <- with_rng_restored({
+    futures <- vector("list", length(sizes))
+    reported <- logical(length(sizes))
+    report <- function() {
+      now <- vapply(futures, function(f) !is.null(f) && future::resolved(f), logical(1))
+      if (!is.null(bar) && any(now & !reported)) cli::cli_progress_update(id = bar, inc = sum(sizes[now & !reported]))
+      reported <<- reported | now
+    }
+    for (i in seq_along(sizes)) {
+      env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
+                           prior = sim$prior, model = sim$model, vectorized = sim$vectorized),
+                      parent = globalenv())
+      futures[[i]] <- future::future(run_simulator_chunk(chunk_n, prior, model, vectorized),
+                                     envir = env, seed = seeds[[i]], label = paste0("amortized-", i))
+      report()
+    }
+    lapply(futures, function(f) {
+      out <- tryCatch(future::value(f), error = function(e) {
+        cli::cli_abort(c("The simulator failed.", "x" = conditionMessage(e)),
+                       class = "amortized_error_simulator", call = call)
+      })
+      report()
+      out
+    })
+  })
+  if (!is.null(bar)) cli::cli_progress_done(id = bar)
+  chunks <- Map(function(r, size) check_chunk(r, size, sim, call), raw, sizes)
+  list(parameters = do.call(rbind, lapply(chunks, `[[`, "parameters")),
+       data = bind_data(lapply(chunks, `[[`, "data")))
+}
+
+default_chunk_size <- function(n, vectorized) {
+  max(ceiling(n / 100), min(n, if (vectorized) 1000 else 20))
+}
+
+chunk_sizes <- function(n, size) {
+  k <- ceiling(n / size)
+  c(rep(size, k - 1), n - size * (k - 1))
+}
+
+# k L'Ecuyer-CMRG stream seeds (as parallel::nextRNGStream makes them) from
+# one integer seed, leaving the session's generator as it was.
+lecuyer_streams <- function(seed, k) {
+  with_rng_restored({
+    RNGkind("L'Ecuyer-CMRG")
+    set.seed(seed)
+    s <- get(".Random.seed", envir = globalenv())
+    out <- vector("list", k)
+    for (i in seq_len(k)) {
+      out[[i]] <- s
+      s <- parallel::nextRNGStream(s)
+    }
+    out
+  })
+}
+
+# Evaluates expr and restores the random number generator (kind and state).
+with_rng_restored <- function(expr) {
+  env <- globalenv()
+  had <- exists(".Random.seed", envir = env, inherits = FALSE)
+  old <- if (had) get(".Random.seed", envir = env, inherits = FALSE)
+  kind <- RNGkind()
+  on.exit({
+    RNGkind(kind[1], kind[2], kind[3])
+    if (had) assign(".Random.seed", old, envir = env) else
+      if (exists(".Random.seed", envir = env, inherits = FALSE)) rm(list = ".Random.seed", envir = env)
+  }, add = TRUE)
+  expr
+}
+
+# Checks one chunk's raw prior and model output and converts it to a
+# parameter matrix and a data matrix (or [n, n_obs, dim] array).
+check_chunk <- function(raw, n, sim, call) {
+  theta <- raw$theta
+  if (is.data.frame(theta)) {
+    if (!all(vapply(theta, is.numeric, logical(1)))) {
+      cli::cli_abort("{.arg prior} returned a data frame with non-numeric columns.",
+                     class = "amortized_error_simulator", call = call)
+    }
+    theta <- as.matrix(theta)
+  }
+  if (is.null(dim(theta)) && is.numeric(theta) && length(theta) == n) theta <- matrix(theta, ncol = 1)
+  if (!is.matrix(theta) || !is.numeric(theta)) {
+    cli::cli_abort(c("{.arg prior} must return a numeric matrix or data frame.",
+                     "x" = "{.code prior({n})} returned {describe_value(theta)}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  if (nrow(theta) != n) {
+    cli::cli_abort(c("{.arg prior} must return {n} rows for {.code prior({n})}.",
+                     "x" = "It returned {nrow(theta)} row{?s}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  pn <- colnames(theta)
+  if (is.null(pn) || any(is.na(pn) | pn == "") || anyDuplicated(pn)) {
+    cli::cli_abort(c("{.arg prior} must return columns with unique names (the parameter names).",
+                     "i" = "For example {.code cbind(mu = rnorm(n), sigma = rexp(n))}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  if (inherits(raw$data, "error")) {
+    cli::cli_abort(c("{.arg model} failed.", "x" = "{conditionMessage(raw$data)}"),
+                   class = "amortized_error_simulator", call = call)
+  }
+  x <- if (isTRUE(sim$vectorized)) raw$data else stack_rows(raw$data, call)
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.null(dim(x)) && is.numeric(x) && length(x) == n) x <- matrix(x, ncol = 1)
+  if (!is.numeric(x) || !length(dim(x)) %in% 2:3) {
+    cli::cli_abort(c("{.arg model} must return a numeric matrix (one data set per row) or an [n, n_obs, dim] array.",
+                     "x" = "It returned {describe_value(x)}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  if (nrow(x) != n) {
+    cli::cli_abort(c("{.arg model} must return one data set per parameter row ({n}).",
+                     "x" = "It returned {nrow(x)}.",
+                     "i" = "For a model that takes one parameter vector, use {.code vectorized = FALSE}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  storage.mode(x) <- "double"
+  storage.mode(theta) <- "double"
+  d <- length(dim(x))
+  if (is.null(dimnames(x)[[d]])) {
+    dn <- dimnames(x) %||% vector("list", d)
+    dn[[d]] <- paste0("x_", seq_len(dim(x)[d]))
+    dimnames(x) <- dn
+  }
+  if (!is.null(sim$parameter_names) && !identical(colnames(theta), sim$parameter_names)) {
+    cli::cli_abort("{.arg prior} returned other parameter names than before.",
+                   class = "amortized_error_simulator", call = call)
+  }
+  if (!is.null(sim$data_shape) && !identical(as.numeric(dim(x)[-1]), as.numeric(sim$data_shape))) {
+    cli::cli_abort(c("{.arg model} returned data sets of another shape than before.",
+                     "x" = "Now {paste(dim(x)[-1], collapse = ' x ')}, earlier {paste(sim$data_shape, collapse = ' x ')}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  list(parameters = theta, data = x)
+}
+
+# Stacks the per-row outputs of a model run row by row: vectors into an
+# [n, d] matrix, [n_obs, dim] matrices into an [n, n_obs, dim] array.
+stack_rows <- function(rows, call) {
+  for (i in seq_along(rows)) {
+    out <- rows[[i]]
+    if (!is.numeric(out) || length(dim(out)) > 2) {
+      cli::cli_abort(c("{.arg model} (with {.code vectorized = FALSE}) must return a numeric vector or an [n_obs, dim] matrix.",
+                       "x" = "For parameter row {i} it returned {describe_value(out)}."),
+                     class = "amortized_error_simulator", call = call)
+    }
+  }
+  shapes <- vapply(rows, function(r) paste(dim(r) %||% length(r), collapse = " x "), character(1))
+  if (any(shapes != shapes[1])) {
+    cli::cli_abort("{.arg model} returned data of different shapes ({unique(shapes)}) for different rows.",
+                   class = "amortized_error_simulator", call = call)
+  }
+  first <- rows[[1]]
+  if (is.matrix(first)) {
+    x <- array(0, c(length(rows), dim(first)))
+    for (i in seq_along(rows)) x[i, , ] <- rows[[i]]
+    dimnames(x) <- list(NULL, NULL, colnames(first))
+    return(x)
+  }
+  x <- matrix(unlist(rows, use.names = FALSE), nrow = length(rows), byrow = TRUE)
+  colnames(x) <- names(first)
+  x
+}
+
+# Binds data blocks along the first dimension (matrices or 3-d arrays).
+bind_data <- function(blocks) {
+  if (length(blocks) == 1) return(blocks[[1]])
+  if (length(dim(blocks[[1]])) == 2) return(do.call(rbind, blocks))
+  d <- dim(blocks[[1]])
+  out <- array(0, c(sum(vapply(blocks, nrow, numeric(1))), d[2], d[3]),
+               dimnames = list(NULL, NULL, dimnames(blocks[[1]])[[3]]))
+  start <- 0
+  for (b in blocks) {
+    out[start + seq_len(nrow(b)), , ] <- b
+    start <- start + nrow(b)
+  }
+  out
+}

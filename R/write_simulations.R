@@ -1,0 +1,128 @@
+#' Store simulations on disk and read them back
+#'
+#' `write_simulations()` stores an `amortized_simulations` object as a
+#' directory that other tools can read too:
+#' * `simulations.json`: metadata: `format` (`"amortized-simulations"`),
+#'   `format_version`, `package_version`, the number of simulations, and for
+#'   `parameters` and `data` the file name, the dimensions, the variable
+#'   names and an MD5 checksum;
+#' * `parameters.f64` and `data.f64`: the values as little-endian 64-bit
+#'   floats in row-major (C) order, e.g. in Python
+#'   `numpy.fromfile("data.f64", "<f8").reshape(dim)`.
+#'
+#' `read_simulations()` checks the format and its version, the sizes and the
+#' checksums, and fails with a clear message for a missing, corrupt or newer
+#' store. Simulations read back can be given to [train()] and [sbc()].
+#'
+#' @param sims An `amortized_simulations` object from
+#'   [simulate()][simulate.amortized_simulator] (or `read_simulations()`).
+#' @param path A directory: created by `write_simulations()` (its parent
+#'   must exist), read by `read_simulations()`.
+#' @param overwrite Replace an existing store at `path`.
+#' @return `write_simulations()`: `path`, invisibly. `read_simulations()`:
+#'   the `amortized_simulations` object.
+#' @examples
+#' sims <- simulate(benchmark_simulator("two_moons"), 1000, seed = 1)
+#' path <- file.path(tempdir(), "two_moons_sims")
+#' write_simulations(sims, path)
+#' identical(read_simulations(path)$data, sims$data)
+#' @export
+write_simulations <- function(sims, path, overwrite = FALSE) {
+  if (!inherits(sims, "amortized_simulations")) {
+    cli::cli_abort(c("{.arg sims} must be simulations from {.fn simulate}.",
+                     "x" = "Got {describe_value(sims)}."), class = "amortized_error_argument")
+  }
+  path <- check_path(path)
+  overwrite <- check_flag(overwrite)
+  if (file.exists(path)) {
+    if (!overwrite) {
+      cli::cli_abort(c("{.arg path} already exists: {.path {path}}.",
+                       "i" = "Use {.code overwrite = TRUE} to replace it."), class = "amortized_error_argument")
+    }
+    if (!file.exists(file.path(path, simulations_meta_file))) {
+      cli::cli_abort("{.arg path} exists and is not a store of simulations; not replacing {.path {path}}.",
+                     class = "amortized_error_argument")
+    }
+    unlink(path, recursive = TRUE)
+  }
+  if (!dir.exists(dirname(path))) {
+    cli::cli_abort("The parent directory of {.arg path} does not exist: {.path {dirname(path)}}.",
+                   class = "amortized_error_argument")
+  }
+  dir.create(path)
+  block <- function(x, file) {
+    con <- file(file.path(path, file), "wb")
+    writeBin(as.vector(aperm(x, rev(seq_along(dim(x))))), con, size = 8, endian = "little")
+    close(con)
+    list(file = file, dim = I(dim(x)), names = I(data_names_of(x)),
+         md5 = unname(tools::md5sum(file.path(path, file))))
+  }
+  meta <- list(format = "amortized-simulations", format_version = simulations_format_version,
+               package_version = as.character(utils::packageVersion("amortized")),
+               n = nrow(sims$parameters), byte_order = "little", type = "float64", order = "row-major",
+               parameters = block(sims$parameters, "parameters.f64"),
+               data = block(sims$data, "data.f64"))
+  jsonlite::write_json(meta, file.path(path, simulations_meta_file), auto_unbox = TRUE,
+                       pretty = TRUE, digits = NA)
+  invisible(path)
+}
+
+#' @rdname write_simulations
+#' @export
+read_simulations <- function(path) {
+  path <- check_path(path)
+  meta_path <- file.path(path, simulations_meta_file)
+  if (!file.exists(meta_path)) {
+    cli::cli_abort("{.path {path}} is not a store of simulations (no {.file {simulations_meta_file}}).",
+                   class = "amortized_error_data")
+  }
+  corrupt <- function(why) {
+    cli::cli_abort(c("The simulations in {.path {path}} are corrupt.", "x" = "{why}"), class = "amortized_error_data",
+                   call = rlang::caller_env(2))
+  }
+  meta <- tryCatch(jsonlite::read_json(meta_path, simplifyVector = TRUE),
+                   error = function(e) corrupt(paste("Unreadable metadata:", conditionMessage(e))))
+  if (!identical(meta$format, "amortized-simulations")) corrupt("The metadata do not describe amortized simulations.")
+  version <- meta$format_version
+  if (!is.numeric(version) || length(version) != 1) corrupt("The format version is missing.")
+  if (version > simulations_format_version) {
+    cli::cli_abort(c("{.path {path}} was written in simulations format {version} (by amortized {meta$package_version}); this version reads up to format {simulations_format_version}.",
+                     "i" = "Update the amortized package."), class = "amortized_error_data")
+  }
+  block <- function(b, what) {
+    if (!is.list(b) || !is.character(b$file) || !is.numeric(b$dim) || length(b$dim) < 2 ||
+        length(b$names) != b$dim[length(b$dim)]) {
+      corrupt(paste("The description of", what, "is incomplete."))
+    }
+    file <- file.path(path, b$file)
+    if (!file.exists(file)) corrupt(paste("The file of", what, "is missing:", b$file))
+    n_values <- prod(b$dim)
+    if (file.size(file) != 8 * n_values) {
+      corrupt(sprintf("%s holds %s bytes; %s x 8 expected.", b$file, format(file.size(file)), format(n_values)))
+    }
+    if (!identical(unname(tools::md5sum(file)), b$md5)) corrupt(paste("The checksum of", b$file, "does not match."))
+    con <- file(file, "rb")
+    on.exit(close(con))
+    v <- readBin(con, "double", n = n_values, size = 8, endian = "little")
+    x <- aperm(array(v, rev(b$dim)), rev(seq_along(b$dim)))
+    dn <- vector("list", length(b$dim))
+    dn[[length(dn)]] <- as.character(b$names)
+    dimnames(x) <- dn
+    x
+  }
+  parameters <- block(meta$parameters, "the parameters")
+  data <- block(meta$data, "the data")
+  if (nrow(parameters) != meta$n || nrow(data) != meta$n) corrupt("The numbers of rows do not match.")
+  new_simulations(parameters, data)
+}
+
+simulations_format_version <- 1L
+simulations_meta_file <- "simulations.json"
+
+check_path <- function(path, arg = rlang::caller_arg(path), call = rlang::caller_env()) {
+  if (!is.character(path) || length(path) != 1 || is.na(path) || !nzchar(path)) {
+    cli::cli_abort(c("{.arg {arg}} must be a single path.", "x" = "Got {describe_value(path)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  path.expand(path)
+}

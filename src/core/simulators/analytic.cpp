@@ -1,0 +1,133 @@
+// The benchmark tasks with closed-form simulators.
+#include "benchmark.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace amortized {
+namespace benchmarks {
+
+namespace {
+
+// gaussian_linear: theta ~ N(0, 0.1 I_10), x | theta ~ N(theta, 0.1 I_10)
+// (variances). Exact posterior: N(x / 2, 0.05 I_10).
+class GaussianLinear : public Benchmark {
+ public:
+  GaussianLinear() : Benchmark("gaussian_linear", 10, 10) {}
+  void sample_prior(int64_t n, Rng& rng, double* theta) const override {
+    std::normal_distribution<double> normal(0.0, std::sqrt(0.1));
+    for (int64_t i = 0; i < n * 10; ++i) theta[i] = normal(rng);
+  }
+  void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
+    std::normal_distribution<double> normal(0.0, std::sqrt(0.1));
+    for (int64_t i = 0; i < n * 10; ++i) x[i] = theta[i] + normal(rng);
+  }
+};
+
+// two_moons: theta ~ U(-1, 1)^2; a ~ U(-pi/2, pi/2), r ~ N(0.1, 0.01^2),
+// p = (r cos a + 0.25, r sin a); x = p + (-|t1 + t2| / sqrt 2, (t2 - t1) / sqrt 2).
+class TwoMoons : public Benchmark {
+ public:
+  TwoMoons() : Benchmark("two_moons", 2, 2) {}
+  void sample_prior(int64_t n, Rng& rng, double* theta) const override {
+    fill_uniform(n * 2, -1.0, 1.0, rng, theta);
+  }
+  void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
+    std::normal_distribution<double> radius(0.1, 0.01);
+    const double s = 1.0 / std::sqrt(2.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double t1 = theta[2 * i], t2 = theta[2 * i + 1];
+      // (cos a, sin a) for a ~ U(-pi/2, pi/2), without trigonometry: a
+      // uniform point of the right half-disk (by rejection), normalized.
+      double u, v, rho2;
+      do {
+        u = rng.uniform();
+        v = 2.0 * rng.uniform() - 1.0;
+        rho2 = u * u + v * v;
+      } while (rho2 > 1.0 || rho2 < 1e-12);
+      const double r = radius(rng) / std::sqrt(rho2);
+      x[2 * i] = r * u + 0.25 - std::abs(t1 + t2) * s;
+      x[2 * i + 1] = r * v + (t2 - t1) * s;
+    }
+  }
+};
+
+// slcp: theta ~ U(-3, 3)^5; mean (t1, t2), sds s1 = t3^2, s2 = t4^2,
+// correlation tanh(t5); covariance [[s1^2 + 1e-6, rho s1 s2], [rho s1 s2,
+// s2^2 + 1e-6]]; x = 4 iid 2-d draws flattened (x11, x12, x21, ...).
+class Slcp : public Benchmark {
+ public:
+  Slcp() : Benchmark("slcp", 5, 8) {}
+  void sample_prior(int64_t n, Rng& rng, double* theta) const override {
+    fill_uniform(n * 5, -3.0, 3.0, rng, theta);
+  }
+  void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
+    std::normal_distribution<double> normal(0.0, 1.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double* t = theta + 5 * i;
+      const double s1 = t[2] * t[2], s2 = t[3] * t[3], rho = std::tanh(t[4]);
+      const double c11 = s1 * s1 + 1e-6, c22 = s2 * s2 + 1e-6, c12 = rho * s1 * s2;
+      // Cholesky factor of the covariance
+      const double l11 = std::sqrt(c11), l21 = c12 / l11;
+      const double l22 = std::sqrt(std::max(c22 - l21 * l21, 0.0));
+      for (int k = 0; k < 4; ++k) {
+        const double z1 = normal(rng), z2 = normal(rng);
+        x[8 * i + 2 * k] = t[0] + l11 * z1;
+        x[8 * i + 2 * k + 1] = t[1] + l21 * z1 + l22 * z2;
+      }
+    }
+  }
+};
+
+// gaussian_mixture: theta ~ U(-10, 10)^2; x ~ 0.5 N(theta, I) + 0.5 N(theta, 0.01 I).
+class GaussianMixture : public Benchmark {
+ public:
+  GaussianMixture() : Benchmark("gaussian_mixture", 2, 2) {}
+  void sample_prior(int64_t n, Rng& rng, double* theta) const override {
+    fill_uniform(n * 2, -10.0, 10.0, rng, theta);
+  }
+  void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::bernoulli_distribution coin(0.5);
+    for (int64_t i = 0; i < n; ++i) {
+      const double sd = coin(rng) ? 1.0 : 0.1;
+      x[2 * i] = theta[2 * i] + sd * normal(rng);
+      x[2 * i + 1] = theta[2 * i + 1] + sd * normal(rng);
+    }
+  }
+};
+
+// inverse_kinematics: theta ~ N(0, diag(1/16, 1/4, 1/4, 1/4)); a planar arm
+// with segments 0.5, 0.5, 1 on a rail at height theta_1; x = its end point.
+class InverseKinematics : public Benchmark {
+ public:
+  InverseKinematics() : Benchmark("inverse_kinematics", 4, 2) {}
+  void sample_prior(int64_t n, Rng& rng, double* theta) const override {
+    std::normal_distribution<double> normal(0.0, 1.0);
+    const double sd[4] = {0.25, 0.5, 0.5, 0.5};
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < 4; ++j) theta[4 * i + j] = sd[j] * normal(rng);
+  }
+  void simulate(int64_t n, const double* theta, Rng& /*rng*/, double* x) const override {
+    for (int64_t i = 0; i < n; ++i) {
+      const double* t = theta + 4 * i;
+      const double a = t[1], b = t[1] + t[2], c = t[1] + t[2] + t[3];
+      x[2 * i] = t[0] + 0.5 * std::sin(a) + 0.5 * std::sin(b) + std::sin(c);
+      x[2 * i + 1] = 0.5 * std::cos(a) + 0.5 * std::cos(b) + std::cos(c);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Simulator> make_analytic(const std::string& name) {
+  if (name == "gaussian_linear") return std::make_unique<GaussianLinear>();
+  if (name == "two_moons") return std::make_unique<TwoMoons>();
+  if (name == "slcp") return std::make_unique<Slcp>();
+  if (name == "gaussian_mixture") return std::make_unique<GaussianMixture>();
+  if (name == "inverse_kinematics") return std::make_unique<InverseKinematics>();
+  return nullptr;
+}
+
+}  // namespace benchmarks
+}  // namespace amortized

@@ -1,0 +1,57 @@
+// Private to the simulators: the base class of the benchmark tasks, small
+// helpers, and one factory per source file.
+#pragma once
+
+#include "amortized/simulators/simulator.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace amortized {
+namespace benchmarks {
+
+inline std::vector<std::string> numbered(const std::string& stem, int64_t n) {
+  std::vector<std::string> out;
+  for (int64_t i = 1; i <= n; ++i) out.push_back(stem + std::to_string(i));
+  return out;
+}
+
+// n draws from U(lo, hi) into out.
+inline void fill_uniform(int64_t n, double lo, double hi, Rng& rng, double* out) {
+  const double width = hi - lo;
+  for (int64_t i = 0; i < n; ++i) out[i] = lo + width * rng.uniform();
+}
+
+// A benchmark task with named parameters and data.
+class Benchmark : public Simulator {
+ public:
+  Benchmark(std::string name, std::vector<std::string> theta_names, std::vector<std::string> x_names)
+      : name_(std::move(name)), theta_names_(std::move(theta_names)), x_names_(std::move(x_names)) {}
+  // Parameters theta_1.. and data x_1.. .
+  Benchmark(std::string name, int64_t dim_theta, int64_t dim_x)
+      : Benchmark(std::move(name), numbered("theta_", dim_theta), numbered("x_", dim_x)) {}
+  std::string name() const override { return name_; }
+  std::vector<std::string> parameter_names() const override { return theta_names_; }
+  std::vector<std::string> data_names() const override { return x_names_; }
+
+ private:
+  std::string name_;
+  std::vector<std::string> theta_names_, x_names_;
+};
+
+// analytic.cpp: gaussian_linear, two_moons, slcp, gaussian_mixture,
+// inverse_kinematics (nullptr for another name).
+std::unique_ptr<Simulator> make_analytic(const std::string& name);
+// bernoulli_glm.cpp
+std::unique_ptr<Simulator> make_bernoulli_glm(const std::vector<double>& design);
+// ode.cpp
+std::unique_ptr<Simulator> make_sir();
+std::unique_ptr<Simulator> make_lotka_volterra();
+// ddm.cpp
+std::unique_ptr<Simulator> make_ddm(int64_t n_obs);
+
+}  // namespace benchmarks
+}  // namespace amortized
