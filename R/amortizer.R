@@ -10,26 +10,49 @@
 #' use in a new R session.
 #'
 #' @param inference_net An inference network specification, e.g.
-#'   [coupling_flow()].
+#'   [coupling_flow()] (default) or [flow_matching()].
+#' @param use_structure Use the structure a simulator declares about its
+#'   data. So far: data that are an exchangeable set of points (e.g.
+#'   `benchmark_simulator("slcp")`, 4 points of 2) have each data set's points
+#'   put in a canonical order (sorted by their first coordinate) before they
+#'   reach the network, so the network need not learn that order does not
+#'   matter. Observations keep their flat layout.
+#' @param linear_residual Let the network model the residual of a linear
+#'   regression of the parameters on the data (fitted by least squares on the
+#'   training simulations and standardized) rather than the parameters
+#'   themselves. The regression takes over whatever is linear-Gaussian in
+#'   the posterior, exactly so for linear-Gaussian models, and leaves the
+#'   network the nonlinear rest; densities and draws stay on the original
+#'   scale.
 #' @return An `amortizer` object (untrained).
 #' @examples
 #' amortizer()
 #' amortizer(coupling_flow(n_layers = 4, hidden = c(64, 64)))
 #' @export
-amortizer <- function(inference_net = coupling_flow()) {
+amortizer <- function(inference_net = coupling_flow(), use_structure = TRUE, linear_residual = TRUE) {
   if (!inherits(inference_net, "amortized_inference_net")) {
     cli::cli_abort(c("{.arg inference_net} must be an inference network such as {.code coupling_flow()}.",
                      "x" = "Got {describe_value(inference_net)}."), class = "amortized_error_argument")
   }
-  new_amortizer(inference_net)
+  new_amortizer(inference_net, use_structure = check_flag(use_structure),
+                linear_residual = check_flag(linear_residual))
 }
 
 new_amortizer <- function(inference_net, parameter_names = NULL, data_names = NULL, state = NULL,
-                          history = NULL, info = NULL) {
+                          history = NULL, info = NULL, use_structure = TRUE, set_shape = integer(),
+                          linear_residual = TRUE) {
   structure(list(inference_net = inference_net, parameter_names = parameter_names,
                  data_names = data_names, state = state, history = history, info = info,
+                 use_structure = use_structure, set_shape = as.integer(set_shape),
+                 linear_residual = linear_residual,
                  .handle = new.env(parent = emptyenv())),
             class = "amortizer")
+}
+
+# The C++ estimator for an amortizer's spec, dimensions and data structure.
+new_model <- function(x, seed = 0) {
+  core_call(.amz_npe_new(x$inference_net, length(x$parameter_names), length(x$data_names), seed,
+                         x$set_shape %||% integer(), isTRUE(x$linear_residual)))
 }
 
 is_trained <- function(x) inherits(x, "amortizer") && !is.null(x$state)
@@ -52,7 +75,7 @@ check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, call 
 model_pointer <- function(x) {
   ptr <- x$.handle$ptr
   if (is.null(ptr) || .amz_is_null_pointer(ptr)) {
-    ptr <- core_call(.amz_npe_new(x$inference_net, length(x$parameter_names), length(x$data_names), 0))
+    ptr <- new_model(x)
     if (!is.null(x$state)) core_call(.amz_npe_deserialize(ptr, x$state))
     x$.handle$ptr <- ptr
   }
@@ -70,6 +93,10 @@ print.amortizer <- function(x, ...) {
   info <- .amz_npe_info(model_pointer(x))
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
   cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
+  if (length(x$set_shape) == 2) {
+    cat("  structure: an exchangeable set of ", x$set_shape[1], " points of ", x$set_shape[2],
+        ", put in canonical order\n", sep = "")
+  }
   cat("  weights: ", format(info$n_parameters, big.mark = ","), "\n", sep = "")
   h <- x$history
   best <- x$info$best_epoch

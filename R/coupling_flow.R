@@ -1,51 +1,82 @@
 #' A coupling normalizing flow as inference network
 #'
-#' Describes a conditional normalizing flow q(theta | x) built from affine
-#' coupling blocks: each block is a data-initialized ActNorm, an affine
-#' coupling whose conditioner MLP sees half of the parameters and the data,
-#' and a permutation. Log-scales are soft-clamped for stability. The network
-#' itself is built when training starts, when the dimensions are known.
+#' Describes a conditional normalizing flow q(theta | x) built from coupling
+#' blocks: each block is a data-initialized ActNorm, a coupling whose
+#' conditioner MLP sees half of the parameters and the data, and a
+#' permutation. The network itself is built when training starts, when the
+#' dimensions are known.
 #'
-#' @param transform Coupling transform: `"affine"`.
+#' Two coupling transforms:
+#' * `"spline"` (default): an affine step (shift and scale) followed by a
+#'   monotone rational-quadratic spline (Durkan et al., 2019) with `bins`
+#'   bins on \[-`tail_bound`, `tail_bound`\] (in the standardized scale) and
+#'   the identity outside; flexible enough for multimodal and sharply curved
+#'   posteriors.
+#' * `"affine"`: shift and scale (RealNVP), with log-scales soft-clamped to
+#'   (-`clamp`, `clamp`); cheaper per layer.
+#'
+#' @param transform Coupling transform: `"spline"` or `"affine"`.
 #' @param n_layers Number of coupling blocks (>= 1).
 #' @param hidden Widths of the hidden layers of each conditioner MLP.
 #' @param activation `"silu"`, `"relu"`, `"gelu"`, `"elu"` or `"tanh"`.
-#' @param clamp Bound on the absolute log-scale of each coupling (> 0).
+#' @param bins Spline bins (>= 2).
+#' @param tail_bound Half-width of the spline interval (> 0).
+#' @param clamp Bound on the absolute log-scale of each affine step (> 0).
 #' @param actnorm Whether to put an ActNorm before each coupling.
 #' @return An `amortized_inference_net` specification for [amortizer()].
 #' @examples
 #' coupling_flow(n_layers = 4, hidden = c(64, 64))
+#' coupling_flow("affine")
 #' @export
-coupling_flow <- function(transform = "affine", n_layers = 6, hidden = c(128, 128),
-                          activation = "silu", clamp = 3, actnorm = TRUE) {
-  if (!is.character(transform) || length(transform) != 1 || !transform %in% "affine") {
-    cli::cli_abort(c("{.arg transform} must be {.val affine}.", "x" = "Got {describe_value(transform)}."),
+coupling_flow <- function(transform = c("spline", "affine"), n_layers = 4, hidden = c(128, 128),
+                          activation = "silu", bins = 10, tail_bound = 3, clamp = 3, actnorm = TRUE) {
+  transforms <- c("spline", "affine")
+  if (identical(transform, transforms)) transform <- transforms[1]
+  if (!is.character(transform) || length(transform) != 1 || !transform %in% transforms) {
+    cli::cli_abort(c("{.arg transform} must be one of {.val {transforms}}.", "x" = "Got {describe_value(transform)}."),
                    class = "amortized_error_argument")
   }
   n_layers <- check_count(n_layers)
-  if (!is.numeric(hidden) || length(hidden) < 1 || anyNA(hidden) || any(hidden < 1) ||
-      any(hidden != round(hidden))) {
-    cli::cli_abort(c("{.arg hidden} must be a vector of whole numbers >= 1 (layer widths).",
-                     "x" = "Got {describe_value(hidden)}."), class = "amortized_error_argument")
-  }
-  activations <- c("silu", "relu", "gelu", "elu", "tanh")
-  if (!is.character(activation) || length(activation) != 1 || !activation %in% activations) {
-    cli::cli_abort(c("{.arg activation} must be one of {.val {activations}}.",
-                     "x" = "Got {describe_value(activation)}."), class = "amortized_error_argument")
-  }
+  hidden <- check_widths(hidden)
+  activation <- check_activation(activation)
+  bins <- check_count(bins, min = 2)
+  tail_bound <- check_number(tail_bound, lower = 0, lower_open = TRUE)
   clamp <- check_number(clamp, lower = 0, lower_open = TRUE)
   actnorm <- check_flag(actnorm)
   structure(list(type = "coupling_flow", transform = transform, n_layers = n_layers,
-                 hidden = as.integer(hidden), activation = activation, clamp = clamp,
-                 actnorm = actnorm),
+                 hidden = hidden, activation = activation, bins = bins,
+                 tail_bound = tail_bound, clamp = clamp, actnorm = actnorm),
             class = "amortized_inference_net")
+}
+
+# Layer widths: whole numbers >= 1, as integers.
+check_widths <- function(hidden, arg = rlang::caller_arg(hidden), call = rlang::caller_env()) {
+  if (!is.numeric(hidden) || length(hidden) < 1 || anyNA(hidden) || any(hidden < 1) ||
+      any(hidden != round(hidden))) {
+    cli::cli_abort(c("{.arg {arg}} must be a vector of whole numbers >= 1 (layer widths).",
+                     "x" = "Got {describe_value(hidden)}."), class = "amortized_error_argument", call = call)
+  }
+  as.integer(hidden)
+}
+
+check_activation <- function(activation, arg = rlang::caller_arg(activation), call = rlang::caller_env()) {
+  activations <- c("silu", "relu", "gelu", "elu", "tanh")
+  if (!is.character(activation) || length(activation) != 1 || !activation %in% activations) {
+    cli::cli_abort(c("{.arg {arg}} must be one of {.val {activations}}.",
+                     "x" = "Got {describe_value(activation)}."), class = "amortized_error_argument", call = call)
+  }
+  activation
 }
 
 #' @export
 format.amortized_inference_net <- function(x, ...) {
+  if (identical(x$type, "flow_matching")) {
+    return(paste0("flow matching: velocity MLP ", paste(x$hidden, collapse = "x"), ", ", x$activation,
+                  ", RK4 with ", x$steps, " steps"))
+  }
   paste0("coupling flow: ", x$n_layers, " ", x$transform, " coupling block",
-         if (x$n_layers > 1) "s", ", hidden ", paste(x$hidden, collapse = "x"), ", ",
-         x$activation, if (x$actnorm) ", actnorm")
+         if (x$n_layers > 1) "s", if (identical(x$transform, "spline")) paste0(" (", x$bins, " bins)"),
+         ", hidden ", paste(x$hidden, collapse = "x"), ", ", x$activation, if (x$actnorm) ", actnorm")
 }
 
 #' @export

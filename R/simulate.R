@@ -40,7 +40,8 @@ simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
   if (!is.null(chunk_size)) chunk_size <- check_count(chunk_size)
   progress <- check_flag(progress)
   raw <- simulate_raw(object, nsim, seed, threads, chunk_size = chunk_size, progress = progress)
-  new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows)
+  new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows,
+                  set_structure = object$set_structure)
 }
 
 # The (parameters, data) of n simulations, without dropping rows.
@@ -55,7 +56,9 @@ simulate_raw <- function(sim, n, seed, threads = 1L, chunk_size = NULL, progress
 
 # Simulations without non-finite rows; a warning counts the rows dropped.
 # nonfinite_rows: those rows when already known (the C++ simulators find them).
-new_simulations <- function(parameters, data, nonfinite_rows = NULL, call = rlang::caller_env()) {
+# set_structure: c(n_obs, dim) when each flat data row is an exchangeable set.
+new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structure = NULL,
+                            call = rlang::caller_env()) {
   if (nrow(data) != nrow(parameters)) {
     cli::cli_abort("{.arg parameters} and {.arg data} have different numbers of rows.",
                    class = "amortized_error_data", call = call)
@@ -82,7 +85,9 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, call = rlan
     cli::cli_abort("Every simulation had non-finite values; nothing is left.",
                    class = "amortized_error_simulator", call = call)
   }
-  structure(list(parameters = parameters, data = data), class = "amortized_simulations")
+  set_structure <- if (length(set_structure) == 2) as.integer(set_structure)
+  structure(list(parameters = parameters, data = data, set_structure = set_structure),
+            class = "amortized_simulations")
 }
 
 # Rows i of a matrix or of an [n, n_obs, dim] array.

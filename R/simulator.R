@@ -120,7 +120,9 @@ benchmark_simulator <- function(name, n_obs = 100) {
   info <- core_call(.amz_benchmark_info(name, options$n_obs, options$design))
   structure(list(type = "benchmark", name = name, prior = NULL, model = NULL, vectorized = TRUE,
                  parameter_names = info$parameter_names, data_names = info$data_names,
-                 data_shape = info$data_shape, options = options),
+                 data_shape = info$data_shape,
+                 set_structure = if (length(info$set_structure)) as.integer(info$set_structure),
+                 options = options),
             class = "amortized_simulator")
 }
 
@@ -140,6 +142,9 @@ print.amortized_simulator <- function(x, ...) {
   cat("<amortized_simulator> ", what, "\n", sep = "")
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
   cat("  data       ", data_layout(x$data_names, x$data_shape), "\n", sep = "")
+  if (length(x$set_structure) == 2) {
+    cat("  structure: an exchangeable set of ", x$set_structure[1], " points of ", x$set_structure[2], "\n", sep = "")
+  }
   invisible(x)
 }
 

@@ -19,7 +19,9 @@
 #'   ([simulate()][simulate.amortized_simulator]).
 #' @param n_sims Number of simulations to draw (ignored for simulations).
 #' @param epochs Maximum number of passes over the training data.
-#' @param batch_size Simulations per gradient step.
+#' @param batch_size Simulations per gradient step; `NULL` (default): one
+#'   twentieth of the training split, between 32 and 512 (512 for 10,000
+#'   simulations).
 #' @param learning_rate Peak learning rate.
 #' @param validation_fraction Share of simulations held out for validation and
 #'   early stopping, in \[0, 0.5\].
@@ -49,8 +51,8 @@ train.default <- function(object, ...) {
 
 #' @rdname train
 #' @export
-train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, batch_size = 256,
-                            learning_rate = 5e-4, validation_fraction = 0.1, patience = 15,
+train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
+                            learning_rate = 2e-3, validation_fraction = 0.1, patience = 30,
                             weight_decay = 1e-4, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), ...) {
   check_amortizer(object, trained = FALSE)
@@ -60,7 +62,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, bat
   }
   n_sims <- check_count(n_sims, min = 2)
   epochs <- check_count(epochs)
-  batch_size <- check_count(batch_size)
+  if (!is.null(batch_size)) batch_size <- check_count(batch_size)
   learning_rate <- check_number(learning_rate, lower = 0, lower_open = TRUE)
   validation_fraction <- check_number(validation_fraction, lower = 0, upper = 0.5)
   patience <- check_count(patience, min = 0)
@@ -76,12 +78,19 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 100, bat
     cli::cli_abort("{.arg simulator} has other parameter or data names than the amortizer was trained on.",
                    class = "amortized_error_argument")
   }
+  set_shape <- if (continuing) object$set_shape else if (isTRUE(object$use_structure %||% TRUE))
+    sims$set_structure %||% integer() else integer()
   fit <- new_amortizer(object$inference_net, colnames(sims$parameters), colnames(sims$data),
-                       state = object$state, history = object$history, info = object$info)
-  ptr <- if (continuing) model_pointer(fit) else
-    core_call(.amz_npe_new(fit$inference_net, ncol(sims$parameters), ncol(sims$data), seed))
+                       state = object$state, history = object$history, info = object$info,
+                       use_structure = object$use_structure %||% TRUE, set_shape = set_shape,
+                       linear_residual = object$linear_residual %||% TRUE)
+  ptr <- if (continuing) model_pointer(fit) else new_model(fit, seed)
   fit$.handle$ptr <- ptr
 
+  if (is.null(batch_size)) {
+    n_train <- nrow(sims$parameters) * (1 - validation_fraction)
+    batch_size <- as.integer(min(512, max(32, floor(n_train / 20))))
+  }
   progress <- training_progress(epochs, verbose)
   res <- core_call(.amz_npe_train(
     ptr, sims$parameters, sims$data,
@@ -110,7 +119,8 @@ training_simulations <- function(simulator, n_sims, seed, threads = 1L, call = r
     sims <- simulator
   } else if (is_simulator(simulator)) {
     raw <- simulate_raw(simulator, n_sims, seed, threads, progress = interactive(), call = call)
-    sims <- new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows, call = call)
+    sims <- new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows,
+                            set_structure = simulator$set_structure, call = call)
   } else {
     cli::cli_abort(c("{.arg simulator} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
                      "x" = "Got {describe_value(simulator)}."), class = "amortized_error_argument", call = call)

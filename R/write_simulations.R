@@ -3,7 +3,8 @@
 #' `write_simulations()` stores an `amortized_simulations` object as a
 #' directory that other tools can read too:
 #' * `simulations.json`: metadata: `format` (`"amortized-simulations"`),
-#'   `format_version`, `package_version`, the number of simulations, and for
+#'   `format_version`, `package_version`, the number of simulations,
+#'   `set_structure` where the data rows are exchangeable sets, and for
 #'   `parameters` and `data` the file name, the dimensions, the variable
 #'   names and an MD5 checksum;
 #' * `parameters.f64` and `data.f64`: the values as little-endian 64-bit
@@ -60,6 +61,7 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
   meta <- list(format = "amortized-simulations", format_version = simulations_format_version,
                package_version = as.character(utils::packageVersion("amortized")),
                n = nrow(sims$parameters), byte_order = "little", type = "float64", order = "row-major",
+               set_structure = if (!is.null(sims$set_structure)) I(sims$set_structure),
                parameters = block(sims$parameters, "parameters.f64"),
                data = block(sims$data, "data.f64"))
   jsonlite::write_json(meta, file.path(path, simulations_meta_file), auto_unbox = TRUE,
@@ -113,7 +115,7 @@ read_simulations <- function(path) {
   parameters <- block(meta$parameters, "the parameters")
   data <- block(meta$data, "the data")
   if (nrow(parameters) != meta$n || nrow(data) != meta$n) corrupt("The numbers of rows do not match.")
-  new_simulations(parameters, data)
+  new_simulations(parameters, data, set_structure = meta$set_structure)
 }
 
 simulations_format_version <- 1L

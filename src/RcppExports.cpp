@@ -11,9 +11,22 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// amz_c2st
+Rcpp::List amz_c2st(Rcpp::NumericMatrix estimate, Rcpp::NumericMatrix reference, Rcpp::List options);
+RcppExport SEXP _amortized_amz_c2st(SEXP estimateSEXP, SEXP referenceSEXP, SEXP optionsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type estimate(estimateSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type reference(referenceSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_c2st(estimate, reference, options));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_new
-SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed);
-RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP dim_thetaSEXP, SEXP dim_xSEXP, SEXP seedSEXP) {
+SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::IntegerVector set_shape, bool linear_residual);
+RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP dim_thetaSEXP, SEXP dim_xSEXP, SEXP seedSEXP, SEXP set_shapeSEXP, SEXP linear_residualSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -21,7 +34,9 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type dim_theta(dim_thetaSEXP);
     Rcpp::traits::input_parameter< int >::type dim_x(dim_xSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_new(spec, dim_theta, dim_x, seed));
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type set_shape(set_shapeSEXP);
+    Rcpp::traits::input_parameter< bool >::type linear_residual(linear_residualSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_new(spec, dim_theta, dim_x, seed, set_shape, linear_residual));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -157,7 +172,8 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
-    {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
+    {"_amortized_amz_c2st", (DL_FUNC) &_amortized_amz_c2st, 3},
+    {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 6},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
     {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 6},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 5},

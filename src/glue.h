@@ -9,13 +9,15 @@
 
 namespace amortized_glue {
 
-// R numeric matrix (column-major, n x d) -> float tensor [n, d] (a copy).
-inline torch::Tensor matrix_to_tensor(const Rcpp::NumericMatrix& m) {
+// R numeric matrix (column-major, n x d) -> tensor [n, d] (a copy; float
+// unless asked for double).
+inline torch::Tensor matrix_to_tensor(const Rcpp::NumericMatrix& m,
+                                      torch::ScalarType dtype = torch::kFloat) {
   const int64_t n = m.nrow(), d = m.ncol();
-  if (n == 0 || d == 0) return torch::zeros({n, d});
+  if (n == 0 || d == 0) return torch::zeros({n, d}, dtype);
   return torch::from_blob(const_cast<double*>(m.begin()), {d, n}, torch::kDouble)
       .t()
-      .to(torch::kFloat)
+      .to(dtype)
       .contiguous();
 }
 

@@ -5,6 +5,7 @@
 #include "amortized/diagnostics/sbc.h"
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
+#include "amortized/flows/flow_matching.h"
 #include "amortized/train/trainer.h"
 
 #include <Rinternals.h>
@@ -53,20 +54,41 @@ void for_chunks(int64_t n, int64_t n_draws, F f) {
 }  // namespace
 
 // [[Rcpp::export(.amz_npe_new)]]
-SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed) {
+SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::IntegerVector set_shape,
+                 bool linear_residual) {
   AMZ_GLUE_BEGIN
   const std::string type = Rcpp::as<std::string>(spec["type"]);
-  if (type != "coupling_flow") Rcpp::stop("unknown inference network type \"" + type + "\"");
   auto gen = make_generator(as_seed(seed));
-  auto flow = make_coupling_flow(CouplingFlowOptions(dim_theta, dim_x)
-                                     .transform(Rcpp::as<std::string>(spec["transform"]))
-                                     .n_layers(Rcpp::as<int>(spec["n_layers"]))
-                                     .hidden(as_int64(spec["hidden"]))
-                                     .activation(Rcpp::as<std::string>(spec["activation"]))
-                                     .clamp(Rcpp::as<double>(spec["clamp"]))
-                                     .actnorm(Rcpp::as<bool>(spec["actnorm"])),
-                                 gen);
-  auto* est = new NpeHandle(flow.ptr(), dim_theta, dim_x);
+  std::shared_ptr<amortized::InferenceNetImpl> net;
+  if (type == "coupling_flow") {
+    net = make_coupling_flow(CouplingFlowOptions(dim_theta, dim_x)
+                                 .transform(Rcpp::as<std::string>(spec["transform"]))
+                                 .n_layers(Rcpp::as<int>(spec["n_layers"]))
+                                 .hidden(as_int64(spec["hidden"]))
+                                 .activation(Rcpp::as<std::string>(spec["activation"]))
+                                 .clamp(Rcpp::as<double>(spec["clamp"]))
+                                 .bins(spec.containsElementNamed("bins") ? Rcpp::as<int>(spec["bins"]) : 10)
+                                 .tail_bound(spec.containsElementNamed("tail_bound")
+                                                 ? Rcpp::as<double>(spec["tail_bound"])
+                                                 : 3.0)
+                                 .actnorm(Rcpp::as<bool>(spec["actnorm"])),
+                             gen)
+              .ptr();
+  } else if (type == "flow_matching") {
+    auto fm = std::make_shared<amortized::FlowMatchingImpl>(
+        amortized::FlowMatchingOptions(dim_theta, dim_x)
+            .hidden(as_int64(spec["hidden"]))
+            .activation(Rcpp::as<std::string>(spec["activation"]))
+            .time_frequencies(Rcpp::as<int>(spec["time_frequencies"]))
+            .sigma_min(Rcpp::as<double>(spec["sigma_min"]))
+            .steps(Rcpp::as<int>(spec["steps"])));
+    fm->reset_parameters(gen);
+    net = fm;
+  } else {
+    Rcpp::stop("unknown inference network type \"" + type + "\"");
+  }
+  auto* est = new NpeHandle(net, dim_theta, dim_x, std::vector<int64_t>(set_shape.begin(), set_shape.end()),
+                            linear_residual);
   (*est)->eval();
   return NpePtr(est, true);
   AMZ_GLUE_END

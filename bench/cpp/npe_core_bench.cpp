@@ -2,7 +2,7 @@
 // reports training time, sampling throughput and the error of posterior
 // means/sds against the exact posterior N(x/2, 0.05 I).
 // Usage: npe_core_bench [n_sims=10000] [epochs=100] [batch=128] [layers=6] [hidden=128] [threads=1]
-//                       [learning_rate=1e-3] [weight_decay=1e-5]
+//                       [learning_rate=1e-3] [weight_decay=1e-5] [transform=spline]
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
 #include "amortized/simulators/simulator.h"
@@ -21,13 +21,14 @@ int main(int argc, char** argv) {
   const long n_sims = arg(1, 10000), epochs = arg(2, 100), batch = arg(3, 128), layers = arg(4, 6),
              hidden = arg(5, 128), threads = arg(6, 1);
   const double lr = argc > 7 ? std::atof(argv[7]) : 1e-3, wd = argc > 8 ? std::atof(argv[8]) : 1e-5;
+  const std::string transform = argc > 9 ? argv[9] : "spline";
   set_threads(static_cast<int>(threads));
   auto sim = make_benchmark_simulator("gaussian_linear");
   auto s = simulate(*sim, n_sims, 1);
   auto theta = torch::from_blob(s.theta.data(), {n_sims, 10}, torch::kDouble).to(torch::kFloat);
   auto x = torch::from_blob(s.x.data(), {n_sims, 10}, torch::kDouble).to(torch::kFloat);
   auto gen = make_generator(3);
-  auto flow = make_coupling_flow(CouplingFlowOptions(10, 10).n_layers(layers).hidden({hidden, hidden}), gen);
+  auto flow = make_coupling_flow(CouplingFlowOptions(10, 10).n_layers(layers).hidden({hidden, hidden}).transform(transform), gen);
   PosteriorEstimator est(flow.ptr(), 10, 10);
   est->fit_standardization(theta, x);
   auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return est->loss(a, b); };

@@ -1,5 +1,7 @@
 #include "amortized/common.h"
 
+#include <dlfcn.h>
+
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
@@ -45,6 +47,12 @@ int64_t count_parameters(const torch::nn::Module& module) {
 void set_threads(int n) {
   TORCH_CHECK(n >= 1, "the number of threads must be at least 1, got ", n);
   at::set_num_threads(n);
+  // An OpenBLAS that LibTorch calls for matrix products keeps a thread pool
+  // of its own; left alone, its threads spin next to ours. Pin it too where
+  // it is loaded (found at run time, so any BLAS works).
+  using SetThreads = void (*)(int);
+  static const auto openblas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (openblas) openblas(n);
 }
 
 int get_threads() { return at::get_num_threads(); }

@@ -2,6 +2,7 @@
 #include "amortized/diagnostics/sbc.h"
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
+#include "amortized/flows/flow_matching.h"
 #include "amortized/simulators/simulator.h"
 #include "amortized/train/trainer.h"
 
@@ -9,6 +10,7 @@
 #include <torch/serialize.h>
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 using namespace amortized;
@@ -20,46 +22,129 @@ void perturb(torch::nn::Module& m, at::Generator& gen, double scale) {
   for (auto& p : m.parameters()) p.add_(scale * torch::randn(p.sizes(), gen, p.options()));
 }
 
-TEST(CouplingFlow, DensityIntegratesToOneIn1D) {
-  auto gen = make_generator(11);
-  auto flow = make_coupling_flow(CouplingFlowOptions(1, 2).n_layers(3).hidden({16}), gen);
-  perturb(*flow, gen, 0.3);
-  flow->eval();
-  flow->to(torch::kDouble);
-  auto grid = torch::linspace(-30, 30, 60001, torch::kDouble).unsqueeze(1);
-  for (int rep = 0; rep < 3; ++rep) {
-    auto ctx = torch::randn({1, 2}, gen).to(torch::kDouble).expand({grid.size(0), 2});
-    auto density = torch::exp(flow->log_prob(grid, ctx));
-    const double integral = torch::trapz(density, grid.squeeze(1)).item<double>();
-    EXPECT_NEAR(integral, 1.0, 1e-3);
-  }
+// One contract over every inference network: a density that integrates to
+// one, draws that follow it, shape checks, batch independence, seeds, and
+// save/restore.
+struct NetCase {
+  std::string name;
+  std::function<std::shared_ptr<InferenceNetImpl>(int64_t dim, int64_t ctx, at::Generator&)> make;
+};
+void PrintTo(const NetCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<NetCase> all_nets() {
+  auto coupling = [](std::string transform) {
+    return [transform](int64_t dim, int64_t ctx, at::Generator& gen) -> std::shared_ptr<InferenceNetImpl> {
+      auto flow = make_coupling_flow(
+          CouplingFlowOptions(dim, ctx).transform(transform).n_layers(3).hidden({16}).bins(6), gen);
+      perturb(*flow, gen, 0.3);
+      return flow.ptr();
+    };
+  };
+  return {
+      {"affine_coupling_flow", coupling("affine")},
+      {"spline_coupling_flow", coupling("spline")},
+      {"flow_matching",
+       [](int64_t dim, int64_t ctx, at::Generator& gen) -> std::shared_ptr<InferenceNetImpl> {
+         auto fm = std::make_shared<FlowMatchingImpl>(
+             FlowMatchingOptions(dim, ctx).hidden({32, 32}).steps(20).time_frequencies(2));
+         fm->reset_parameters(gen);
+         return fm;
+       }},
+  };
 }
 
-TEST(CouplingFlow, SamplesFollowItsOwnDensity) {
-  // The mean of log q over draws from q estimates -entropy; compare with the
-  // mean over the latent's change of variables; also draws must invert to
-  // latents that are standard normal.
+class InferenceNetContract : public ::testing::TestWithParam<NetCase> {};
+
+TEST_P(InferenceNetContract, DensityIntegratesToOneAndDrawsFollowIt) {
+  auto gen = make_generator(11);
+  auto net = GetParam().make(1, 2, gen);
+  net->eval();
+  net->to(torch::kDouble);
+  torch::NoGradGuard no_grad;
+  auto grid = torch::linspace(-12, 12, 24001, torch::kDouble);
+  auto ctx1 = torch::randn({1, 2}, gen).to(torch::kDouble);
+  auto density = torch::exp(net->log_prob(grid.unsqueeze(1), ctx1.expand({grid.size(0), 2})));
+  EXPECT_NEAR(torch::trapz(density, grid).item<double>(), 1.0, 5e-3);
+  // The empirical CDF of the draws against the CDF of the density.
+  auto draws = net->sample(20000, ctx1, gen).reshape({-1});
+  // cumulative trapezoid rule
+  auto mids = 0.5 * (density.narrow(0, 1, density.size(0) - 1) + density.narrow(0, 0, density.size(0) - 1));
+  auto cdf = torch::cat({torch::zeros({1}, torch::kDouble), torch::cumsum(mids, 0) * (grid[1] - grid[0])});
+  auto empirical = (draws.unsqueeze(0) <= grid.unsqueeze(1)).to(torch::kDouble).mean(1);
+  EXPECT_LT((cdf - empirical).abs().max().item<double>(), 0.02);
+}
+
+TEST_P(InferenceNetContract, ChecksShapesAndKeepsRowsIndependent) {
+  auto gen = make_generator(3);
+  auto net = GetParam().make(3, 2, gen);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_THROW(net->log_prob(torch::randn({4, 2}), torch::randn({4, 2})), c10::Error);
+  EXPECT_THROW(net->log_prob(torch::randn({4, 3}), torch::randn({4, 5})), c10::Error);
+  EXPECT_THROW(net->sample(0, torch::randn({4, 2}), gen), c10::Error);
+  auto theta = torch::randn({6, 3}, gen), ctx = torch::randn({6, 2}, gen);
+  auto full = net->log_prob(theta, ctx);
+  ASSERT_EQ(full.sizes(), torch::IntArrayRef({6}));
+  auto one = net->log_prob(theta.narrow(0, 4, 1), ctx.narrow(0, 4, 1));
+  EXPECT_NEAR(one.item<double>(), full[4].item<double>(), 1e-4);
+  EXPECT_EQ(net->sample(7, ctx, gen).sizes(), torch::IntArrayRef({6, 7, 3}));
+  EXPECT_TRUE(torch::isfinite(net->loss(theta, ctx)).item<bool>());
+}
+
+TEST_P(InferenceNetContract, SameSeedSameNetAndDraws) {
+  auto g1 = make_generator(9), g2 = make_generator(9);
+  auto a = GetParam().make(2, 1, g1), b = GetParam().make(2, 1, g2);
+  a->eval();
+  b->eval();
+  torch::NoGradGuard no_grad;
+  auto ctx = torch::ones({3, 1});
+  auto s1 = make_generator(4), s2 = make_generator(4);
+  EXPECT_TRUE(torch::equal(a->sample(10, ctx, s1), b->sample(10, ctx, s2)));
+  auto g3 = make_generator(10);
+  auto c = GetParam().make(2, 1, g3);
+  c->eval();
+  auto s3 = make_generator(4), s4 = make_generator(4);
+  EXPECT_FALSE(torch::equal(a->sample(10, ctx, s3), c->sample(10, ctx, s4)));
+}
+
+TEST_P(InferenceNetContract, SaveRestoreGivesIdenticalOutputs) {
+  auto gen = make_generator(21);
+  auto net = GetParam().make(2, 2, gen);
+  net->eval();
+  std::stringstream buffer;
+  {
+    torch::serialize::OutputArchive archive;
+    net->save(archive);
+    archive.save_to(buffer);
+  }
+  auto other = make_generator(22);
+  auto fresh = GetParam().make(2, 2, other);
+  fresh->eval();
+  torch::serialize::InputArchive archive;
+  archive.load_from(buffer);
+  fresh->load(archive);
+  torch::NoGradGuard no_grad;
+  auto theta = torch::randn({5, 2}, gen), ctx = torch::randn({5, 2}, gen);
+  EXPECT_TRUE(torch::equal(net->log_prob(theta, ctx), fresh->log_prob(theta, ctx)));
+  auto s1 = make_generator(1), s2 = make_generator(1);
+  EXPECT_TRUE(torch::equal(net->sample(4, ctx, s1), fresh->sample(4, ctx, s2)));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllNets, InferenceNetContract, ::testing::ValuesIn(all_nets()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(CouplingFlow, SamplesInvertToStandardNormalLatents) {
   auto gen = make_generator(5);
   auto flow = make_coupling_flow(CouplingFlowOptions(3, 2).n_layers(4).hidden({16, 16}), gen);
   perturb(*flow, gen, 0.2);
   flow->eval();
   auto ctx = torch::randn({2, 2}, gen);
   auto draws = flow->sample(20000, ctx, gen);  // [2, 20000, 3]
-  ASSERT_EQ(draws.sizes(), torch::IntArrayRef({2, 20000, 3}));
   auto z = flow->to_latent(draws.reshape({40000, 3}),
                            ctx.unsqueeze(1).expand({2, 20000, 2}).reshape({40000, 2}))
                .first;
   EXPECT_LT(z.mean(0).abs().max().item<double>(), 0.03);
   EXPECT_LT((z.std(0) - 1).abs().max().item<double>(), 0.03);
-}
-
-TEST(CouplingFlow, SameSeedSameDraws) {
-  auto g1 = make_generator(9), g2 = make_generator(9);
-  auto f1 = make_coupling_flow(CouplingFlowOptions(2, 1), g1);
-  auto f2 = make_coupling_flow(CouplingFlowOptions(2, 1), g2);
-  auto ctx = torch::ones({3, 1});
-  auto s1 = make_generator(4), s2 = make_generator(4);
-  EXPECT_TRUE(torch::equal(f1->sample(10, ctx, s1), f2->sample(10, ctx, s2)));
 }
 
 TEST(CouplingFlow, RejectsBadArguments) {
@@ -84,6 +169,29 @@ TEST(PosteriorEstimator, LogProbIsOnTheOriginalScale) {
   auto x = torch::zeros({grid.size(0), 1}, torch::kDouble);
   const double integral = torch::trapz(torch::exp(est->log_prob(grid, x)), grid.squeeze(1)).item<double>();
   EXPECT_NEAR(integral, 1.0, 1e-3);
+}
+
+TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
+  auto gen = make_generator(6);
+  auto make = [&](std::vector<int64_t> set_shape) {
+    auto flow = make_coupling_flow(CouplingFlowOptions(2, 6).n_layers(2).hidden({16}), gen);
+    perturb(*flow, gen, 0.3);
+    PosteriorEstimator est(flow.ptr(), 2, 6, set_shape);
+    est->fit_standardization(torch::randn({50, 2}, gen), torch::randn({50, 6}, gen));
+    est->eval();
+    return est;
+  };
+  auto theta = torch::randn({4, 2}, gen), x = torch::randn({4, 6}, gen);  // 3 points of 2
+  // the same sets with their points in another order: (p3, p1, p2)
+  auto permuted = torch::cat({x.narrow(1, 4, 2), x.narrow(1, 0, 2), x.narrow(1, 2, 2)}, 1);
+  torch::NoGradGuard no_grad;
+  auto set = make({3, 2});
+  EXPECT_TRUE(torch::allclose(set->log_prob(theta, x), set->log_prob(theta, permuted), 1e-6, 1e-6));
+  auto flat = make({});
+  EXPECT_FALSE(torch::allclose(flat->log_prob(theta, x), flat->log_prob(theta, permuted), 1e-3, 1e-3));
+  EXPECT_THROW(PosteriorEstimator(make_coupling_flow(CouplingFlowOptions(2, 6), gen).ptr(), 2, 6,
+                                  std::vector<int64_t>{4, 2}),
+               c10::Error);
 }
 
 // Trains NPE on gaussian_linear; the exact posterior is N(x/2, 0.05 I).

@@ -3,7 +3,9 @@
 // independence, determinism and save/restore.
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
+#include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/permutation.h"
+#include "amortized/transforms/spline_coupling.h"
 #include "amortized/transforms/standardize.h"
 
 #include <gtest/gtest.h>
@@ -40,11 +42,23 @@ std::shared_ptr<TransformImpl> coupling(int64_t dim, int64_t ctx, at::Generator&
   return t;
 }
 
+// tail_bound 1.5 puts some of the N(0, 1) test inputs on the linear tails.
+std::shared_ptr<TransformImpl> spline(int64_t dim, int64_t ctx, at::Generator& gen, double bound = 3.0) {
+  auto t = std::make_shared<SplineCouplingImpl>(
+      SplineCouplingOptions(dim, ctx).hidden({16, 16}).bins(6).tail_bound(bound));
+  t->reset_parameters(gen);
+  perturb(*t, gen);
+  return t;
+}
+
 std::vector<Case> all_cases() {
   return {
       {"affine_coupling_dim1", 1, 2, [](at::Generator& g) { return coupling(1, 2, g); }},
       {"affine_coupling_dim4", 4, 3, [](at::Generator& g) { return coupling(4, 3, g); }},
       {"affine_coupling_dim5_noctx", 5, 0, [](at::Generator& g) { return coupling(5, 0, g); }},
+      {"spline_coupling_dim1", 1, 2, [](at::Generator& g) { return spline(1, 2, g); }},
+      {"spline_coupling_dim4", 4, 3, [](at::Generator& g) { return spline(4, 3, g); }},
+      {"spline_coupling_dim5_noctx_tails", 5, 0, [](at::Generator& g) { return spline(5, 0, g, 1.5); }},
       {"permutation", 5, 0,
        [](at::Generator& g) {
          auto t = std::make_shared<PermutationImpl>(5, /*random=*/true);
@@ -58,6 +72,14 @@ std::vector<Case> all_cases() {
          t->forward(2.0 + 3.0 * torch::randn({64, 3}, g), torch::Tensor());
          t->eval();
          perturb(*t, g);
+         return t;
+       }},
+      {"linear_residual", 3, 2,
+       [](at::Generator& g) {
+         auto t = std::make_shared<LinearResidualImpl>(3, 2);
+         auto ctx = torch::randn({200, 2}, g);
+         auto x = ctx.matmul(torch::randn({2, 3}, g)) + 0.3 * torch::randn({200, 3}, g) + 1.0;
+         t->fit(x, ctx);
          return t;
        }},
       {"standardize", 3, 0,
@@ -165,6 +187,22 @@ TEST_P(TransformContract, SaveRestoreGivesIdenticalOutputs) {
 INSTANTIATE_TEST_SUITE_P(AllTransforms, TransformContract, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) { return info.param.name; });
 
+TEST(LinearResidual, RecoversALinearGaussianRelation) {
+  auto gen = make_generator(12);
+  auto ctx = torch::randn({5000, 2}, gen, torch::kDouble);
+  auto w = torch::tensor({{1.0, -2.0}, {0.5, 0.0}}, torch::kDouble);
+  auto x = ctx.matmul(w) + torch::tensor({3.0, -1.0}, torch::kDouble) +
+           torch::tensor({0.1, 2.0}, torch::kDouble) * torch::randn({5000, 2}, gen, torch::kDouble);
+  LinearResidual t(2, 2);
+  t->to(torch::kDouble);
+  t->fit(x, ctx, 0.0);
+  auto [y, logdet] = t->forward(x, ctx);
+  EXPECT_LT(y.mean(0).abs().max().item<double>(), 1e-6);              // residuals centered
+  EXPECT_LT((y.std(0) - 1).abs().max().item<double>(), 1e-6);         // and scaled
+  EXPECT_NEAR(logdet[0].item<double>(), -std::log(0.1 * 2.0), 0.02);  // -log(sd1 sd2)
+  EXPECT_LT((y.t().matmul(ctx) / 5000).abs().max().item<double>(), 0.03);  // uncorrelated with ctx
+}
+
 TEST(ActNorm, InitializesFromFirstTrainingBatch) {
   auto gen = make_generator(1);
   ActNorm t(3);
@@ -188,6 +226,71 @@ TEST(AffineCoupling, LogScalesAreSoftClamped) {
   auto logdet = t->forward(100 * torch::randn({32, 2}, gen), torch::Tensor()).second;
   EXPECT_LE(logdet.abs().max().item<double>(), 1.5);  // one active variable
   EXPECT_TRUE(torch::isfinite(logdet).all().item<bool>());
+}
+
+TEST(Spline, ZeroParametersGiveTheIdentity) {
+  auto x = torch::linspace(-4, 4, 101, torch::kDouble);
+  auto zeros = torch::zeros({101, 8}, torch::kDouble);
+  auto [y, ld] = rational_quadratic_spline(x, zeros, zeros, torch::zeros({101, 7}, torch::kDouble), 3.0, false);
+  EXPECT_LT((y - x).abs().max().item<double>(), 1e-12);
+  EXPECT_LT(ld.abs().max().item<double>(), 1e-12);
+}
+
+TEST(Spline, MonotoneContinuousAndInvertibleForExtremeParameters) {
+  auto gen = make_generator(5);
+  const int64_t n = 2001, k = 8;
+  auto x = torch::linspace(-3.5, 3.5, n, torch::kDouble);
+  // one spline for all points, with large unconstrained parameters
+  auto w = (4 * torch::randn({1, k}, gen, torch::kDouble)).expand({n, k});
+  auto h = (4 * torch::randn({1, k}, gen, torch::kDouble)).expand({n, k});
+  auto d = (4 * torch::randn({1, k - 1}, gen, torch::kDouble)).expand({n, k - 1});
+  auto [y, ld] = rational_quadratic_spline(x, w, h, d, 3.0, false);
+  auto steps = y.narrow(0, 1, n - 1) - y.narrow(0, 0, n - 1);
+  EXPECT_GT(steps.min().item<double>(), 0);                 // strictly increasing
+  EXPECT_NEAR(y[0].item<double>(), -3.5, 1e-12);            // identity on the tails
+  EXPECT_NEAR(y[n - 1].item<double>(), 3.5, 1e-12);
+  // continuous where the spline meets its tails
+  auto edge = torch::tensor({-3 + 1e-10, 3 - 1e-10}, torch::kDouble);
+  auto y_edge = rational_quadratic_spline(edge, w.narrow(0, 0, 2), h.narrow(0, 0, 2), d.narrow(0, 0, 2), 3.0,
+                                          false).first;
+  EXPECT_LT((y_edge - edge).abs().max().item<double>(), 1e-6);
+  auto [x_back, ld_inv] = rational_quadratic_spline(y, w, h, d, 3.0, true);
+  EXPECT_LT((x_back - x).abs().max().item<double>(), 1e-9);
+  EXPECT_LT((ld + ld_inv).abs().max().item<double>(), 1e-9);
+}
+
+TEST(Spline, FusedKernelMatchesTheTensorReferenceWithGradients) {
+  auto gen = make_generator(8);
+  const int64_t n = 300, k = 7;
+  auto x = (2.5 * torch::randn({n, 3}, gen, torch::kDouble)).requires_grad_();
+  auto w = torch::randn({n, 3, k}, gen, torch::kDouble).requires_grad_();
+  auto h = torch::randn({n, 3, k}, gen, torch::kDouble).requires_grad_();
+  auto d = torch::randn({n, 3, k - 1}, gen, torch::kDouble).requires_grad_();
+  auto gy = torch::randn({n, 3}, gen, torch::kDouble), gl = torch::randn({n, 3}, gen, torch::kDouble);
+  std::vector<std::vector<Tensor>> grads;
+  std::vector<std::pair<Tensor, Tensor>> outs;
+  for (bool fused : {true, false}) {
+    auto out = rational_quadratic_spline(x, w, h, d, 2.0, false, fused);
+    ((out.first * gy).sum() + (out.second * gl).sum()).backward();
+    grads.push_back({x.grad().clone(), w.grad().clone(), h.grad().clone(), d.grad().clone()});
+    for (auto* t : {&x, &w, &h, &d}) t->mutable_grad().zero_();
+    outs.push_back({out.first.detach(), out.second.detach()});
+  }
+  EXPECT_TRUE(torch::allclose(outs[0].first, outs[1].first, 1e-10, 1e-12));
+  EXPECT_TRUE(torch::allclose(outs[0].second, outs[1].second, 1e-10, 1e-12));
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-8, 1e-10)) << "gradient " << i;
+  torch::NoGradGuard no_grad;
+  auto inv_fused = rational_quadratic_spline(x, w, h, d, 2.0, true, true);
+  auto inv_ref = rational_quadratic_spline(x, w, h, d, 2.0, true, false);
+  EXPECT_TRUE(torch::allclose(inv_fused.first, inv_ref.first, 1e-10, 1e-12));
+  EXPECT_TRUE(torch::allclose(inv_fused.second, inv_ref.second, 1e-10, 1e-12));
+}
+
+TEST(Spline, RejectsBadOptions) {
+  EXPECT_THROW(SplineCoupling(SplineCouplingOptions(2, 0).bins(1)), c10::Error);
+  EXPECT_THROW(SplineCoupling(SplineCouplingOptions(2, 0).tail_bound(0)), c10::Error);
+  EXPECT_THROW(SplineCoupling(SplineCouplingOptions(1, 0)), c10::Error);
 }
 
 TEST(AffineCoupling, OneDimensionNeedsContext) {

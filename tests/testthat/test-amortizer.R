@@ -2,10 +2,20 @@ test_that("amortizer() and coupling_flow() build specifications with checks", {
   a <- amortizer()
   expect_s3_class(a, "amortizer")
   expect_output(print(a), "untrained")
-  expect_output(print(a), "6 affine coupling blocks, hidden 128x128")
-  f <- coupling_flow(n_layers = 2, hidden = c(32, 16), activation = "relu")
+  expect_output(print(a), "spline coupling blocks \\(10 bins\\), hidden 128x128")
+  f <- coupling_flow("affine", n_layers = 2, hidden = c(32, 16), activation = "relu")
   expect_equal(f$hidden, c(32L, 16L))
   expect_output(print(amortizer(f)), "2 affine coupling blocks, hidden 32x16, relu")
+  fm <- flow_matching(hidden = c(64, 64), steps = 20)
+  expect_output(print(amortizer(fm)), "flow matching: velocity MLP 64x64, silu, RK4 with 20 steps")
+  expect_error(flow_matching(steps = 0), "`steps` must be a whole number >= 1", class = "amortized_error_argument")
+  expect_error(flow_matching(sigma_min = 1), "`sigma_min` must be a number in \\[0, 1\\)",
+               class = "amortized_error_argument")
+  expect_error(flow_matching(hidden = 0), "`hidden` must be a vector of whole numbers",
+               class = "amortized_error_argument")
+  expect_error(coupling_flow(bins = 1), "`bins` must be a whole number >= 2", class = "amortized_error_argument")
+  expect_error(coupling_flow(tail_bound = -1), "`tail_bound` must be a number in \\(0, Inf\\]",
+               class = "amortized_error_argument")
 
   expect_error(amortizer("flow"), "`inference_net` must be an inference network",
                class = "amortized_error_argument")
@@ -26,7 +36,7 @@ test_that("a trained amortizer prints its architecture and training", {
   expect_output(print(fit), "trained on 10,000 simulations")
   s <- summary(fit)
   expect_s3_class(s, "summary.amortizer")
-  expect_true(any(grepl("affine coupling", s$layers)))
+  expect_true(any(grepl("spline coupling", s$layers)))
   expect_output(print(s), "Weights:")
 })
 
@@ -46,4 +56,28 @@ test_that("a trained amortizer survives saveRDS/readRDS with identical draws", {
     as.matrix(amortized::sample_posterior(fit, x, 50, seed = 9))
   }, args = list(path = path, x = x))
   expect_identical(unclass(fresh), unclass(as.matrix(sample_posterior(fit, x, 50, seed = 9))))
+})
+
+test_that("an amortizer uses a simulator's set structure (slcp: 4 exchangeable points)", {
+  sim <- benchmark_simulator("slcp")
+  expect_equal(sim$set_structure, c(4L, 2L))
+  expect_output(print(sim), "an exchangeable set of 4 points of 2")
+  sims <- simulate(sim, 1000, seed = 1)
+  expect_equal(sims$set_structure, c(4L, 2L))
+  net <- coupling_flow(n_layers = 2, hidden = c(16, 16))
+  fit <- train(amortizer(net), sims, epochs = 2, seed = 1, verbose = FALSE)
+  expect_equal(fit$set_shape, c(4L, 2L))
+  expect_output(print(fit), "exchangeable set of 4 points of 2, put in canonical order")
+  x <- sims$data[1, ]
+  shuffled <- x[c(5, 6, 1, 2, 7, 8, 3, 4)]  # the same 4 points in another order
+  a <- sample_posterior(fit, x, 100, seed = 3)
+  b <- sample_posterior(fit, shuffled, 100, seed = 3)
+  expect_equal(as.matrix(a), as.matrix(b), tolerance = 1e-6)
+  # the structure survives a restart of the C++ model and can be turned off
+  restored <- unserialize(serialize(fit, NULL))
+  expect_equal(as.matrix(sample_posterior(restored, shuffled, 100, seed = 3)), as.matrix(a), tolerance = 1e-6)
+  plain <- train(amortizer(net, use_structure = FALSE), sims, epochs = 2, seed = 1, verbose = FALSE)
+  expect_length(plain$set_shape, 0)
+  expect_error(amortizer(use_structure = "yes"), "`use_structure` must be TRUE or FALSE",
+               class = "amortized_error_argument")
 })

@@ -10,7 +10,8 @@ test_that("NPE on gaussian_linear recovers the exact conjugate posterior", {
 })
 
 test_that("training records a history and early stopping keeps the best epoch", {
-  fit <- fitted_gaussian_linear()
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(32, 32))), benchmark_simulator("two_moons"),
+               n_sims = 3000, epochs = 60, patience = 5, seed = 1, verbose = FALSE)
   h <- fit$history
   expect_named(h, c("epoch", "train_loss", "validation_loss", "learning_rate", "seconds"))
   expect_equal(h$epoch, seq_len(nrow(h)))

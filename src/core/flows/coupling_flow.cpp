@@ -3,6 +3,7 @@
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
 #include "amortized/transforms/permutation.h"
+#include "amortized/transforms/spline_coupling.h"
 
 #include <cmath>
 
@@ -70,14 +71,24 @@ std::vector<std::string> ConditionalFlowImpl::describe() const {
 
 ConditionalFlow make_coupling_flow(const CouplingFlowOptions& o, at::Generator& gen) {
   TORCH_CHECK(o.n_layers() >= 1, "n_layers must be >= 1, got ", o.n_layers());
-  TORCH_CHECK(o.transform() == "affine", "transform must be \"affine\", got \"", o.transform(), "\"");
+  TORCH_CHECK(o.transform() == "affine" || o.transform() == "spline",
+              "transform must be \"affine\" or \"spline\", got \"", o.transform(), "\"");
   std::vector<std::shared_ptr<TransformImpl>> ts;
   for (int64_t i = 0; i < o.n_layers(); ++i) {
     if (o.actnorm()) ts.push_back(std::make_shared<ActNormImpl>(o.dim()));
-    ts.push_back(std::make_shared<AffineCouplingImpl>(AffineCouplingOptions(o.dim(), o.context_dim())
-                                                          .hidden(o.hidden())
-                                                          .activation(o.activation())
-                                                          .clamp(o.clamp())));
+    if (o.transform() == "spline") {
+      ts.push_back(std::make_shared<SplineCouplingImpl>(SplineCouplingOptions(o.dim(), o.context_dim())
+                                                            .hidden(o.hidden())
+                                                            .activation(o.activation())
+                                                            .bins(o.bins())
+                                                            .tail_bound(o.tail_bound())
+                                                            .clamp(o.clamp())));
+    } else {
+      ts.push_back(std::make_shared<AffineCouplingImpl>(AffineCouplingOptions(o.dim(), o.context_dim())
+                                                            .hidden(o.hidden())
+                                                            .activation(o.activation())
+                                                            .clamp(o.clamp())));
+    }
     // Between couplings: after even blocks the reversal, which swaps passive
     // and active halves so that each pair of couplings transforms every
     // variable; after odd blocks a seeded random permutation mixes them.

@@ -58,6 +58,7 @@ class TwoMoons : public Benchmark {
 class Slcp : public Benchmark {
  public:
   Slcp() : Benchmark("slcp", 5, 8) {}
+  std::vector<int64_t> set_structure() const override { return {4, 2}; }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 5, -3.0, 3.0, rng, theta);
   }

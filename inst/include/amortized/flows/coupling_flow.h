@@ -42,10 +42,13 @@ struct CouplingFlowOptions {
   // Hidden widths of each conditioner MLP.
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{128, 128};
   TORCH_ARG(std::string, activation) = "silu";
-  // Coupling type: "affine" (later issues add "spline").
+  // Coupling type: "affine" or "spline" (rational-quadratic).
   TORCH_ARG(std::string, transform) = "affine";
   // Soft clamp of affine log-scales.
   TORCH_ARG(double, clamp) = 3.0;
+  // Spline bins and the bound of the spline interval.
+  TORCH_ARG(int64_t, bins) = 10;
+  TORCH_ARG(double, tail_bound) = 3.0;
   // Insert data-initialized ActNorm before each coupling.
   TORCH_ARG(bool, actnorm) = true;
 };

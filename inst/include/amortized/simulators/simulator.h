@@ -67,6 +67,9 @@ class Simulator {
   virtual void simulate(int64_t n, const double* theta, Rng& rng, double* x) const = 0;
 
   int64_t dim_theta() const { return static_cast<int64_t>(parameter_names().size()); }
+  // For flat data that are an exchangeable set: {n_obs, dim} (points stored
+  // one after the other); empty otherwise. Estimators can exploit it.
+  virtual std::vector<int64_t> set_structure() const { return {}; }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }

@@ -1,0 +1,63 @@
+# Benchmark (not a test): neural posterior estimation on the standard tasks.
+# For each task: train one amortizer on n_sims simulations (seed 1) with the
+# defaults of train(), draw 10,000 samples for each reference observation in
+# ../shared/reference/ and score them with C2ST against the exact posterior
+# draws; print C2ST per observation and the mean, training and sampling time,
+# and the time to draw 1,000 samples for each of 100 observations at once.
+#
+# Run: Rscript bench/npe_benchmark.R [task|all] [n_sims] [threads] [net]
+#   net: an R expression for the inference network, default "coupling_flow()"
+# e.g. Rscript bench/npe_benchmark.R two_moons 10000 1 'coupling_flow(transform = "affine")'
+# Environment: AMORTIZED_TRAIN_ARGS='list(batch_size = 128)' overrides train()
+# defaults (for exploring recipes); AMORTIZED_REFERENCE: the reference folder.
+suppressMessages(library(amortized))
+args <- commandArgs(trailingOnly = TRUE)
+tasks <- if (length(args) >= 1 && args[1] != "all") strsplit(args[1], ",")[[1]] else
+  c("two_moons", "slcp", "gaussian_linear", "bernoulli_glm", "sir", "lotka_volterra")
+n_sims <- if (length(args) >= 2) as.integer(args[2]) else 10000L
+threads <- if (length(args) >= 3) as.integer(args[3]) else 1L
+net_expr <- if (length(args) >= 4) args[4] else "coupling_flow()"
+train_args <- eval(parse(text = Sys.getenv("AMORTIZED_TRAIN_ARGS", "list()")))
+c2st_threads <- 2L  # the classifier is the slow part; it does not measure us
+
+root <- Sys.getenv("AMORTIZED_REFERENCE", file.path("..", "shared", "reference"))
+elapsed <- function(expr) {
+  t0 <- proc.time()[["elapsed"]]
+  force(expr)
+  proc.time()[["elapsed"]] - t0
+}
+read_row <- function(path) unname(unlist(utils::read.csv(path)))
+
+cat(sprintf("NPE benchmark: %d simulations, %d thread(s), net %s, train args %s\n\n", n_sims, threads,
+            net_expr, Sys.getenv("AMORTIZED_TRAIN_ARGS", "defaults")))
+rows <- list()
+for (task in tasks) {
+  sim <- benchmark_simulator(task)
+  net <- eval(parse(text = net_expr))
+  fit <- NULL
+  t_train <- elapsed(fit <- suppressWarnings(do.call(train, c(
+    list(amortizer(net), sim, n_sims = n_sims, seed = 1, verbose = FALSE, threads = threads), train_args))))
+  obs100 <- simulate(sim, 100, seed = 99)$data
+  invisible(sample_posterior(fit, obs100[1:2, ], 10, seed = 1, threads = threads))  # warm-up
+  t_batch <- elapsed(sample_posterior(fit, obs100, n_draws = 1000, seed = 2, threads = threads))
+  scores <- rep(NA_real_, 5)
+  t_sample <- NA_real_
+  for (k in 1:5) {
+    dir <- file.path(root, task, paste0("num_observation_", k))
+    if (!dir.exists(dir)) next
+    obs <- read_row(file.path(dir, "observation.csv"))
+    ref <- as.matrix(utils::read.csv(bzfile(file.path(dir, "reference_posterior_samples.csv.bz2"))))
+    draws <- NULL
+    t <- elapsed(draws <- sample_posterior(fit, obs, n_draws = 10000, seed = k, threads = threads))
+    t_sample <- max(t_sample, t, na.rm = TRUE)
+    scores[k] <- c2st(draws, ref, seed = 1, threads = c2st_threads)
+  }
+  ep <- nrow(fit$history)
+  cat(sprintf("%-16s C2ST %s  mean %s | train %5.1f s (%d epochs, best %d) | 10k draws %5.3f s | 1000 x 100 obs %5.3f s\n",
+              task, paste(ifelse(is.na(scores), "  -  ", sprintf("%.3f", scores)), collapse = " "),
+              if (all(is.na(scores))) "  -  " else sprintf("%.3f", mean(scores, na.rm = TRUE)),
+              t_train, ep, fit$info$best_epoch, t_sample, t_batch))
+  rows[[task]] <- data.frame(task = task, c2st = mean(scores, na.rm = TRUE), train_s = t_train,
+                             batch_sample_s = t_batch)
+}
+invisible(rows)

@@ -1,0 +1,29 @@
+// A conditional affine map fitted by least squares: the residual of a
+// linear regression of the parameters on the context, scaled to unit
+// variance, y = (x - context W - b) / s. Put in front of a flow, it takes
+// over the part of the posterior that is linear-Gaussian in the data (all
+// of it for a linear-Gaussian model, so the flow has little left to learn);
+// for other models it is a harmless reparameterization. Fixed after fit().
+#pragma once
+
+#include "amortized/transforms/transform.h"
+
+namespace amortized {
+
+class LinearResidualImpl : public TransformImpl {
+ public:
+  LinearResidualImpl(int64_t dim, int64_t context_dim);
+  // Ridge regression of x: [n, dim] on context: [n, context_dim] (with an
+  // intercept; ridge penalty `ridge` times n on the slopes).
+  void fit(const Tensor& x, const Tensor& context, double ridge = 1e-3);
+  std::pair<Tensor, Tensor> forward(const Tensor& x, const Tensor& context) override;
+  std::pair<Tensor, Tensor> inverse(const Tensor& y, const Tensor& context) override;
+  std::string describe() const override;
+
+ private:
+  int64_t context_dim_;
+  Tensor weight_, bias_, sd_;  // [context_dim, dim], [dim], [dim]
+};
+TORCH_MODULE(LinearResidual);
+
+}  // namespace amortized

@@ -1,0 +1,276 @@
+#include "amortized/transforms/spline_coupling.h"
+
+#include <ATen/Dispatch.h>
+#include <torch/autograd.h>
+#include <torch/nn/functional/activation.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace amortized {
+
+namespace {
+
+constexpr double kMinBinWidth = 1e-3, kMinBinHeight = 1e-3, kMinDerivative = 1e-3;
+
+// Knot positions from unconstrained sizes: [..., K] -> [..., K + 1], from
+// -bound to bound, each bin at least min_size of 2 bound wide.
+Tensor knots(const Tensor& raw, double bound, double min_size) {
+  const int64_t k = raw.size(-1);
+  Tensor size = min_size + (1 - min_size * static_cast<double>(k)) * torch::softmax(raw, -1);
+  Tensor cum = 2 * bound * torch::cumsum(size, -1) - bound;
+  // exact ends despite rounding
+  return torch::cat({torch::full_like(cum.narrow(-1, 0, 1), -bound), cum.narrow(-1, 0, k - 1),
+                     torch::full_like(cum.narrow(-1, 0, 1), bound)},
+                    -1);
+}
+
+// Entry idx (a [..., 1] index) of v along the last dimension, as [...].
+Tensor at_bin(const Tensor& v, const Tensor& idx) { return v.gather(-1, idx).squeeze(-1); }
+
+}  // namespace
+
+namespace {
+
+// Knot positions cw, ch and derivatives d, each [..., K + 1], from the
+// unconstrained parameters (softmax / softplus; boundary derivatives 1).
+struct Knots {
+  Tensor cw, ch, d;
+};
+
+Knots make_knots(const Tensor& widths, const Tensor& heights, const Tensor& derivatives, double tail_bound) {
+  const int64_t k = widths.size(-1);
+  TORCH_CHECK(k >= 2 && heights.size(-1) == k && derivatives.size(-1) == k - 1,
+              "spline: widths and heights need K >= 2 entries and derivatives K - 1");
+  Knots out;
+  out.cw = knots(widths, tail_bound, kMinBinWidth);
+  out.ch = knots(heights, tail_bound, kMinBinHeight);
+  // Interior derivatives via softplus, shifted so that a zero input gives 1;
+  // boundary derivatives are exactly 1 (matching the linear tails).
+  const double shift = std::log(std::exp(1 - kMinDerivative) - 1);
+  Tensor d = kMinDerivative + torch::softplus(derivatives + shift);
+  Tensor ones = torch::ones_like(d.narrow(-1, 0, 1));
+  out.d = torch::cat({ones, d, ones}, -1);
+  return out;
+}
+
+// The spline from its knots with tensor operations (any device, any
+// gradient); the reference for the fused CPU kernel below.
+std::pair<Tensor, Tensor> spline_from_knots(const Tensor& x, const Knots& kn, double tail_bound, bool inverse) {
+  const int64_t k = kn.cw.size(-1) - 1;
+  Tensor inside = (x >= -tail_bound) & (x <= tail_bound);
+  Tensor xin = x.clamp(-tail_bound, tail_bound);
+  Tensor w = kn.cw.narrow(-1, 1, k) - kn.cw.narrow(-1, 0, k), h = kn.ch.narrow(-1, 1, k) - kn.ch.narrow(-1, 0, k);
+  const Tensor& locations = inverse ? kn.ch : kn.cw;
+  Tensor idx = ((xin.unsqueeze(-1) >= locations).sum(-1, /*keepdim=*/true) - 1).clamp(0, k - 1);
+  Tensor xk = at_bin(kn.cw, idx), wk = at_bin(w, idx), yk = at_bin(kn.ch, idx), hk = at_bin(h, idx);
+  Tensor dk = at_bin(kn.d, idx), dk1 = at_bin(kn.d, idx + 1);
+  Tensor sk = hk / wk;
+  Tensor slope_sum = dk1 + dk - 2 * sk;
+  Tensor theta;
+  if (inverse) {
+    Tensor dy = xin - yk;
+    Tensor a = hk * (sk - dk) + dy * slope_sum;
+    Tensor b = hk * dk - dy * slope_sum;
+    Tensor c = -sk * dy;
+    Tensor disc = (b.pow(2) - 4 * a * c).clamp_min(0);
+    theta = (2 * c) / (-b - torch::sqrt(disc));
+  } else {
+    theta = (xin - xk) / wk;
+  }
+  Tensor t1 = theta * (1 - theta);
+  Tensor denom = sk + slope_sum * t1;
+  Tensor dnum = sk.pow(2) * (dk1 * theta.pow(2) + 2 * sk * t1 + dk * (1 - theta).pow(2));
+  Tensor logdet = torch::log(dnum) - 2 * torch::log(denom);  // log dy/dx at this point
+  Tensor out = inverse ? theta * wk + xk : yk + hk * (sk * theta.pow(2) + dk * t1) / denom;
+  if (inverse) logdet = -logdet;
+  return {torch::where(inside, out, x), torch::where(inside, logdet, torch::zeros_like(logdet))};
+}
+
+// ---- Fused CPU kernel: one pass per element, with a hand-written backward.
+
+template <typename T>
+int64_t find_bin(const T* loc, int64_t k, T v) {
+  int64_t b = 0;
+  while (b + 1 < k && v >= loc[b + 1]) ++b;
+  return b;
+}
+
+// Forward or inverse map of n elements; no gradients.
+template <typename T>
+void spline_kernel(int64_t n, int64_t k, const T* x, const T* cw, const T* ch, const T* d, T bound, bool inverse,
+                   T* y, T* logdet) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T v = x[i];
+    if (!(v >= -bound && v <= bound)) {  // tails (and NaN) pass through
+      y[i] = v;
+      logdet[i] = 0;
+      continue;
+    }
+    const T *pw = cw + i * (k + 1), *ph = ch + i * (k + 1), *pd = d + i * (k + 1);
+    const int64_t b = find_bin(inverse ? ph : pw, k, v);
+    const T x0 = pw[b], w = pw[b + 1] - pw[b], y0 = ph[b], h = ph[b + 1] - ph[b];
+    const T d0 = pd[b], d1 = pd[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
+    T theta;
+    if (inverse) {
+      const T dy = v - y0;
+      const T a = h * (s - d0) + dy * slope_sum, bb = h * d0 - dy * slope_sum, c = -s * dy;
+      const T disc = std::max(bb * bb - 4 * a * c, T(0));
+      theta = (2 * c) / (-bb - std::sqrt(disc));
+    } else {
+      theta = (v - x0) / w;
+    }
+    const T t1 = theta * (1 - theta), den = s + slope_sum * t1;
+    const T p = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
+    const T ld = std::log(s * s * p) - 2 * std::log(den);
+    y[i] = inverse ? theta * w + x0 : y0 + h * (s * theta * theta + d0 * t1) / den;
+    logdet[i] = inverse ? -ld : ld;
+  }
+}
+
+// Gradients of (y, logdet) of the forward map, given their upstream
+// gradients gy, gl, into gx [n] and gcw, gch, gd [n, k + 1] (zeroed).
+template <typename T>
+void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* cw, const T* ch, const T* d, T bound,
+                            const T* gy, const T* gl, T* gx, T* gcw, T* gch, T* gd) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T v = x[i], g_y = gy ? gy[i] : T(0), g_l = gl ? gl[i] : T(0);
+    if (!(v >= -bound && v <= bound)) {
+      gx[i] = g_y;
+      continue;
+    }
+    const int64_t row = i * (k + 1);
+    const T *pw = cw + row, *ph = ch + row, *pd = d + row;
+    const int64_t b = find_bin(pw, k, v);
+    const T x0 = pw[b], w = pw[b + 1] - pw[b], h = ph[b + 1] - ph[b];
+    const T d0 = pd[b], d1 = pd[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
+    const T theta = (v - x0) / w, t1 = theta * (1 - theta), dt1 = 1 - 2 * theta;
+    const T den = s + slope_sum * t1, num = h * (s * theta * theta + d0 * t1);
+    const T p = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
+    const T den2 = den * den;
+    // partials of y = y0 + num / den and of logdet = log(s^2 p) - 2 log(den)
+    const T dy_dtheta = (h * (2 * s * theta + d0 * dt1) * den - num * slope_sum * dt1) / den2;
+    const T dy_ds = (h * theta * theta * den - num * (1 - 2 * t1)) / den2;
+    const T dy_dh = (s * theta * theta + d0 * t1) / den;
+    const T dy_dd0 = (h * t1 * den - num * t1) / den2, dy_dd1 = -num * t1 / den2;
+    const T dp_dtheta = 2 * d1 * theta + 2 * s * dt1 - 2 * d0 * (1 - theta);
+    const T dl_dtheta = dp_dtheta / p - 2 * slope_sum * dt1 / den;
+    const T dl_ds = 2 / s + 2 * t1 / p - 2 * (1 - 2 * t1) / den;
+    const T dl_dd0 = (1 - theta) * (1 - theta) / p - 2 * t1 / den, dl_dd1 = theta * theta / p - 2 * t1 / den;
+    const T g_theta = g_y * dy_dtheta + g_l * dl_dtheta, g_s = g_y * dy_ds + g_l * dl_ds, g_h = g_y * dy_dh;
+    // theta = (x - x0) / w, s = h / w, w = x1 - x0, h = y1 - y0
+    gx[i] = g_theta / w;
+    gcw[row + b] += g_theta * (theta - 1) / w + g_s * s / w;
+    gcw[row + b + 1] += -g_theta * theta / w - g_s * s / w;
+    gch[row + b] += g_y - g_h - g_s / w;
+    gch[row + b + 1] += g_h + g_s / w;
+    gd[row + b] += g_y * dy_dd0 + g_l * dl_dd0;
+    gd[row + b + 1] += g_y * dy_dd1 + g_l * dl_dd1;
+  }
+}
+
+// Flattens x to [n] and the knots to [n, k + 1], contiguous.
+struct Flat {
+  Tensor x, cw, ch, d;
+  Flat(const Tensor& x_, const Tensor& cw_, const Tensor& ch_, const Tensor& d_) {
+    const int64_t k1 = cw_.size(-1);
+    x = x_.reshape({-1}).contiguous();
+    cw = cw_.reshape({-1, k1}).contiguous();
+    ch = ch_.reshape({-1, k1}).contiguous();
+    d = d_.reshape({-1, k1}).contiguous();
+  }
+};
+
+std::pair<Tensor, Tensor> run_kernel(const Tensor& x, const Tensor& cw, const Tensor& ch, const Tensor& d,
+                                     double bound, bool inverse) {
+  Flat f(x, cw, ch, d);
+  Tensor y = torch::empty_like(f.x), ld = torch::empty_like(f.x);
+  const int64_t n = f.x.size(0), k = f.cw.size(1) - 1;
+  AT_DISPATCH_FLOATING_TYPES(f.x.scalar_type(), "rq_spline", [&] {
+    spline_kernel<scalar_t>(n, k, f.x.data_ptr<scalar_t>(), f.cw.data_ptr<scalar_t>(), f.ch.data_ptr<scalar_t>(),
+                            f.d.data_ptr<scalar_t>(), static_cast<scalar_t>(bound), inverse,
+                            y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
+  });
+  return {y.view(x.sizes()), ld.view(x.sizes())};
+}
+
+class SplineFunction : public torch::autograd::Function<SplineFunction> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const Tensor& x,
+                                                const Tensor& cw, const Tensor& ch, const Tensor& d, double bound) {
+    ctx->save_for_backward({x, cw, ch, d});
+    ctx->saved_data["bound"] = bound;
+    auto out = run_kernel(x, cw, ch, d, bound, false);
+    return {out.first, out.second};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const double bound = ctx->saved_data["bound"].toDouble();
+    const Tensor &x = saved[0], &cw = saved[1], &ch = saved[2], &d = saved[3];
+    Flat f(x, cw, ch, d);
+    const int64_t n = f.x.size(0), k = f.cw.size(1) - 1;
+    Tensor gy = grads[0].defined() ? grads[0].reshape({-1}).contiguous() : Tensor();
+    Tensor gl = grads[1].defined() ? grads[1].reshape({-1}).contiguous() : Tensor();
+    Tensor gx = torch::zeros_like(f.x), gcw = torch::zeros_like(f.cw), gch = torch::zeros_like(f.ch),
+           gd = torch::zeros_like(f.d);
+    AT_DISPATCH_FLOATING_TYPES(f.x.scalar_type(), "rq_spline_backward", [&] {
+      spline_kernel_backward<scalar_t>(
+          n, k, f.x.data_ptr<scalar_t>(), f.cw.data_ptr<scalar_t>(), f.ch.data_ptr<scalar_t>(),
+          f.d.data_ptr<scalar_t>(), static_cast<scalar_t>(bound), gy.defined() ? gy.data_ptr<scalar_t>() : nullptr,
+          gl.defined() ? gl.data_ptr<scalar_t>() : nullptr, gx.data_ptr<scalar_t>(), gcw.data_ptr<scalar_t>(),
+          gch.data_ptr<scalar_t>(), gd.data_ptr<scalar_t>());
+    });
+    return {gx.view(x.sizes()), gcw.view(cw.sizes()), gch.view(ch.sizes()), gd.view(d.sizes()), Tensor()};
+  }
+};
+
+}  // namespace
+
+std::pair<Tensor, Tensor> rational_quadratic_spline(const Tensor& x, const Tensor& widths, const Tensor& heights,
+                                                    const Tensor& derivatives, double tail_bound, bool inverse,
+                                                    bool fused) {
+  Knots kn = make_knots(widths, heights, derivatives, tail_bound);
+  const bool needs_grad = torch::GradMode::is_enabled() &&
+                          (x.requires_grad() || kn.cw.requires_grad() || kn.ch.requires_grad() || kn.d.requires_grad());
+  const bool cpu = x.device().is_cpu() && kn.cw.device().is_cpu();
+  if (!fused || !cpu || (inverse && needs_grad)) return spline_from_knots(x, kn, tail_bound, inverse);
+  Tensor cw = kn.cw.to(x.scalar_type()), ch = kn.ch.to(x.scalar_type()), d = kn.d.to(x.scalar_type());
+  if (inverse || !needs_grad) return run_kernel(x, cw, ch, d, tail_bound, inverse);
+  auto out = SplineFunction::apply(x, cw, ch, d, tail_bound);
+  return {out[0], out[1]};
+}
+
+SplineCouplingImpl::SplineCouplingImpl(const SplineCouplingOptions& options_)
+    : CouplingImpl(options_.coupling(), 3 * options_.bins() + 1, "a spline"), options(options_) {
+  TORCH_CHECK(options.bins() >= 2, "a spline needs bins >= 2, got ", options.bins());
+  TORCH_CHECK(options.tail_bound() > 0, "tail_bound must be > 0, got ", options.tail_bound());
+  TORCH_CHECK(options.clamp() > 0, "clamp must be > 0, got ", options.clamp());
+}
+
+std::pair<Tensor, Tensor> SplineCouplingImpl::element_map(const Tensor& x_a, const Tensor& params, bool inverse) {
+  const int64_t k = options.bins();
+  Tensor widths = params.narrow(2, 0, k), heights = params.narrow(2, k, k);
+  Tensor derivs = params.narrow(2, 2 * k, k - 1);
+  Tensor shift = params.select(2, 3 * k - 1);
+  const double c = options.clamp();
+  Tensor log_scale = c * torch::tanh(params.select(2, 3 * k) / c);
+  if (inverse) {
+    auto [u, ld_spline] = rational_quadratic_spline(x_a, widths, heights, derivs, options.tail_bound(), true);
+    return {(u - shift) * torch::exp(-log_scale), ld_spline - log_scale};
+  }
+  Tensor u = x_a * torch::exp(log_scale) + shift;
+  auto [y, ld_spline] = rational_quadratic_spline(u, widths, heights, derivs, options.tail_bound(), false);
+  return {y, ld_spline + log_scale};
+}
+
+std::string SplineCouplingImpl::describe() const {
+  std::ostringstream out;
+  out << "spline coupling " << describe_coupling() << ", " << options.bins() << " bins on [-"
+      << options.tail_bound() << ", " << options.tail_bound() << "])";
+  return out.str();
+}
+
+}  // namespace amortized

@@ -1,0 +1,37 @@
+test_that("c2st() scores identical samples near 0.5 and disjoint ones near 1", {
+  set.seed(1)
+  a <- matrix(rnorm(3000), ncol = 2)
+  b <- matrix(rnorm(3000), ncol = 2)
+  same <- c2st(a, b)
+  expect_lt(abs(same - 0.5), 0.04)
+  expect_length(attr(same, "folds"), 5)
+  far <- c2st(a + 10, b)
+  expect_gt(far, 0.99)
+})
+
+test_that("c2st() matches the optimal accuracy for a shifted Gaussian", {
+  set.seed(2)
+  delta <- 1.5
+  a <- cbind(rnorm(3000, delta), rnorm(3000))
+  b <- cbind(rnorm(3000), rnorm(3000))
+  # the best classifier of N(0, 1) against N(delta, 1) is right with probability pnorm(delta / 2)
+  expect_equal(as.numeric(c2st(a, b, seed = 3)), pnorm(delta / 2), tolerance = 0.025)
+})
+
+test_that("c2st() takes data frames and draws objects and checks its input", {
+  set.seed(3)
+  ref <- data.frame(mu = rnorm(400), sigma = rnorm(400))
+  draws <- posterior::as_draws_df(as.matrix(ref + 0.05))
+  expect_true(is.numeric(c2st(draws, ref)))
+  expect_identical(c2st(draws, ref, seed = 5), c2st(draws, ref, seed = 5))
+  expect_error(c2st(matrix(1, 10, 2), matrix(1, 10, 3)), "same number of columns",
+               class = "amortized_error_argument")
+  expect_error(c2st(matrix(c(1, NA), 10, 2), matrix(1, 10, 2)), "non-finite",
+               class = "amortized_error_argument")
+  expect_error(c2st("a", matrix(1, 10, 2)), "`draws` must be a numeric matrix",
+               class = "amortized_error_argument")
+  expect_error(c2st(matrix(1, 3, 2), matrix(1, 10, 2)), "`draws` needs at least 5 rows",
+               class = "amortized_error_argument")
+  expect_error(c2st(matrix(1, 10, 2), matrix(1, 10, 2), folds = 1), "`folds` must be a whole number >= 2",
+               class = "amortized_error_argument")
+})
