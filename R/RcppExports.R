@@ -17,6 +17,10 @@
     .Call(`_amortized_amz_npe_train`, ptr, theta, x, options, fit_standardization, on_epoch)
 }
 
+.amz_npe_log_prob <- function(ptr, theta, x, threads) {
+    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x, threads)
+}
+
 .amz_npe_sample <- function(ptr, x, n_draws, seed, threads) {
     .Call(`_amortized_amz_npe_sample`, ptr, x, n_draws, seed, threads)
 }

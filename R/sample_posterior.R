@@ -45,7 +45,8 @@ sample_posterior <- function(object, data, n_draws = 1000, seed = NULL,
 
 # Coerces observed data to an n_obs x d matrix in the simulator's data order.
 # Returns list(matrix, single) where single = data was one vector.
-as_observations <- function(data, data_names, arg = "data", call = rlang::caller_env()) {
+# unit: what one row is, for messages ("data set", "parameter vector").
+as_observations <- function(data, data_names, arg = "data", unit = "data set", call = rlang::caller_env()) {
   d <- length(data_names)
   single <- is.null(dim(data)) && !is.list(data)
   if (is.data.frame(data)) {
@@ -55,19 +56,19 @@ as_observations <- function(data, data_names, arg = "data", call = rlang::caller
     data <- as.matrix(data)
   }
   if (!is.numeric(data) || is.list(data) || (!is.null(dim(data)) && length(dim(data)) != 2)) {
-    cli::cli_abort(c("{.arg {arg}} must be a numeric vector (one data set) or a numeric matrix or data frame (one data set per row).",
+    cli::cli_abort(c("{.arg {arg}} must be a numeric vector (one {unit}) or a numeric matrix or data frame (one {unit} per row).",
                      "x" = "Got {describe_value(data)}."), class = "amortized_error_data", call = call)
   }
   nm <- if (single) names(data) else colnames(data)
   m <- if (single) matrix(data, nrow = 1) else data
   if (ncol(m) != d) {
-    cli::cli_abort(c("{.arg {arg}} must have {d} value{?s} per data set ({abbreviate_names(data_names)}).",
+    cli::cli_abort(c("{.arg {arg}} must have {d} value{?s} per {unit} ({abbreviate_names(data_names)}).",
                      "x" = "Got {ncol(m)}."), class = "amortized_error_data", call = call)
   }
   if (!is.null(nm) && !all(nm == "")) {
     missing_names <- setdiff(data_names, nm)
     if (length(missing_names) > 0) {
-      cli::cli_abort(c("{.arg {arg}} has names that do not match the simulator's data names.",
+      cli::cli_abort(c("{.arg {arg}} has names that do not match the names the amortizer was trained on.",
                        "x" = "Missing: {.val {missing_names}}."), class = "amortized_error_data", call = call)
     }
     m <- m[, match(data_names, nm), drop = FALSE]

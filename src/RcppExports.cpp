@@ -67,6 +67,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_npe_log_prob
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, int threads);
+RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_log_prob(ptr, theta, x, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_sample
 Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws, double seed, int threads);
 RcppExport SEXP _amortized_amz_npe_sample(SEXP ptrSEXP, SEXP xSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
@@ -176,6 +190,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 6},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
     {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 6},
+    {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 4},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 5},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 6},
     {"_amortized_amz_npe_serialize", (DL_FUNC) &_amortized_amz_npe_serialize, 1},

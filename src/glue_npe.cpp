@@ -149,6 +149,19 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatri
   AMZ_GLUE_END
 }
 
+// log q(theta_i | x_i) on the original scale for each row i.
+// [[Rcpp::export(.amz_npe_log_prob)]]
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, int threads) {
+  AMZ_GLUE_BEGIN
+  auto& est = for_inference(ptr, threads);
+  torch::NoGradGuard no_grad;
+  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta), matrix_to_tensor(x))
+                         .to(torch::kDouble)
+                         .contiguous();
+  return Rcpp::NumericVector(lp.data_ptr<double>(), lp.data_ptr<double>() + lp.numel());
+  AMZ_GLUE_END
+}
+
 // Draws for every row of x; returns an array [n_draws, n_obs, dim_theta].
 // [[Rcpp::export(.amz_npe_sample)]]
 Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws, double seed,

@@ -50,3 +50,24 @@ test_that("sample_posterior() rejects bad input with clear messages", {
   expect_error(sample_posterior(amortizer(), x), "is not trained yet", class = "amortized_error_untrained")
   expect_error(sample_posterior(fit), "`data` is missing", class = "amortized_error_argument")
 })
+
+test_that("posterior_log_density() matches the exact conjugate posterior density", {
+  fit <- fitted_gaussian_linear()
+  x <- gl_observations[1, ]
+  set.seed(5)
+  theta <- matrix(rnorm(50 * 10, rep(x / 2, each = 50), sqrt(0.05)), 50, 10,
+                  dimnames = list(NULL, paste0("theta_", 1:10)))
+  exact <- rowSums(matrix(dnorm(theta, rep(x / 2, each = 50), sqrt(0.05), log = TRUE), 50))
+  lp <- posterior_log_density(fit, theta, x)
+  expect_length(lp, 50)
+  # a near-exact posterior: log densities agree to a small, constant-free error
+  expect_lt(mean(abs(lp - exact)), 0.3)
+  expect_gt(cor(lp, exact), 0.97)
+  # data recycled or given per row
+  expect_equal(posterior_log_density(fit, theta[1:3, ], rbind(x, x, x)), lp[1:3], tolerance = 1e-6)
+  expect_error(posterior_log_density(fit, theta[1:3, 1:9], x), "`theta` must have 10 values per parameter vector",
+               class = "amortized_error_data")
+  expect_error(posterior_log_density(fit, theta[1:3, ], rbind(x, x)), "one per row of `theta`",
+               class = "amortized_error_data")
+  expect_error(posterior_log_density(amortizer(), theta, x), class = "amortized_error_untrained")
+})
