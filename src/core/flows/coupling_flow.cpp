@@ -51,11 +51,8 @@ Tensor ConditionalFlowImpl::log_prob(const Tensor& theta, const Tensor& context)
 }
 
 Tensor ConditionalFlowImpl::sample(int64_t n, const Tensor& context, at::Generator& gen) {
-  TORCH_CHECK(n >= 1, "the number of draws must be >= 1, got ", n);
-  check_shape(context, "context", {-1, context_dim()});
+  auto [ctx, z] = repeat_for_draws(n, context, gen);
   const int64_t batch = context.size(0);
-  Tensor ctx = context.unsqueeze(1).expand({batch, n, context_dim()}).reshape({batch * n, context_dim()});
-  Tensor z = torch::randn({batch * n, dim()}, gen, context.options());
   return from_latent(z, ctx).reshape({batch, n, dim()});
 }
 

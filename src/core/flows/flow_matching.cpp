@@ -45,11 +45,8 @@ Tensor FlowMatchingImpl::loss(const Tensor& theta, const Tensor& context) {
 }
 
 Tensor FlowMatchingImpl::sample(int64_t n, const Tensor& context, at::Generator& gen) {
-  TORCH_CHECK(n >= 1, "the number of draws must be >= 1, got ", n);
-  check_shape(context, "context", {-1, context_dim()});
+  auto [ctx, x] = repeat_for_draws(n, context, gen);
   const int64_t batch = context.size(0);
-  Tensor ctx = context.unsqueeze(1).expand({batch, n, context_dim()}).reshape({batch * n, context_dim()});
-  Tensor x = torch::randn({batch * n, dim()}, gen, context.options());
   const double h = 1.0 / static_cast<double>(options.steps());
   auto v = [&](const Tensor& xs, double t) {
     return velocity(xs, torch::full({xs.size(0)}, t, xs.options()), ctx);

@@ -31,6 +31,12 @@ class InferenceNetImpl : public torch::nn::Module {
   int64_t dim() const { return dim_; }
   int64_t context_dim() const { return context_dim_; }
 
+ protected:
+  // For sample(): checks n >= 1 and context [batch, context_dim], and gives
+  // each context row repeated n times ([batch * n, context_dim]) and base
+  // noise N(0, I) for every draw ([batch * n, dim]).
+  std::pair<Tensor, Tensor> repeat_for_draws(int64_t n, const Tensor& context, at::Generator& gen) const;
+
  private:
   int64_t dim_, context_dim_;
 };
