@@ -1,5 +1,7 @@
 #include "amortized/train/trainer.h"
 
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
 
 #include <chrono>
 #include <cmath>
@@ -42,67 +44,6 @@ double evaluate(const LossFn& loss, const Tensor& a, const Tensor& b, const Tens
   return counted > 0 ? total / static_cast<double>(counted) : std::numeric_limits<double>::infinity();
 }
 
-// AdamW over all parameters at once: the parameters and their gradients
-// become views into two flat buffers for the duration of training, so that
-// a step, the gradient norm and zeroing are a handful of operations instead
-// of a dozen per parameter tensor (most of a small network's step time).
-// Same update as torch::optim::AdamW (decoupled weight decay, bias-corrected
-// moments).
-class FlatAdamW {
- public:
-  FlatAdamW(std::vector<Tensor> params, double weight_decay) : params_(std::move(params)), wd_(weight_decay) {
-    torch::NoGradGuard no_grad;
-    int64_t total = 0;
-    for (auto& p : params_) total += p.numel();
-    auto opts = params_.empty() ? torch::TensorOptions() : params_[0].options();
-    flat_ = torch::empty({total}, opts);
-    grad_ = torch::zeros({total}, opts);
-    m_ = torch::zeros({total}, opts);
-    v_ = torch::zeros({total}, opts);
-    int64_t offset = 0;
-    for (auto& p : params_) {
-      const int64_t k = p.numel();
-      Tensor view = flat_.narrow(0, offset, k).view(p.sizes());
-      view.copy_(p.detach());
-      p.set_data(view);
-      p.mutable_grad() = grad_.narrow(0, offset, k).view(p.sizes());
-      offset += k;
-    }
-  }
-  // Gives every parameter its own storage back (and drops the gradients).
-  ~FlatAdamW() {
-    torch::NoGradGuard no_grad;
-    for (auto& p : params_) {
-      p.set_data(p.detach().clone());
-      p.mutable_grad() = Tensor();
-    }
-  }
-  void zero_grad() { grad_.zero_(); }
-  // Global gradient norm; scales the gradient down to max_norm if above.
-  double clip_grad_norm(double max_norm) {
-    const double norm = grad_.norm().item<double>();
-    if (std::isfinite(norm) && norm > max_norm) grad_.mul_(max_norm / (norm + 1e-6));
-    return norm;
-  }
-  void step(double lr) {
-    torch::NoGradGuard no_grad;
-    ++t_;
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    const double bc1 = 1 - std::pow(b1, static_cast<double>(t_)), bc2 = 1 - std::pow(b2, static_cast<double>(t_));
-    flat_.mul_(1 - lr * wd_);
-    m_.mul_(b1).add_(grad_, 1 - b1);
-    v_.mul_(b2).addcmul_(grad_, grad_, 1 - b2);
-    Tensor denom = (v_.sqrt() / std::sqrt(bc2)).add_(eps);
-    flat_.addcdiv_(m_, denom, -lr / bc1);
-  }
-
- private:
-  std::vector<Tensor> params_;
-  double wd_;
-  Tensor flat_, grad_, m_, v_;
-  int64_t t_ = 0;
-};
-
 double learning_rate_at(const TrainOptions& o, int64_t step, int64_t total_steps) {
   const int64_t warmup = static_cast<int64_t>(std::ceil(o.warmup_fraction() * static_cast<double>(total_steps)));
   if (warmup > 0 && step < warmup) {
@@ -141,7 +82,9 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
   const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
   const int64_t total_steps = steps_per_epoch * o.epochs();
 
-  FlatAdamW optimizer(model.parameters(true), o.weight_decay());
+  std::vector<Tensor> params = model.parameters(true);
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.learning_rate())
+                                            .weight_decay(o.weight_decay()));
 
   TrainResult result;
   double best = std::numeric_limits<double>::infinity();
@@ -173,6 +116,9 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
       }
       Tensor idx = perm.narrow(0, s * batch, std::min(batch, n_train - s * batch));
       lr = learning_rate_at(o, step, total_steps);
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      }
       optimizer.zero_grad();
       Tensor l = loss(a.index_select(0, idx), b.index_select(0, idx));
       const double lv = l.item<double>();
@@ -185,13 +131,13 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
       // a non-finite norm means a non-finite gradient: skip the step.
       const double max_norm = o.clip_grad_norm() > 0 ? o.clip_grad_norm()
                                                      : std::numeric_limits<double>::infinity();
-      const double grad_norm = optimizer.clip_grad_norm(max_norm);
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
       if (!std::isfinite(grad_norm)) {
         if (skip_batch()) break;
         continue;
       }
       nonfinite_run = 0;
-      optimizer.step(lr);
+      optimizer.step();
       total += lv * static_cast<double>(idx.size(0));
       counted += idx.size(0);
     }

@@ -88,7 +88,40 @@ std::pair<Tensor, Tensor> spline_from_knots(const Tensor& x, const Knots& kn, do
   return {torch::where(inside, out, x), torch::where(inside, logdet, torch::zeros_like(logdet))};
 }
 
-// ---- Fused CPU kernel: one pass per element, with a hand-written backward.
+// ---- Fused CPU kernel: one pass per element from the raw parameters (the
+// softmax / softplus knots included), with a hand-written backward.
+
+constexpr int64_t kMaxFusedBins = 128;
+
+// Knots of one element from its raw parameters raw = (widths K | heights K |
+// derivatives K - 1): positions cw, ch [K + 1], derivatives d [K + 1], and
+// the softmax weights sw, sh [K] (for the backward).
+template <typename T>
+void element_knots(const T* raw, int64_t k, T bound, T* cw, T* ch, T* d, T* sw, T* sh) {
+  auto positions = [&](const T* r, T min_size, T* pos, T* soft) {
+    T m = r[0];
+    for (int64_t j = 1; j < k; ++j) m = std::max(m, r[j]);
+    T sum = 0;
+    for (int64_t j = 0; j < k; ++j) sum += (soft[j] = std::exp(r[j] - m));
+    const T scale = 1 - min_size * static_cast<T>(k);
+    T cum = 0;
+    pos[0] = -bound;
+    for (int64_t j = 0; j < k; ++j) {
+      soft[j] /= sum;
+      cum += min_size + scale * soft[j];
+      pos[j + 1] = 2 * bound * cum - bound;
+    }
+    pos[k] = bound;  // exact end despite rounding
+  };
+  positions(raw, static_cast<T>(kMinBinWidth), cw, sw);
+  positions(raw + k, static_cast<T>(kMinBinHeight), ch, sh);
+  const T shift = static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
+  d[0] = d[k] = 1;
+  for (int64_t j = 1; j < k; ++j) {
+    const T a = raw[2 * k + j - 1] + shift;
+    d[j] = static_cast<T>(kMinDerivative) + (a > 20 ? a : std::log1p(std::exp(a)));  // softplus
+  }
+}
 
 template <typename T>
 int64_t find_bin(const T* loc, int64_t k, T v) {
@@ -97,10 +130,10 @@ int64_t find_bin(const T* loc, int64_t k, T v) {
   return b;
 }
 
-// Forward or inverse map of n elements; no gradients.
+// Forward or inverse map of n elements; no gradients. raw: [n, 3k - 1].
 template <typename T>
-void spline_kernel(int64_t n, int64_t k, const T* x, const T* cw, const T* ch, const T* d, T bound, bool inverse,
-                   T* y, T* logdet) {
+void spline_kernel(int64_t n, int64_t k, const T* x, const T* raw, T bound, bool inverse, T* y, T* logdet) {
+  T cw[kMaxFusedBins + 1], ch[kMaxFusedBins + 1], d[kMaxFusedBins + 1], sw[kMaxFusedBins], sh[kMaxFusedBins];
   for (int64_t i = 0; i < n; ++i) {
     const T v = x[i];
     if (!(v >= -bound && v <= bound)) {  // tails (and NaN) pass through
@@ -108,10 +141,10 @@ void spline_kernel(int64_t n, int64_t k, const T* x, const T* cw, const T* ch, c
       logdet[i] = 0;
       continue;
     }
-    const T *pw = cw + i * (k + 1), *ph = ch + i * (k + 1), *pd = d + i * (k + 1);
-    const int64_t b = find_bin(inverse ? ph : pw, k, v);
-    const T x0 = pw[b], w = pw[b + 1] - pw[b], y0 = ph[b], h = ph[b + 1] - ph[b];
-    const T d0 = pd[b], d1 = pd[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
+    element_knots(raw + i * (3 * k - 1), k, bound, cw, ch, d, sw, sh);
+    const int64_t b = find_bin(inverse ? ch : cw, k, v);
+    const T x0 = cw[b], w = cw[b + 1] - cw[b], y0 = ch[b], h = ch[b + 1] - ch[b];
+    const T d0 = d[b], d1 = d[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
     T theta;
     if (inverse) {
       const T dy = v - y0;
@@ -130,21 +163,25 @@ void spline_kernel(int64_t n, int64_t k, const T* x, const T* cw, const T* ch, c
 }
 
 // Gradients of (y, logdet) of the forward map, given their upstream
-// gradients gy, gl, into gx [n] and gcw, gch, gd [n, k + 1] (zeroed).
+// gradients gy, gl, into gx [n] and graw [n, 3k - 1] (zeroed).
 template <typename T>
-void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* cw, const T* ch, const T* d, T bound,
-                            const T* gy, const T* gl, T* gx, T* gcw, T* gch, T* gd) {
+void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* raw, T bound, const T* gy, const T* gl,
+                            T* gx, T* graw) {
+  T cw[kMaxFusedBins + 1], ch[kMaxFusedBins + 1], d[kMaxFusedBins + 1], sw[kMaxFusedBins], sh[kMaxFusedBins];
+  T gcw[kMaxFusedBins + 1], gch[kMaxFusedBins + 1];
+  const T shift = static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
   for (int64_t i = 0; i < n; ++i) {
     const T v = x[i], g_y = gy ? gy[i] : T(0), g_l = gl ? gl[i] : T(0);
     if (!(v >= -bound && v <= bound)) {
       gx[i] = g_y;
       continue;
     }
-    const int64_t row = i * (k + 1);
-    const T *pw = cw + row, *ph = ch + row, *pd = d + row;
-    const int64_t b = find_bin(pw, k, v);
-    const T x0 = pw[b], w = pw[b + 1] - pw[b], h = ph[b + 1] - ph[b];
-    const T d0 = pd[b], d1 = pd[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
+    const T* r = raw + i * (3 * k - 1);
+    T* gr = graw + i * (3 * k - 1);
+    element_knots(r, k, bound, cw, ch, d, sw, sh);
+    const int64_t b = find_bin(cw, k, v);
+    const T x0 = cw[b], w = cw[b + 1] - cw[b], h = ch[b + 1] - ch[b];
+    const T d0 = d[b], d1 = d[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
     const T theta = (v - x0) / w, t1 = theta * (1 - theta), dt1 = 1 - 2 * theta;
     const T den = s + slope_sum * t1, num = h * (s * theta * theta + d0 * t1);
     const T p = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
@@ -161,36 +198,43 @@ void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* cw, const
     const T g_theta = g_y * dy_dtheta + g_l * dl_dtheta, g_s = g_y * dy_ds + g_l * dl_ds, g_h = g_y * dy_dh;
     // theta = (x - x0) / w, s = h / w, w = x1 - x0, h = y1 - y0
     gx[i] = g_theta / w;
-    gcw[row + b] += g_theta * (theta - 1) / w + g_s * s / w;
-    gcw[row + b + 1] += -g_theta * theta / w - g_s * s / w;
-    gch[row + b] += g_y - g_h - g_s / w;
-    gch[row + b + 1] += g_h + g_s / w;
-    gd[row + b] += g_y * dy_dd0 + g_l * dl_dd0;
-    gd[row + b + 1] += g_y * dy_dd1 + g_l * dl_dd1;
+    for (int64_t j = 0; j <= k; ++j) gcw[j] = gch[j] = 0;
+    gcw[b] = g_theta * (theta - 1) / w + g_s * s / w;
+    gcw[b + 1] = -g_theta * theta / w - g_s * s / w;
+    gch[b] = g_y - g_h - g_s / w;
+    gch[b + 1] = g_h + g_s / w;
+    // positions 1..k-1 are -bound + 2 bound cumsum(sizes); the ends are fixed
+    auto back_to_raw = [&](const T* g_pos, const T* soft, T min_size, T* g_raw) {
+      const T scale = 1 - min_size * static_cast<T>(k);
+      T g_soft[kMaxFusedBins], tail = 0, dot = 0;
+      for (int64_t j = k - 1; j >= 0; --j) {  // g_size_j = 2 bound sum_{m = j + 1}^{k - 1} g_pos_m
+        g_soft[j] = 2 * bound * tail * scale;
+        if (j >= 1) tail += g_pos[j];
+      }
+      for (int64_t j = 0; j < k; ++j) dot += soft[j] * g_soft[j];
+      for (int64_t j = 0; j < k; ++j) g_raw[j] = soft[j] * (g_soft[j] - dot);
+    };
+    back_to_raw(gcw, sw, static_cast<T>(kMinBinWidth), gr);
+    back_to_raw(gch, sh, static_cast<T>(kMinBinHeight), gr + k);
+    const T gd[2] = {g_y * dy_dd0 + g_l * dl_dd0, g_y * dy_dd1 + g_l * dl_dd1};
+    for (int64_t e = 0; e < 2; ++e) {
+      const int64_t j = b + e;  // interior derivatives j = 1..k-1 come from raw[2k + j - 1]
+      if (j >= 1 && j <= k - 1) {
+        const T a = r[2 * k + j - 1] + shift;
+        gr[2 * k + j - 1] = gd[e] / (1 + std::exp(-a));  // softplus' = sigmoid
+      }
+    }
   }
 }
 
-// Flattens x to [n] and the knots to [n, k + 1], contiguous.
-struct Flat {
-  Tensor x, cw, ch, d;
-  Flat(const Tensor& x_, const Tensor& cw_, const Tensor& ch_, const Tensor& d_) {
-    const int64_t k1 = cw_.size(-1);
-    x = x_.reshape({-1}).contiguous();
-    cw = cw_.reshape({-1, k1}).contiguous();
-    ch = ch_.reshape({-1, k1}).contiguous();
-    d = d_.reshape({-1, k1}).contiguous();
-  }
-};
-
-std::pair<Tensor, Tensor> run_kernel(const Tensor& x, const Tensor& cw, const Tensor& ch, const Tensor& d,
-                                     double bound, bool inverse) {
-  Flat f(x, cw, ch, d);
-  Tensor y = torch::empty_like(f.x), ld = torch::empty_like(f.x);
-  const int64_t n = f.x.size(0), k = f.cw.size(1) - 1;
-  AT_DISPATCH_FLOATING_TYPES(f.x.scalar_type(), "rq_spline", [&] {
-    spline_kernel<scalar_t>(n, k, f.x.data_ptr<scalar_t>(), f.cw.data_ptr<scalar_t>(), f.ch.data_ptr<scalar_t>(),
-                            f.d.data_ptr<scalar_t>(), static_cast<scalar_t>(bound), inverse,
-                            y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
+std::pair<Tensor, Tensor> run_kernel(const Tensor& x, const Tensor& raw, double bound, bool inverse) {
+  Tensor xf = x.reshape({-1}).contiguous();
+  Tensor rf = raw.reshape({xf.size(0), raw.size(-1)}).contiguous();
+  Tensor y = torch::empty_like(xf), ld = torch::empty_like(xf);
+  const int64_t k = (raw.size(-1) + 1) / 3;
+  AT_DISPATCH_FLOATING_TYPES(xf.scalar_type(), "rq_spline", [&] {
+    spline_kernel<scalar_t>(xf.size(0), k, xf.data_ptr<scalar_t>(), rf.data_ptr<scalar_t>(),
+                            static_cast<scalar_t>(bound), inverse, y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
   });
   return {y.view(x.sizes()), ld.view(x.sizes())};
 }
@@ -198,10 +242,10 @@ std::pair<Tensor, Tensor> run_kernel(const Tensor& x, const Tensor& cw, const Te
 class SplineFunction : public torch::autograd::Function<SplineFunction> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const Tensor& x,
-                                                const Tensor& cw, const Tensor& ch, const Tensor& d, double bound) {
-    ctx->save_for_backward({x, cw, ch, d});
+                                                const Tensor& raw, double bound) {
+    ctx->save_for_backward({x, raw});
     ctx->saved_data["bound"] = bound;
-    auto out = run_kernel(x, cw, ch, d, bound, false);
+    auto out = run_kernel(x, raw, bound, false);
     return {out.first, out.second};
   }
 
@@ -209,21 +253,21 @@ class SplineFunction : public torch::autograd::Function<SplineFunction> {
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const double bound = ctx->saved_data["bound"].toDouble();
-    const Tensor &x = saved[0], &cw = saved[1], &ch = saved[2], &d = saved[3];
-    Flat f(x, cw, ch, d);
-    const int64_t n = f.x.size(0), k = f.cw.size(1) - 1;
+    const Tensor &x = saved[0], &raw = saved[1];
+    Tensor xf = x.reshape({-1}).contiguous();
+    Tensor rf = raw.reshape({xf.size(0), raw.size(-1)}).contiguous();
+    const int64_t k = (raw.size(-1) + 1) / 3;
     Tensor gy = grads[0].defined() ? grads[0].reshape({-1}).contiguous() : Tensor();
     Tensor gl = grads[1].defined() ? grads[1].reshape({-1}).contiguous() : Tensor();
-    Tensor gx = torch::zeros_like(f.x), gcw = torch::zeros_like(f.cw), gch = torch::zeros_like(f.ch),
-           gd = torch::zeros_like(f.d);
-    AT_DISPATCH_FLOATING_TYPES(f.x.scalar_type(), "rq_spline_backward", [&] {
-      spline_kernel_backward<scalar_t>(
-          n, k, f.x.data_ptr<scalar_t>(), f.cw.data_ptr<scalar_t>(), f.ch.data_ptr<scalar_t>(),
-          f.d.data_ptr<scalar_t>(), static_cast<scalar_t>(bound), gy.defined() ? gy.data_ptr<scalar_t>() : nullptr,
-          gl.defined() ? gl.data_ptr<scalar_t>() : nullptr, gx.data_ptr<scalar_t>(), gcw.data_ptr<scalar_t>(),
-          gch.data_ptr<scalar_t>(), gd.data_ptr<scalar_t>());
+    Tensor gx = torch::zeros_like(xf), graw = torch::zeros_like(rf);
+    AT_DISPATCH_FLOATING_TYPES(xf.scalar_type(), "rq_spline_backward", [&] {
+      spline_kernel_backward<scalar_t>(xf.size(0), k, xf.data_ptr<scalar_t>(), rf.data_ptr<scalar_t>(),
+                                       static_cast<scalar_t>(bound),
+                                       gy.defined() ? gy.data_ptr<scalar_t>() : nullptr,
+                                       gl.defined() ? gl.data_ptr<scalar_t>() : nullptr, gx.data_ptr<scalar_t>(),
+                                       graw.data_ptr<scalar_t>());
     });
-    return {gx.view(x.sizes()), gcw.view(cw.sizes()), gch.view(ch.sizes()), gd.view(d.sizes()), Tensor()};
+    return {gx.view(x.sizes()), graw.view(raw.sizes()), Tensor()};
   }
 };
 
@@ -232,14 +276,18 @@ class SplineFunction : public torch::autograd::Function<SplineFunction> {
 std::pair<Tensor, Tensor> rational_quadratic_spline(const Tensor& x, const Tensor& widths, const Tensor& heights,
                                                     const Tensor& derivatives, double tail_bound, bool inverse,
                                                     bool fused) {
-  Knots kn = make_knots(widths, heights, derivatives, tail_bound);
-  const bool needs_grad = torch::GradMode::is_enabled() &&
-                          (x.requires_grad() || kn.cw.requires_grad() || kn.ch.requires_grad() || kn.d.requires_grad());
-  const bool cpu = x.device().is_cpu() && kn.cw.device().is_cpu();
-  if (!fused || !cpu || (inverse && needs_grad)) return spline_from_knots(x, kn, tail_bound, inverse);
-  Tensor cw = kn.cw.to(x.scalar_type()), ch = kn.ch.to(x.scalar_type()), d = kn.d.to(x.scalar_type());
-  if (inverse || !needs_grad) return run_kernel(x, cw, ch, d, tail_bound, inverse);
-  auto out = SplineFunction::apply(x, cw, ch, d, tail_bound);
+  const int64_t k = widths.size(-1);
+  TORCH_CHECK(k >= 2 && heights.size(-1) == k && derivatives.size(-1) == k - 1,
+              "spline: widths and heights need K >= 2 entries and derivatives K - 1");
+  const bool needs_grad = torch::GradMode::is_enabled() && (x.requires_grad() || widths.requires_grad() ||
+                                                            heights.requires_grad() || derivatives.requires_grad());
+  const bool cpu = x.device().is_cpu() && widths.device().is_cpu();
+  if (!fused || !cpu || k > kMaxFusedBins || (inverse && needs_grad)) {
+    return spline_from_knots(x, make_knots(widths, heights, derivatives, tail_bound), tail_bound, inverse);
+  }
+  Tensor raw = torch::cat({widths, heights, derivatives}, -1).to(x.scalar_type());
+  if (inverse || !needs_grad) return run_kernel(x, raw, tail_bound, inverse);
+  auto out = SplineFunction::apply(x, raw, tail_bound);
   return {out[0], out[1]};
 }
 
