@@ -14,9 +14,10 @@
 #' @param use_structure Use the structure a simulator declares about its
 #'   data. So far: data that are an exchangeable set of points (e.g.
 #'   `benchmark_simulator("slcp")`, 4 points of 2) have each data set's points
-#'   put in a canonical order (sorted by their first coordinate) before they
-#'   reach the network, so the network need not learn that order does not
-#'   matter. Observations keep their flat layout.
+#'   put in a canonical order (sorted by their first coordinate), and the
+#'   set's mean and second moments appended as permutation-invariant
+#'   features, before they reach the network, so the network need not learn
+#'   that order does not matter. Observations keep their flat layout.
 #' @param linear_residual Let the network model the residual of a linear
 #'   regression of the parameters on the data (fitted by least squares on the
 #'   training simulations and standardized) rather than the parameters
@@ -95,7 +96,7 @@ print.amortizer <- function(x, ...) {
   cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
   if (length(x$set_shape) == 2) {
     cat("  structure: an exchangeable set of ", x$set_shape[1], " points of ", x$set_shape[2],
-        ", put in canonical order\n", sep = "")
+        ", in canonical order with its moments\n", sep = "")
   }
   cat("  weights: ", format(info$n_parameters, big.mark = ","), "\n", sep = "")
   h <- x$history

@@ -59,9 +59,11 @@ SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::I
   AMZ_GLUE_BEGIN
   const std::string type = Rcpp::as<std::string>(spec["type"]);
   auto gen = make_generator(as_seed(seed));
+  const std::vector<int64_t> set(set_shape.begin(), set_shape.end());
+  const int64_t context = PosteriorEstimatorImpl::context_width(dim_x, set);
   std::shared_ptr<amortized::InferenceNetImpl> net;
   if (type == "coupling_flow") {
-    net = make_coupling_flow(CouplingFlowOptions(dim_theta, dim_x)
+    net = make_coupling_flow(CouplingFlowOptions(dim_theta, context)
                                  .transform(Rcpp::as<std::string>(spec["transform"]))
                                  .n_layers(Rcpp::as<int>(spec["n_layers"]))
                                  .hidden(as_int64(spec["hidden"]))
@@ -76,7 +78,7 @@ SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::I
               .ptr();
   } else if (type == "flow_matching") {
     auto fm = std::make_shared<amortized::FlowMatchingImpl>(
-        amortized::FlowMatchingOptions(dim_theta, dim_x)
+        amortized::FlowMatchingOptions(dim_theta, context)
             .hidden(as_int64(spec["hidden"]))
             .activation(Rcpp::as<std::string>(spec["activation"]))
             .time_frequencies(Rcpp::as<int>(spec["time_frequencies"]))
@@ -87,8 +89,7 @@ SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::I
   } else {
     Rcpp::stop("unknown inference network type \"" + type + "\"");
   }
-  auto* est = new NpeHandle(net, dim_theta, dim_x, std::vector<int64_t>(set_shape.begin(), set_shape.end()),
-                            linear_residual);
+  auto* est = new NpeHandle(net, dim_theta, dim_x, set, linear_residual);
   (*est)->eval();
   return NpePtr(est, true);
   AMZ_GLUE_END

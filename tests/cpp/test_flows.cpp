@@ -174,7 +174,8 @@ TEST(PosteriorEstimator, LogProbIsOnTheOriginalScale) {
 TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
   auto gen = make_generator(6);
   auto make = [&](std::vector<int64_t> set_shape) {
-    auto flow = make_coupling_flow(CouplingFlowOptions(2, 6).n_layers(2).hidden({16}), gen);
+    const int64_t width = PosteriorEstimatorImpl::context_width(6, set_shape);
+    auto flow = make_coupling_flow(CouplingFlowOptions(2, width).n_layers(2).hidden({16}), gen);
     perturb(*flow, gen, 0.3);
     PosteriorEstimator est(flow.ptr(), 2, 6, set_shape);
     est->fit_standardization(torch::randn({50, 2}, gen), torch::randn({50, 6}, gen));
@@ -185,13 +186,18 @@ TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
   // the same sets with their points in another order: (p3, p1, p2)
   auto permuted = torch::cat({x.narrow(1, 4, 2), x.narrow(1, 0, 2), x.narrow(1, 2, 2)}, 1);
   torch::NoGradGuard no_grad;
+  EXPECT_EQ(PosteriorEstimatorImpl::context_width(6, {3, 2}), 6 + 2 + 3);  // points, mean, 3 products
+  EXPECT_EQ(PosteriorEstimatorImpl::context_width(6, {}), 6);
   auto set = make({3, 2});
   EXPECT_TRUE(torch::allclose(set->log_prob(theta, x), set->log_prob(theta, permuted), 1e-6, 1e-6));
   auto flat = make({});
   EXPECT_FALSE(torch::allclose(flat->log_prob(theta, x), flat->log_prob(theta, permuted), 1e-3, 1e-3));
-  EXPECT_THROW(PosteriorEstimator(make_coupling_flow(CouplingFlowOptions(2, 6), gen).ptr(), 2, 6,
+  EXPECT_THROW(PosteriorEstimator(make_coupling_flow(CouplingFlowOptions(2, 11), gen).ptr(), 2, 6,
                                   std::vector<int64_t>{4, 2}),
-               c10::Error);
+               c10::Error);  // 4 x 2 is not 6 values
+  EXPECT_THROW(PosteriorEstimator(make_coupling_flow(CouplingFlowOptions(2, 6), gen).ptr(), 2, 6,
+                                  std::vector<int64_t>{3, 2}),
+               c10::Error);  // the net must take the moments too
 }
 
 // Trains NPE on gaussian_linear; the exact posterior is N(x/2, 0.05 I).

@@ -12,12 +12,13 @@ PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl>
   TORCH_CHECK(net_ != nullptr, "the posterior estimator needs an inference network");
   TORCH_CHECK(net_->dim() == dim_theta, "the inference network models ", net_->dim(),
               " parameters, the estimator ", dim_theta);
-  TORCH_CHECK(net_->context_dim() == dim_x, "the inference network takes a context of width ",
-              net_->context_dim(), ", the data have ", dim_x, " values");
+  const int64_t width = context_width(dim_x, set_shape_);
+  TORCH_CHECK(net_->context_dim() == width, "the inference network takes a context of width ",
+              net_->context_dim(), ", the data give ", width, " features");
   register_module("net", net_);
   theta_std_ = register_module("theta_standardize", Standardize(dim_theta));
-  x_std_ = register_module("x_standardize", Standardize(dim_x));
-  if (linear_residual) residual_ = register_module("linear_residual", LinearResidual(dim_theta, dim_x));
+  x_std_ = register_module("x_standardize", Standardize(width));
+  if (linear_residual) residual_ = register_module("linear_residual", LinearResidual(dim_theta, width));
 }
 
 void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const Tensor& x) {
@@ -34,12 +35,23 @@ std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, co
   return {r, logdet + ld};
 }
 
+int64_t PosteriorEstimatorImpl::context_width(int64_t dim_x, const std::vector<int64_t>& set_shape) {
+  if (set_shape.size() != 2) return dim_x;
+  const int64_t d = set_shape[1];
+  return dim_x + d + d * (d + 1) / 2;
+}
+
 Tensor PosteriorEstimatorImpl::canonical(const Tensor& x) const {
   if (set_shape_.empty()) return x;
   const int64_t b = x.size(0), n = set_shape_[0], d = set_shape_[1];
   Tensor points = x.reshape({b, n, d});
   Tensor order = std::get<1>(points.select(2, 0).sort(1));  // [b, n]
-  return points.gather(1, order.unsqueeze(2).expand({b, n, d})).reshape({b, n * d});
+  Tensor sorted = points.gather(1, order.unsqueeze(2).expand({b, n, d})).reshape({b, n * d});
+  // moments: the mean point and the mean of x_i x_j for i <= j
+  std::vector<Tensor> features = {sorted, points.mean(1)};
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = i; j < d; ++j) features.push_back((points.select(2, i) * points.select(2, j)).mean(1, true));
+  return torch::cat(features, 1);
 }
 
 Tensor PosteriorEstimatorImpl::context(const Tensor& x) {
@@ -66,7 +78,8 @@ Tensor PosteriorEstimatorImpl::sample(int64_t n, const Tensor& x, at::Generator&
   const int64_t batch = draws.size(0);
   Tensor flat = draws.reshape({batch * n, dim_theta_});
   if (residual_) {
-    Tensor rows = ctx.unsqueeze(1).expand({batch, n, dim_x_}).reshape({batch * n, dim_x_});
+    const int64_t width = ctx.size(1);
+    Tensor rows = ctx.unsqueeze(1).expand({batch, n, width}).reshape({batch * n, width});
     flat = residual_->inverse(flat, rows).first;
   }
   flat = theta_std_->inverse(flat, Tensor()).first;

@@ -16,7 +16,10 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // set_shape {n_obs, dim} (n_obs * dim == dim_x) declares the data an
   // exchangeable set of n_obs points, stored point after point: each data
   // set's points are then sorted by their first coordinate, a lossless
-  // canonical order, before standardization. Empty: flat data.
+  // canonical order, and the set's first and second moments (mean, and the
+  // mean of each product of two coordinates) are appended as
+  // permutation-invariant features, before standardization. Empty: flat
+  // data. The net's context width is context_width(dim_x, set_shape).
   // linear_residual: the net models the standardized residual of a linear
   // regression of theta on the (standardized) data, fitted with the
   // standardization (see LinearResidual); exact for linear-Gaussian models.
@@ -37,6 +40,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
 
   int64_t dim_theta() const { return dim_theta_; }
   int64_t dim_x() const { return dim_x_; }
+  // Width of the context the inference net sees.
+  static int64_t context_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
   InferenceNetImpl& net() { return *net_; }
   const std::vector<int64_t>& set_shape() const { return set_shape_; }
 
@@ -44,7 +49,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   Tensor context(const Tensor& x);
   // theta -> (what the net models, log|det| of that map) given the context.
   std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& ctx);
-  // x with each set's points in canonical order (x itself for flat data).
+  // x with each set's points in canonical order and the set's moments
+  // appended (x itself for flat data).
   Tensor canonical(const Tensor& x) const;
   std::shared_ptr<InferenceNetImpl> net_;
   Standardize theta_std_{nullptr}, x_std_{nullptr};
