@@ -29,6 +29,8 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call =
   bar <- if (progress && length(sizes) > 1) {
     cli::cli_progress_bar("Simulating", total = n, clear = TRUE, .envir = rlang::current_env())
   }
+  # evaluated in each chunk's environment (below), which holds these names
+  chunk_call <- quote(run_simulator_chunk(chunk_n, prior, model, vectorized))
   raw <- with_rng_restored({
     futures <- vector("list", length(sizes))
     reported <- logical(length(sizes))
@@ -41,8 +43,8 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call =
       env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
                            prior = sim$prior, model = sim$model, vectorized = sim$vectorized),
                       parent = globalenv())
-      futures[[i]] <- future::future(run_simulator_chunk(chunk_n, prior, model, vectorized),
-                                     envir = env, seed = seeds[[i]], label = paste0("amortized-", i))
+      futures[[i]] <- future::future(chunk_call, substitute = FALSE, envir = env, seed = seeds[[i]],
+                                     label = paste0("amortized-", i))
       report()
     }
     lapply(futures, function(f) {
