@@ -95,8 +95,7 @@ print.amortizer <- function(x, ...) {
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
   cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
   if (length(x$set_shape) == 2) {
-    cat("  structure: an exchangeable set of ", x$set_shape[1], " points of ", x$set_shape[2],
-        ", in canonical order with its moments\n", sep = "")
+    cat("  structure: ", set_layout(x$set_shape), ", in canonical order with its moments\n", sep = "")
   }
   cat("  weights: ", format(info$n_parameters, big.mark = ","), "\n", sep = "")
   h <- x$history

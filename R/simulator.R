@@ -54,7 +54,7 @@ simulator <- function(prior, model, vectorized = TRUE) {
                    class = "amortized_simulator")
   trial <- simulate_r(sim, 3, seed = 1, call = rlang::current_env())
   sim$parameter_names <- colnames(trial$parameters)
-  sim$data_names <- utils::tail(dimnames(trial$data), 1)[[1]]
+  sim$data_names <- data_names_of(trial$data)
   sim$data_shape <- dim(trial$data)[-1]
   sim
 }
@@ -143,7 +143,7 @@ print.amortized_simulator <- function(x, ...) {
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
   cat("  data       ", data_layout(x$data_names, x$data_shape), "\n", sep = "")
   if (length(x$set_structure) == 2) {
-    cat("  structure: an exchangeable set of ", x$set_structure[1], " points of ", x$set_structure[2], "\n", sep = "")
+    cat("  structure: ", set_layout(x$set_structure), "\n", sep = "")
   }
   invisible(x)
 }
@@ -152,6 +152,11 @@ print.amortized_simulator <- function(x, ...) {
 data_layout <- function(names, shape) {
   flat <- paste0("(", length(names), "): ", abbreviate_names(names))
   if (length(shape) < 2) flat else paste0(shape[1], " observations of ", flat)
+}
+
+# "an exchangeable set of 4 points of 2" for set_shape c(4, 2).
+set_layout <- function(set_shape) {
+  paste0("an exchangeable set of ", set_shape[1], " points of ", set_shape[2])
 }
 
 abbreviate_names <- function(names, max = 6) {
