@@ -3,6 +3,7 @@
 // independence, determinism and save/restore.
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
+#include "amortized/transforms/bounded.h"
 #include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/permutation.h"
 #include "amortized/transforms/spline_coupling.h"
@@ -13,6 +14,7 @@
 #include <torch/serialize.h>
 
 #include <functional>
+#include <limits>
 #include <sstream>
 
 using namespace amortized;
@@ -81,6 +83,12 @@ std::vector<Case> all_cases() {
          auto x = ctx.matmul(torch::randn({2, 3}, g)) + 0.3 * torch::randn({200, 3}, g) + 1.0;
          t->fit(x, ctx);
          return t;
+       }},
+      {"bounded", 4, 0,
+       [](at::Generator&) {
+         const double inf = std::numeric_limits<double>::infinity();
+         return std::make_shared<BoundedImpl>(std::vector<double>{-10, -20, -inf, -inf},
+                                              std::vector<double>{10, inf, 20, inf});
        }},
       {"standardize", 3, 0,
        [](at::Generator& g) {
@@ -298,3 +306,28 @@ TEST(AffineCoupling, OneDimensionNeedsContext) {
 }
 
 }  // namespace
+
+TEST(Bounded, DrawsStayStrictlyInsideTheBoundsWhereTheMapSaturates) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Bounded t(std::vector<double>{0.0, 0.0, -inf, 0.1}, std::vector<double>{1.0, inf, 2.0, 0.2});
+  auto z = torch::tensor({-1e4f, 1e4f, -200.0f, 50.0f, 0.0f}).unsqueeze(1).expand({5, 4}).contiguous();
+  auto x = t->inverse(z, torch::Tensor()).first;
+  EXPECT_EQ(x.scalar_type(), torch::kFloat);
+  EXPECT_TRUE((x.select(1, 0) > 0).all().item<bool>() && (x.select(1, 0) < 1).all().item<bool>());
+  EXPECT_TRUE((x.select(1, 1) > 0).all().item<bool>());
+  EXPECT_TRUE((x.select(1, 2) < 2).all().item<bool>());
+  EXPECT_TRUE((x.to(torch::kDouble).select(1, 3) > 0.1).all().item<bool>() &&
+              (x.to(torch::kDouble).select(1, 3) < 0.2).all().item<bool>());
+  EXPECT_TRUE(torch::isfinite(x).all().item<bool>());
+  // the logit map of (0, 1) at 0.5 is 0, the log map of (0, inf) at 1 is 0
+  auto y = t->forward(torch::tensor({{0.5f, 1.0f, 1.0f, 0.15f}}), torch::Tensor()).first;
+  EXPECT_NEAR(y[0][0].item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(y[0][1].item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(y[0][3].item<double>(), 0.0, 1e-5);
+}
+
+TEST(Bounded, RejectsBoundsThatLeaveNoRoom) {
+  EXPECT_THROW(Bounded(std::vector<double>{1.0}, std::vector<double>{1.0}), c10::Error);
+  EXPECT_THROW(Bounded(std::vector<double>{0.0, 0.0}, std::vector<double>{1.0}), c10::Error);
+  EXPECT_THROW(Bounded(std::vector<double>{std::nan("")}, std::vector<double>{1.0}), c10::Error);
+}

@@ -29,6 +29,9 @@ Tensor activate(const Tensor& x, int activation) {
 }
 }  // namespace
 
+Tensor activate(const Tensor& x, const std::string& name) { return activate(x, parse_activation(name)); }
+void check_activation(const std::string& name) { parse_activation(name); }
+
 MLPImpl::MLPImpl(const MLPOptions& options_) : options(options_) {
   TORCH_CHECK(options.in_features() >= 0, "MLP in_features must be >= 0, got ", options.in_features());
   TORCH_CHECK(options.out_features() >= 1, "MLP out_features must be >= 1, got ", options.out_features());

@@ -27,15 +27,23 @@ void restore(torch::nn::Module& model, const Snapshot& s) {
   for (auto& b : model.named_buffers(true)) b.value().copy_(s.at(b.key()));
 }
 
+// The rows idx of every defined tensor.
+std::vector<Tensor> rows(const std::vector<Tensor>& data, const Tensor& idx) {
+  std::vector<Tensor> out;
+  out.reserve(data.size());
+  for (const auto& t : data) out.push_back(t.defined() ? t.index_select(0, idx) : Tensor());
+  return out;
+}
+
 // Mean loss over `idx` in batches, without gradients.
-double evaluate(const LossFn& loss, const Tensor& a, const Tensor& b, const Tensor& idx) {
+double evaluate(const BatchLossFn& loss, const std::vector<Tensor>& data, const Tensor& idx) {
   torch::NoGradGuard no_grad;
   const int64_t n = idx.size(0), chunk = 8192;
   double total = 0.0;
   int64_t counted = 0;
   for (int64_t start = 0; start < n; start += chunk) {
     Tensor i = idx.narrow(0, start, std::min(chunk, n - start));
-    double l = loss(a.index_select(0, i), b.index_select(0, i)).item<double>();
+    double l = loss(rows(data, i)).item<double>();
     if (std::isfinite(l)) {
       total += l * static_cast<double>(i.size(0));
       counted += i.size(0);
@@ -58,11 +66,21 @@ double learning_rate_at(const TrainOptions& o, int64_t step, int64_t total_steps
 
 TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, const Tensor& b,
                 const TrainOptions& o, const TrainHooks& hooks) {
-  TORCH_CHECK(a.defined() && b.defined() && a.dim() >= 1 && b.dim() >= 1,
-              "training data must be defined tensors");
-  const int64_t n = a.size(0);
-  TORCH_CHECK(b.size(0) == n, "training data have ", n, " and ", b.size(0),
-              " rows; they must have the same number");
+  TORCH_CHECK(a.defined() && b.defined(), "training data must be defined tensors");
+  return fit(model, [&](const std::vector<Tensor>& batch) { return loss(batch[0], batch[1]); }, {a, b}, o, hooks);
+}
+
+TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
+                const TrainOptions& o, const TrainHooks& hooks) {
+  int64_t n = -1;
+  for (const auto& t : data) {
+    if (!t.defined()) continue;
+    TORCH_CHECK(t.dim() >= 1, "training data must have at least one dimension");
+    if (n < 0) n = t.size(0);
+    TORCH_CHECK(t.size(0) == n, "training data have ", n, " and ", t.size(0),
+                " rows; they must have the same number");
+  }
+  TORCH_CHECK(n >= 0, "training needs at least one defined data tensor");
   TORCH_CHECK(n >= 2, "training needs at least 2 simulations, got ", n);
   TORCH_CHECK(o.epochs() >= 1, "epochs must be >= 1, got ", o.epochs());
   TORCH_CHECK(o.batch_size() >= 1, "batch_size must be >= 1, got ", o.batch_size());
@@ -120,7 +138,7 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
       optimizer.zero_grad();
-      Tensor l = loss(a.index_select(0, idx), b.index_select(0, idx));
+      Tensor l = loss(rows(data, idx));
       const double lv = l.item<double>();
       if (!std::isfinite(lv)) {
         if (skip_batch()) break;
@@ -148,7 +166,7 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
 
     model.eval();
     const double train_loss = total / static_cast<double>(counted);
-    const double val_loss = n_val > 0 ? evaluate(loss, a, b, val_idx) : train_loss;
+    const double val_loss = n_val > 0 ? evaluate(loss, data, val_idx) : train_loss;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochRecord rec{epoch, train_loss, val_loss, lr, secs};
     result.history.push_back(rec);

@@ -1,62 +1,118 @@
-// Neural posterior estimation (NPE): q(theta | x) = inference net on
-// standardized theta, conditioned on standardized data.
+// Neural posterior estimation (NPE): q(theta | x) = an inference net over
+// bounded-then-standardized theta, conditioned on the data: flat data
+// standardized, or set / time-series data summarized by a summary network,
+// plus standardized context variables.
 #pragma once
 
 #include "amortized/flows/inference_net.h"
+#include "amortized/summary/summary_net.h"
+#include "amortized/transforms/bounded.h"
 #include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/standardize.h"
 
 #include <memory>
+#include <torch/arg.h>
 
 namespace amortized {
 
+// One batch of data as the estimator takes them.
+struct DataBatch {
+  // Flat data [batch, dim_x], or with a summary network [batch, n, dim_x]
+  // (n points or time steps of dim_x variables, padded at the end).
+  Tensor x;
+  // [batch] int64: valid points per data set (1..n), or undefined (all n).
+  Tensor lengths;
+  // [batch, dim_context], or undefined when dim_context is 0.
+  Tensor context;
+};
+
+struct PosteriorEstimatorOptions {
+  PosteriorEstimatorOptions(int64_t dim_theta, int64_t dim_x) : dim_theta_(dim_theta), dim_x_(dim_x) {}
+  TORCH_ARG(int64_t, dim_theta);
+  // Flat data: values per data set. With a summary network: variables per
+  // point (or time step).
+  TORCH_ARG(int64_t, dim_x);
+  // Flat data only: {n_obs, dim} (n_obs * dim == dim_x) declares an
+  // exchangeable set of n_obs points stored point after point. Each data
+  // set's points are sorted by their first coordinate (a lossless canonical
+  // order) and the set's mean and mean products x_i x_j (i <= j) are
+  // appended, before standardization. Empty: plain flat data.
+  TORCH_ARG(std::vector<int64_t>, set_shape) = {};
+  // Flat data only: the net models the standardized residual of a linear
+  // regression of theta on the standardized data (see LinearResidual).
+  TORCH_ARG(bool, linear_residual) = false;
+  // Context variables passed to the inference net (standardized).
+  TORCH_ARG(int64_t, dim_context) = 0;
+  // With a summary network: the number of valid points varies between data
+  // sets; sqrt(length) is then a (standardized) context feature.
+  TORCH_ARG(bool, variable_length) = false;
+  // Bounds of theta (empty: unbounded); see Bounded.
+  TORCH_ARG(std::vector<double>, lower) = {};
+  TORCH_ARG(std::vector<double>, upper) = {};
+};
+
 class PosteriorEstimatorImpl : public torch::nn::Module {
  public:
-  // `net` models theta (dim_theta) given a context of width dim_x.
-  // set_shape {n_obs, dim} (n_obs * dim == dim_x) declares the data an
-  // exchangeable set of n_obs points, stored point after point: each data
-  // set's points are then sorted by their first coordinate, a lossless
-  // canonical order, and the set's first and second moments (mean, and the
-  // mean of each product of two coordinates) are appended as
-  // permutation-invariant features, before standardization. Empty: flat
-  // data. The net's context width is context_width(dim_x, set_shape).
-  // linear_residual: the net models the standardized residual of a linear
-  // regression of theta on the (standardized) data, fitted with the
-  // standardization (see LinearResidual); exact for linear-Gaussian models.
-  PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta,
-                         int64_t dim_x, std::vector<int64_t> set_shape = {},
-                         bool linear_residual = false);
+  // `net` models theta (dim_theta) given a context of width
+  // context_width(options, summary); `summary` may be null (flat data).
+  PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, std::shared_ptr<SummaryNetImpl> summary,
+                         const PosteriorEstimatorOptions& options);
+  // Flat data without summary network or context (the common case).
+  PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta, int64_t dim_x,
+                         std::vector<int64_t> set_shape = {}, bool linear_residual = false);
 
-  // Sets the standardization of theta: [n, dim_theta] and x: [n, dim_x]
-  // (and fits the linear residual).
-  void fit_standardization(const Tensor& theta, const Tensor& x);
-  // Training loss: mean -log q(theta_std | x_std) (the standardized scale).
-  // theta: [batch, dim_theta], x: [batch, dim_x] -> scalar
-  Tensor loss(const Tensor& theta, const Tensor& x);
-  // log q(theta | x) on the original scale: [batch]
-  Tensor log_prob(const Tensor& theta, const Tensor& x);
-  // x: [batch, dim_x] -> draws on the original scale: [batch, n, dim_theta]
-  Tensor sample(int64_t n, const Tensor& x, at::Generator& gen);
+  // Fits the standardizations of theta [n, dim_theta] and of the data
+  // (flat data, the points of set / time-series data, context) on training
+  // data, and the linear residual.
+  void fit_standardization(const Tensor& theta, const DataBatch& data);
+  // Training loss: mean -log q(theta_std | data) (the standardized scale).
+  // theta: [batch, dim_theta] -> scalar
+  Tensor loss(const Tensor& theta, const DataBatch& data);
+  // log q(theta | data) on the original scale (bounds included): [batch]
+  Tensor log_prob(const Tensor& theta, const DataBatch& data);
+  // Draws on the original scale: [batch, n, dim_theta]
+  Tensor sample(int64_t n, const DataBatch& data, at::Generator& gen);
+  // What the inference net is conditioned on: [batch, context width]. With
+  // a summary network its first summary_net().output_dim() columns are the
+  // learned summary statistics.
+  Tensor condition(const DataBatch& data);
 
-  int64_t dim_theta() const { return dim_theta_; }
-  int64_t dim_x() const { return dim_x_; }
+  // Flat-data shorthands (x: [batch, dim_x]).
+  void fit_standardization(const Tensor& theta, const Tensor& x) { fit_standardization(theta, DataBatch{x, {}, {}}); }
+  Tensor loss(const Tensor& theta, const Tensor& x) { return loss(theta, DataBatch{x, {}, {}}); }
+  Tensor log_prob(const Tensor& theta, const Tensor& x) { return log_prob(theta, DataBatch{x, {}, {}}); }
+  Tensor sample(int64_t n, const Tensor& x, at::Generator& gen) { return sample(n, DataBatch{x, {}, {}}, gen); }
+
+  int64_t dim_theta() const { return options_.dim_theta(); }
+  int64_t dim_x() const { return options_.dim_x(); }
+  const PosteriorEstimatorOptions& options() const { return options_; }
   // Width of the context the inference net sees.
+  static int64_t context_width(const PosteriorEstimatorOptions& options, int64_t summary_dim);
+  // Flat data: width of the (canonical) data features.
   static int64_t context_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
   InferenceNetImpl& net() { return *net_; }
-  const std::vector<int64_t>& set_shape() const { return set_shape_; }
+  bool has_summary_net() const { return summary_ != nullptr; }
+  SummaryNetImpl& summary_net() { return *summary_; }
+  const std::vector<int64_t>& set_shape() const { return options_.set_shape(); }
+  // Lines describing the whole pipeline (bounds, summary net, inference net).
+  std::vector<std::string> describe() const;
 
  private:
-  Tensor context(const Tensor& x);
-  // theta -> (what the net models, log|det| of that map) given the context.
-  std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& ctx);
+  void check_data(const DataBatch& data) const;
+  // The standardized extra context: [sqrt(length)], context variables.
+  Tensor extra_context(const DataBatch& data) const;
+  // theta -> (what the net models, log|det| of that map) given the condition.
+  std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& cond);
   // x with each set's points in canonical order and the set's moments
   // appended (x itself for flat data).
   Tensor canonical(const Tensor& x) const;
+  PosteriorEstimatorOptions options_;
   std::shared_ptr<InferenceNetImpl> net_;
-  Standardize theta_std_{nullptr}, x_std_{nullptr};
+  std::shared_ptr<SummaryNetImpl> summary_;
+  Bounded bounds_{nullptr};
+  Standardize theta_std_{nullptr}, x_std_{nullptr}, extra_std_{nullptr};
   LinearResidual residual_{nullptr};
-  int64_t dim_theta_, dim_x_;
-  std::vector<int64_t> set_shape_;
+  int64_t n_extra_ = 0;
 };
 TORCH_MODULE(PosteriorEstimator);
 

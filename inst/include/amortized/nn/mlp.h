@@ -40,4 +40,10 @@ class MLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MLP);
 
+// Applies the activation called `name` ("relu", "silu", "gelu", "elu",
+// "tanh"); an unknown name is an error that lists them.
+Tensor activate(const Tensor& x, const std::string& name);
+// Throws unless `name` is a known activation.
+void check_activation(const std::string& name);
+
 }  // namespace amortized

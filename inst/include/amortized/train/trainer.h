@@ -53,11 +53,20 @@ struct TrainResult {
   std::string stop_reason = "completed";
 };
 
+// Loss of one batch of rows of every data tensor (in the order given to
+// fit(); an undefined tensor stays undefined) -> scalar.
+using BatchLossFn = std::function<Tensor(const std::vector<Tensor>& batch)>;
+
+// Minimizes `loss` over the rows of `data` by training the parameters of
+// `model`. Every defined tensor of `data` has the same number n >= 2 of
+// rows (dim 0); undefined ones are passed on as they are.
+TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
+                const TrainOptions& options, const TrainHooks& hooks);
+
 // Loss of one batch (a: [batch, ...], b: [batch, ...]) -> scalar.
 using LossFn = std::function<Tensor(const Tensor& a, const Tensor& b)>;
 
-// Minimizes `loss` over the rows of (a, b) by training the parameters of
-// `model`. a: [n, ...], b: [n, ...] with the same n >= 2.
+// fit() for two data tensors a: [n, ...] and b: [n, ...].
 TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a,
                 const Tensor& b, const TrainOptions& options, const TrainHooks& hooks);
 

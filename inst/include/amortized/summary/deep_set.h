@@ -1,0 +1,46 @@
+// DeepSet: a permutation-invariant summary of an exchangeable set.
+#pragma once
+
+#include "amortized/nn/mlp.h"
+#include "amortized/summary/summary_net.h"
+
+#include <torch/arg.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
+
+namespace amortized {
+
+struct DeepSetOptions {
+  DeepSetOptions(int64_t input_dim, int64_t output_dim)
+      : input_dim_(input_dim), output_dim_(output_dim) {}
+  TORCH_ARG(int64_t, input_dim);
+  // Number of learned summary statistics.
+  TORCH_ARG(int64_t, output_dim);
+  // Width of the per-point features.
+  TORCH_ARG(int64_t, width) = 64;
+  // Permutation-equivariant layers h_i <- act(A h_i + B mean_j h_j + c).
+  TORCH_ARG(int64_t, equivariant_layers) = 2;
+  // Hidden widths of the MLP after pooling.
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{64};
+  TORCH_ARG(std::string, activation) = "silu";
+};
+
+// Points are embedded, mixed by equivariant layers, pooled by their mean,
+// standard deviation and maximum over the valid points, and mapped to the
+// summaries by an MLP: invariant to the order of the points and to padding.
+class DeepSetImpl : public SummaryNetImpl {
+ public:
+  explicit DeepSetImpl(const DeepSetOptions& options);
+  Tensor forward(const Tensor& x, const Tensor& lengths) override;
+  std::vector<std::string> describe() const override;
+  DeepSetOptions options;
+
+ private:
+  torch::nn::Linear embed_{nullptr};
+  torch::nn::ModuleList self_{nullptr}, pooled_{nullptr};
+  MLP head_{nullptr};
+  std::string activation_;
+};
+TORCH_MODULE(DeepSet);
+
+}  // namespace amortized

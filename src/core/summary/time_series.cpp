@@ -1,0 +1,102 @@
+#include "amortized/summary/time_series.h"
+
+#include "amortized/nn/mlp.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace amortized {
+
+Tensor last_valid(const Tensor& h, const Tensor& lengths) {
+  if (!lengths.defined()) return h.select(1, h.size(1) - 1);
+  Tensor idx = (lengths - 1).view({-1, 1, 1}).expand({h.size(0), 1, h.size(2)});
+  return h.gather(1, idx).squeeze(1);
+}
+
+TimeSeriesNetImpl::TimeSeriesNetImpl(const TimeSeriesNetOptions& o)
+    : SummaryNetImpl(o.input_dim(), o.output_dim()), options(o), activation_(o.activation()) {
+  TORCH_CHECK(o.kernel_size() >= 1 && o.kernel_size() % 2 == 1, "time series kernel_size must be odd, got ",
+              o.kernel_size());
+  TORCH_CHECK(o.hidden() >= 1, "time series hidden must be >= 1, got ", o.hidden());
+  TORCH_CHECK(o.cell() == "gru" || o.cell() == "lstm", "time series cell must be \"gru\" or \"lstm\", got \"",
+              o.cell(), "\"");
+  check_activation(o.activation());
+  convs_ = register_module("convs", torch::nn::ModuleList());
+  int64_t channels = o.input_dim();
+  for (int64_t f : o.filters()) {
+    TORCH_CHECK(f >= 1, "time series filters must be >= 1, got ", f);
+    convs_->push_back(torch::nn::Conv1d(
+        torch::nn::Conv1dOptions(channels, f, o.kernel_size()).padding(o.kernel_size() / 2)));
+    channels = f;
+  }
+  if (o.cell() == "gru") {
+    gru_ = register_module("gru", torch::nn::GRU(torch::nn::GRUOptions(channels, o.hidden()).batch_first(true)));
+  } else {
+    lstm_ = register_module("lstm",
+                            torch::nn::LSTM(torch::nn::LSTMOptions(channels, o.hidden()).batch_first(true)));
+  }
+  head_ = register_module("head", torch::nn::Linear(2 * o.hidden(), o.output_dim()));
+}
+
+Tensor TimeSeriesNetImpl::forward(const Tensor& x, const Tensor& lengths) {
+  Tensor mask = valid_mask(x, lengths);
+  Tensor m = mask.unsqueeze(1);          // [b, 1, n]
+  Tensor h = x.transpose(1, 2) * m;      // [b, channels, n], padding zeroed
+  for (const auto& conv : *convs_) h = activate(conv->as<torch::nn::Conv1d>()->forward(h), activation_) * m;
+  h = h.transpose(1, 2);                 // [b, n, channels]
+  Tensor out = gru_ ? std::get<0>(gru_->forward(h)) : std::get<0>(lstm_->forward(h));  // [b, n, hidden]
+  return head_->forward(torch::cat({last_valid(out, lengths), masked_mean(out, mask)}, 1));
+}
+
+void TimeSeriesNetImpl::reset_parameters(at::Generator& gen) {
+  init_parameters(*this, gen);
+  // The recurrent weights as PyTorch draws them: U(-1/sqrt(hidden), ...).
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(options.hidden()));
+  for (auto& p : (gru_ ? gru_->parameters() : lstm_->parameters())) p.uniform_(-bound, bound, gen);
+}
+
+std::vector<std::string> TimeSeriesNetImpl::describe() const {
+  std::ostringstream s;
+  s << "time series net (" << input_dim() << " per step -> " << output_dim() << " summaries; ";
+  if (!options.filters().empty()) {
+    s << options.filters().size() << " convolutions of " << options.filters().back() << " filters (kernel "
+      << options.kernel_size() << "), ";
+  }
+  s << (options.cell() == "gru" ? "GRU" : "LSTM") << " " << options.hidden() << ")";
+  return {s.str()};
+}
+
+TimeSeriesTransformerImpl::TimeSeriesTransformerImpl(const TimeSeriesTransformerOptions& o)
+    : SummaryNetImpl(o.input_dim(), o.output_dim()), options(o) {
+  TORCH_CHECK(o.blocks() >= 1, "time series transformer blocks must be >= 1, got ", o.blocks());
+  TORCH_CHECK(o.time_frequencies() >= 1, "time_frequencies must be >= 1, got ", o.time_frequencies());
+  embed_ = register_module("embed", torch::nn::Linear(o.input_dim() + 2 * o.time_frequencies(), o.width()));
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < o.blocks(); ++i) blocks_->push_back(AttentionBlock(o.width(), o.heads()));
+  head_ = register_module("head", torch::nn::Linear(2 * o.width(), o.output_dim()));
+}
+
+Tensor TimeSeriesTransformerImpl::forward(const Tensor& x, const Tensor& lengths) {
+  Tensor mask = valid_mask(x, lengths);
+  const int64_t b = x.size(0), n = x.size(1), k = options.time_frequencies();
+  // sin/cos of t * 2^j / 1000-ish periods: periods from 2 to ~1000 steps
+  Tensor t = torch::arange(n, x.options()).unsqueeze(1);                         // [n, 1]
+  Tensor freq = torch::exp(torch::linspace(std::log(2 * M_PI / 2.0), std::log(2 * M_PI / 1000.0), k,
+                                           x.options()))
+                    .unsqueeze(0);                                                // [1, k]
+  Tensor enc = torch::cat({torch::sin(t * freq), torch::cos(t * freq)}, 1);      // [n, 2k]
+  Tensor h = embed_->forward(torch::cat({x, enc.unsqueeze(0).expand({b, n, 2 * k})}, 2));
+  for (const auto& block : *blocks_) h = block->as<AttentionBlock>()->forward(h, h, mask);
+  return head_->forward(torch::cat({masked_mean(h, mask), last_valid(h, lengths)}, 1));
+}
+
+std::vector<std::string> TimeSeriesTransformerImpl::describe() const {
+  std::ostringstream s;
+  s << "time series transformer (" << input_dim() << " per step -> " << output_dim() << " summaries; width "
+    << options.width() << ", " << options.heads() << " heads, " << options.blocks()
+    << " blocks, sinusoidal time encoding)";
+  return {s.str()};
+}
+
+}  // namespace amortized

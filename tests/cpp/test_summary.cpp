@@ -1,0 +1,255 @@
+// Contract tests over every summary network: shapes and their errors,
+// invariance to padding (varying numbers of points), seeds, gradients and
+// save/restore; permutation invariance of the set networks; and a posterior
+// estimator that learns with a summary network, bounds and context.
+#include "amortized/estimators/posterior_estimator.h"
+#include "amortized/flows/coupling_flow.h"
+#include "amortized/summary/deep_set.h"
+#include "amortized/summary/set_transformer.h"
+#include "amortized/summary/time_series.h"
+#include "amortized/train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/serialize.h>
+
+#include <cmath>
+#include <functional>
+#include <sstream>
+
+using namespace amortized;
+
+namespace {
+
+struct SummaryCase {
+  std::string name;
+  bool set;  // permutation invariant
+  std::function<std::shared_ptr<SummaryNetImpl>(int64_t in, int64_t out)> make;
+};
+void PrintTo(const SummaryCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<SummaryCase> all_summary_nets() {
+  return {
+      {"deep_set", true,
+       [](int64_t in, int64_t out) { return std::make_shared<DeepSetImpl>(DeepSetOptions(in, out).width(16)); }},
+      {"deep_set_no_equivariant", true,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<DeepSetImpl>(DeepSetOptions(in, out).width(8).equivariant_layers(0));
+       }},
+      {"set_transformer", true,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<SetTransformerImpl>(SetTransformerOptions(in, out).width(16).heads(2));
+       }},
+      {"set_transformer_inducing", true,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<SetTransformerImpl>(
+             SetTransformerOptions(in, out).width(16).heads(2).inducing_points(3).seeds(2));
+       }},
+      {"time_series_gru", false,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<TimeSeriesNetImpl>(TimeSeriesNetOptions(in, out).filters({8, 8}).hidden(12));
+       }},
+      {"time_series_lstm_no_conv", false,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<TimeSeriesNetImpl>(
+             TimeSeriesNetOptions(in, out).filters({}).hidden(12).cell("lstm"));
+       }},
+      {"time_series_transformer", false,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<TimeSeriesTransformerImpl>(
+             TimeSeriesTransformerOptions(in, out).width(16).heads(2).time_frequencies(3));
+       }},
+  };
+}
+
+class SummaryContract : public ::testing::TestWithParam<SummaryCase> {
+ protected:
+  void SetUp() override {
+    net_ = GetParam().make(3, 5);
+    auto gen = make_generator(7);
+    net_->reset_parameters(gen);
+    net_->eval();
+    net_->to(torch::kDouble);
+  }
+  std::shared_ptr<SummaryNetImpl> net_;
+};
+
+TEST_P(SummaryContract, GivesOneSummaryPerDataSetAndChecksShapes) {
+  auto gen = make_generator(1);
+  auto x = torch::randn({4, 6, 3}, gen).to(torch::kDouble);
+  auto s = net_->forward(x, torch::Tensor());
+  EXPECT_EQ(s.sizes(), torch::IntArrayRef({4, 5}));
+  EXPECT_TRUE(torch::isfinite(s).all().item<bool>());
+  EXPECT_THROW(net_->forward(torch::randn({4, 6, 2}).to(torch::kDouble), torch::Tensor()), c10::Error);
+  EXPECT_THROW(net_->forward(torch::randn({4, 3}).to(torch::kDouble), torch::Tensor()), c10::Error);
+  EXPECT_THROW(net_->forward(x, torch::tensor({1, 2, 3, 7}, torch::kLong)), c10::Error);  // > n
+  EXPECT_THROW(net_->forward(x, torch::tensor({0, 2, 3, 6}, torch::kLong)), c10::Error);  // < 1
+  EXPECT_THROW(net_->forward(x, torch::tensor({1, 2}, torch::kLong)), c10::Error);        // not [batch]
+}
+
+// A data set of L points gives the same summary alone or padded to n with
+// any values, so batches can mix data sets of different sizes.
+TEST_P(SummaryContract, PaddingNeverMatters) {
+  auto gen = make_generator(2);
+  const std::vector<int64_t> lengths = {1, 4, 7, 9};
+  auto padded = torch::randn({4, 9, 3}, gen).to(torch::kDouble);
+  auto garbage = padded.clone();
+  for (int64_t i = 0; i < 4; ++i) garbage[i].narrow(0, lengths[i], 9 - lengths[i]).fill_(1e3);
+  auto len = torch::tensor(lengths, torch::kLong);
+  auto a = net_->forward(padded, len), b = net_->forward(garbage, len);
+  EXPECT_LT((a - b).abs().max().item<double>(), 1e-9);
+  for (int64_t i = 0; i < 4; ++i) {
+    auto alone = net_->forward(padded[i].narrow(0, 0, lengths[i]).unsqueeze(0), torch::Tensor());
+    EXPECT_LT((alone[0] - a[i]).abs().max().item<double>(), 1e-9) << "data set " << i;
+  }
+}
+
+TEST_P(SummaryContract, OrderMattersOnlyForTimeSeries) {
+  auto gen = make_generator(3);
+  auto x = torch::randn({3, 8, 3}, gen).to(torch::kDouble);
+  auto perm = torch::randperm(8, gen, torch::kLong);
+  auto d = (net_->forward(x, torch::Tensor()) - net_->forward(x.index_select(1, perm), torch::Tensor()))
+               .abs()
+               .max()
+               .item<double>();
+  if (GetParam().set) {
+    EXPECT_LT(d, 1e-5);
+  } else {
+    EXPECT_GT(d, 1e-4);
+  }
+}
+
+TEST_P(SummaryContract, SameSeedSameNetworkAndEveryWeightLearns) {
+  auto a = GetParam().make(3, 5), b = GetParam().make(3, 5);
+  auto g1 = make_generator(9), g2 = make_generator(9);
+  a->reset_parameters(g1);
+  b->reset_parameters(g2);
+  auto x = torch::randn({5, 6, 3}, g1);
+  auto len = torch::tensor({6, 5, 4, 3, 2}, torch::kLong);
+  auto sa = a->forward(x, len);
+  EXPECT_TRUE(torch::equal(sa, b->forward(x, len)));
+  sa.square().sum().backward();
+  for (const auto& p : a->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key() << " gets no gradient";
+  }
+}
+
+TEST_P(SummaryContract, SavesAndRestoresIdentically) {
+  std::stringstream buffer;
+  torch::serialize::OutputArchive out;
+  net_->save(out);
+  out.save_to(buffer);
+  auto other = GetParam().make(3, 5);
+  other->to(torch::kDouble);
+  torch::serialize::InputArchive in;
+  in.load_from(buffer);
+  other->load(in);
+  other->eval();
+  auto x = torch::randn({2, 5, 3}).to(torch::kDouble);
+  EXPECT_TRUE(torch::allclose(net_->forward(x, torch::Tensor()), other->forward(x, torch::Tensor())));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSummaryNets, SummaryContract, ::testing::ValuesIn(all_summary_nets()),
+                         [](const ::testing::TestParamInfo<SummaryCase>& info) { return info.param.name; });
+
+TEST(SummaryNets, DescribeThemselves) {
+  for (const auto& c : all_summary_nets()) {
+    auto lines = c.make(2, 4)->describe();
+    ASSERT_FALSE(lines.empty());
+    EXPECT_NE(lines[0].find("4 summaries"), std::string::npos) << lines[0];
+  }
+}
+
+TEST(SummaryNets, RejectBadOptions) {
+  EXPECT_THROW(DeepSet(DeepSetOptions(0, 4)), c10::Error);
+  EXPECT_THROW(DeepSet(DeepSetOptions(2, 4).activation("sigmoidal")), c10::Error);
+  EXPECT_THROW(SetTransformer(SetTransformerOptions(2, 4).width(10).heads(4)), c10::Error);
+  EXPECT_THROW(TimeSeriesNet(TimeSeriesNetOptions(2, 4).kernel_size(4)), c10::Error);
+  EXPECT_THROW(TimeSeriesNet(TimeSeriesNetOptions(2, 4).cell("rnn")), c10::Error);
+}
+
+// theta ~ N(0, 1), x_1..x_n ~ N(theta, 1) with n from 2 to 30: the exact
+// posterior is N(sum x / (n + 1), 1 / (n + 1)). An estimator with a deep set
+// learns it for every n, so the posterior sd must shrink with n.
+TEST(PosteriorEstimatorWithSummary, LearnsAPosteriorThatShrinksWithTheNumberOfPoints) {
+  torch::manual_seed(0);
+  auto gen = make_generator(5);
+  const int64_t n_sims = 6000, n_max = 30;
+  auto theta = torch::randn({n_sims, 1}, gen);
+  auto lengths = torch::randint(2, n_max + 1, {n_sims}, gen, torch::kLong);
+  auto x = theta.unsqueeze(2) + torch::randn({n_sims, n_max, 1}, gen);
+  auto summary = std::make_shared<DeepSetImpl>(DeepSetOptions(1, 4).width(16).hidden({16}));
+  summary->reset_parameters(gen);
+  auto o = PosteriorEstimatorOptions(1, 1).variable_length(true);
+  auto flow = make_coupling_flow(
+      CouplingFlowOptions(1, PosteriorEstimatorImpl::context_width(o, 4)).transform("affine").n_layers(2).hidden({32}),
+      gen);
+  PosteriorEstimator est(flow.ptr(), summary, o);
+  est->fit_standardization(theta, DataBatch{x, lengths, {}});
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], {}}); };
+  auto res = fit(*est, loss, {theta, x, lengths}, TrainOptions().epochs(25).batch_size(128).learning_rate(2e-3).seed(1),
+                 TrainHooks());
+  ASSERT_GT(res.history.size(), 5u);
+  est->eval();
+  torch::NoGradGuard no_grad;
+  // Observed sets with mean 0.6 of n = 3 and n = 30 points.
+  for (int64_t n : {3, 30}) {
+    auto obs = (0.6 + torch::zeros({1, n_max, 1}));
+    auto draws = est->sample(4000, DataBatch{obs, torch::tensor({n}, torch::kLong), {}}, gen).reshape({-1});
+    const double mean = draws.mean().item<double>(), sd = draws.std().item<double>();
+    const double want_mean = 0.6 * n / (n + 1.0), want_sd = 1.0 / std::sqrt(n + 1.0);
+    EXPECT_NEAR(mean, want_mean, 0.12) << "n = " << n;
+    EXPECT_NEAR(sd / want_sd, 1.0, 0.25) << "n = " << n;
+  }
+}
+
+// With bounds, log_prob is a density on the original scale: for theta in
+// (0, 2) it integrates to one over (0, 2), and draws stay inside.
+TEST(PosteriorEstimatorWithSummary, BoundedParametersHaveAProperDensityAndDrawsInside) {
+  auto gen = make_generator(8);
+  auto o = PosteriorEstimatorOptions(1, 2).dim_context(1).lower({0.0}).upper({2.0});
+  auto summary = std::make_shared<SetTransformerImpl>(SetTransformerOptions(2, 3).width(8).heads(2));
+  summary->reset_parameters(gen);
+  auto flow = make_coupling_flow(
+      CouplingFlowOptions(1, PosteriorEstimatorImpl::context_width(o, 3)).transform("spline").n_layers(2).hidden({8}),
+      gen);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : flow->parameters()) p.add_(0.3 * torch::randn(p.sizes(), gen));
+  }
+  PosteriorEstimator est(flow.ptr(), summary, o);
+  auto theta = 2.0 * torch::rand({200, 1}, gen);
+  auto x = torch::randn({200, 5, 2}, gen), ctx = torch::randn({200, 1}, gen);
+  est->fit_standardization(theta, DataBatch{x, {}, ctx});
+  est->eval();
+  est->to(torch::kDouble);
+  torch::NoGradGuard no_grad;
+  const int64_t m = 40001;
+  auto grid = torch::linspace(1e-6, 2 - 1e-6, m, torch::kDouble).unsqueeze(1);
+  auto obs = DataBatch{x[0].unsqueeze(0).expand({m, 5, 2}).to(torch::kDouble), {},
+                       ctx[0].unsqueeze(0).expand({m, 1}).to(torch::kDouble)};
+  auto dens = torch::exp(est->log_prob(grid, obs));
+  EXPECT_NEAR(torch::trapz(dens, grid.squeeze(1)).item<double>(), 1.0, 5e-3);
+  auto draws = est->sample(5000, DataBatch{x.narrow(0, 0, 3).to(torch::kDouble), {}, ctx.narrow(0, 0, 3).to(torch::kDouble)}, gen);
+  EXPECT_TRUE((draws > 0).all().item<bool>() && (draws < 2).all().item<bool>());
+  EXPECT_EQ(est->describe().front().rfind("bounded", 0), 0u);
+}
+
+TEST(PosteriorEstimatorWithSummary, ChecksItsInputs) {
+  auto gen = make_generator(1);
+  auto summary = std::make_shared<DeepSetImpl>(DeepSetOptions(2, 3));
+  auto o = PosteriorEstimatorOptions(1, 2).dim_context(2);
+  auto flow = make_coupling_flow(CouplingFlowOptions(1, PosteriorEstimatorImpl::context_width(o, 3)), gen);
+  PosteriorEstimator est(flow.ptr(), summary, o);
+  auto x = torch::randn({4, 5, 2});
+  EXPECT_THROW(est->log_prob(torch::randn({4, 1}), DataBatch{x, {}, {}}), c10::Error);          // no context
+  EXPECT_THROW(est->log_prob(torch::randn({4, 1}), DataBatch{x.flatten(1), {}, torch::randn({4, 2})}),
+               c10::Error);                                                                     // flat x
+  EXPECT_NO_THROW(est->log_prob(torch::randn({4, 1}), DataBatch{x, {}, torch::randn({4, 2})}));
+  // the summary must fit the data and the flow the summary
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), summary, PosteriorEstimatorOptions(1, 3).dim_context(2)), c10::Error);
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), summary, PosteriorEstimatorOptions(1, 2)), c10::Error);
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), summary, o.linear_residual(true)), c10::Error);
+}
+
+}  // namespace
