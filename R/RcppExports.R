@@ -5,28 +5,32 @@
     .Call(`_amortized_amz_c2st`, estimate, reference, options)
 }
 
-.amz_npe_new <- function(spec, dim_theta, dim_x, seed, set_shape, linear_residual) {
-    .Call(`_amortized_amz_npe_new`, spec, dim_theta, dim_x, seed, set_shape, linear_residual)
+.amz_npe_new <- function(spec, summary, config, seed) {
+    .Call(`_amortized_amz_npe_new`, spec, summary, config, seed)
 }
 
 .amz_npe_info <- function(ptr) {
     .Call(`_amortized_amz_npe_info`, ptr)
 }
 
-.amz_npe_train <- function(ptr, theta, x, options, fit_standardization, on_epoch) {
-    .Call(`_amortized_amz_npe_train`, ptr, theta, x, options, fit_standardization, on_epoch)
+.amz_npe_train <- function(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch) {
+    .Call(`_amortized_amz_npe_train`, ptr, theta, x, lengths, context, options, fit_standardization, on_epoch)
 }
 
-.amz_npe_log_prob <- function(ptr, theta, x, threads) {
-    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x, threads)
+.amz_npe_log_prob <- function(ptr, theta, x, lengths, context, threads) {
+    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x, lengths, context, threads)
 }
 
-.amz_npe_sample <- function(ptr, x, n_draws, seed, threads) {
-    .Call(`_amortized_amz_npe_sample`, ptr, x, n_draws, seed, threads)
+.amz_npe_sample <- function(ptr, x, lengths, context, n_draws, seed, threads) {
+    .Call(`_amortized_amz_npe_sample`, ptr, x, lengths, context, n_draws, seed, threads)
 }
 
-.amz_npe_sbc_ranks <- function(ptr, theta, x, n_draws, seed, threads) {
-    .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, n_draws, seed, threads)
+.amz_npe_sbc_ranks <- function(ptr, theta, x, lengths, context, n_draws, seed, threads) {
+    .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, lengths, context, n_draws, seed, threads)
+}
+
+.amz_npe_condition <- function(ptr, x, lengths, context, threads) {
+    .Call(`_amortized_amz_npe_condition`, ptr, x, lengths, context, threads)
 }
 
 .amz_npe_serialize <- function(ptr) {

@@ -11,6 +11,18 @@
 #'
 #' @param inference_net An inference network specification, e.g.
 #'   [coupling_flow()] (default) or [flow_matching()].
+#' @param summary_net `NULL` or a summary network that learns summary
+#'   statistics of set or time-series data, trained jointly with the
+#'   inference network: [deep_set()], [set_transformer()],
+#'   [time_series_net()] or [time_series_transformer()]. `NULL` (default):
+#'   none for flat data, [deep_set()] for `[n, n_obs, dim]` data ([as_set()],
+#'   the default) and [time_series_net()] for [as_time_series()] data. For a
+#'   simulator that declares its flat data a set (such as
+#'   `benchmark_simulator("slcp")`), a summary net given here replaces the
+#'   fixed canonical features of `use_structure`.
+#' @param configurator `NULL` or a [configurator()]: parameter bounds, data
+#'   transforms, structure and context. `NULL`: inferred from the
+#'   simulations.
 #' @param use_structure Use the structure a simulator declares about its
 #'   data. So far: data that are an exchangeable set of points (e.g.
 #'   `benchmark_simulator("slcp")`, 4 points of 2) have each data set's points
@@ -24,36 +36,45 @@
 #'   themselves. The regression takes over whatever is linear-Gaussian in
 #'   the posterior, exactly so for linear-Gaussian models, and leaves the
 #'   network the nonlinear rest; densities and draws stay on the original
-#'   scale.
+#'   scale. Not used with a summary network.
 #' @return An `amortizer` object (untrained).
 #' @examples
 #' amortizer()
 #' amortizer(coupling_flow(n_layers = 4, hidden = c(64, 64)))
+#' amortizer(summary_net = deep_set(), configurator = configurator(constrain(sigma = c(0, Inf))))
 #' @export
-amortizer <- function(inference_net = coupling_flow(), use_structure = TRUE, linear_residual = TRUE) {
+amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, configurator = NULL,
+                      use_structure = TRUE, linear_residual = TRUE) {
   if (!inherits(inference_net, "amortized_inference_net")) {
     cli::cli_abort(c("{.arg inference_net} must be an inference network such as {.code coupling_flow()}.",
                      "x" = "Got {describe_value(inference_net)}."), class = "amortized_error_argument")
   }
-  new_amortizer(inference_net, use_structure = check_flag(use_structure),
-                linear_residual = check_flag(linear_residual))
+  if (!is.null(summary_net) && !is_summary_net(summary_net)) {
+    cli::cli_abort(c("{.arg summary_net} must be NULL or a summary network such as {.code deep_set()}.",
+                     "x" = "Got {describe_value(summary_net)}."), class = "amortized_error_argument")
+  }
+  if (!is.null(configurator) && !inherits(configurator, "amortized_configurator")) {
+    cli::cli_abort(c("{.arg configurator} must be NULL or a {.fn configurator}.",
+                     "x" = "Got {describe_value(configurator)}."), class = "amortized_error_argument")
+  }
+  new_amortizer(inference_net, summary_net = summary_net, configurator = configurator,
+                use_structure = check_flag(use_structure), linear_residual = check_flag(linear_residual))
 }
 
-new_amortizer <- function(inference_net, parameter_names = NULL, data_names = NULL, state = NULL,
-                          history = NULL, info = NULL, use_structure = TRUE, set_shape = integer(),
-                          linear_residual = TRUE) {
-  structure(list(inference_net = inference_net, parameter_names = parameter_names,
-                 data_names = data_names, state = state, history = history, info = info,
-                 use_structure = use_structure, set_shape = as.integer(set_shape),
-                 linear_residual = linear_residual,
+new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL, parameter_names = NULL,
+                          data_names = NULL, config = NULL, state = NULL, history = NULL, info = NULL,
+                          use_structure = TRUE, linear_residual = TRUE) {
+  structure(list(inference_net = inference_net, summary_net = summary_net, configurator = configurator,
+                 parameter_names = parameter_names, data_names = data_names, config = config,
+                 state = state, history = history, info = info,
+                 use_structure = use_structure, linear_residual = linear_residual,
                  .handle = new.env(parent = emptyenv())),
             class = "amortizer")
 }
 
-# The C++ estimator for an amortizer's spec, dimensions and data structure.
+# The C++ estimator for an amortizer's spec and resolved configuration.
 new_model <- function(x, seed = 0) {
-  core_call(.amz_npe_new(x$inference_net, length(x$parameter_names), length(x$data_names), seed,
-                         x$set_shape %||% integer(), isTRUE(x$linear_residual)))
+  core_call(.amz_npe_new(x$inference_net, x$config$summary_net, x$config$core, seed))
 }
 
 is_trained <- function(x) inherits(x, "amortizer") && !is.null(x$state)
@@ -87,16 +108,17 @@ model_pointer <- function(x) {
 print.amortizer <- function(x, ...) {
   cat("<amortizer> neural posterior estimator", if (is_trained(x)) "" else " (untrained)", "\n", sep = "")
   cat("  inference net: ", format(x$inference_net), "\n", sep = "")
+  summary_net <- x$config$summary_net %||% x$summary_net
+  if (!is.null(summary_net)) cat("  summary net:   ", format(summary_net), "\n", sep = "")
   if (!is_trained(x)) {
+    if (!is.null(x$configurator)) cat("  configurator: ", paste(vapply(x$configurator$steps, format, ""), collapse = "; "), "\n", sep = "")
     cat("  train it with train(<amortizer>, <simulator>, n_sims = 10000)\n")
     return(invisible(x))
   }
   info <- .amz_npe_info(model_pointer(x))
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
   cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
-  if (length(x$set_shape) == 2) {
-    cat("  structure: ", set_layout(x$set_shape), ", in canonical order with its moments\n", sep = "")
-  }
+  for (line in describe_plan(x$config, x$parameter_names)) cat("  ", line, "\n", sep = "")
   cat("  weights: ", format(info$n_parameters, big.mark = ","), "\n", sep = "")
   h <- x$history
   best <- x$info$best_epoch

@@ -10,8 +10,9 @@
 #' @param theta Parameter values: a named numeric vector (one) or a matrix
 #'   or data frame with one parameter vector per row; matched to the
 #'   parameter names when named.
-#' @param data Observed data: one data set (a vector, used for every row of
-#'   `theta`) or a matrix or data frame with one data set per row of `theta`.
+#' @param data Observed data, as for [sample_posterior()]: one data set
+#'   (used for every row of `theta`) or one data set per row of `theta`.
+#' @param context Context variables, as for [sample_posterior()].
 #' @param threads CPU threads for LibTorch.
 #' @return A numeric vector of log densities, one per row of `theta`.
 #' @examples
@@ -22,19 +23,27 @@
 #' posterior_log_density(fit, rep(0.05, 10), x)
 #' }
 #' @export
-posterior_log_density <- function(object, theta, data, threads = getOption("amortized.threads", 1L)) {
+posterior_log_density <- function(object, theta, data, context = NULL, threads = getOption("amortized.threads", 1L)) {
   check_amortizer(object)
   if (missing(theta) || missing(data)) {
     cli::cli_abort("{.arg theta} and {.arg data} are both needed.", class = "amortized_error_argument")
   }
   threads <- check_threads(threads)
   th <- as_observations(theta, object$parameter_names, arg = "theta", unit = "parameter vector")$matrix
-  obs <- as_observations(data, object$data_names)$matrix
-  if (nrow(obs) == 1 && nrow(th) > 1) obs <- obs[rep(1, nrow(th)), , drop = FALSE]
-  if (nrow(obs) != nrow(th)) {
+  obs <- observed_inputs(object, data, context)
+  inputs <- obs$inputs
+  if (obs$n == 1 && nrow(th) > 1) inputs <- repeat_inputs(inputs, nrow(th))
+  if (nrow(inputs$x) != nrow(th)) {
     cli::cli_abort(c("{.arg data} must have one data set, or one per row of {.arg theta}.",
-                     "x" = "{.arg theta} has {nrow(th)} rows, {.arg data} {nrow(obs)}."),
+                     "x" = "{.arg theta} has {nrow(th)} rows, {.arg data} {obs$n}."),
                    class = "amortized_error_data")
   }
-  core_call(.amz_npe_log_prob(model_pointer(object), th, obs, threads))
+  core_call(.amz_npe_log_prob(model_pointer(object), th, inputs$x, inputs$lengths, inputs$context, threads))
+}
+
+# Network inputs of one data set repeated k times.
+repeat_inputs <- function(inputs, k) {
+  i <- rep(1L, k)
+  list(x = take_rows(inputs$x, i), lengths = if (length(inputs$lengths)) inputs$lengths[i] else integer(),
+       context = inputs$context[i, , drop = FALSE])
 }

@@ -13,9 +13,19 @@
 #' `mu` for all observations.
 #'
 #' @param object A trained [amortizer()].
-#' @param data Observed data: a numeric vector (one data set) or a numeric
-#'   matrix or data frame with one data set per row. Values are matched to the
-#'   simulator's data names when `data` has names, else taken in order.
+#' @param data Observed data. For flat data: a numeric vector (one data set)
+#'   or a numeric matrix or data frame with one data set per row. For set or
+#'   time-series data (`[n, n_obs, dim]` simulations): one data set as an
+#'   `[n_obs, dim]` matrix or data frame (a vector when `dim` is 1), or many
+#'   as an `[m, n_obs, dim]` array (shorter data sets padded with `NA` at the
+#'   end) or a list of matrices; the number of observations may differ from
+#'   the simulations' (a warning says when it is outside the range trained
+#'   on). Values are matched to the simulator's data names when `data` has
+#'   names, else taken in order.
+#' @param context Values of the amortizer's context variables: a named
+#'   numeric vector (used for every data set) or a matrix or data frame with
+#'   one row per data set. A context variable `n_obs` is read from the data's
+#'   number of observations when not given.
 #' @param n_draws Draws per observation.
 #' @param seed `NULL` or a whole number; the same seed gives identical draws.
 #' @param threads CPU threads for LibTorch.
@@ -29,7 +39,7 @@
 #' posterior::summarise_draws(draws)
 #' }
 #' @export
-sample_posterior <- function(object, data, n_draws = 1000, seed = NULL,
+sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
                              threads = getOption("amortized.threads", 1L), ...) {
   check_amortizer(object)
   if (missing(data)) {
@@ -38,15 +48,159 @@ sample_posterior <- function(object, data, n_draws = 1000, seed = NULL,
   n_draws <- check_count(n_draws)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  obs <- as_observations(data, object$data_names)
-  arr <- core_call(.amz_npe_sample(model_pointer(object), obs$matrix, n_draws, seed, threads))
+  obs <- observed_inputs(object, data, context)
+  arr <- core_call(.amz_npe_sample(model_pointer(object), obs$inputs$x, obs$inputs$lengths, obs$inputs$context,
+                                   n_draws, seed, threads))
   draws_from_array(arr, object$parameter_names, obs$single)
+}
+
+# Network inputs for observed data (and context) of a trained amortizer.
+# Returns list(inputs, single, n).
+observed_inputs <- function(object, data, context = NULL, arg = "data", call = rlang::caller_env()) {
+  plan <- object$config
+  allow_nonfinite <- isTRUE(plan$keep_nonfinite)
+  if (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points)) {
+    obs <- as_set_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
+    if (!is.null(plan$length_range) && any(obs$lengths < plan$length_range[1] | obs$lengths > plan$length_range[2])) {
+      what <- if (plan$structure == "set") "observations" else "time steps"
+      cli::cli_warn(c("{.arg {arg}} has {?a data set/data sets} with a number of {what} outside the range trained on ({plan$length_range[1]}..{plan$length_range[2]}).",
+                      "i" = "The amortizer extrapolates there; its posteriors may be poor."),
+                    class = "amortized_warning_extrapolation", call = call)
+    }
+  } else {
+    obs <- as_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
+    obs$data <- obs$matrix
+  }
+  n <- nrow(obs$data)
+  ctx <- observed_context(plan, context, n, obs$lengths, call = call)
+  list(inputs = network_inputs(plan, obs$data, obs$lengths, ctx, call = call), single = obs$single, n = n)
+}
+
+# The context matrix (n rows) of the plan's context variables.
+observed_context <- function(plan, context, n, lengths, call = rlang::caller_env()) {
+  need <- plan$context_names
+  if (length(need) == 0) return(NULL)
+  if (!is.null(context)) {
+    if (is.data.frame(context)) context <- as.matrix(context)
+    if (!is.numeric(context) || (is.null(dim(context)) && is.null(names(context))) ||
+        (!is.null(dim(context)) && is.null(colnames(context)))) {
+      cli::cli_abort(c("{.arg context} must be a named numeric vector or a matrix or data frame with named columns.",
+                       "x" = "Got {describe_value(context)}."), class = "amortized_error_argument", call = call)
+    }
+    if (is.null(dim(context))) context <- matrix(context, n, length(context), byrow = TRUE, dimnames = list(NULL, names(context)))
+    if (nrow(context) != n) {
+      cli::cli_abort(c("{.arg context} must have one row per data set ({n}).", "x" = "Got {nrow(context)}."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+  out <- matrix(NA_real_, n, length(need), dimnames = list(NULL, need))
+  for (name in need) {
+    if (!is.null(context) && name %in% colnames(context)) {
+      out[, name] <- context[, name]
+    } else if (name == "n_obs" && !is.null(lengths)) {
+      out[, name] <- lengths
+    } else {
+      cli::cli_abort(c("{.arg context} must give the context variable {.field {name}}.",
+                       "i" = "The amortizer was trained with context {.val {need}}."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+  if (any(!is.finite(out))) {
+    cli::cli_abort("{.arg context} must have finite values.", class = "amortized_error_argument", call = call)
+  }
+  out
+}
+
+# Observed set or time-series data as list(data = [m, N, d] array, lengths,
+# single): one data set as an [n_obs, d] matrix or data frame (a vector for
+# d = 1), many as an [m, N, d] array (NA padding at the end) or a list.
+as_set_observations <- function(data, data_names, arg = "data", allow_nonfinite = FALSE, call = rlang::caller_env()) {
+  d <- length(data_names)
+  as_points <- function(m, where = "") {
+    if (is.data.frame(m)) {
+      if (!all(vapply(m, is.numeric, logical(1)))) {
+        cli::cli_abort("{.arg {arg}}{where} must have only numeric columns.", class = "amortized_error_data", call = call)
+      }
+      m <- as.matrix(m)
+    }
+    if (is.numeric(m) && is.null(dim(m)) && d == 1) m <- matrix(m, ncol = 1, dimnames = list(NULL, data_names))
+    if (!is.numeric(m) || length(dim(m)) != 2) {
+      cli::cli_abort(c("{.arg {arg}}{where} must be a numeric [n_obs, {d}] matrix or data frame (one data set){if (d == 1) ', or a numeric vector'}.",
+                       "x" = "Got {describe_value(m)}."), class = "amortized_error_data", call = call)
+    }
+    match_columns(m, data_names, arg, call)
+  }
+  single <- FALSE
+  if (is.list(data) && !is.data.frame(data)) {
+    if (length(data) == 0) cli::cli_abort("{.arg {arg}} is an empty list.", class = "amortized_error_data", call = call)
+    sets <- lapply(seq_along(data), function(i) as_points(data[[i]], paste0("[[", i, "]]")))
+  } else if (is.numeric(data) && length(dim(data)) == 3) {
+    if (dim(data)[3] != d) {
+      cli::cli_abort(c("{.arg {arg}} must have {d} variable{?s} in its third dimension ({abbreviate_names(data_names)}).",
+                       "x" = "Got {dim(data)[3]}."), class = "amortized_error_data", call = call)
+    }
+    data <- match_columns(data, data_names, arg, call)
+    present <- apply(!is.na(data), c(1, 2), any)  # [m, N]
+    lengths <- apply(present, 1, function(p) if (any(p)) max(which(p)) else 0L)
+    sets <- NULL
+  } else {
+    sets <- list(as_points(data))
+    single <- TRUE
+  }
+  if (!is.null(sets)) {
+    lengths <- vapply(sets, nrow, integer(1))
+    out <- array(NA_real_, c(length(sets), max(lengths), d), dimnames = list(NULL, NULL, data_names))
+    for (i in seq_along(sets)) if (lengths[i] > 0) out[i, seq_len(lengths[i]), ] <- sets[[i]]
+    data <- out
+  }
+  lengths <- as.integer(lengths)
+  if (any(lengths == 0)) {
+    cli::cli_abort("{.arg {arg}} has a data set without observations (data set {which(lengths == 0)[1]}).",
+                   class = "amortized_error_data", call = call)
+  }
+  if (!allow_nonfinite) {
+    bad <- which(!finite_rows(data, lengths))
+    if (length(bad) > 0) {
+      where <- if (single) "" else paste0(" in data set", if (length(bad) > 1) "s", " ", paste(utils::head(bad, 5), collapse = ", "))
+      cli::cli_abort(c("{.arg {arg}} contains NA, NaN or infinite values{where}.",
+                       "i" = "The amortizer needs complete, finite data (add {.fn nan_to_num} to its configurator for missing values)."),
+                     class = "amortized_error_data", call = call)
+    }
+  }
+  storage.mode(data) <- "double"
+  list(data = data, lengths = lengths, single = single)
+}
+
+# Puts the last dimension of m (matrix or array) in the order of data_names,
+# matching by name when it has names.
+match_columns <- function(m, data_names, arg, call) {
+  last <- length(dim(m))
+  d <- length(data_names)
+  if (dim(m)[last] != d) {
+    cli::cli_abort(c("{.arg {arg}} must have {d} variable{?s} per observation ({abbreviate_names(data_names)}).",
+                     "x" = "Got {dim(m)[last]}."), class = "amortized_error_data", call = call)
+  }
+  nm <- dimnames(m)[[last]]
+  if (!is.null(nm) && !all(nm == "")) {
+    missing_names <- setdiff(data_names, nm)
+    if (length(missing_names) > 0) {
+      cli::cli_abort(c("{.arg {arg}} has variable names that do not match the names the amortizer was trained on.",
+                       "x" = "Missing: {.val {missing_names}}."), class = "amortized_error_data", call = call)
+    }
+    j <- match(data_names, nm)
+    m <- if (last == 3) m[, , j, drop = FALSE] else m[, j, drop = FALSE]
+  }
+  dn <- dimnames(m) %||% vector("list", last)
+  dn[[last]] <- data_names
+  dimnames(m) <- dn
+  m
 }
 
 # Coerces observed data to an n_obs x d matrix in the simulator's data order.
 # Returns list(matrix, single) where single = data was one vector.
 # unit: what one row is, for messages ("data set", "parameter vector").
-as_observations <- function(data, data_names, arg = "data", unit = "data set", call = rlang::caller_env()) {
+as_observations <- function(data, data_names, arg = "data", unit = "data set", allow_nonfinite = FALSE,
+                            call = rlang::caller_env()) {
   d <- length(data_names)
   single <- is.null(dim(data)) && !is.list(data)
   if (is.data.frame(data)) {
@@ -76,7 +230,7 @@ as_observations <- function(data, data_names, arg = "data", unit = "data set", c
   if (nrow(m) == 0) {
     cli::cli_abort("{.arg {arg}} has no rows.", class = "amortized_error_data", call = call)
   }
-  bad <- which(rowSums(!is.finite(m)) > 0)
+  bad <- if (allow_nonfinite) integer() else which(rowSums(!is.finite(m)) > 0)
   if (length(bad) > 0) {
     where <- if (single) "" else paste0(" in row", if (length(bad) > 1) "s", " ", paste(utils::head(bad, 5), collapse = ", "),
                                         if (length(bad) > 5) ", ...")

@@ -41,15 +41,12 @@ sbc <- function(amortizer, simulator, n_sims = 200, n_draws = 100, seed = NULL,
   n_draws <- check_count(n_draws)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  sims <- training_simulations(simulator, n_sims, seed, threads)
-  if (!identical(colnames(sims$parameters), amortizer$parameter_names)) {
-    cli::cli_abort(c("{.arg simulator} has other parameters than the amortizer.",
-                     "x" = "Simulator: {abbreviate_names(colnames(sims$parameters))}; amortizer: {abbreviate_names(amortizer$parameter_names)}."),
-                   class = "amortized_error_argument")
-  }
-  obs <- as_observations(sims$data, amortizer$data_names, arg = "simulator")
-  ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(amortizer), sims$parameters, obs$matrix,
-                                        n_draws, seed + 1, threads))
+  sims <- training_simulations(simulator, n_sims, seed, threads,
+                               keep_nonfinite = isTRUE(amortizer$config$keep_nonfinite))
+  check_same_variables(amortizer, sims)
+  inputs <- simulation_inputs(amortizer$config, sims)
+  ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(amortizer), sims$parameters, inputs$x, inputs$lengths,
+                                        inputs$context, n_draws, seed + 1, threads))
   colnames(ranks) <- amortizer$parameter_names
   new_sbc(ranks, n_draws)
 }

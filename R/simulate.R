@@ -22,9 +22,15 @@
 #'   on the plan or the number of workers.
 #' @param progress Show a progress bar while R simulators run.
 #' @param ... Unused.
+#' @param keep_nonfinite Keep rows whose data have non-finite values (for
+#'   a [configurator()] with [nan_to_num()], which handles them). Rows with
+#'   non-finite parameters or context are always dropped.
 #' @return An `amortized_simulations` object: a list with `parameters`
 #'   (an n x p matrix with named columns) and `data` (an n x d matrix, or an
-#'   `[n, n_obs, dim]` array for set data such as `"ddm"`).
+#'   `[n, n_obs, dim]` array for set data such as `"ddm"`); for set data
+#'   also `lengths`, the observations of each data set (when they vary, the
+#'   array is padded with `NA` after them); for simulators with context
+#'   variables `context`, an n x k matrix of their values.
 #' @examples
 #' sims <- simulate(benchmark_simulator("gaussian_linear"), 100, seed = 1)
 #' sims
@@ -33,15 +39,22 @@
 #' @export
 simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
                                          threads = getOption("amortized.threads", 1L),
-                                         chunk_size = NULL, progress = interactive(), ...) {
+                                         chunk_size = NULL, progress = interactive(),
+                                         keep_nonfinite = FALSE, ...) {
   nsim <- check_count(nsim)
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)
   if (!is.null(chunk_size)) chunk_size <- check_count(chunk_size)
   progress <- check_flag(progress)
+  keep_nonfinite <- check_flag(keep_nonfinite)
   raw <- simulate_raw(object, nsim, seed, threads, chunk_size = chunk_size, progress = progress)
-  new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows,
-                  set_structure = object$set_structure)
+  simulations_from_raw(raw, object, keep_nonfinite = keep_nonfinite)
+}
+
+simulations_from_raw <- function(raw, sim, keep_nonfinite = FALSE, call = rlang::caller_env()) {
+  new_simulations(raw$parameters, raw$data, nonfinite_rows = if (!keep_nonfinite) raw$nonfinite_rows,
+                  set_structure = sim$set_structure, lengths = raw$lengths, context = raw$context,
+                  keep_nonfinite = keep_nonfinite, call = call)
 }
 
 # The (parameters, data) of n simulations, without dropping rows.
@@ -49,29 +62,55 @@ simulate_raw <- function(sim, n, seed, threads = 1L, chunk_size = NULL, progress
                          call = rlang::caller_env()) {
   if (sim$type == "benchmark") {
     o <- sim$options %||% list(n_obs = 100L, design = matrix(0, 0, 0))
-    return(core_call(.amz_benchmark_simulate(sim$name, n, seed, threads, o$n_obs, o$design), call = call))
+    if (length(sim$context) > 0) return(simulate_benchmark_varying(sim, n, seed, threads, call))
+    out <- core_call(.amz_benchmark_simulate(sim$name, n, seed, threads, o$n_obs, o$design), call = call)
+    if (length(dim(out$data)) == 3) out$lengths <- rep(dim(out$data)[2], n)
+    return(out)
   }
   simulate_r(sim, n, seed, chunk_size = chunk_size, progress = progress, call = call)
+}
+
+# A benchmark simulator with a varying number of observations: blocks of 50
+# rows, each with its own n_obs and seed drawn from `seed`, padded with NA.
+simulate_benchmark_varying <- function(sim, n, seed, threads, call) {
+  sizes <- chunk_sizes(n, 50)
+  choices <- sim$context$n_obs
+  draws <- with_seed(seed, list(n_obs = choices[sample.int(length(choices), length(sizes), replace = TRUE)],
+                                seeds = sample.int(2147483646L, length(sizes))))
+  blocks <- lapply(seq_along(sizes), function(i) {
+    core_call(.amz_benchmark_simulate(sim$name, sizes[i], draws$seeds[i], threads, draws$n_obs[i],
+                                      sim$options$design), call = call)
+  })
+  data <- bind_data(lapply(blocks, `[[`, "data"))
+  offsets <- cumsum(c(0, sizes))[seq_along(sizes)]
+  list(parameters = do.call(rbind, lapply(blocks, `[[`, "parameters")), data = data$data,
+       lengths = data$lengths,
+       context = matrix(as.numeric(rep(draws$n_obs, sizes)), ncol = 1, dimnames = list(NULL, "n_obs")),
+       nonfinite_rows = unlist(Map(function(b, o) b$nonfinite_rows + o, blocks, offsets)))
 }
 
 # Simulations without non-finite rows; a warning counts the rows dropped.
 # nonfinite_rows: those rows when already known (the C++ simulators find them).
 # set_structure: c(n_obs, dim) when each flat data row is an exchangeable set.
-new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structure = NULL,
-                            call = rlang::caller_env()) {
+# lengths: for [n, n_obs, dim] data, the valid observations of each row (the
+# rest is padding, never checked). context: NULL or an n x k matrix.
+# keep_nonfinite: keep rows whose only non-finite values are in the data.
+new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structure = NULL, lengths = NULL,
+                            context = NULL, keep_nonfinite = FALSE, call = rlang::caller_env()) {
   if (nrow(data) != nrow(parameters)) {
     cli::cli_abort("{.arg parameters} and {.arg data} have different numbers of rows.",
                    class = "amortized_error_data", call = call)
   }
-  if (is.null(nonfinite_rows)) {
-    bad <- !is.finite(rowSums(data, dims = 1L)) | !is.finite(rowSums(parameters))
-    if (any(bad)) {  # a sum can also overflow: keep rows whose values are all finite
-      bad[bad] <- !apply(is.finite(take_rows(data, bad)), 1, all) |
-        !apply(is.finite(parameters[bad, , drop = FALSE]), 1, all)
+  if (length(dim(data)) == 3 && is.null(lengths)) lengths <- rep(dim(data)[2], nrow(data))
+  if (!is.null(lengths)) lengths <- as.integer(lengths)
+  bad <- !finite_rows(parameters)
+  if (!is.null(context)) bad <- bad | !finite_rows(context)
+  if (!keep_nonfinite) {
+    if (is.null(nonfinite_rows)) {
+      bad <- bad | !finite_rows(data, lengths)
+    } else {
+      bad[nonfinite_rows] <- TRUE
     }
-  } else {
-    bad <- logical(nrow(parameters))
-    bad[nonfinite_rows] <- TRUE
   }
   if (any(bad)) {
     n_bad <- sum(bad)
@@ -80,18 +119,49 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
                   class = "amortized_warning_nonfinite", call = call)
     parameters <- parameters[!bad, , drop = FALSE]
     data <- take_rows(data, !bad)
+    if (!is.null(lengths)) lengths <- lengths[!bad]
+    if (!is.null(context)) context <- context[!bad, , drop = FALSE]
   }
   if (nrow(parameters) == 0) {
     cli::cli_abort("Every simulation had non-finite values; nothing is left.",
                    class = "amortized_error_simulator", call = call)
   }
+  if (!is.null(lengths) && length(lengths) > 0 && max(lengths) < dim(data)[2]) {  # drop padding nobody needs
+    data <- data[, seq_len(max(lengths)), , drop = FALSE]
+  }
   set_structure <- if (length(set_structure) == 2) as.integer(set_structure)
-  structure(list(parameters = parameters, data = data, set_structure = set_structure),
+  structure(list(parameters = parameters, data = data, set_structure = set_structure, lengths = lengths,
+                 context = context),
             class = "amortized_simulations")
+}
+
+# TRUE for the rows of a matrix, or of an [n, n_obs, dim] array within the
+# first lengths[i] observations, whose values are all finite.
+finite_rows <- function(x, lengths = NULL) {
+  if (length(dim(x)) == 2) {
+    ok <- is.finite(rowSums(x))  # a sum can also overflow: check those rows value by value
+    if (!all(ok)) ok[!ok] <- apply(is.finite(x[!ok, , drop = FALSE]), 1, all)
+    return(ok)
+  }
+  bad <- !is.finite(x)
+  if (!is.null(lengths)) {
+    padding <- outer(lengths, seq_len(dim(x)[2]), `<`)
+    bad <- bad & !as.vector(padding)  # recycled over the variables
+  }
+  rowSums(bad, dims = 1L) == 0
 }
 
 # Rows i of a matrix or of an [n, n_obs, dim] array.
 take_rows <- function(x, i) if (length(dim(x)) == 3) x[i, , , drop = FALSE] else x[i, , drop = FALSE]
+
+# The simulations of rows i.
+subset_simulations <- function(sims, i) {
+  sims$parameters <- sims$parameters[i, , drop = FALSE]
+  sims$data <- take_rows(sims$data, i)
+  if (!is.null(sims$lengths)) sims$lengths <- sims$lengths[i]
+  if (!is.null(sims$context)) sims$context <- sims$context[i, , drop = FALSE]
+  sims
+}
 
 # The names of the data variables (the last dimension).
 data_names_of <- function(data) utils::tail(dimnames(data), 1)[[1]]
@@ -100,7 +170,12 @@ data_names_of <- function(data) utils::tail(dimnames(data), 1)[[1]]
 print.amortized_simulations <- function(x, ...) {
   cat("<amortized_simulations> ", nrow(x$parameters), " simulations\n", sep = "")
   cat("  parameters (", ncol(x$parameters), "): ", abbreviate_names(colnames(x$parameters)), "\n", sep = "")
-  cat("  data       ", data_layout(data_names_of(x$data), dim(x$data)[-1]), "\n", sep = "")
+  cat("  data       ", data_layout(data_names_of(x$data), dim(x$data)[-1], x$lengths), "\n", sep = "")
+  if (!is.null(x$context)) {
+    ranges <- apply(x$context, 2, function(v) paste0(format(min(v)), "..", format(max(v))))
+    cat("  context    (", ncol(x$context), "): ", paste(colnames(x$context), ranges, sep = " in ", collapse = ", "),
+        "\n", sep = "")
+  }
   invisible(x)
 }
 
@@ -112,8 +187,12 @@ summary.amortized_simulations <- function(object, ...) {
                row.names = NULL)
   }
   data <- object$data
-  if (length(dim(data)) == 3) {  # pool the observations of every data set
+  if (length(dim(data)) == 3) {  # pool the valid observations of every data set
     data <- matrix(data, ncol = dim(data)[3], dimnames = list(NULL, dimnames(data)[[3]]))
+    valid <- as.vector(outer(object$lengths, seq_len(dim(object$data)[2]), `>=`))
+    data <- data[valid, , drop = FALSE]
   }
-  rbind(describe(object$parameters, "parameters"), describe(data, "data"))
+  out <- rbind(describe(object$parameters, "parameters"), describe(data, "data"))
+  if (!is.null(object$context)) out <- rbind(out, describe(object$context, "context"))
+  out
 }

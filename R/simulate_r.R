@@ -8,29 +8,32 @@
 # it returns the raw outputs, which are checked in the calling session.
 # An error in the model is returned (not raised), so that the calling session
 # can first report a bad prior output, the likelier cause.
-run_simulator_chunk <- function(n, prior, model, vectorized) {
+# Context variables (one value each per chunk) are drawn first and passed
+# to the model by name.
+run_simulator_chunk <- function(n, prior, model, vectorized, context = NULL) {
+  ctx <- lapply(context, function(v) if (is.function(v)) v() else v[sample.int(length(v), 1L)])
   theta <- prior(n)
   data <- tryCatch({
     if (vectorized) {
-      model(theta)
+      do.call(model, c(list(theta), ctx))
     } else {
       m <- if (is.data.frame(theta)) as.matrix(theta) else theta
-      lapply(seq_len(nrow(m)), function(i) model(structure(m[i, ], names = colnames(m))))
+      lapply(seq_len(nrow(m)), function(i) do.call(model, c(list(structure(m[i, ], names = colnames(m))), ctx)))
     }
   }, error = function(e) e)
-  list(theta = theta, data = data)
+  list(theta = theta, data = data, context = ctx)
 }
 environment(run_simulator_chunk) <- baseenv()
 
 # Draws n (parameters, data) pairs from an R simulator, checking every output.
 simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call = rlang::caller_env()) {
-  sizes <- chunk_sizes(n, chunk_size %||% default_chunk_size(n, sim$vectorized))
+  sizes <- chunk_sizes(n, chunk_size %||% default_chunk_size(n, sim$vectorized, length(sim$context) > 0))
   seeds <- lecuyer_streams(seed, length(sizes))
   bar <- if (progress && length(sizes) > 1) {
     cli::cli_progress_bar("Simulating", total = n, clear = TRUE, .envir = rlang::current_env())
   }
   # evaluated in each chunk's environment (below), which holds these names
-  chunk_call <- quote(run_simulator_chunk(chunk_n, prior, model, vectorized))
+  chunk_call <- quote(run_simulator_chunk(chunk_n, prior, model, vectorized, context))
   raw <- with_rng_restored({
     futures <- vector("list", length(sizes))
     reported <- logical(length(sizes))
@@ -41,7 +44,8 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call =
     }
     for (i in seq_along(sizes)) {
       env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
-                           prior = sim$prior, model = sim$model, vectorized = sim$vectorized),
+                           prior = sim$prior, model = sim$model, vectorized = sim$vectorized,
+                           context = sim$context),
                       parent = globalenv())
       futures[[i]] <- future::future(chunk_call, substitute = FALSE, envir = env, seed = seeds[[i]],
                                      label = paste0("amortized-", i))
@@ -58,11 +62,16 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call =
   })
   if (!is.null(bar)) cli::cli_progress_done(id = bar)
   chunks <- Map(function(r, size) check_chunk(r, size, sim, call), raw, sizes)
+  data <- bind_data(lapply(chunks, `[[`, "data"))
   list(parameters = do.call(rbind, lapply(chunks, `[[`, "parameters")),
-       data = bind_data(lapply(chunks, `[[`, "data")))
+       data = data$data, lengths = data$lengths,
+       context = if (length(sim$context) > 0) do.call(rbind, lapply(chunks, `[[`, "context")))
 }
 
-default_chunk_size <- function(n, vectorized) {
+# About 100 chunks for large n (1,000 with context variables, so that many
+# of their values occur).
+default_chunk_size <- function(n, vectorized, context = FALSE) {
+  if (context) return(max(ceiling(n / 1000), min(n, 50)))
   max(ceiling(n / 100), min(n, if (vectorized) 1000 else 20))
 }
 
@@ -159,12 +168,27 @@ check_chunk <- function(raw, n, sim, call) {
     cli::cli_abort("{.arg prior} returned other parameter names than before.",
                    class = "amortized_error_simulator", call = call)
   }
-  if (!is.null(sim$data_shape) && !identical(as.numeric(dim(x)[-1]), as.numeric(sim$data_shape))) {
+  # the number of observations of set / series data may vary, nothing else
+  if (!is.null(sim$data_shape) && (length(dim(x)) != length(sim$data_shape) + 1 ||
+                                   utils::tail(dim(x), 1) != utils::tail(sim$data_shape, 1))) {
     cli::cli_abort(c("{.arg model} returned data sets of another shape than before.",
-                     "x" = "Now {paste(dim(x)[-1], collapse = ' x ')}, earlier {paste(sim$data_shape, collapse = ' x ')}."),
+                     "x" = "Now {paste(dim(x)[-1], collapse = ' x ')}, earlier {paste(sim$data_shape, collapse = ' x ')}.",
+                     "i" = if (length(dim(x)) == 2) "Data sets of a varying number of observations must be {.code [n, n_obs, dim]} arrays."),
                    class = "amortized_error_simulator", call = call)
   }
-  list(parameters = theta, data = x)
+  ctx <- NULL
+  if (length(sim$context) > 0) {
+    for (name in names(sim$context)) {
+      v <- raw$context[[name]]
+      if (!is.numeric(v) || length(v) != 1 || !is.finite(v)) {
+        cli::cli_abort(c("{.arg context${name}} must give one finite number.", "x" = "It gave {describe_value(v)}."),
+                       class = "amortized_error_simulator", call = call)
+      }
+    }
+    ctx <- matrix(as.numeric(unlist(raw$context[names(sim$context)])), nrow = n, ncol = length(sim$context), byrow = TRUE,
+                  dimnames = list(NULL, names(sim$context)))
+  }
+  list(parameters = theta, data = x, context = ctx)
 }
 
 # Stacks the per-row outputs of a model run row by row: vectors into an
@@ -195,17 +219,23 @@ stack_rows <- function(rows, call) {
   x
 }
 
-# Binds data blocks along the first dimension (matrices or 3-d arrays).
+# Binds data blocks along the first dimension: matrices, or 3-d arrays
+# padded with NA to the most observations. Returns list(data, lengths), the
+# lengths (observations per row) for 3-d data, else NULL.
 bind_data <- function(blocks) {
-  if (length(blocks) == 1) return(blocks[[1]])
-  if (length(dim(blocks[[1]])) == 2) return(do.call(rbind, blocks))
+  if (length(dim(blocks[[1]])) == 2) {
+    return(list(data = if (length(blocks) == 1) blocks[[1]] else do.call(rbind, blocks), lengths = NULL))
+  }
+  points <- vapply(blocks, function(b) dim(b)[2], numeric(1))
+  rows <- vapply(blocks, nrow, numeric(1))
+  lengths <- rep(as.integer(points), rows)
+  if (length(blocks) == 1) return(list(data = blocks[[1]], lengths = lengths))
   d <- dim(blocks[[1]])
-  out <- array(0, c(sum(vapply(blocks, nrow, numeric(1))), d[2], d[3]),
-               dimnames = list(NULL, NULL, dimnames(blocks[[1]])[[3]]))
+  out <- array(NA_real_, c(sum(rows), max(points), d[3]), dimnames = list(NULL, NULL, dimnames(blocks[[1]])[[3]]))
   start <- 0
   for (b in blocks) {
-    out[start + seq_len(nrow(b)), , ] <- b
+    out[start + seq_len(nrow(b)), seq_len(dim(b)[2]), ] <- b
     start <- start + nrow(b)
   }
-  out
+  list(data = out, lengths = lengths)
 }

@@ -15,6 +15,15 @@
 #'   one data set: a numeric vector, or an `[n_obs, dim]` matrix; it is
 #'   called row by row.
 #' @param vectorized Whether `model` takes all parameter rows at once.
+#' @param context `NULL` or a named list of context variables, such as the
+#'   number of observations per data set: each a numeric vector of values to
+#'   draw from uniformly (`n_obs = 5:100`) or a function of no arguments
+#'   returning one number. One value of each is drawn per chunk of
+#'   simulations and passed to `model` by name (`model(theta, n_obs = 17)`),
+#'   and the amortizer receives them as context. Set data may then have a
+#'   different number of observations per chunk; they are padded with `NA`
+#'   and their lengths recorded. Many small chunks are simulated so that many
+#'   values occur.
 #' @return An `amortized_simulator` object; use it with [train()], [sbc()] and
 #'   [simulate()][simulate.amortized_simulator].
 #' @section Parallel and cluster simulation:
@@ -37,8 +46,20 @@
 #'   }
 #' )
 #' sim
+#'
+#' # a set of n_obs observations, n_obs varying between data sets
+#' sim <- simulator(
+#'   prior = function(n) cbind(mu = rnorm(n), sigma = rexp(n)),
+#'   model = function(theta, n_obs) {
+#'     n <- nrow(theta)
+#'     array(rnorm(n * n_obs, theta[, "mu"], theta[, "sigma"]), c(n, n_obs, 1),
+#'           dimnames = list(NULL, NULL, "y"))
+#'   },
+#'   context = list(n_obs = 5:100)
+#' )
+#' sim
 #' @export
-simulator <- function(prior, model, vectorized = TRUE) {
+simulator <- function(prior, model, vectorized = TRUE, context = NULL) {
   if (!is.function(prior)) {
     cli::cli_abort(c("{.arg prior} must be a function of {.code n} returning parameter draws.",
                      "x" = "Got {describe_value(prior)}."), class = "amortized_error_argument")
@@ -48,15 +69,43 @@ simulator <- function(prior, model, vectorized = TRUE) {
                      "x" = "Got {describe_value(model)}."), class = "amortized_error_argument")
   }
   vectorized <- check_flag(vectorized)
+  context <- check_context_spec(context, model)
   sim <- structure(list(type = "r", name = NULL, prior = prior, model = model,
                         vectorized = vectorized, parameter_names = NULL, data_names = NULL,
-                        data_shape = NULL),
+                        data_shape = NULL, context = context),
                    class = "amortized_simulator")
   trial <- simulate_r(sim, 3, seed = 1, call = rlang::current_env())
   sim$parameter_names <- colnames(trial$parameters)
   sim$data_names <- data_names_of(trial$data)
   sim$data_shape <- dim(trial$data)[-1]
   sim
+}
+
+# NULL or a named list of numeric vectors / functions of no arguments, each
+# name an argument `model` accepts.
+check_context_spec <- function(context, model, call = rlang::caller_env()) {
+  if (is.null(context)) return(NULL)
+  nm <- names(context)
+  if (!is.list(context) || length(context) == 0 || is.null(nm) || any(is.na(nm) | nm == "") || anyDuplicated(nm)) {
+    cli::cli_abort(c("{.arg context} must be a named list of context variables, e.g. {.code list(n_obs = 5:100)}.",
+                     "x" = "Got {describe_value(context)}."), class = "amortized_error_argument", call = call)
+  }
+  for (name in nm) {
+    v <- context[[name]]
+    ok <- is.function(v) || (is.numeric(v) && length(v) >= 1 && all(is.finite(v)))
+    if (!ok) {
+      cli::cli_abort(c("{.arg context${name}} must be a vector of finite numbers to draw from, or a function of no arguments returning one number.",
+                       "x" = "Got {describe_value(v)}."), class = "amortized_error_argument", call = call)
+    }
+  }
+  args <- names(formals(model))
+  missing_args <- setdiff(nm, args)
+  if (!"..." %in% args && length(missing_args) > 0) {
+    cli::cli_abort(c("{.arg model} must take the context variable{?s} {.arg {missing_args}} as argument{?s}.",
+                     "i" = "For example {.code function(theta, {missing_args[1]}) ...}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  context
 }
 
 #' Benchmark simulators in C++
@@ -103,7 +152,10 @@ simulator <- function(prior, model, vectorized = TRUE) {
 #' simulations for any number of threads.
 #'
 #' @param name The task name.
-#' @param n_obs For `"ddm"`: trials per data set (a whole number >= 1).
+#' @param n_obs For `"ddm"`: trials per data set: a whole number >= 1, or a
+#'   vector of them to draw from, one value per block of 50 simulations (the
+#'   data are then padded with `NA` to the largest, and the amortizer gets
+#'   `n_obs` as context).
 #' @return An `amortized_simulator` object.
 #' @examples
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -115,14 +167,21 @@ benchmark_simulator <- function(name, n_obs = 100) {
     cli::cli_abort(c("{.arg name} must be one of {.val {known}}.", "x" = "Got {describe_value(name)}."),
                    class = "amortized_error_argument")
   }
-  options <- list(n_obs = check_count(n_obs), design = matrix(0, 0, 0))
+  if (!is.numeric(n_obs) || length(n_obs) == 0 || anyNA(n_obs) || any(n_obs != round(n_obs)) ||
+      any(n_obs < 1) || any(!is.finite(n_obs))) {
+    cli::cli_abort(c("{.arg n_obs} must be a whole number >= 1 or a vector of them.",
+                     "x" = "Got {describe_value(n_obs)}."), class = "amortized_error_argument")
+  }
+  n_obs <- sort(unique(as.integer(n_obs)))
+  options <- list(n_obs = max(n_obs), design = matrix(0, 0, 0))
   if (name == "bernoulli_glm") options$design <- bernoulli_glm_design()
   info <- core_call(.amz_benchmark_info(name, options$n_obs, options$design))
+  varying <- length(n_obs) > 1 && length(info$data_shape) == 2
   structure(list(type = "benchmark", name = name, prior = NULL, model = NULL, vectorized = TRUE,
                  parameter_names = info$parameter_names, data_names = info$data_names,
                  data_shape = info$data_shape,
                  set_structure = if (length(info$set_structure)) as.integer(info$set_structure),
-                 options = options),
+                 options = options, context = if (varying) list(n_obs = n_obs)),
             class = "amortized_simulator")
 }
 
@@ -141,17 +200,34 @@ print.amortized_simulator <- function(x, ...) {
     paste0("R simulator (", if (x$vectorized) "vectorized" else "row by row", ")")
   cat("<amortized_simulator> ", what, "\n", sep = "")
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
-  cat("  data       ", data_layout(x$data_names, x$data_shape), "\n", sep = "")
+  cat("  data       ", data_layout(x$data_names, x$data_shape, varying = length(x$context) > 0), "\n", sep = "")
   if (length(x$set_structure) == 2) {
     cat("  structure: ", set_layout(x$set_structure), "\n", sep = "")
+  }
+  if (length(x$context) > 0) {
+    cat("  context: ", paste(vapply(names(x$context), function(n) describe_context(n, x$context[[n]]), ""),
+                             collapse = "; "), "\n", sep = "")
   }
   invisible(x)
 }
 
+# "n_obs in 5..100" / "rate drawn by a function".
+describe_context <- function(name, v) {
+  if (is.function(v)) return(paste(name, "drawn by a function"))
+  if (length(v) == 1) return(paste(name, "=", format(v)))
+  if (is.numeric(v) && all(v == round(v)) && identical(as.numeric(v), as.numeric(seq(min(v), max(v))))) {
+    return(paste0(name, " in ", min(v), "..", max(v)))
+  }
+  paste0(name, " from ", length(v), " values in [", format(min(v)), ", ", format(max(v)), "]")
+}
+
 # "(d): names" for flat data, "n_obs observations of (d): names" for set data.
-data_layout <- function(names, shape) {
+data_layout <- function(names, shape, lengths = NULL, varying = FALSE) {
   flat <- paste0("(", length(names), "): ", abbreviate_names(names))
-  if (length(shape) < 2) flat else paste0(shape[1], " observations of ", flat)
+  if (length(shape) < 2) return(flat)
+  n <- if (varying) "a varying number of" else
+    if (length(lengths) > 0 && min(lengths) < max(lengths)) paste0(min(lengths), "..", max(lengths)) else shape[1]
+  paste0(n, " observations of ", flat)
 }
 
 # "an exchangeable set of 4 points of 2" for set_shape c(4, 2).

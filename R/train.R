@@ -71,18 +71,21 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
 
-  sims <- training_simulations(simulator, n_sims, seed, threads)
   continuing <- is_trained(object)
-  if (continuing && (!identical(colnames(sims$parameters), object$parameter_names) ||
-                     !identical(colnames(sims$data), object$data_names))) {
-    cli::cli_abort("{.arg simulator} has other parameter or data names than the amortizer was trained on.",
-                   class = "amortized_error_argument")
+  keep_nonfinite <- if (continuing) isTRUE(object$config$keep_nonfinite) else
+    length(steps_of(object$configurator %||% configurator(), "nan_to_num")) > 0
+  sims <- training_simulations(simulator, n_sims, seed, threads, keep_nonfinite = keep_nonfinite)
+  if (continuing) {
+    check_same_variables(object, sims)
+    plan <- object$config
+  } else {
+    plan <- resolve_configuration(object, sims)
   }
-  set_shape <- if (continuing) object$set_shape else if (isTRUE(object$use_structure %||% TRUE))
-    sims$set_structure %||% integer() else integer()
-  fit <- new_amortizer(object$inference_net, colnames(sims$parameters), colnames(sims$data),
-                       state = object$state, history = object$history, info = object$info,
-                       use_structure = object$use_structure %||% TRUE, set_shape = set_shape,
+  inputs <- simulation_inputs(plan, sims)
+  fit <- new_amortizer(object$inference_net, summary_net = object$summary_net, configurator = object$configurator,
+                       parameter_names = colnames(sims$parameters), data_names = data_names_of(sims$data),
+                       config = plan, state = object$state, history = object$history, info = object$info,
+                       use_structure = object$use_structure %||% TRUE,
                        linear_residual = object$linear_residual %||% TRUE)
   ptr <- if (continuing) model_pointer(fit) else new_model(fit, seed)
   fit$.handle$ptr <- ptr
@@ -93,7 +96,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   }
   progress <- training_progress(epochs, verbose)
   res <- core_call(.amz_npe_train(
-    ptr, sims$parameters, sims$data,
+    ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
     list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
          weight_decay = weight_decay, validation_fraction = validation_fraction,
          clip_grad_norm = 5, patience = patience, seed = seed, threads = threads),
@@ -107,31 +110,46 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   offset <- if (continuing) nrow(object$history) else 0L
   res$history$epoch <- res$history$epoch + offset
   fit$history <- rbind(object$history, res$history)
-  fit$info <- list(n_sims = nrow(sims$parameters), best_epoch = res$best_epoch + offset,
+  fit$info <- list(n_sims = nrow(sims$parameters),
+                   best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
   fit$state <- core_call(.amz_npe_serialize(ptr))
   report_training(fit, res, verbose)
   fit
 }
 
-training_simulations <- function(simulator, n_sims, seed, threads = 1L, call = rlang::caller_env()) {
+training_simulations <- function(simulator, n_sims, seed, threads = 1L, keep_nonfinite = FALSE,
+                                 call = rlang::caller_env()) {
   if (inherits(simulator, "amortized_simulations")) {
-    sims <- simulator
-  } else if (is_simulator(simulator)) {
-    raw <- simulate_raw(simulator, n_sims, seed, threads, progress = interactive(), call = call)
-    sims <- new_simulations(raw$parameters, raw$data, nonfinite_rows = raw$nonfinite_rows,
-                            set_structure = simulator$set_structure, call = call)
-  } else {
+    return(simulator)
+  }
+  if (!is_simulator(simulator)) {
     cli::cli_abort(c("{.arg simulator} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
                      "x" = "Got {describe_value(simulator)}."), class = "amortized_error_argument", call = call)
   }
-  if (length(dim(sims$data)) == 3) {
-    d <- dim(sims$data)
-    cli::cli_abort(c("The amortizer takes flat data (one vector per data set), but these data sets are sets of {d[2]} observations of {d[3]} variable{?s}.",
-                     "i" = "Flatten them into one named row per data set, e.g. {.code sims$data <- matrix(sims$data, nrow(sims$data), dimnames = list(NULL, paste0(\"x_\", seq_len({d[2] * d[3]}))))}."),
-                   class = "amortized_error_data", call = call)
+  raw <- simulate_raw(simulator, n_sims, seed, threads, progress = interactive(), call = call)
+  simulations_from_raw(raw, simulator, keep_nonfinite = keep_nonfinite, call = call)
+}
+
+# Simulations must have the variables a trained amortizer knows.
+check_same_variables <- function(object, sims, arg = "simulator", call = rlang::caller_env()) {
+  plan <- object$config
+  if (!identical(colnames(sims$parameters), object$parameter_names)) {
+    cli::cli_abort(c("{.arg {arg}} has other parameters than the amortizer.",
+                     "x" = "Simulations: {abbreviate_names(colnames(sims$parameters))}; amortizer: {abbreviate_names(object$parameter_names)}."),
+                   class = "amortized_error_argument", call = call)
   }
-  sims
+  if (!identical(data_names_of(sims$data), object$data_names) ||
+      (length(dim(sims$data)) == 3) != (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points))) {
+    cli::cli_abort("{.arg {arg}} has other data variables or another data layout than the amortizer was trained on.",
+                   class = "amortized_error_argument", call = call)
+  }
+  missing_context <- setdiff(plan$context_names, colnames(sims$context))
+  if (length(missing_context) > 0) {
+    cli::cli_abort("{.arg {arg}} lacks the context variable{?s} {.val {missing_context}}.",
+                   class = "amortized_error_argument", call = call)
+  }
+  invisible(sims)
 }
 
 # A cli progress bar over epochs (a no-op when quiet), living as long as

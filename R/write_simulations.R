@@ -9,7 +9,11 @@
 #'   names and an MD5 checksum;
 #' * `parameters.f64` and `data.f64`: the values as little-endian 64-bit
 #'   floats in row-major (C) order, e.g. in Python
-#'   `numpy.fromfile("data.f64", "<f8").reshape(dim)`.
+#'   `numpy.fromfile("data.f64", "<f8").reshape(dim)`;
+#' * for set data with a varying number of observations, `lengths.f64` (the
+#'   observations of each data set; the data are padded with NaN after
+#'   them), and for simulators with context variables `context.f64`
+#'   (format version 2; simulations without them are written in version 1).
 #'
 #' `read_simulations()` checks the format and its version, the sizes and the
 #' checksums, and fails with a clear message for a missing, corrupt or newer
@@ -52,18 +56,25 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
   }
   dir.create(path)
   block <- function(x, file) {
+    storage.mode(x) <- "double"
     con <- file(file.path(path, file), "wb")
     writeBin(as.vector(aperm(x, rev(seq_along(dim(x))))), con, size = 8, endian = "little")
     close(con)
     list(file = file, dim = I(dim(x)), names = I(data_names_of(x)),
          md5 = unname(tools::md5sum(file.path(path, file))))
   }
-  meta <- list(format = "amortized-simulations", format_version = simulations_format_version,
+  varying <- !is.null(sims$lengths) && length(unique(sims$lengths)) > 1
+  extra <- varying || !is.null(sims$context)
+  meta <- list(format = "amortized-simulations", format_version = if (extra) 2L else 1L,
                package_version = as.character(utils::packageVersion("amortized")),
                n = nrow(sims$parameters), byte_order = "little", type = "float64", order = "row-major",
                set_structure = if (!is.null(sims$set_structure)) I(sims$set_structure),
                parameters = block(sims$parameters, "parameters.f64"),
-               data = block(sims$data, "data.f64"))
+               data = block(sims$data, "data.f64"),
+               lengths = if (varying) block(matrix(as.numeric(sims$lengths), ncol = 1,
+                                                   dimnames = list(NULL, "lengths")), "lengths.f64"),
+               context = if (!is.null(sims$context)) block(sims$context, "context.f64"))
+  meta <- Filter(Negate(is.null), meta)
   jsonlite::write_json(meta, file.path(path, simulations_meta_file), auto_unbox = TRUE,
                        pretty = TRUE, digits = NA)
   invisible(path)
@@ -115,10 +126,19 @@ read_simulations <- function(path) {
   parameters <- block(meta$parameters, "the parameters")
   data <- block(meta$data, "the data")
   if (nrow(parameters) != meta$n || nrow(data) != meta$n) corrupt("The numbers of rows do not match.")
-  new_simulations(parameters, data, set_structure = meta$set_structure)
+  lengths <- if (!is.null(meta$lengths)) as.integer(block(meta$lengths, "the lengths")[, 1])
+  context <- if (!is.null(meta$context)) block(meta$context, "the context")
+  if ((!is.null(lengths) && length(lengths) != meta$n) || (!is.null(context) && nrow(context) != meta$n)) {
+    corrupt("The numbers of rows do not match.")
+  }
+  if (!is.null(lengths) && (length(dim(data)) != 3 || any(lengths < 1 | lengths > dim(data)[2]))) {
+    corrupt("The lengths do not fit the data.")
+  }
+  new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context)
 }
 
-simulations_format_version <- 1L
+# The newest format written (2: lengths and context); 1 is still read.
+simulations_format_version <- 2L
 simulations_meta_file <- "simulations.json"
 
 check_path <- function(path, arg = rlang::caller_arg(path), call = rlang::caller_env()) {

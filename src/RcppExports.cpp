@@ -25,18 +25,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_new
-SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::IntegerVector set_shape, bool linear_residual);
-RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP dim_thetaSEXP, SEXP dim_xSEXP, SEXP seedSEXP, SEXP set_shapeSEXP, SEXP linear_residualSEXP) {
+SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
+RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
-    Rcpp::traits::input_parameter< int >::type dim_theta(dim_thetaSEXP);
-    Rcpp::traits::input_parameter< int >::type dim_x(dim_xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type summary(summarySEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type config(configSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type set_shape(set_shapeSEXP);
-    Rcpp::traits::input_parameter< bool >::type linear_residual(linear_residualSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_new(spec, dim_theta, dim_x, seed, set_shape, linear_residual));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_new(spec, summary, config, seed));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -52,63 +50,86 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_train
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch);
-RcppExport SEXP _amortized_amz_npe_train(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP) {
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch);
+RcppExport SEXP _amortized_amz_npe_train(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
     Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_train(ptr, theta, x, options, fit_standardization, on_epoch));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_train(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_log_prob
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, int threads);
-RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP threadsSEXP) {
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads);
+RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_log_prob(ptr, theta, x, threads));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_log_prob(ptr, theta, x, lengths, context, threads));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_sample
-Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws, double seed, int threads);
-RcppExport SEXP _amortized_amz_npe_sample(SEXP ptrSEXP, SEXP xSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads);
+RcppExport SEXP _amortized_amz_npe_sample(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type n_draws(n_drawsSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_sample(ptr, x, n_draws, seed, threads));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_sample(ptr, x, lengths, context, n_draws, seed, threads));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_sbc_ranks
-Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, int n_draws, double seed, int threads);
-RcppExport SEXP _amortized_amz_npe_sbc_ranks(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads);
+RcppExport SEXP _amortized_amz_npe_sbc_ranks(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type n_draws(n_drawsSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_sbc_ranks(ptr, theta, x, n_draws, seed, threads));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_sbc_ranks(ptr, theta, x, lengths, context, n_draws, seed, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_npe_condition
+Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads);
+RcppExport SEXP _amortized_amz_npe_condition(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_condition(ptr, x, lengths, context, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -187,12 +208,13 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_c2st", (DL_FUNC) &_amortized_amz_c2st, 3},
-    {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 6},
+    {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
-    {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 6},
-    {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 4},
-    {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 5},
-    {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 6},
+    {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 8},
+    {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 6},
+    {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 7},
+    {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 8},
+    {"_amortized_amz_npe_condition", (DL_FUNC) &_amortized_amz_npe_condition, 5},
     {"_amortized_amz_npe_serialize", (DL_FUNC) &_amortized_amz_npe_serialize, 1},
     {"_amortized_amz_npe_deserialize", (DL_FUNC) &_amortized_amz_npe_deserialize, 2},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},

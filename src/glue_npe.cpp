@@ -6,6 +6,9 @@
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
 #include "amortized/flows/flow_matching.h"
+#include "amortized/summary/deep_set.h"
+#include "amortized/summary/set_transformer.h"
+#include "amortized/summary/time_series.h"
 #include "amortized/train/trainer.h"
 
 #include <Rinternals.h>
@@ -44,6 +47,36 @@ void check_interrupt_fn(void*) { R_CheckUserInterrupt(); }
 // True when the user pressed Ctrl-C (without jumping out of C++).
 bool user_interrupted() { return R_ToplevelExec(check_interrupt_fn, nullptr) == FALSE; }
 
+// R data -> tensor: an n x d matrix -> [n, d]; an [n, N, d] array -> [n, N, d].
+torch::Tensor data_to_tensor(const Rcpp::NumericVector& x) {
+  Rcpp::IntegerVector dim = x.attr("dim");
+  if (dim.size() == 2) return matrix_to_tensor(Rcpp::NumericMatrix(x));
+  if (dim.size() != 3) Rcpp::stop("data must be a matrix or a 3-d array");
+  const int64_t n = dim[0], points = dim[1], d = dim[2];
+  return torch::from_blob(const_cast<double*>(x.begin()), {d, points, n}, torch::kDouble)
+      .permute({2, 1, 0})
+      .to(torch::kFloat)
+      .contiguous();
+}
+
+// The estimator's batch from R: data (matrix or array), lengths (integer,
+// empty: all points valid), context (matrix, 0 columns: none).
+DataBatch as_batch(const Rcpp::NumericVector& x, const Rcpp::IntegerVector& lengths,
+                   const Rcpp::NumericMatrix& context) {
+  DataBatch b;
+  b.x = data_to_tensor(x);
+  if (lengths.size() > 0) {
+    b.lengths = torch::tensor(std::vector<int64_t>(lengths.begin(), lengths.end()), torch::kLong);
+  }
+  if (context.ncol() > 0) b.context = matrix_to_tensor(context);
+  return b;
+}
+
+DataBatch narrow(const DataBatch& b, int64_t start, int64_t len) {
+  auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, len) : t; };
+  return DataBatch{cut(b.x), cut(b.lengths), cut(b.context)};
+}
+
 // Runs f on row chunks of x so that chunk * n_draws stays near 2^20 rows.
 template <typename F>
 void for_chunks(int64_t n, int64_t n_draws, F f) {
@@ -51,16 +84,67 @@ void for_chunks(int64_t n, int64_t n_draws, F f) {
   for (int64_t start = 0; start < n; start += chunk) f(start, std::min(chunk, n - start));
 }
 
+// The summary network of an R spec (a list with `type`).
+std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t input_dim, at::Generator& gen) {
+  const std::string type = Rcpp::as<std::string>(spec["type"]);
+  const int64_t out = Rcpp::as<int>(spec["summary_dim"]);
+  std::shared_ptr<SummaryNetImpl> net;
+  if (type == "deep_set") {
+    net = std::make_shared<DeepSetImpl>(DeepSetOptions(input_dim, out)
+                                            .width(Rcpp::as<int>(spec["width"]))
+                                            .equivariant_layers(Rcpp::as<int>(spec["equivariant_layers"]))
+                                            .hidden(as_int64(spec["hidden"]))
+                                            .activation(Rcpp::as<std::string>(spec["activation"])));
+  } else if (type == "set_transformer") {
+    net = std::make_shared<SetTransformerImpl>(SetTransformerOptions(input_dim, out)
+                                                   .width(Rcpp::as<int>(spec["width"]))
+                                                   .heads(Rcpp::as<int>(spec["heads"]))
+                                                   .blocks(Rcpp::as<int>(spec["blocks"]))
+                                                   .inducing_points(Rcpp::as<int>(spec["inducing_points"]))
+                                                   .seeds(Rcpp::as<int>(spec["seeds"])));
+  } else if (type == "time_series_net") {
+    net = std::make_shared<TimeSeriesNetImpl>(TimeSeriesNetOptions(input_dim, out)
+                                                  .filters(as_int64(spec["filters"]))
+                                                  .kernel_size(Rcpp::as<int>(spec["kernel_size"]))
+                                                  .hidden(Rcpp::as<int>(spec["hidden"]))
+                                                  .cell(Rcpp::as<std::string>(spec["cell"])));
+  } else if (type == "time_series_transformer") {
+    net = std::make_shared<TimeSeriesTransformerImpl>(
+        TimeSeriesTransformerOptions(input_dim, out)
+            .width(Rcpp::as<int>(spec["width"]))
+            .heads(Rcpp::as<int>(spec["heads"]))
+            .blocks(Rcpp::as<int>(spec["blocks"]))
+            .time_frequencies(Rcpp::as<int>(spec["time_frequencies"])));
+  } else {
+    Rcpp::stop("unknown summary network type \"" + type + "\"");
+  }
+  net->reset_parameters(gen);
+  return net;
+}
+
 }  // namespace
 
+// spec: the inference net; summary: NULL or the summary net; config: the
+// estimator's dimensions and options (see PosteriorEstimatorOptions).
 // [[Rcpp::export(.amz_npe_new)]]
-SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::IntegerVector set_shape,
-                 bool linear_residual) {
+SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) {
   AMZ_GLUE_BEGIN
   const std::string type = Rcpp::as<std::string>(spec["type"]);
   auto gen = make_generator(as_seed(seed));
-  const std::vector<int64_t> set(set_shape.begin(), set_shape.end());
-  const int64_t context = PosteriorEstimatorImpl::context_width(dim_x, set);
+  Rcpp::IntegerVector set_shape = config["set_shape"];
+  auto o = PosteriorEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
+               .set_shape(std::vector<int64_t>(set_shape.begin(), set_shape.end()))
+               .linear_residual(Rcpp::as<bool>(config["linear_residual"]))
+               .dim_context(Rcpp::as<int>(config["dim_context"]))
+               .variable_length(Rcpp::as<bool>(config["variable_length"]))
+               .standardize_theta(Rcpp::as<bool>(config["standardize_parameters"]))
+               .standardize_x(Rcpp::as<bool>(config["standardize_data"]))
+               .lower(Rcpp::as<std::vector<double>>(config["lower"]))
+               .upper(Rcpp::as<std::vector<double>>(config["upper"]));
+  std::shared_ptr<SummaryNetImpl> summary_net;
+  if (!Rf_isNull(summary)) summary_net = make_summary_net(Rcpp::List(summary), o.dim_x(), gen);
+  const int64_t context = PosteriorEstimatorImpl::context_width(o, summary_net ? summary_net->output_dim() : 0);
+  const int64_t dim_theta = o.dim_theta();
   std::shared_ptr<amortized::InferenceNetImpl> net;
   if (type == "coupling_flow") {
     net = make_coupling_flow(CouplingFlowOptions(dim_theta, context)
@@ -89,7 +173,7 @@ SEXP amz_npe_new(Rcpp::List spec, int dim_theta, int dim_x, double seed, Rcpp::I
   } else {
     Rcpp::stop("unknown inference network type \"" + type + "\"");
   }
-  auto* est = new NpeHandle(net, dim_theta, dim_x, set, linear_residual);
+  auto* est = new NpeHandle(net, summary_net, o);
   (*est)->eval();
   return NpePtr(est, true);
   AMZ_GLUE_END
@@ -100,18 +184,22 @@ Rcpp::List amz_npe_info(SEXP ptr) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   return Rcpp::List::create(Rcpp::Named("n_parameters") = static_cast<double>(count_parameters(*est)),
-                            Rcpp::Named("layers") = est->net().describe());
+                            Rcpp::Named("layers") = est->describe(),
+                            Rcpp::Named("summary_dim") = static_cast<int>(
+                                est->has_summary_net() ? est->summary_net().output_dim() : 0));
   AMZ_GLUE_END
 }
 
 // [[Rcpp::export(.amz_npe_train)]]
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x,
-                         Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch) {
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+                         Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization,
+                         Rcpp::Function on_epoch) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   set_threads(Rcpp::as<int>(options["threads"]));
-  torch::Tensor a = matrix_to_tensor(theta), b = matrix_to_tensor(x);
-  if (fit_standardization) est->fit_standardization(a, b);
+  torch::Tensor a = matrix_to_tensor(theta);
+  DataBatch data = as_batch(x, lengths, context);
+  if (fit_standardization) est->fit_standardization(a, data);
   TrainOptions o;
   o.epochs(Rcpp::as<int>(options["epochs"]))
       .batch_size(Rcpp::as<int>(options["batch_size"]))
@@ -127,8 +215,8 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatri
     Rcpp::LogicalVector keep = on_epoch(r.epoch, r.train_loss, r.validation_loss, r.learning_rate, r.seconds);
     return keep.size() == 0 || keep[0] != FALSE;
   };
-  auto loss = [&](const torch::Tensor& t, const torch::Tensor& d) { return est->loss(t, d); };
-  TrainResult res = fit(*est, loss, a, b, o, hooks);
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
+  TrainResult res = fit(*est, loss, {a, data.x, data.lengths, data.context}, o, hooks);
   const size_t n = res.history.size();
   Rcpp::IntegerVector epoch(n);
   Rcpp::NumericVector train_loss(n), val_loss(n), lr(n), secs(n);
@@ -152,11 +240,12 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatri
 
 // log q(theta_i | x_i) on the original scale for each row i.
 // [[Rcpp::export(.amz_npe_log_prob)]]
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, int threads) {
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
+                                     Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads);
   torch::NoGradGuard no_grad;
-  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta), matrix_to_tensor(x))
+  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta), as_batch(x, lengths, context))
                          .to(torch::kDouble)
                          .contiguous();
   return Rcpp::NumericVector(lp.data_ptr<double>(), lp.data_ptr<double>() + lp.numel());
@@ -165,19 +254,19 @@ Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::
 
 // Draws for every row of x; returns an array [n_draws, n_obs, dim_theta].
 // [[Rcpp::export(.amz_npe_sample)]]
-Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws, double seed,
-                                   int threads) {
+Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+                                   Rcpp::NumericMatrix context, int n_draws, double seed, int threads) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads);
   torch::NoGradGuard no_grad;
   auto gen = make_generator(as_seed(seed));
-  torch::Tensor xt = matrix_to_tensor(x);
-  const int64_t n_obs = xt.size(0), dim = est->dim_theta();
+  DataBatch data = as_batch(x, lengths, context);
+  const int64_t n_obs = data.x.size(0), dim = est->dim_theta();
   Rcpp::NumericVector out(static_cast<size_t>(n_draws) * n_obs * dim);
   // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
   // draws [chunk, n_draws, dim] into place parameter by parameter.
   for_chunks(n_obs, n_draws, [&](int64_t start, int64_t len) {
-    torch::Tensor draws = est->sample(n_draws, xt.narrow(0, start, len), gen)
+    torch::Tensor draws = est->sample(n_draws, narrow(data, start, len), gen)
                               .permute({2, 0, 1}).to(torch::kDouble).contiguous();  // [dim, len, n_draws]
     const double* src = draws.data_ptr<double>();
     for (int64_t p = 0; p < dim; ++p) {
@@ -192,22 +281,39 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericMatrix x, int n_draws,
 
 // Ranks of theta among n_draws posterior draws given x, row by row.
 // [[Rcpp::export(.amz_npe_sbc_ranks)]]
-Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x,
-                                      int n_draws, double seed, int threads) {
+Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
+                                      Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws,
+                                      double seed, int threads) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads);
   torch::NoGradGuard no_grad;
   auto gen = make_generator(as_seed(seed));
-  torch::Tensor tt = matrix_to_tensor(theta), xt = matrix_to_tensor(x);
-  const int64_t n = xt.size(0);
+  torch::Tensor tt = matrix_to_tensor(theta);
+  DataBatch data = as_batch(x, lengths, context);
+  const int64_t n = data.x.size(0);
   std::vector<torch::Tensor> parts;
   for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
-    parts.push_back(sbc_ranks(est->sample(n_draws, xt.narrow(0, start, len), gen), tt.narrow(0, start, len)));
+    parts.push_back(sbc_ranks(est->sample(n_draws, narrow(data, start, len), gen), tt.narrow(0, start, len)));
   });
   torch::Tensor ranks = torch::cat(parts, 0).to(torch::kInt).t().contiguous();  // [dim, n]
   Rcpp::IntegerMatrix out(n, est->dim_theta());
   std::copy(ranks.data_ptr<int>(), ranks.data_ptr<int>() + ranks.numel(), out.begin());
   return out;
+  AMZ_GLUE_END
+}
+
+// What the inference net is conditioned on, row by row: the learned
+// summaries (or standardized flat data), then the extra context.
+// [[Rcpp::export(.amz_npe_condition)]]
+Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+                                      Rcpp::NumericMatrix context, int threads) {
+  AMZ_GLUE_BEGIN
+  auto& est = for_inference(ptr, threads);
+  torch::NoGradGuard no_grad;
+  DataBatch data = as_batch(x, lengths, context);
+  std::vector<torch::Tensor> parts;
+  for_chunks(data.x.size(0), 64, [&](int64_t start, int64_t len) { parts.push_back(est->condition(narrow(data, start, len))); });
+  return tensor_to_matrix(torch::cat(parts, 0));
   AMZ_GLUE_END
 }
 

@@ -233,6 +233,11 @@ TEST(PosteriorEstimatorWithSummary, BoundedParametersHaveAProperDensityAndDrawsI
   auto draws = est->sample(5000, DataBatch{x.narrow(0, 0, 3).to(torch::kDouble), {}, ctx.narrow(0, 0, 3).to(torch::kDouble)}, gen);
   EXPECT_TRUE((draws > 0).all().item<bool>() && (draws < 2).all().item<bool>());
   EXPECT_EQ(est->describe().front().rfind("bounded", 0), 0u);
+  auto outside = est->log_prob(torch::tensor({{-0.5}, {2.5}, {1.0}}, torch::kDouble),
+                               DataBatch{x.narrow(0, 0, 3).to(torch::kDouble), {}, ctx.narrow(0, 0, 3).to(torch::kDouble)});
+  EXPECT_TRUE(std::isinf(outside[0].item<double>()) && outside[0].item<double>() < 0);
+  EXPECT_TRUE(std::isinf(outside[1].item<double>()));
+  EXPECT_TRUE(std::isfinite(outside[2].item<double>()));
 }
 
 TEST(PosteriorEstimatorWithSummary, ChecksItsInputs) {

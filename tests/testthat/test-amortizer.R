@@ -66,7 +66,7 @@ test_that("an amortizer uses a simulator's set structure (slcp: 4 exchangeable p
   expect_equal(sims$set_structure, c(4L, 2L))
   net <- coupling_flow(n_layers = 2, hidden = c(16, 16))
   fit <- train(amortizer(net), sims, epochs = 2, seed = 1, verbose = FALSE)
-  expect_equal(fit$set_shape, c(4L, 2L))
+  expect_equal(fit$config$core$set_shape, c(4L, 2L))
   expect_output(print(fit), "exchangeable set of 4 points of 2, in canonical order with its moments")
   x <- sims$data[1, ]
   shuffled <- x[c(5, 6, 1, 2, 7, 8, 3, 4)]  # the same 4 points in another order

@@ -123,8 +123,9 @@ test_that("the newer benchmark simulators have their documented shapes and suppo
   expect_equal(summary(ddm)$variable, c("v", "a", "z", "t0", "rt", "choice"))
   expect_error(benchmark_simulator("ddm", n_obs = 0), "`n_obs` must be a whole number >= 1",
                class = "amortized_error_argument")
-  expect_error(train(amortizer(), ddm), "sets of 30 observations of 2 variables",
-               class = "amortized_error_data")
+  fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8), summary_net = deep_set(width = 8)), ddm,
+               epochs = 1, seed = 1, verbose = FALSE)
+  expect_equal(fit$config$structure, "set")  # set data get a summary network by default
 })
 
 test_that("R simulators may return set data, vectorized or row by row", {
@@ -171,4 +172,73 @@ test_that("R simulators run chunked over futures: same seed, same result on ever
   failing <- sim
   failing$model <- function(theta) stop("boom in the model")
   expect_error(simulate(failing, 100, seed = 1), "boom in the model", class = "amortized_error_simulator")
+})
+
+test_that("context variables: one value per chunk, passed to the model, data padded to the largest set", {
+  sim <- simulator(
+    prior = function(n) cbind(mu = stats::rnorm(n)),
+    model = function(theta, n_obs, shift) {
+      n <- nrow(theta)
+      array(theta[, 1] + shift + stats::rnorm(n * n_obs), c(n, n_obs, 1), dimnames = list(NULL, NULL, "y"))
+    },
+    context = list(n_obs = c(2, 5, 9), shift = function() stats::runif(1, 100, 101)))
+  expect_output(print(sim), "context: n_obs from 3 values in \\[2, 9\\]; shift drawn by a function")
+  expect_output(print(sim), "a varying number of observations of \\(1\\): y")
+  sims <- simulate(sim, 400, seed = 1, chunk_size = 20)
+  expect_equal(dim(sims$context), c(400, 2))
+  expect_setequal(unique(sims$lengths), c(2, 5, 9))
+  expect_equal(unname(sims$context[, "n_obs"]), sims$lengths)
+  # values are constant within a chunk and reach the model
+  expect_equal(length(unique(sims$context[1:20, "shift"])), 1)
+  expect_gt(length(unique(sims$context[, "shift"])), 10)
+  expect_true(all(sims$data[, 1, 1] > 90))
+  # padding is NA exactly after each set's length
+  valid <- outer(sims$lengths, 1:9, `>=`)
+  expect_true(all(is.finite(sims$data[, , 1][valid])) && all(is.na(sims$data[, , 1][!valid])))
+  expect_output(print(sims), "2..9 observations of \\(1\\): y")
+  expect_output(print(sims), "context +\\(2\\): n_obs in 2..9, shift in")
+  # the same seed gives the same simulations
+  expect_identical(simulate(sim, 400, seed = 1, chunk_size = 20), sims)
+  # a row with a non-finite value inside its set is dropped, padding is not checked
+  s2 <- amortized:::new_simulations(sims$parameters[1:3, , drop = FALSE], sims$data[1:3, , , drop = FALSE],
+                                   lengths = sims$lengths[1:3], context = sims$context[1:3, ])
+  expect_equal(nrow(s2$parameters), 3)
+  bad <- sims$data[1:3, , , drop = FALSE]
+  bad[2, 1, 1] <- NaN
+  expect_warning(s3 <- amortized:::new_simulations(sims$parameters[1:3, , drop = FALSE], bad,
+                                                  lengths = sims$lengths[1:3], context = sims$context[1:3, ]),
+                 "Dropped 1 of 3", class = "amortized_warning_nonfinite")
+  expect_equal(s3$lengths, sims$lengths[c(1, 3)])
+  expect_equal(nrow(s3$context), 2)
+})
+
+test_that("context specifications are checked", {
+  prior <- function(n) cbind(mu = stats::rnorm(n))
+  expect_error(simulator(prior, function(theta, n_obs) theta, context = list(5:10)), "named list",
+               class = "amortized_error_argument")
+  expect_error(simulator(prior, function(theta, n_obs) theta, context = list(n_obs = "a")),
+               "context\\$n_obs.* vector of finite numbers", class = "amortized_error_argument")
+  expect_error(simulator(prior, function(theta) theta, context = list(n_obs = 5:10)),
+               "must take the context variable `n_obs`", class = "amortized_error_argument")
+  expect_error(simulator(prior, function(theta, n_obs) theta, context = list(n_obs = function() c(1, 2))),
+               "must give one finite number", class = "amortized_error_simulator")
+  # flat data cannot change their width with the context
+  expect_error(simulate(simulator(prior, function(theta, k) matrix(0, nrow(theta), k), context = list(k = 2:3)),
+                        200, seed = 1, chunk_size = 10),
+               "another shape than before", class = "amortized_error_simulator")
+})
+
+test_that("benchmark ddm with a varying number of trials", {
+  sim <- benchmark_simulator("ddm", n_obs = 10:40)
+  expect_output(print(sim), "context: n_obs in 10..40")
+  sims <- simulate(sim, 300, seed = 1)
+  expect_true(all(sims$lengths >= 10 & sims$lengths <= 40))
+  expect_gt(length(unique(sims$lengths)), 3)
+  expect_equal(unname(sims$context[, "n_obs"]), sims$lengths)
+  longest <- dim(sims$data)[2]
+  expect_equal(longest, max(sims$lengths))
+  expect_true(all(is.na(sims$data[sims$lengths < longest, longest, ])))
+  expect_identical(simulate(sim, 300, seed = 1), sims)
+  expect_error(benchmark_simulator("ddm", n_obs = c(5, 0)), "whole number >= 1 or a vector",
+               class = "amortized_error_argument")
 })

@@ -45,7 +45,7 @@ test_that("training a trained amortizer continues and appends to its history", {
   expect_identical(b$history[1:2, ], a$history)
   expect_false(identical(a$state, b$state))
   other <- simulator(function(n) cbind(a = rnorm(n)), function(theta) cbind(y = theta[, 1]))
-  expect_error(train(a, other, n_sims = 50, verbose = FALSE), "other parameter or data names",
+  expect_error(train(a, other, n_sims = 50, verbose = FALSE), "other parameters than the amortizer",
                class = "amortized_error_argument")
 })
 

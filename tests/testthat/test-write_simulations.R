@@ -61,3 +61,16 @@ test_that("train() takes simulations read back from disk", {
   expect_equal(fit$info$n_sims, 600)
   expect_equal(fit$parameter_names, c("theta_1", "theta_2"))
 })
+
+test_that("simulations with varying set sizes and context round-trip (format 2)", {
+  sims <- simulate(benchmark_simulator("ddm", n_obs = 5:12), 120, seed = 1)
+  path <- file.path(new_temp_dir(), "ddm")
+  write_simulations(sims, path)
+  meta <- jsonlite::read_json(file.path(path, "simulations.json"))
+  expect_equal(meta$format_version, 2)
+  back <- read_simulations(path)
+  expect_identical(back$lengths, sims$lengths)
+  expect_equal(back$context, sims$context)
+  expect_equal(back$data, sims$data)
+  expect_true(anyNA(back$data))
+})

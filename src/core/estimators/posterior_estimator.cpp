@@ -1,5 +1,7 @@
 #include "amortized/estimators/posterior_estimator.h"
 
+#include <limits>
+
 namespace amortized {
 
 PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net,
@@ -111,8 +113,10 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const Data
   check_data(d);
   check_shape(theta, "theta", {d.x.size(0), dim_theta()});
   torch::NoGradGuard no_grad;
-  theta_std_->fit(bounds_ ? bounds_->forward(theta, Tensor()).first : theta);
-  if (summary_) {
+  if (options_.standardize_theta()) theta_std_->fit(bounds_ ? bounds_->forward(theta, Tensor()).first : theta);
+  if (!options_.standardize_x()) {
+    // x stays as it is
+  } else if (summary_) {
     // the valid points of every data set, pooled
     Tensor points = d.x.reshape({-1, dim_x()});
     if (d.lengths.defined()) {
@@ -133,9 +137,11 @@ Tensor PosteriorEstimatorImpl::condition(const DataBatch& d) {
   Tensor features;
   if (summary_) {
     Tensor x = d.x, lengths = d.lengths;
-    if (lengths.defined()) {  // drop padding that no data set of the batch needs
+    if (lengths.defined()) {  // drop padding that no data set of the batch needs, zero the rest
       const int64_t longest = lengths.max().item<int64_t>();
       if (longest < x.size(1)) x = x.narrow(1, 0, longest);
+      Tensor valid = torch::arange(x.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
+      x = torch::where(valid.unsqueeze(2), x, torch::zeros({}, x.options()));
     }
     features = summary_->forward(x_std_->apply(x), lengths);
   } else {
@@ -167,8 +173,16 @@ Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
 Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta, const DataBatch& d) {
   check_shape(theta, "theta", {d.x.size(0), dim_theta()});
   Tensor cond = condition(d);
-  auto [z, logdet] = to_net(theta, cond);
-  return net_->log_prob(z, cond) + logdet;
+  if (!bounds_) {
+    auto [z, logdet] = to_net(theta, cond);
+    return net_->log_prob(z, cond) + logdet;
+  }
+  // outside the bounds the density is zero; evaluate the net at safe values there
+  Tensor inside = bounds_->inside(theta);
+  Tensor safe = torch::where(inside.unsqueeze(1), theta, bounds_->inverse(torch::zeros_like(theta), Tensor()).first);
+  auto [z, logdet] = to_net(safe, cond);
+  Tensor lp = net_->log_prob(z, cond) + logdet;
+  return torch::where(inside, lp, torch::full_like(lp, -std::numeric_limits<double>::infinity()));
 }
 
 Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generator& gen) {

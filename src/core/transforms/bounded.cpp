@@ -34,6 +34,11 @@ BoundedImpl::BoundedImpl(const std::vector<double>& lower, const std::vector<dou
   inside_hi_ = register_buffer("inside_upper", torch::tensor(hi, dbl));
 }
 
+Tensor BoundedImpl::inside(const Tensor& x) const {
+  Tensor xd = x.to(torch::kDouble);
+  return ((xd > lower_.to(xd.device())) & (xd < upper_.to(xd.device()))).all(1);
+}
+
 bool BoundedImpl::any_bounded() const { return torch::isfinite(torch::cat({lower_, upper_})).any().item<bool>(); }
 
 std::pair<Tensor, Tensor> BoundedImpl::forward(const Tensor& x, const Tensor& context) {

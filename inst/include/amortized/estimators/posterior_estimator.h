@@ -21,6 +21,7 @@ struct DataBatch {
   // (n points or time steps of dim_x variables, padded at the end).
   Tensor x;
   // [batch] int64: valid points per data set (1..n), or undefined (all n).
+  // Padding may hold any values, NaN included.
   Tensor lengths;
   // [batch, dim_context], or undefined when dim_context is 0.
   Tensor context;
@@ -46,6 +47,11 @@ struct PosteriorEstimatorOptions {
   // With a summary network: the number of valid points varies between data
   // sets; sqrt(length) is then a (standardized) context feature.
   TORCH_ARG(bool, variable_length) = false;
+  // Standardize theta (after the bounds) and the data (flat values, or each
+  // variable of the points) with their training mean and sd; when false
+  // they reach the networks as they are. Context is always standardized.
+  TORCH_ARG(bool, standardize_theta) = true;
+  TORCH_ARG(bool, standardize_x) = true;
   // Bounds of theta (empty: unbounded); see Bounded.
   TORCH_ARG(std::vector<double>, lower) = {};
   TORCH_ARG(std::vector<double>, upper) = {};
@@ -68,7 +74,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // Training loss: mean -log q(theta_std | data) (the standardized scale).
   // theta: [batch, dim_theta] -> scalar
   Tensor loss(const Tensor& theta, const DataBatch& data);
-  // log q(theta | data) on the original scale (bounds included): [batch]
+  // log q(theta | data) on the original scale (bounds included; -inf
+  // outside them): [batch]
   Tensor log_prob(const Tensor& theta, const DataBatch& data);
   // Draws on the original scale: [batch, n, dim_theta]
   Tensor sample(int64_t n, const DataBatch& data, at::Generator& gen);

@@ -19,6 +19,8 @@ class BoundedImpl : public TransformImpl {
   // bound, even where the map saturates in floating point, and are finite.
   std::pair<Tensor, Tensor> inverse(const Tensor& z, const Tensor& context) override;
   std::string describe() const override;
+  // x: [batch, dim] -> [batch] bool: every variable strictly inside its bounds.
+  Tensor inside(const Tensor& x) const;
   // True when some variable has a finite bound.
   bool any_bounded() const;
 

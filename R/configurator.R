@@ -1,0 +1,375 @@
+#' Configure how simulations become network inputs
+#'
+#' A configurator is a pipeline of small steps between what a simulator
+#' returns and what the networks see, stored in the trained amortizer and
+#' applied the same way to observed data. Without one, [amortizer()] infers
+#' a sensible default from the simulations: parameters and data
+#' standardized, `[n, n_obs, dim]` data treated as exchangeable sets, every
+#' context variable of the simulator passed to the inference network.
+#'
+#' Steps:
+#' * [constrain()]: bounds of parameters (e.g. a standard deviation in
+#'   (0, Inf), a probability in (0, 1)), learned on an unbounded scale with
+#'   the Jacobian included, so densities are on the original scale and draws
+#'   always respect the bounds;
+#' * [standardize()]: whether parameters and data are standardized with
+#'   their training means and standard deviations (default: both);
+#' * [as_set()] / [as_time_series()]: what the second dimension of
+#'   `[n, n_obs, dim]` data is; it picks the default summary network;
+#' * [context_variables()]: which context variables reach the inference network;
+#' * [drop_data()] / [keep_data()]: select data variables;
+#' * [log1p_data()] / [sqrt_data()]: transform data variables;
+#' * [nan_to_num()]: replace missing (non-finite) data values and add
+#'   indicators of where they were.
+#'
+#' Data steps apply in the order given; the others are declarations.
+#'
+#' @param ... Steps.
+#' @return An `amortized_configurator`; `print()` shows the pipeline.
+#' @examples
+#' configurator(constrain(sigma = c(0, Inf), p = c(0, 1)), log1p_data("counts"), as_set())
+#' @export
+configurator <- function(...) {
+  steps <- list(...)
+  for (i in seq_along(steps)) {
+    if (!inherits(steps[[i]], "amortized_step")) {
+      cli::cli_abort(c("Every argument of {.fn configurator} must be a step such as {.code constrain()} or {.code as_set()}.",
+                       "x" = "Argument {i} is {describe_value(steps[[i]])}."), class = "amortized_error_argument")
+    }
+  }
+  kinds <- vapply(steps, `[[`, "", "step")
+  if (sum(kinds %in% c("as_set", "as_time_series")) > 1) {
+    cli::cli_abort("Give at most one of {.fn as_set} and {.fn as_time_series}.", class = "amortized_error_argument")
+  }
+  for (k in c("standardize", "context", "nan_to_num")) {
+    if (sum(kinds == k) > 1) cli::cli_abort("Give {.fn {k}} at most once.", class = "amortized_error_argument")
+  }
+  structure(list(steps = steps), class = "amortized_configurator")
+}
+
+new_step <- function(step, ...) structure(list(step = step, ...), class = "amortized_step")
+
+#' Configurator steps
+#'
+#' Steps of a [configurator()].
+#'
+#' @param ... For `constrain()`: named bounds, each `c(lower, upper)` (use
+#'   `-Inf`/`Inf` for a side without bound) or `"positive"` (`c(0, Inf)`).
+#'   For `context_variables()`, `drop_data()`, `keep_data()`, `log1p_data()`,
+#'   `sqrt_data()`: variable names (strings); for the transforms, none
+#'   means every data variable, for `context_variables()` none means no context.
+#' @param parameters,data For `standardize()`: standardize the parameters /
+#'   the data.
+#' @param value For `nan_to_num()`: the number that replaces non-finite
+#'   data values.
+#' @return An `amortized_step`.
+#' @name configurator-steps
+#' @examples
+#' constrain(sigma = "positive", p = c(0, 1))
+#' log1p_data("count")
+#' @export
+constrain <- function(...) {
+  bounds <- list(...)
+  nm <- names(bounds)
+  if (length(bounds) == 0 || is.null(nm) || any(nm == "") || anyDuplicated(nm)) {
+    cli::cli_abort("{.fn constrain} takes named bounds, e.g. {.code constrain(sigma = c(0, Inf))}.",
+                   class = "amortized_error_argument")
+  }
+  for (name in nm) {
+    b <- bounds[[name]]
+    if (identical(b, "positive")) b <- c(0, Inf)
+    if (!is.numeric(b) || length(b) != 2 || anyNA(b) || b[1] >= b[2] || b[1] == Inf || b[2] == -Inf) {
+      cli::cli_abort(c("The bounds of {.arg {name}} must be {.code c(lower, upper)} with lower < upper, or {.val positive}.",
+                       "x" = "Got {describe_value(bounds[[name]])}."), class = "amortized_error_argument")
+    }
+    bounds[[name]] <- as.numeric(b)
+  }
+  new_step("constrain", bounds = bounds)
+}
+
+#' @rdname configurator-steps
+#' @export
+standardize <- function(parameters = TRUE, data = TRUE) {
+  new_step("standardize", parameters = check_flag(parameters), data = check_flag(data))
+}
+
+#' @rdname configurator-steps
+#' @export
+as_set <- function() new_step("as_set")
+
+#' @rdname configurator-steps
+#' @export
+as_time_series <- function() new_step("as_time_series")
+
+#' @rdname configurator-steps
+#' @export
+context_variables <- function(...) new_step("context", names = step_names(..., fn = "context_variables"))
+
+#' @rdname configurator-steps
+#' @export
+drop_data <- function(...) new_step("drop_data", names = step_names(..., fn = "drop_data", at_least_one = TRUE))
+
+#' @rdname configurator-steps
+#' @export
+keep_data <- function(...) new_step("keep_data", names = step_names(..., fn = "keep_data", at_least_one = TRUE))
+
+#' @rdname configurator-steps
+#' @export
+log1p_data <- function(...) new_step("log1p_data", names = step_names(..., fn = "log1p_data"))
+
+#' @rdname configurator-steps
+#' @export
+sqrt_data <- function(...) new_step("sqrt_data", names = step_names(..., fn = "sqrt_data"))
+
+#' @rdname configurator-steps
+#' @export
+nan_to_num <- function(value = 0) new_step("nan_to_num", value = check_number(value))
+
+step_names <- function(..., fn, at_least_one = FALSE, call = rlang::caller_env()) {
+  nm <- unlist(list(...), use.names = FALSE)
+  if ((length(nm) > 0 && (!is.character(nm) || anyNA(nm) || any(nm == ""))) || (at_least_one && length(nm) == 0)) {
+    cli::cli_abort(c("{.fn {fn}} takes variable names as strings{if (at_least_one) ' (at least one)'}.",
+                     "x" = "Got {describe_value(nm)}."), class = "amortized_error_argument", call = call)
+  }
+  unique(nm)
+}
+
+#' @export
+format.amortized_step <- function(x, ...) {
+  names_or_all <- function(nm) if (length(nm) == 0) "every variable" else paste(nm, collapse = ", ")
+  switch(x$step,
+    constrain = paste0("constrain: ", paste(vapply(names(x$bounds), function(n) {
+      b <- x$bounds[[n]]
+      paste0(n, " in (", format(b[1]), ", ", format(b[2]), ")")
+    }, ""), collapse = ", ")),
+    standardize = paste0("standardize: ", if (x$parameters) "parameters" else "not parameters", ", ",
+                         if (x$data) "data" else "not data"),
+    as_set = "as_set: observations are exchangeable",
+    as_time_series = "as_time_series: observations are time steps",
+    context = paste0("context: ", if (length(x$names)) paste(x$names, collapse = ", ") else "none"),
+    drop_data = paste0("drop_data: ", paste(x$names, collapse = ", ")),
+    keep_data = paste0("keep_data: ", paste(x$names, collapse = ", ")),
+    log1p_data = paste0("log1p_data: ", names_or_all(x$names)),
+    sqrt_data = paste0("sqrt_data: ", names_or_all(x$names)),
+    nan_to_num = paste0("nan_to_num: non-finite values -> ", format(x$value), ", with indicators")
+  )
+}
+
+#' @export
+print.amortized_step <- function(x, ...) {
+  cat("<amortized_step> ", format(x), "\n", sep = "")
+  invisible(x)
+}
+
+#' @export
+print.amortized_configurator <- function(x, ...) {
+  cat("<amortized_configurator> ", length(x$steps), " step", if (length(x$steps) != 1) "s", "\n", sep = "")
+  for (i in seq_along(x$steps)) cat("  ", i, ". ", format(x$steps[[i]]), "\n", sep = "")
+  invisible(x)
+}
+
+# ---- resolution against simulations ----------------------------------------
+
+steps_of <- function(cfg, kind) Filter(function(s) s$step == kind, cfg$steps)
+
+# The plan of an amortizer for these simulations: everything needed to turn
+# simulations or observed data into network inputs, and the C++ options.
+resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
+  cfg <- x$configurator %||% configurator()
+  pnames <- colnames(sims$parameters)
+  raw_names <- data_names_of(sims$data)
+  three_d <- length(dim(sims$data)) == 3
+
+  # parameter bounds
+  lower <- rep(-Inf, length(pnames))
+  upper <- rep(Inf, length(pnames))
+  for (s in steps_of(cfg, "constrain")) {
+    unknown <- setdiff(names(s$bounds), pnames)
+    if (length(unknown) > 0) {
+      cli::cli_abort(c("{.fn constrain} names {?a parameter/parameters} the simulator does not have: {.val {unknown}}.",
+                       "i" = "Parameters: {abbreviate_names(pnames)}."), class = "amortized_error_argument", call = call)
+    }
+    i <- match(names(s$bounds), pnames)
+    lower[i] <- vapply(s$bounds, `[`, 0, 1)
+    upper[i] <- vapply(s$bounds, `[`, 0, 2)
+  }
+  for (j in which(is.finite(lower) | is.finite(upper))) {
+    out <- sims$parameters[, j] <= lower[j] | sims$parameters[, j] >= upper[j]
+    if (any(out)) {
+      cli::cli_abort(c("{sum(out)} simulated value{?s} of {.field {pnames[j]}} {?is/are} not strictly inside the bounds ({lower[j]}, {upper[j]}) given in {.fn constrain}.",
+                       "i" = "The prior must put all its mass inside the bounds."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+
+  # data steps, checked against the variable names as they evolve
+  data_steps <- Filter(function(s) s$step %in% c("drop_data", "keep_data", "log1p_data", "sqrt_data", "nan_to_num"),
+                       cfg$steps)
+  names_now <- raw_names
+  for (s in data_steps) {
+    if (!is.null(s$names) && length(s$names) > 0) {
+      unknown <- setdiff(s$names, names_now)
+      if (length(unknown) > 0) {
+        cli::cli_abort(c("{.fn {s$step}} names data variable{?s} that {?does/do} not exist at that step: {.val {unknown}}.",
+                         "i" = "Data variables: {abbreviate_names(names_now)}."), class = "amortized_error_argument",
+                       call = call)
+      }
+    }
+    names_now <- switch(s$step, drop_data = setdiff(names_now, s$names), keep_data = intersect(names_now, s$names),
+                        nan_to_num = c(names_now, paste0(names_now, "_missing")), names_now)
+    if (length(names_now) == 0) {
+      cli::cli_abort("{.fn {s$step}} leaves no data variable.", class = "amortized_error_argument", call = call)
+    }
+  }
+
+  # structure and summary network
+  declared <- steps_of(cfg, "as_set")
+  series <- length(steps_of(cfg, "as_time_series")) > 0
+  flat_set <- !three_d && length(sims$set_structure) == 2
+  summary_net <- x$summary_net
+  if (three_d) {
+    structure_kind <- if (series) "time_series" else "set"
+    summary_net <- summary_net %||% if (series) time_series_net() else deep_set()
+  } else if (!is.null(summary_net)) {
+    if (!flat_set) {
+      cli::cli_abort(c("{.arg summary_net} needs set or time-series data: {.code [n, n_obs, dim]} arrays, or a simulator that declares its data a set.",
+                       "x" = "These data are flat ({length(raw_names)} values per data set)."),
+                     class = "amortized_error_argument", call = call)
+    }
+    if (!identical(names_now, raw_names)) {
+      cli::cli_abort("Data steps that add, drop or reorder variables do not work with a summary network on flat set data.",
+                     class = "amortized_error_argument", call = call)
+    }
+    structure_kind <- if (series) "time_series" else "set"
+  } else {
+    if (series || length(declared) > 0) {
+      cli::cli_abort(c("{.fn as_set} and {.fn as_time_series} need {.code [n, n_obs, dim]} data, or a simulator that declares its data a set.",
+                       "x" = "These data are flat."), class = "amortized_error_argument", call = call)
+    }
+    structure_kind <- if (flat_set && isTRUE(x$use_structure %||% TRUE)) "flat_set" else "flat"
+  }
+  if (!is.null(summary_net)) {
+    summary_net <- resolve_summary_dim(summary_net, length(pnames))
+    if (structure_kind != summary_net_structure(summary_net)) {
+      cli::cli_abort(c("A {summary_net$type} summary network does not suit {gsub('_', ' ', structure_kind)} data.",
+                       "i" = if (structure_kind == "set") "Use {.fn deep_set} or {.fn set_transformer}, or declare the data a time series with {.fn as_time_series}." else
+                         "Use {.fn time_series_net} or {.fn time_series_transformer}, or declare the data a set with {.fn as_set}."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+
+  # context variables
+  available <- colnames(sims$context) %||% character()
+  ctx_step <- steps_of(cfg, "context")
+  context_names <- if (length(ctx_step)) ctx_step[[1]]$names else available
+  unknown <- setdiff(context_names, available)
+  if (length(unknown) > 0) {
+    cli::cli_abort(c("{.fn context_variables} names {?a variable/variables} the simulations do not have: {.val {unknown}}.",
+                     "i" = if (length(available)) "Context variables: {.val {available}}." else "These simulations have no context variables (see {.arg context} of {.fn simulator})."),
+                   class = "amortized_error_argument", call = call)
+  }
+
+  std <- steps_of(cfg, "standardize")
+  lengths <- sims$lengths
+  flat_points <- if (flat_set) sims$set_structure else NULL
+  per_point <- if (three_d) length(names_now) else if (!is.null(summary_net)) flat_points[2] else length(names_now)
+  variable_length <- !is.null(summary_net) && length(lengths) > 0 && min(lengths) < max(lengths)
+  linear_residual <- isTRUE(x$linear_residual %||% TRUE) && is.null(summary_net)
+  list(
+    structure = structure_kind, summary_net = summary_net, data_steps = data_steps,
+    data_names_raw = raw_names, data_names = names_now, context_names = context_names,
+    flat_points = if (!is.null(summary_net) && flat_set) flat_points,
+    length_range = if (length(lengths)) range(lengths),
+    keep_nonfinite = length(steps_of(cfg, "nan_to_num")) > 0,
+    core = list(dim_theta = length(pnames), dim_x = per_point,
+                set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
+                linear_residual = linear_residual, dim_context = length(context_names),
+                variable_length = variable_length,
+                standardize_parameters = if (length(std)) std[[1]]$parameters else TRUE,
+                standardize_data = if (length(std)) std[[1]]$data else TRUE,
+                lower = lower, upper = upper)
+  )
+}
+
+# Applies the plan's data steps to data (an n x d matrix or [n, N, d] array
+# with the raw variable names); lengths mark the valid observations.
+apply_data_steps <- function(plan, data, call = rlang::caller_env()) {
+  last <- length(dim(data))
+  take <- function(x, j) if (last == 3) x[, , j, drop = FALSE] else x[, j, drop = FALSE]
+  for (s in plan$data_steps) {
+    nm <- data_names_of(data)
+    sel <- if (length(s$names)) match(s$names, nm) else seq_along(nm)
+    if (s$step == "drop_data") {
+      data <- take(data, -sel)
+    } else if (s$step == "keep_data") {
+      data <- take(data, sort(sel))
+    } else if (s$step %in% c("log1p_data", "sqrt_data")) {
+      v <- take(data, sel)
+      low <- if (s$step == "log1p_data") -1 else 0
+      if (any(v < low, na.rm = TRUE) || (s$step == "log1p_data" && any(v == -1, na.rm = TRUE))) {
+        cli::cli_abort(c("{.fn {s$step}} needs data values {if (s$step == 'log1p_data') '> -1' else '>= 0'}.",
+                         "x" = "{.field {nm[sel][1]}} has smaller values."), class = "amortized_error_data", call = call)
+      }
+      v <- if (s$step == "log1p_data") log1p(v) else sqrt(v)
+      if (last == 3) data[, , sel] <- v else data[, sel] <- v
+    } else if (s$step == "nan_to_num") {
+      missing <- !is.finite(data)
+      storage.mode(missing) <- "double"
+      data[missing == 1] <- s$value
+      dn <- dimnames(data)
+      new_names <- c(nm, paste0(nm, "_missing"))
+      data <- if (last == 3) {
+        out <- array(c(data, missing), c(dim(data)[1:2], 2 * length(nm)))
+        dimnames(out) <- list(NULL, NULL, new_names)
+        out
+      } else {
+        structure(cbind(data, missing), dimnames = list(dn[[1]], new_names))
+      }
+    }
+  }
+  data
+}
+
+# Network inputs from data in the raw layout: list(x, lengths, context) as
+# the C++ glue takes them.
+network_inputs <- function(plan, data, lengths, context, call = rlang::caller_env()) {
+  x <- apply_data_steps(plan, data, call = call)
+  if (!is.null(plan$flat_points)) {  # flat set data for a summary network: [n, n_obs, dim]
+    p <- plan$flat_points
+    x <- aperm(array(x, c(nrow(x), p[2], p[1])), c(1, 3, 2))
+    lengths <- rep(p[1], nrow(x))
+  }
+  if (length(dim(x)) == 3 && is.null(lengths)) lengths <- rep(dim(x)[2], dim(x)[1])
+  storage.mode(x) <- "double"
+  ctx <- if (length(plan$context_names)) context[, plan$context_names, drop = FALSE] else matrix(0, nrow(x), 0)
+  storage.mode(ctx) <- "double"
+  list(x = x, lengths = if (length(dim(x)) == 3) as.integer(lengths) else integer(), context = ctx)
+}
+
+# The inputs for simulations.
+simulation_inputs <- function(plan, sims, call = rlang::caller_env()) {
+  network_inputs(plan, sims$data, sims$lengths, sims$context, call = call)
+}
+
+# Lines describing the resolved pipeline, for print().
+describe_plan <- function(plan, parameter_names) {
+  out <- character()
+  core <- plan$core
+  bounded <- is.finite(core$lower) | is.finite(core$upper)
+  if (any(bounded)) {
+    out <- c(out, paste0("bounds: ", paste0(parameter_names[bounded], " in (", core$lower[bounded], ", ",
+                                            core$upper[bounded], ")", collapse = ", ")))
+  }
+  for (s in plan$data_steps) out <- c(out, format.amortized_step(s))
+  out <- c(out, switch(plan$structure,
+    flat = NULL,
+    flat_set = paste0("structure: ", set_layout(core$set_shape), ", in canonical order with its moments"),
+    set = paste0("structure: exchangeable sets", if (!is.null(plan$length_range))
+      paste0(" of ", paste(unique(plan$length_range), collapse = "..")), " observations"),
+    time_series = paste0("structure: time series", if (!is.null(plan$length_range))
+      paste0(" of ", paste(unique(plan$length_range), collapse = ".."), " steps"))))
+  if (length(plan$context_names)) out <- c(out, paste0("context: ", paste(plan$context_names, collapse = ", ")))
+  std <- c(if (core$standardize_parameters) "parameters", if (core$standardize_data) "data")
+  out <- c(out, paste0("standardized: ", if (length(std)) paste(std, collapse = ", ") else "nothing"))
+  out
+}

@@ -1,0 +1,29 @@
+#' A deep set as summary network for exchangeable data
+#'
+#' Learns summary statistics of a data set that is an exchangeable set of
+#' observations (the order of the observations carries no information): each
+#' observation is embedded, mixed with the set's mean by
+#' permutation-equivariant layers, h_i <- act(A h_i + B mean(h) + c), pooled
+#' by the mean, standard deviation and maximum over the observations, and
+#' mapped by an MLP to `summary_dim` summaries. The summaries are invariant
+#' to the order and to the number of padding rows, so data sets of
+#' different sizes train together. Trained jointly with the inference
+#' network; see [amortizer()].
+#'
+#' @param summary_dim Number of learned summary statistics; `NULL`: twice
+#'   the number of parameters, at least 8.
+#' @param width Width of the per-observation features.
+#' @param equivariant_layers Number of permutation-equivariant layers (>= 0).
+#' @param hidden Hidden widths of the MLP after pooling.
+#' @param activation `"silu"`, `"relu"`, `"gelu"`, `"elu"` or `"tanh"`.
+#' @return An `amortized_summary_net` specification for [amortizer()].
+#' @seealso [set_transformer()], [time_series_net()], [summarise()].
+#' @examples
+#' deep_set()
+#' amortizer(summary_net = deep_set(summary_dim = 10, width = 32))
+#' @export
+deep_set <- function(summary_dim = NULL, width = 64, equivariant_layers = 2, hidden = 64, activation = "silu") {
+  new_summary_net("deep_set", summary_dim, width = check_count(width),
+                  equivariant_layers = check_count(equivariant_layers, min = 0),
+                  hidden = check_widths(hidden), activation = check_activation(activation))
+}

@@ -1,0 +1,166 @@
+tiny_net <- function() coupling_flow(n_layers = 2, hidden = c(16, 16))
+
+# p in (0, 1), sigma > 0; flat data: 20 Bernoulli counts and 5 normal draws.
+bounded_sim <- function() {
+  simulator(
+    prior = function(n) cbind(p = stats::rbeta(n, 2, 2), sigma = stats::rgamma(n, 2, 2)),
+    model = function(theta) {
+      n <- nrow(theta)
+      cbind(k = stats::rbinom(n, 20, theta[, "p"]),
+            matrix(stats::rnorm(n * 5, 0, theta[, "sigma"]), n, 5, dimnames = list(NULL, paste0("y", 1:5))))
+    })
+}
+
+test_that("configurator() collects steps and prints the pipeline", {
+  cfg <- configurator(constrain(sigma = c(0, Inf), p = c(0, 1)), log1p_data("k"), as_set(),
+                      context_variables("n_obs"), standardize(data = FALSE), nan_to_num(-1))
+  expect_s3_class(cfg, "amortized_configurator")
+  out <- capture.output(print(cfg))
+  expect_match(out[1], "6 steps")
+  expect_match(out[2], "sigma in \\(0, Inf\\), p in \\(0, 1\\)")
+  expect_match(out[3], "log1p_data: k")
+  expect_match(out[6], "standardize: parameters, not data")
+  expect_match(out[7], "non-finite values -> -1")
+  expect_error(configurator(1), "must be a step", class = "amortized_error_argument")
+  expect_error(configurator(as_set(), as_time_series()), "at most one of", class = "amortized_error_argument")
+  expect_error(configurator(standardize(), standardize()), "at most once", class = "amortized_error_argument")
+})
+
+test_that("steps check their arguments", {
+  expect_error(constrain(c(0, 1)), "named bounds", class = "amortized_error_argument")
+  expect_error(constrain(p = c(1, 0)), "lower < upper", class = "amortized_error_argument")
+  expect_error(constrain(p = c(0, NA)), "lower < upper", class = "amortized_error_argument")
+  expect_error(constrain(p = "negative"), "lower < upper, or", class = "amortized_error_argument")
+  expect_equal(constrain(s = "positive")$bounds$s, c(0, Inf))
+  expect_error(drop_data(), "at least one", class = "amortized_error_argument")
+  expect_error(log1p_data(3), "variable names as strings", class = "amortized_error_argument")
+  expect_error(standardize(data = NA), "`data` must be TRUE or FALSE", class = "amortized_error_argument")
+  expect_error(nan_to_num("a"), "`value` must be a number", class = "amortized_error_argument")
+  expect_error(amortizer(configurator = list()), "must be NULL or a", class = "amortized_error_argument")
+})
+
+test_that("bounded parameters: draws respect the bounds and the density is proper on the original scale", {
+  sims <- simulate(bounded_sim(), 2000, seed = 1)
+  a <- amortizer(tiny_net(), configurator = configurator(constrain(p = c(0, 1), sigma = "positive")))
+  fit <- train(a, sims, epochs = 3, seed = 1, verbose = FALSE)
+  expect_output(print(fit), "bounds: p in \\(0, 1\\), sigma in \\(0, Inf\\)")
+  # data far outside the training range push the flow to extremes
+  odd <- rbind(sims$data[1, ], c(k = 20, y1 = 50, y2 = -50, y3 = 50, y4 = -50, y5 = 50), c(0, rep(0, 5)))
+  draws <- as.matrix(sample_posterior(fit, odd, n_draws = 3000, seed = 2))
+  expect_true(all(draws[, grep("^p\\[", colnames(draws))] > 0 & draws[, grep("^p\\[", colnames(draws))] < 1))
+  expect_true(all(draws[, grep("^sigma\\[", colnames(draws))] > 0))
+  # the density over p (sigma fixed) integrates to the marginal... check the
+  # 2-d density integrates to one on a grid over (0, 1) x (0, 8)
+  p <- seq(0.0005, 0.9995, length.out = 400)
+  s <- seq(0.002, 8, length.out = 400)
+  grid <- expand.grid(p = p, sigma = s)
+  dens <- exp(posterior_log_density(fit, as.matrix(grid), sims$data[1, ]))
+  mass <- sum(dens) * diff(p[1:2]) * diff(s[1:2])
+  expect_equal(mass, 1, tolerance = 0.03)
+  # outside the bounds the density is zero
+  expect_equal(posterior_log_density(fit, rbind(c(p = 1.5, sigma = 1), c(0.5, -1), c(0.5, 1)), sims$data[1, ])[1:2],
+               c(-Inf, -Inf))
+})
+
+test_that("a 1-d bounded posterior integrates to one (numerical integral)", {
+  sim <- simulator(function(n) cbind(p = stats::rbeta(n, 2, 5)),
+                   function(theta) cbind(k = stats::rbinom(nrow(theta), 30, theta[, 1])))
+  fit <- train(amortizer(tiny_net(), configurator = configurator(constrain(p = c(0, 1)))), sim,
+               n_sims = 2000, epochs = 5, seed = 3, verbose = FALSE)
+  for (k in c(0, 9, 30)) {
+    f <- function(p) exp(posterior_log_density(fit, matrix(p, ncol = 1, dimnames = list(NULL, "p")), c(k = k)))
+    expect_equal(stats::integrate(f, 0, 1, subdivisions = 500)$value, 1, tolerance = 0.01)
+  }
+})
+
+test_that("bounds are checked against the parameters and the prior", {
+  sims <- simulate(bounded_sim(), 300, seed = 1)
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(constrain(rho = c(0, 1)))), sims,
+                     epochs = 1, verbose = FALSE), "does not have: \"rho\"", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(constrain(sigma = c(0, 0.5)))), sims,
+                     epochs = 1, verbose = FALSE), "not strictly inside the bounds", class = "amortized_error_argument")
+})
+
+test_that("data steps transform, select and fill data the same way in training and inference", {
+  sims <- simulate(bounded_sim(), 400, seed = 1)
+  cfg <- configurator(log1p_data("k"), drop_data("y5"), sqrt_data("k"), nan_to_num(0))
+  fit <- train(amortizer(tiny_net(), configurator = cfg), sims, epochs = 1, seed = 1, verbose = FALSE)
+  plan <- fit$config
+  expect_equal(plan$data_names, c("k", paste0("y", 1:4), "k_missing", paste0("y", 1:4, "_missing")))
+  x <- amortized:::apply_data_steps(plan, sims$data[1:3, ])
+  expect_equal(unname(x[, "k"]), sqrt(log1p(unname(sims$data[1:3, "k"]))))
+  expect_equal(unname(x[, "y2"]), unname(sims$data[1:3, "y2"]))
+  expect_true(all(x[, "k_missing"] == 0))
+  # a missing value is replaced and flagged
+  obs <- sims$data[1, ]
+  obs["y3"] <- NA
+  z <- amortized:::apply_data_steps(plan, rbind(obs))
+  expect_equal(unname(z[1, c("y3", "y3_missing")]), c(0, 1))
+  expect_silent(d <- sample_posterior(fit, obs, n_draws = 10, seed = 1))
+  expect_true(all(is.finite(as.matrix(d)[, c("p", "sigma")])))
+  # without nan_to_num missing data are an error
+  plain <- train(amortizer(tiny_net()), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_error(sample_posterior(plain, obs), "contains NA", class = "amortized_error_data")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(keep_data("nope"))), sims, epochs = 1,
+                     verbose = FALSE), "does not exist at that step", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(log1p_data("y1"))), sims, epochs = 1,
+                     verbose = FALSE), "needs data values > -1", class = "amortized_error_data")
+})
+
+test_that("nan_to_num keeps simulations with missing data for training", {
+  sim <- simulator(function(n) cbind(mu = stats::rnorm(n)),
+                   function(theta) {
+                     y <- cbind(a = theta[, 1] + stats::rnorm(nrow(theta)), b = theta[, 1] + stats::rnorm(nrow(theta)))
+                     y[stats::runif(nrow(y)) < 0.3, "b"] <- NA  # b is missing in 30% of the data sets
+                     y
+                   })
+  expect_warning(simulate(sim, 200, seed = 1), "Dropped", class = "amortized_warning_nonfinite")
+  expect_silent(fit <- train(amortizer(tiny_net(), configurator = configurator(nan_to_num())), sim,
+                             n_sims = 500, epochs = 1, seed = 1, verbose = FALSE))
+  expect_equal(fit$info$n_sims, 500)
+})
+
+test_that("standardize() and the structure steps reach the model", {
+  sims <- simulate(bounded_sim(), 300, seed = 1)
+  fit <- train(amortizer(tiny_net(), configurator = configurator(standardize(parameters = FALSE, data = FALSE))),
+               sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_false(fit$config$core$standardize_data)
+  expect_output(print(fit), "standardized: nothing")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(as_time_series())), sims, epochs = 1,
+                     verbose = FALSE), "need .*\\[n, n_obs, dim\\].* data", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), summary_net = deep_set()), sims, epochs = 1, verbose = FALSE),
+               "needs set or time-series data", class = "amortized_error_argument")
+})
+
+test_that("context variables reach the network and are read from the data's size", {
+  sim <- simulator(
+    prior = function(n) cbind(mu = stats::rnorm(n)),
+    model = function(theta, n_obs, scale) {
+      n <- nrow(theta)
+      array(stats::rnorm(n * n_obs, theta[, 1], scale), c(n, n_obs, 1), dimnames = list(NULL, NULL, "y"))
+    },
+    context = list(n_obs = 3:12, scale = function() stats::runif(1, 0.5, 2)))
+  sims <- simulate(sim, 600, seed = 1)
+  expect_equal(colnames(sims$context), c("n_obs", "scale"))
+  expect_equal(unname(sims$context[, "n_obs"]), sims$lengths)
+  small <- deep_set(summary_dim = 4, width = 8, hidden = 8)
+  fit <- train(amortizer(tiny_net(), summary_net = small), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_equal(fit$config$context_names, c("n_obs", "scale"))
+  expect_true(fit$config$core$variable_length)
+  y <- c(0.3, 1.2, -0.4, 0.8)
+  expect_error(sample_posterior(fit, y), "must give the context variable .*scale", class = "amortized_error_argument")
+  d1 <- sample_posterior(fit, y, n_draws = 20, context = c(scale = 1), seed = 1)
+  d2 <- sample_posterior(fit, y, n_draws = 20, context = c(scale = 1, n_obs = 4), seed = 1)
+  expect_equal(as.matrix(d1), as.matrix(d2))
+  d3 <- sample_posterior(fit, y, n_draws = 20, context = c(scale = 2), seed = 1)
+  expect_false(isTRUE(all.equal(as.matrix(d1), as.matrix(d3))))
+  expect_error(sample_posterior(fit, y, context = "a"), "named numeric vector", class = "amortized_error_argument")
+  expect_warning(sample_posterior(fit, rnorm(40), n_draws = 5, context = c(scale = 1)), "outside the range trained on",
+                 class = "amortized_warning_extrapolation")
+  # only the chosen context variables
+  only <- train(amortizer(tiny_net(), summary_net = small, configurator = configurator(context_variables("scale"))),
+                sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_equal(only$config$context_names, "scale")
+  expect_error(train(amortizer(tiny_net(), summary_net = small, configurator = configurator(context_variables("rate"))),
+                     sims, epochs = 1, verbose = FALSE), "do not have: \"rate\"", class = "amortized_error_argument")
+})

@@ -1,0 +1,164 @@
+tiny_flow <- function() coupling_flow(n_layers = 2, hidden = c(16, 16))
+
+# mu ~ N(0, 1); a set of n_obs points y ~ N(mu, 1), n_obs in 3..15.
+set_sim <- function() {
+  simulator(
+    prior = function(n) cbind(mu = stats::rnorm(n)),
+    model = function(theta, n_obs) {
+      n <- nrow(theta)
+      array(stats::rnorm(n * n_obs * 2, theta[, 1]), c(n, n_obs, 2), dimnames = list(NULL, NULL, c("a", "b")))
+    },
+    context = list(n_obs = 3:15))
+}
+
+test_that("summary network specifications check their arguments and print", {
+  expect_match(format(deep_set()), "deep set: width 64, 2 equivariant layers")
+  expect_match(format(deep_set(summary_dim = 5)), "5 summaries")
+  expect_match(format(set_transformer(inducing_points = 8)), "8 inducing points")
+  expect_match(format(time_series_net(cell = "lstm")), "LSTM 64")
+  expect_match(format(time_series_transformer()), "time series transformer")
+  expect_output(print(deep_set()), "<amortized_summary_net>")
+  expect_error(deep_set(width = 0), "`width` must be a whole number >= 1", class = "amortized_error_argument")
+  expect_error(deep_set(summary_dim = 2.5), "`summary_dim` must be a whole number", class = "amortized_error_argument")
+  expect_error(set_transformer(width = 30, heads = 4), "multiple of `heads`", class = "amortized_error_argument")
+  expect_error(time_series_net(kernel_size = 4), "must be odd", class = "amortized_error_argument")
+  expect_error(time_series_net(cell = "rnn"), "`cell` must be one of", class = "amortized_error_argument")
+  expect_error(time_series_net(filters = c(8, -1)), "whole numbers >= 1", class = "amortized_error_argument")
+  expect_error(amortizer(summary_net = "deep_set"), "must be NULL or a summary network", class = "amortized_error_argument")
+})
+
+test_that("set summary networks are invariant to the order of the observations", {
+  sims <- simulate(set_sim(), 400, seed = 1)
+  for (net in list(deep_set(summary_dim = 4, width = 8, hidden = 8),
+                   set_transformer(summary_dim = 4, width = 8, heads = 2, blocks = 1),
+                   set_transformer(summary_dim = 4, width = 8, heads = 2, blocks = 1, inducing_points = 3))) {
+    fit <- train(amortizer(tiny_flow(), summary_net = net), sims, epochs = 1, seed = 1, verbose = FALSE)
+    y <- matrix(stats::rnorm(24), 12, 2, dimnames = list(NULL, c("a", "b")))
+    shuffled <- y[c(12, 3, 7, 1, 5, 9, 2, 11, 4, 6, 10, 8), ]
+    expect_equal(summarise(fit, y), summarise(fit, shuffled), tolerance = 1e-5)
+    expect_equal(as.matrix(sample_posterior(fit, y, 50, seed = 1)),
+                 as.matrix(sample_posterior(fit, shuffled, 50, seed = 1)), tolerance = 1e-5)
+    # columns are matched by name
+    expect_equal(summarise(fit, y[, c("b", "a")]), summarise(fit, y), tolerance = 1e-6)
+  }
+})
+
+test_that("data sets of different sizes: a list, a padded array and single sets agree", {
+  sims <- simulate(set_sim(), 400, seed = 2)
+  expect_true(all(sims$lengths >= 3 & sims$lengths <= 15))
+  expect_gt(length(unique(sims$lengths)), 3)
+  fit <- train(amortizer(tiny_flow(), summary_net = deep_set(summary_dim = 4, width = 8, hidden = 8)), sims,
+               epochs = 1, seed = 1, verbose = FALSE)
+  y1 <- matrix(stats::rnorm(10), 5, 2)
+  y2 <- matrix(stats::rnorm(24), 12, 2)
+  from_list <- summarise(fit, list(y1, y2))
+  padded <- array(NA_real_, c(2, 12, 2))
+  padded[1, 1:5, ] <- y1
+  padded[2, , ] <- y2
+  expect_equal(summarise(fit, padded), from_list, tolerance = 1e-6)
+  expect_equal(summarise(fit, y1)[1, ], from_list[1, ], tolerance = 1e-6)
+  expect_equal(dim(from_list), c(2, 4))
+  expect_equal(colnames(from_list), paste0("summary_", 1:4))
+  d <- sample_posterior(fit, list(y1, y2), n_draws = 10, seed = 1)
+  expect_true(all(c("mu[1]", "mu[2]") %in% posterior::variables(d)))
+  s <- summarise(fit, sims)
+  expect_equal(nrow(s), 400)
+  # bad observed data
+  expect_error(summarise(fit, matrix(1, 4, 3)), "2 variables per observation", class = "amortized_error_data")
+  expect_error(summarise(fit, list(y1, "a")), "\\[\\[2\\]\\]", class = "amortized_error_data")
+  expect_error(summarise(fit, y1[0, , drop = FALSE]), "without observations", class = "amortized_error_data")
+  y1[2, 1] <- NaN
+  expect_error(summarise(fit, y1), "contains NA, NaN or infinite", class = "amortized_error_data")
+  expect_error(summarise(fit), "`data` is missing", class = "amortized_error_argument")
+})
+
+test_that("time-series nets take series of different lengths and care about order", {
+  ar1 <- simulator(
+    prior = function(n) cbind(phi = stats::runif(n, -0.9, 0.9)),
+    model = function(theta, n_obs) {
+      n <- nrow(theta)
+      x <- matrix(0, n, n_obs)
+      x[, 1] <- stats::rnorm(n)
+      for (t in 2:n_obs) x[, t] <- theta[, 1] * x[, t - 1] + stats::rnorm(n)
+      array(x, c(n, n_obs, 1), dimnames = list(NULL, NULL, "x"))
+    },
+    context = list(n_obs = 10:30))
+  sims <- simulate(ar1, 600, seed = 1)
+  for (net in list(time_series_net(summary_dim = 4, filters = 4, hidden = 8),
+                   time_series_transformer(summary_dim = 4, width = 8, heads = 2, blocks = 1))) {
+    fit <- train(amortizer(tiny_flow(), summary_net = net, configurator = configurator(as_time_series())), sims,
+                 epochs = 1, seed = 1, verbose = FALSE)
+    expect_equal(fit$config$structure, "time_series")
+    short <- stats::rnorm(12)
+    long <- stats::rnorm(27)
+    s <- summarise(fit, list(short, long))
+    expect_equal(dim(s), c(2, 4))
+    expect_equal(summarise(fit, short)[1, ], s[1, ], tolerance = 1e-6)
+    expect_gt(max(abs(summarise(fit, rev(short)) - s[1, ])), 1e-4)
+  }
+  # the default summary network follows the declared structure
+  fit <- train(amortizer(tiny_flow(), configurator = configurator(as_time_series())), sims, epochs = 1, seed = 1,
+               verbose = FALSE)
+  expect_equal(fit$config$summary_net$type, "time_series_net")
+  expect_output(print(fit), "summary net: +time series net")
+  expect_error(train(amortizer(tiny_flow(), summary_net = deep_set(), configurator = configurator(as_time_series())),
+                     sims, epochs = 1, verbose = FALSE), "does not suit time series data",
+               class = "amortized_error_argument")
+})
+
+test_that("a learned set summary replaces the canonical features of flat set data (slcp)", {
+  sims <- simulate(benchmark_simulator("slcp"), 500, seed = 1)
+  fit <- train(amortizer(tiny_flow(), summary_net = deep_set(summary_dim = 6, width = 8, hidden = 8)), sims,
+               epochs = 1, seed = 1, verbose = FALSE)
+  expect_equal(fit$config$structure, "set")
+  expect_equal(fit$config$flat_points, c(4L, 2L))
+  x <- sims$data[1, ]
+  shuffled <- x[c(5, 6, 1, 2, 7, 8, 3, 4)]
+  expect_equal(summarise(fit, x), summarise(fit, shuffled), tolerance = 1e-5)
+})
+
+# The iid Gaussian model with a conjugate normal-inverse-gamma prior:
+# sigma^2 ~ InvGamma(3, 2), mu | sigma ~ N(0, sigma^2), y_1..y_n ~ N(mu, sigma^2)
+# with n from 5 to 100 per data set. One amortizer (deep set, sigma > 0)
+# must match the exact posterior mean and sd of mu and sigma for small and
+# large n.
+test_that("an amortizer with a deep set learns the exact Gaussian posterior for varying n", {
+  a0 <- 3
+  b0 <- 2
+  sim <- simulator(
+    prior = function(n) {
+      s2 <- 1 / stats::rgamma(n, a0, b0)
+      cbind(mu = stats::rnorm(n, 0, sqrt(s2)), sigma = sqrt(s2))
+    },
+    model = function(theta, n_obs) {
+      n <- nrow(theta)
+      array(stats::rnorm(n * n_obs, theta[, "mu"], theta[, "sigma"]), c(n, n_obs, 1),
+            dimnames = list(NULL, NULL, "y"))
+    },
+    context = list(n_obs = 5:100))
+  exact <- function(y) {
+    n <- length(y)
+    kn <- 1 + n
+    an <- a0 + n / 2
+    bn <- b0 + 0.5 * sum((y - mean(y))^2) + n * mean(y)^2 / (2 * kn)
+    e_sigma <- sqrt(bn) * exp(lgamma(an - 0.5) - lgamma(an))
+    c(mu = n * mean(y) / kn, sigma = e_sigma, mu_sd = sqrt(bn / (kn * (an - 1))),
+      sigma_sd = sqrt(bn / (an - 1) - e_sigma^2))
+  }
+  a <- amortizer(coupling_flow(n_layers = 3, hidden = c(64, 64)),
+                 summary_net = deep_set(summary_dim = 6, width = 32, hidden = 32),
+                 configurator = configurator(constrain(sigma = "positive")))
+  fit <- train(a, sim, n_sims = 4000, epochs = 40, seed = 1, verbose = FALSE)
+  y_all <- amortized:::with_seed(11, list(0.5 + stats::rnorm(100), -1 + 0.6 * stats::rnorm(100)))
+  for (y_full in y_all) {
+    for (n in c(8, 30, 90)) {
+      y <- y_full[seq_len(n)]
+      d <- as.matrix(sample_posterior(fit, y, n_draws = 4000, seed = n))
+      e <- exact(y)
+      z <- (c(mean(d[, "mu"]), mean(d[, "sigma"])) - e[c("mu", "sigma")]) / e[c("mu_sd", "sigma_sd")]
+      ratio <- c(stats::sd(d[, "mu"]), stats::sd(d[, "sigma"])) / e[c("mu_sd", "sigma_sd")]
+      expect_lt(max(abs(z)), 0.5)
+      expect_true(all(ratio > 0.7 & ratio < 1.35), label = paste("sd ratios", format(ratio, digits = 3), "at n =", n))
+    }
+  }
+})
