@@ -22,7 +22,7 @@
 #' deep_set()
 #' amortizer(summary_net = deep_set(summary_dim = 10, width = 32))
 #' @export
-deep_set <- function(summary_dim = NULL, width = 64, equivariant_layers = 2, hidden = 64, activation = "silu") {
+deep_set <- function(summary_dim = NULL, width = 32, equivariant_layers = 2, hidden = 64, activation = "silu") {
   new_summary_net("deep_set", summary_dim, width = check_count(width),
                   equivariant_layers = check_count(equivariant_layers, min = 0),
                   hidden = check_widths(hidden), activation = check_activation(activation))

@@ -90,7 +90,8 @@ simulate_benchmark_varying <- function(sim, n, seed, threads, call) {
 }
 
 # Simulations without non-finite rows; a warning counts the rows dropped.
-# nonfinite_rows: those rows when already known (the C++ simulators find them).
+# nonfinite_rows: the rows with non-finite values when already known (the
+# C++ simulators find them; NULL: checked here).
 # set_structure: c(n_obs, dim) when each flat data row is an exchangeable set.
 # lengths: for [n, n_obs, dim] data, the valid observations of each row (the
 # rest is padding, never checked). context: NULL or an n x k matrix.
@@ -103,15 +104,14 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
   }
   if (length(dim(data)) == 3 && is.null(lengths)) lengths <- rep(dim(data)[2], nrow(data))
   if (!is.null(lengths)) lengths <- as.integer(lengths)
-  bad <- !finite_rows(parameters)
-  if (!is.null(context)) bad <- bad | !finite_rows(context)
-  if (!keep_nonfinite) {
-    if (is.null(nonfinite_rows)) {
-      bad <- bad | !finite_rows(data, lengths)
-    } else {
-      bad[nonfinite_rows] <- TRUE
-    }
+  if (is.null(nonfinite_rows)) {
+    bad <- !finite_rows(parameters)
+    if (!keep_nonfinite) bad <- bad | !finite_rows(data, lengths)
+  } else {  # found by the C++ simulators, whose priors are finite
+    bad <- logical(nrow(parameters))
+    bad[nonfinite_rows] <- TRUE
   }
+  if (!is.null(context)) bad <- bad | !finite_rows(context)
   if (any(bad)) {
     n_bad <- sum(bad)
     cli::cli_warn(c("Dropped {n_bad} of {length(bad)} simulation{?s} with non-finite values (NaN, NA or Inf).",

@@ -28,9 +28,11 @@ format.amortized_summary_net <- function(x, ...) {
                              ", attention pooling"),
     time_series_net = paste0("time series net: ", dim, if (length(x$filters)) paste0(length(x$filters),
                              " convolutions (", paste(x$filters, collapse = ", "), " filters, kernel ",
-                             x$kernel_size, "), "), toupper(x$cell), " ", x$hidden),
+                             x$kernel_size, ", strides ", paste(x$strides, collapse = ", "), "), "),
+                             toupper(x$cell), " ", x$hidden),
     time_series_transformer = paste0("time series transformer: ", dim, "width ", x$width, ", ", x$heads,
-                                     " heads, ", x$blocks, " blocks, time encoding")
+                                     " heads, ", x$blocks, " blocks, patches of ", x$patch_size,
+                                     " steps, time encoding")
   )
 }
 

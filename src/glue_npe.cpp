@@ -106,6 +106,7 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
     net = std::make_shared<TimeSeriesNetImpl>(TimeSeriesNetOptions(input_dim, out)
                                                   .filters(as_int64(spec["filters"]))
                                                   .kernel_size(Rcpp::as<int>(spec["kernel_size"]))
+                                                  .strides(as_int64(spec["strides"]))
                                                   .hidden(Rcpp::as<int>(spec["hidden"]))
                                                   .cell(Rcpp::as<std::string>(spec["cell"])));
   } else if (type == "time_series_transformer") {
@@ -114,7 +115,8 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
             .width(Rcpp::as<int>(spec["width"]))
             .heads(Rcpp::as<int>(spec["heads"]))
             .blocks(Rcpp::as<int>(spec["blocks"]))
-            .time_frequencies(Rcpp::as<int>(spec["time_frequencies"])));
+            .time_frequencies(Rcpp::as<int>(spec["time_frequencies"]))
+            .patch_size(Rcpp::as<int>(spec["patch_size"])));
   } else {
     Rcpp::stop("unknown summary network type \"" + type + "\"");
   }

@@ -53,6 +53,16 @@ std::vector<SummaryCase> all_summary_nets() {
          return std::make_shared<TimeSeriesNetImpl>(
              TimeSeriesNetOptions(in, out).filters({}).hidden(12).cell("lstm"));
        }},
+      {"time_series_gru_strided", false,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<TimeSeriesNetImpl>(
+             TimeSeriesNetOptions(in, out).filters({8, 8}).strides({2, 1}).hidden(12));
+       }},
+      {"time_series_transformer_patches", false,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<TimeSeriesTransformerImpl>(
+             TimeSeriesTransformerOptions(in, out).width(16).heads(2).time_frequencies(3).patch_size(3));
+       }},
       {"time_series_transformer", false,
        [](int64_t in, int64_t out) {
          return std::make_shared<TimeSeriesTransformerImpl>(
@@ -166,6 +176,8 @@ TEST(SummaryNets, RejectBadOptions) {
   EXPECT_THROW(SetTransformer(SetTransformerOptions(2, 4).width(10).heads(4)), c10::Error);
   EXPECT_THROW(TimeSeriesNet(TimeSeriesNetOptions(2, 4).kernel_size(4)), c10::Error);
   EXPECT_THROW(TimeSeriesNet(TimeSeriesNetOptions(2, 4).cell("rnn")), c10::Error);
+  EXPECT_THROW(TimeSeriesNet(TimeSeriesNetOptions(2, 4).filters({4, 4}).strides({2})), c10::Error);
+  EXPECT_THROW(TimeSeriesTransformer(TimeSeriesTransformerOptions(2, 4).patch_size(0)), c10::Error);
 }
 
 // theta ~ N(0, 1), x_1..x_n ~ N(theta, 1) with n from 2 to 30: the exact

@@ -21,12 +21,17 @@ TimeSeriesNetImpl::TimeSeriesNetImpl(const TimeSeriesNetOptions& o)
   TORCH_CHECK(o.cell() == "gru" || o.cell() == "lstm", "time series cell must be \"gru\" or \"lstm\", got \"",
               o.cell(), "\"");
   check_activation(o.activation());
+  TORCH_CHECK(o.strides().empty() || o.strides().size() == o.filters().size(),
+              "time series strides need one stride per convolution (", o.filters().size(), "), got ",
+              o.strides().size());
   convs_ = register_module("convs", torch::nn::ModuleList());
   int64_t channels = o.input_dim();
-  for (int64_t f : o.filters()) {
+  for (size_t i = 0; i < o.filters().size(); ++i) {
+    const int64_t f = o.filters()[i], stride = o.strides().empty() ? 1 : o.strides()[i];
     TORCH_CHECK(f >= 1, "time series filters must be >= 1, got ", f);
+    TORCH_CHECK(stride >= 1, "time series strides must be >= 1, got ", stride);
     convs_->push_back(torch::nn::Conv1d(
-        torch::nn::Conv1dOptions(channels, f, o.kernel_size()).padding(o.kernel_size() / 2)));
+        torch::nn::Conv1dOptions(channels, f, o.kernel_size()).padding(o.kernel_size() / 2).stride(stride)));
     channels = f;
   }
   if (o.cell() == "gru") {
@@ -38,14 +43,29 @@ TimeSeriesNetImpl::TimeSeriesNetImpl(const TimeSeriesNetOptions& o)
   head_ = register_module("head", torch::nn::Linear(2 * o.hidden(), o.output_dim()));
 }
 
+namespace {
+// The mask of the first ceil(lengths / stride) of n steps (all when lengths
+// is undefined).
+Tensor strided_mask(const Tensor& lengths, int64_t n, const Tensor& like) {
+  if (!lengths.defined()) return torch::ones({like.size(0), n}, like.options());
+  return (torch::arange(n, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1)).to(like.scalar_type());
+}
+}  // namespace
+
 Tensor TimeSeriesNetImpl::forward(const Tensor& x, const Tensor& lengths) {
   Tensor mask = valid_mask(x, lengths);
-  Tensor m = mask.unsqueeze(1);          // [b, 1, n]
-  Tensor h = x.transpose(1, 2) * m;      // [b, channels, n], padding zeroed
-  for (const auto& conv : *convs_) h = activate(conv->as<torch::nn::Conv1d>()->forward(h), activation_) * m;
-  h = h.transpose(1, 2);                 // [b, n, channels]
-  Tensor out = gru_ ? std::get<0>(gru_->forward(h)) : std::get<0>(lstm_->forward(h));  // [b, n, hidden]
-  return head_->forward(torch::cat({last_valid(out, lengths), masked_mean(out, mask)}, 1));
+  Tensor len = lengths;
+  Tensor h = x.transpose(1, 2) * mask.unsqueeze(1);  // [b, channels, n], padding zeroed
+  for (size_t i = 0; i < convs_->size(); ++i) {
+    const int64_t stride = options.strides().empty() ? 1 : options.strides()[i];
+    h = activate(convs_[i]->as<torch::nn::Conv1d>()->forward(h), activation_);
+    if (len.defined() && stride > 1) len = torch::div(len + (stride - 1), stride, "floor");
+    mask = strided_mask(len, h.size(2), h);
+    h = h * mask.unsqueeze(1);
+  }
+  h = h.transpose(1, 2);  // [b, steps, channels]
+  Tensor out = gru_ ? std::get<0>(gru_->forward(h)) : std::get<0>(lstm_->forward(h));  // [b, steps, hidden]
+  return head_->forward(torch::cat({last_valid(out, len), masked_mean(out, mask)}, 1));
 }
 
 void TimeSeriesNetImpl::reset_parameters(at::Generator& gen) {
@@ -71,17 +91,30 @@ TimeSeriesTransformerImpl::TimeSeriesTransformerImpl(const TimeSeriesTransformer
     : SummaryNetImpl(o.input_dim(), o.output_dim()), options(o) {
   TORCH_CHECK(o.blocks() >= 1, "time series transformer blocks must be >= 1, got ", o.blocks());
   TORCH_CHECK(o.time_frequencies() >= 1, "time_frequencies must be >= 1, got ", o.time_frequencies());
-  embed_ = register_module("embed", torch::nn::Linear(o.input_dim() + 2 * o.time_frequencies(), o.width()));
+  TORCH_CHECK(o.patch_size() >= 1, "patch_size must be >= 1, got ", o.patch_size());
+  embed_ = register_module(
+      "embed", torch::nn::Linear(o.patch_size() * o.input_dim() + 2 * o.time_frequencies(), o.width()));
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.blocks(); ++i) blocks_->push_back(AttentionBlock(o.width(), o.heads()));
   head_ = register_module("head", torch::nn::Linear(2 * o.width(), o.output_dim()));
 }
 
-Tensor TimeSeriesTransformerImpl::forward(const Tensor& x, const Tensor& lengths) {
-  Tensor mask = valid_mask(x, lengths);
-  const int64_t b = x.size(0), n = x.size(1), k = options.time_frequencies();
-  // sin/cos of t * 2^j / 1000-ish periods: periods from 2 to ~1000 steps
-  Tensor t = torch::arange(n, x.options()).unsqueeze(1);                         // [n, 1]
+Tensor TimeSeriesTransformerImpl::forward(const Tensor& x_in, const Tensor& lengths_in) {
+  Tensor mask = valid_mask(x_in, lengths_in);
+  const int64_t p = options.patch_size(), k = options.time_frequencies();
+  // patches of p steps, padding zeroed: [b, ceil(n / p), p * dim]
+  Tensor x = x_in * mask.unsqueeze(2), lengths = lengths_in;
+  if (p > 1) {
+    const int64_t n_in = x.size(1), tokens = (n_in + p - 1) / p;
+    if (tokens * p > n_in) x = torch::constant_pad_nd(x, {0, 0, 0, tokens * p - n_in});
+    x = x.reshape({x.size(0), tokens, p * x.size(2)});
+    if (lengths.defined()) lengths = torch::div(lengths + (p - 1), p, "floor");
+    mask = strided_mask(lengths, tokens, x);
+  }
+  const int64_t b = x.size(0), n = x.size(1);
+  // sin/cos of the step index (of a token's first step) at frequencies with
+  // periods from 2 to ~1000 steps
+  Tensor t = (torch::arange(n, x.options()) * static_cast<double>(p)).unsqueeze(1);  // [n, 1]
   Tensor freq = torch::exp(torch::linspace(std::log(2 * M_PI / 2.0), std::log(2 * M_PI / 1000.0), k,
                                            x.options()))
                     .unsqueeze(0);                                                // [1, k]
@@ -95,7 +128,8 @@ std::vector<std::string> TimeSeriesTransformerImpl::describe() const {
   std::ostringstream s;
   s << "time series transformer (" << input_dim() << " per step -> " << output_dim() << " summaries; width "
     << options.width() << ", " << options.heads() << " heads, " << options.blocks()
-    << " blocks, sinusoidal time encoding)";
+    << " blocks, " << (options.patch_size() > 1 ? "patches of " + std::to_string(options.patch_size()) + " steps, " : "")
+    << "sinusoidal time encoding)";
   return {s.str()};
 }
 

@@ -22,6 +22,9 @@ struct TimeSeriesNetOptions {
   TORCH_ARG(std::vector<int64_t>, filters) = std::vector<int64_t>{32, 32};
   // Odd kernel size of the convolutions ("same" padding).
   TORCH_ARG(int64_t, kernel_size) = 3;
+  // Stride of each convolution (empty: all 1): a stride s shortens the
+  // series to ceil(length / s) steps, so the recurrent layer runs on fewer.
+  TORCH_ARG(std::vector<int64_t>, strides) = {};
   // Hidden width of the recurrent layer.
   TORCH_ARG(int64_t, hidden) = 64;
   // "gru" or "lstm".
@@ -30,7 +33,7 @@ struct TimeSeriesNetOptions {
 };
 
 // Convolutions over time (padding is zeroed before each, so a series gives
-// the same result padded or not), a recurrent layer read at each series'
+// the same result padded or not; strides shorten the series), a recurrent layer read at each series'
 // last valid step, together with the mean of its outputs over the valid
 // steps, and a linear map to the summaries.
 class TimeSeriesNetImpl : public SummaryNetImpl {
@@ -60,6 +63,10 @@ struct TimeSeriesTransformerOptions {
   TORCH_ARG(int64_t, blocks) = 2;
   // Frequencies of the sinusoidal encoding of the time index.
   TORCH_ARG(int64_t, time_frequencies) = 8;
+  // Steps per token: the series is cut into patches of patch_size steps
+  // (the last one zero-filled), each embedded as one token, so attention
+  // runs over ceil(length / patch_size) tokens.
+  TORCH_ARG(int64_t, patch_size) = 1;
 };
 
 // Steps embedded with a sinusoidal encoding of their index, self-attention

@@ -1,0 +1,109 @@
+# Benchmark (not a test): amortizers with learned summary networks on data
+# sets of varying size, against exact posteriors.
+#  1. iid Gaussian, unknown mean and sd, conjugate normal-inverse-gamma prior,
+#     n = 5..100 observations per data set (deep set; exact posterior in
+#     closed form).
+#  2. AR(1) time series x_t = phi x_{t-1} + sigma e_t (stationary start),
+#     T = 20..200 steps (time_series_net; exact posterior on a 2-d grid).
+# Prints training time, the posterior error against the exact posterior over
+# 100 test data sets (|mean error| / exact sd, and estimated sd / exact sd),
+# and the time to draw 1,000 posterior samples for each of 100 data sets.
+# Run: Rscript bench/summary_nets.R [n_sims] [threads] [gaussian,ar1]
+suppressMessages(library(amortized))
+args <- commandArgs(trailingOnly = TRUE)
+n_sims <- if (length(args) >= 1) as.integer(args[1]) else 10000L
+threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
+parts <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("gaussian", "ar1")
+
+report <- function(name, fit, seconds, tests, exact_fn) {
+  t_draw <- system.time(draws <- sample_posterior(fit, lapply(tests, `[[`, "y"), n_draws = 1000, seed = 1,
+                                                  threads = threads))[["elapsed"]]
+  m <- posterior::as_draws_matrix(draws)
+  p <- fit$parameter_names
+  err <- t(vapply(seq_along(tests), function(i) {
+    e <- exact_fn(tests[[i]]$y)
+    got_mean <- colMeans(m[, paste0(p, "[", i, "]"), drop = FALSE])
+    got_sd <- apply(m[, paste0(p, "[", i, "]"), drop = FALSE], 2, stats::sd)
+    c(abs(got_mean - e$mean) / e$sd, got_sd / e$sd)
+  }, numeric(2 * length(p))))
+  k <- length(p)
+  cat(sprintf("\n%s: %d simulations, trained in %.1f s (%d epochs, best %d)\n", name, fit$info$n_sims, seconds,
+              nrow(fit$history), fit$info$best_epoch))
+  for (j in seq_len(k)) {
+    cat(sprintf("  %-6s |mean error|/sd: median %.3f, 90%% %.3f   sd ratio: median %.3f, 10%%-90%% %.3f-%.3f\n",
+                p[j], stats::median(err[, j]), stats::quantile(err[, j], 0.9), stats::median(err[, k + j]),
+                stats::quantile(err[, k + j], 0.1), stats::quantile(err[, k + j], 0.9)))
+  }
+  cat(sprintf("  1,000 draws for each of 100 data sets: %.3f s\n", t_draw))
+}
+
+# ---- 1. iid Gaussian with a normal-inverse-gamma prior ----------------------
+if ("gaussian" %in% parts) {
+a0 <- 3
+b0 <- 2
+gauss <- simulator(
+  prior = function(n) {
+    s2 <- 1 / rgamma(n, a0, b0)
+    cbind(mu = rnorm(n, 0, sqrt(s2)), sigma = sqrt(s2))
+  },
+  model = function(theta, n_obs) {
+    n <- nrow(theta)
+    array(rnorm(n * n_obs, theta[, "mu"], theta[, "sigma"]), c(n, n_obs, 1), dimnames = list(NULL, NULL, "y"))
+  },
+  context = list(n_obs = 5:100))
+gauss_exact <- function(y) {
+  n <- length(y)
+  kn <- 1 + n
+  an <- a0 + n / 2
+  bn <- b0 + 0.5 * sum((y - mean(y))^2) + n * mean(y)^2 / (2 * kn)
+  es <- sqrt(bn) * exp(lgamma(an - 0.5) - lgamma(an))
+  list(mean = c(n * mean(y) / kn, es), sd = c(sqrt(bn / (kn * (an - 1))), sqrt(bn / (an - 1) - es^2)))
+}
+set.seed(2)
+tests <- lapply(1:100, function(i) {
+  th <- gauss$prior(1)
+  list(y = rnorm(sample(5:100, 1), th[1], th[2]))
+})
+sims <- simulate(gauss, n_sims, seed = 1, progress = FALSE)
+t <- system.time(fit <- train(amortizer(configurator = configurator(constrain(sigma = "positive"))), sims,
+                              seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
+report("iid Gaussian (deep set, n = 5..100)", fit, t, tests, gauss_exact)
+}
+
+# ---- 2. AR(1) time series ----------------------------------------------------
+if ("ar1" %in% parts) {
+ar1 <- simulator(
+  prior = function(n) cbind(phi = runif(n, -0.9, 0.9), sigma = exp(rnorm(n, -0.5, 0.4))),
+  model = function(theta, n_obs) {
+    n <- nrow(theta)
+    x <- matrix(0, n, n_obs)
+    x[, 1] <- rnorm(n, 0, theta[, 2] / sqrt(1 - theta[, 1]^2))
+    for (t in 2:n_obs) x[, t] <- theta[, 1] * x[, t - 1] + rnorm(n, 0, theta[, 2])
+    array(x, c(n, n_obs, 1), dimnames = list(NULL, NULL, "x"))
+  },
+  context = list(n_obs = 20:200))
+ar1_exact <- function(x) {
+  phi <- seq(-0.9, 0.9, length.out = 301)
+  ls <- seq(-3, 1.5, length.out = 301)
+  grid <- expand.grid(phi = phi, log_sigma = ls)
+  s <- exp(grid$log_sigma)
+  n <- length(x)
+  # stationary start + conditional Gaussian steps; prior: uniform phi, normal log sigma
+  sse <- vapply(phi, function(p) sum((x[-1] - p * x[-n])^2), 0)[match(grid$phi, phi)]
+  lp <- dnorm(x[1], 0, s / sqrt(1 - grid$phi^2), log = TRUE) - (n - 1) * log(s) - sse / (2 * s^2) +
+    dnorm(grid$log_sigma, -0.5, 0.4, log = TRUE)
+  w <- exp(lp - max(lp))
+  w <- w / sum(w)
+  m <- c(sum(w * grid$phi), sum(w * s))
+  list(mean = m, sd = sqrt(c(sum(w * grid$phi^2), sum(w * s^2)) - m^2))
+}
+set.seed(3)
+tests <- lapply(1:100, function(i) {
+  th <- ar1$prior(1)
+  list(y = as.vector(ar1$model(th, sample(20:200, 1))))
+})
+sims <- simulate(ar1, n_sims, seed = 1, progress = FALSE)
+a <- amortizer(configurator = configurator(as_time_series(), constrain(phi = c(-0.9, 0.9), sigma = "positive")))
+t <- system.time(fit <- train(a, sims, seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
+report("AR(1) (time_series_net, T = 20..200)", fit, t, tests, ar1_exact)
+}
