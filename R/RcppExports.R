@@ -33,12 +33,12 @@
     .Call(`_amortized_amz_npe_condition`, ptr, x, lengths, context, threads)
 }
 
-.amz_npe_serialize <- function(ptr) {
-    .Call(`_amortized_amz_npe_serialize`, ptr)
+.amz_npe_get_state <- function(ptr) {
+    .Call(`_amortized_amz_npe_get_state`, ptr)
 }
 
-.amz_npe_deserialize <- function(ptr, state) {
-    invisible(.Call(`_amortized_amz_npe_deserialize`, ptr, state))
+.amz_npe_set_state <- function(ptr, state) {
+    invisible(.Call(`_amortized_amz_npe_set_state`, ptr, state))
 }
 
 .amz_benchmark_names <- function() {

@@ -5,9 +5,10 @@
 #' Create it here, fit it with [train()], then draw posteriors for any data set
 #' with [sample_posterior()]. `amortizer()` with no arguments is a good default.
 #'
-#' A trained amortizer keeps a serialized copy of its weights, so it survives
-#' `saveRDS()`/`readRDS()` and `serialize()`: the C++ model is rebuilt on first
-#' use in a new R session.
+#' A trained amortizer keeps a copy of its weights as plain R data, so it
+#' survives `saveRDS()`/`readRDS()`, `serialize()` and being sent to
+#' `future` workers: the C++ model is rebuilt on first use in a new R
+#' session. [save_amortizer()] writes one versioned, checksummed file.
 #'
 #' @param inference_net An inference network specification, e.g.
 #'   [coupling_flow()] (default) or [flow_matching()].
@@ -98,7 +99,7 @@ model_pointer <- function(x) {
   ptr <- x$.handle$ptr
   if (is.null(ptr) || .amz_is_null_pointer(ptr)) {
     ptr <- new_model(x)
-    if (!is.null(x$state)) core_call(.amz_npe_deserialize(ptr, x$state))
+    if (!is.null(x$state)) core_call(.amz_npe_set_state(ptr, x$state))
     x$.handle$ptr <- ptr
   }
   ptr

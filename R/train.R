@@ -113,7 +113,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   fit$info <- list(n_sims = nrow(sims$parameters),
                    best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
-  fit$state <- core_call(.amz_npe_serialize(ptr))
+  fit$state <- core_call(.amz_npe_get_state(ptr))
   report_training(fit, res, verbose)
   fit
 }

@@ -133,25 +133,25 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// amz_npe_serialize
-Rcpp::RawVector amz_npe_serialize(SEXP ptr);
-RcppExport SEXP _amortized_amz_npe_serialize(SEXP ptrSEXP) {
+// amz_npe_get_state
+Rcpp::List amz_npe_get_state(SEXP ptr);
+RcppExport SEXP _amortized_amz_npe_get_state(SEXP ptrSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_serialize(ptr));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_get_state(ptr));
     return rcpp_result_gen;
 END_RCPP
 }
-// amz_npe_deserialize
-void amz_npe_deserialize(SEXP ptr, Rcpp::RawVector state);
-RcppExport SEXP _amortized_amz_npe_deserialize(SEXP ptrSEXP, SEXP stateSEXP) {
+// amz_npe_set_state
+void amz_npe_set_state(SEXP ptr, Rcpp::List state);
+RcppExport SEXP _amortized_amz_npe_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
 BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::RawVector >::type state(stateSEXP);
-    amz_npe_deserialize(ptr, state);
+    Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
+    amz_npe_set_state(ptr, state);
     return R_NilValue;
 END_RCPP
 }
@@ -215,8 +215,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 7},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 8},
     {"_amortized_amz_npe_condition", (DL_FUNC) &_amortized_amz_npe_condition, 5},
-    {"_amortized_amz_npe_serialize", (DL_FUNC) &_amortized_amz_npe_serialize, 1},
-    {"_amortized_amz_npe_deserialize", (DL_FUNC) &_amortized_amz_npe_deserialize, 2},
+    {"_amortized_amz_npe_get_state", (DL_FUNC) &_amortized_amz_npe_get_state, 1},
+    {"_amortized_amz_npe_set_state", (DL_FUNC) &_amortized_amz_npe_set_state, 2},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},
     {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 6},

@@ -13,9 +13,8 @@
 
 #include <Rinternals.h>
 #include <R_ext/Utils.h>
-#include <torch/serialize.h>
 
-#include <sstream>
+#include <map>
 
 using namespace amortized;
 using namespace amortized_glue;
@@ -319,27 +318,74 @@ Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::Int
   AMZ_GLUE_END
 }
 
-// [[Rcpp::export(.amz_npe_serialize)]]
-Rcpp::RawVector amz_npe_serialize(SEXP ptr) {
+// The model's state (every parameter and buffer) as plain R data:
+// list(names, shapes (a list of integer vectors), values (all values as
+// doubles, each tensor in row-major order, one after the other)). Our own
+// layout, independent of LibTorch's serialization format.
+// [[Rcpp::export(.amz_npe_get_state)]]
+Rcpp::List amz_npe_get_state(SEXP ptr) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  std::ostringstream buffer;
-  torch::serialize::OutputArchive archive;
-  est->save(archive);
-  archive.save_to(buffer);
-  const std::string bytes = buffer.str();
-  return Rcpp::RawVector(bytes.begin(), bytes.end());
+  std::vector<std::pair<std::string, torch::Tensor>> items;
+  for (const auto& p : est->named_parameters(true)) items.emplace_back(p.key(), p.value());
+  for (const auto& b : est->named_buffers(true)) items.emplace_back(b.key(), b.value());
+  int64_t total = 0;
+  for (const auto& it : items) total += it.second.numel();
+  Rcpp::CharacterVector names(items.size());
+  Rcpp::List shapes(items.size());
+  Rcpp::NumericVector values(total);
+  int64_t at = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    names[i] = items[i].first;
+    auto sizes = items[i].second.sizes();
+    shapes[i] = Rcpp::IntegerVector(sizes.begin(), sizes.end());
+    torch::Tensor t = items[i].second.detach().to(torch::kCPU, torch::kDouble).contiguous();
+    std::copy(t.data_ptr<double>(), t.data_ptr<double>() + t.numel(), values.begin() + at);
+    at += t.numel();
+  }
+  return Rcpp::List::create(Rcpp::Named("names") = names, Rcpp::Named("shapes") = shapes,
+                            Rcpp::Named("values") = values);
   AMZ_GLUE_END
 }
 
-// [[Rcpp::export(.amz_npe_deserialize)]]
-void amz_npe_deserialize(SEXP ptr, Rcpp::RawVector state) {
+// Sets every parameter and buffer from a state of amz_npe_get_state(); the
+// names and shapes must match the model exactly.
+// [[Rcpp::export(.amz_npe_set_state)]]
+void amz_npe_set_state(SEXP ptr, Rcpp::List state) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  std::istringstream buffer(std::string(state.begin(), state.end()));
-  torch::serialize::InputArchive archive;
-  archive.load_from(buffer);
-  est->load(archive);
+  Rcpp::CharacterVector names = state["names"];
+  Rcpp::List shapes = state["shapes"];
+  Rcpp::NumericVector values = state["values"];
+  std::map<std::string, std::pair<std::vector<int64_t>, int64_t>> stored;  // name -> (shape, offset)
+  int64_t at = 0;
+  for (R_xlen_t i = 0; i < names.size(); ++i) {
+    Rcpp::IntegerVector shape = shapes[i];
+    std::vector<int64_t> sh(shape.begin(), shape.end());
+    int64_t count = 1;
+    for (int64_t d : sh) count *= d;
+    stored[Rcpp::as<std::string>(names[i])] = {sh, at};
+    at += count;
+  }
+  if (at != values.size()) Rcpp::stop("the stored state has %d values; its shapes need %d", values.size(), at);
+  std::vector<std::pair<std::string, torch::Tensor>> items;
+  for (const auto& p : est->named_parameters(true)) items.emplace_back(p.key(), p.value());
+  for (const auto& b : est->named_buffers(true)) items.emplace_back(b.key(), b.value());
+  if (items.size() != stored.size()) {
+    Rcpp::stop("the stored state has %d tensors; the model has %d", static_cast<int>(stored.size()),
+               static_cast<int>(items.size()));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& it : items) {
+    auto found = stored.find(it.first);
+    if (found == stored.end()) Rcpp::stop("the stored state lacks the model's tensor \"" + it.first + "\"");
+    if (found->second.first != it.second.sizes().vec()) {
+      Rcpp::stop("the stored tensor \"" + it.first + "\" has shape " + shape_string(found->second.first) +
+                 ", the model's " + shape_string(it.second.sizes().vec()));
+    }
+    torch::Tensor src = torch::from_blob(values.begin() + found->second.second, {it.second.numel()}, torch::kDouble);
+    it.second.copy_(src.reshape(it.second.sizes()));
+  }
   est->eval();
   AMZ_GLUE_END
 }

@@ -12,7 +12,7 @@ set_sim <- function() {
 }
 
 test_that("summary network specifications check their arguments and print", {
-  expect_match(format(deep_set()), "deep set: width 64, 2 equivariant layers")
+  expect_match(format(deep_set()), "deep set: width 32, 2 equivariant layers")
   expect_match(format(deep_set(summary_dim = 5)), "5 summaries")
   expect_match(format(set_transformer(inducing_points = 8)), "8 inducing points")
   expect_match(format(time_series_net(cell = "lstm")), "LSTM 64")
@@ -161,4 +161,16 @@ test_that("an amortizer with a deep set learns the exact Gaussian posterior for 
       expect_true(all(ratio > 0.7 & ratio < 1.35), label = paste("sd ratios", format(ratio, digits = 3), "at n =", n))
     }
   }
+})
+
+test_that("strides and patches are checked and shown", {
+  expect_equal(time_series_net()$strides, c(2L, 2L))
+  expect_equal(time_series_net(filters = c(8, 8, 8))$strides, c(2L, 2L, 1L))
+  expect_equal(time_series_net(filters = integer())$strides, integer())
+  expect_error(time_series_net(filters = c(8, 8), strides = 2), "one stride per convolution",
+               class = "amortized_error_argument")
+  expect_match(format(time_series_net()), "strides 2, 2")
+  expect_match(format(time_series_transformer(patch_size = 8)), "patches of 8 steps")
+  expect_error(time_series_transformer(patch_size = 0), "`patch_size` must be a whole number",
+               class = "amortized_error_argument")
 })

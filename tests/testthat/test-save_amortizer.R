@@ -1,0 +1,86 @@
+small_fit <- function() {
+  sim <- benchmark_simulator("two_moons")
+  train(amortizer(coupling_flow(n_layers = 2, hidden = 8), configurator = configurator(constrain(theta_1 = c(-1, 1)))),
+        sim, n_sims = 400, epochs = 2, seed = 1, verbose = FALSE)
+}
+
+# Runs R code in a fresh R process and returns what it prints.
+fresh_r <- function(code) {
+  script <- tempfile(fileext = ".R")
+  writeLines(code, script)
+  out <- system2(file.path(R.home("bin"), "Rscript"), c("--vanilla", script), stdout = TRUE, stderr = TRUE)
+  status <- attr(out, "status")
+  if (!is.null(status) && status != 0) stop(paste(out, collapse = "\n"))
+  out
+}
+
+test_that("save_amortizer() and load_amortizer() round-trip in this and in a fresh R process", {
+  fit <- small_fit()
+  path <- file.path(new_temp_dir(), "fit.amortizer")
+  expect_identical(save_amortizer(fit, path), path)
+  back <- load_amortizer(path)
+  x <- c(0.1, -0.2)
+  expect_identical(as.matrix(sample_posterior(back, x, 50, seed = 3)), as.matrix(sample_posterior(fit, x, 50, seed = 3)))
+  expect_equal(back$history, fit$history)
+  expect_identical(back$config, fit$config)
+  expect_identical(back$state, fit$state)
+  expect_output(print(back), "bounds: theta_1 in \\(-1, 1\\)")
+  expect_error(save_amortizer(fit, path), "already exists", class = "amortized_error_argument")
+  expect_silent(save_amortizer(fit, path, overwrite = TRUE))
+  expect_error(save_amortizer(amortizer(), path, overwrite = TRUE), "not trained yet", class = "amortized_error_untrained")
+  # a fresh R session: file and RDS give the same draws
+  rds <- file.path(dirname(path), "fit.rds")
+  saveRDS(fit, rds)
+  want <- as.matrix(sample_posterior(fit, x, 5, seed = 9))[, c("theta_1", "theta_2")]
+  out <- fresh_r(c("suppressMessages(library(amortized))",
+                   sprintf("a <- load_amortizer('%s'); b <- readRDS('%s')", path, rds),
+                   "da <- as.matrix(sample_posterior(a, c(0.1, -0.2), 5, seed = 9))[, c('theta_1', 'theta_2')]",
+                   "db <- as.matrix(sample_posterior(b, c(0.1, -0.2), 5, seed = 9))[, c('theta_1', 'theta_2')]",
+                   "cat(sprintf('%.12f', c(da, db)), sep = '\\n')"))
+  got <- as.numeric(out)
+  expect_equal(got[1:10], as.vector(want), tolerance = 1e-10)
+  expect_equal(got[11:20], as.vector(want), tolerance = 1e-10)
+})
+
+test_that("damaged, foreign and newer files give clear errors", {
+  fit <- small_fit()
+  dir <- new_temp_dir()
+  path <- file.path(dir, "fit.amortizer")
+  save_amortizer(fit, path)
+  bytes <- readBin(path, "raw", file.size(path))
+  write_variant <- function(b) {
+    p <- tempfile(tmpdir = dir)
+    writeBin(b, p)
+    p
+  }
+  flipped <- bytes
+  flipped[length(bytes) - 10] <- xor(flipped[length(bytes) - 10], as.raw(1))
+  expect_error(load_amortizer(write_variant(flipped)), "checksum of its weights", class = "amortized_error_file")
+  expect_error(load_amortizer(write_variant(bytes[-length(bytes)])), "truncated", class = "amortized_error_file")
+  expect_error(load_amortizer(write_variant(charToRaw("hello world, not a model at all"))), "does not start like",
+               class = "amortized_error_file")
+  text <- rawToChar(bytes[21:(20 + readBin(bytes[17:20], "integer", size = 4, endian = "little"))])
+  newer <- sub('"format_version":1', '"format_version":9', text, fixed = TRUE)
+  expect_equal(nchar(newer), nchar(text))
+  v <- bytes
+  v[21:(20 + nchar(text))] <- charToRaw(newer)
+  expect_error(load_amortizer(write_variant(v)), "format 9 .* reads up to format 1", class = "amortized_error_file")
+  broken <- bytes
+  broken[21] <- charToRaw("x")
+  expect_error(load_amortizer(write_variant(broken)), "not valid JSON", class = "amortized_error_file")
+  expect_error(load_amortizer(file.path(dir, "nope")), "does not exist", class = "amortized_error_argument")
+})
+
+test_that("model files of every format written so far keep loading", {
+  files <- list.files(test_path("fixtures"), pattern = "\\.amortizer$", full.names = TRUE)
+  expect_gte(length(files), 1)
+  for (f in files) {
+    fit <- load_amortizer(f)
+    expected <- utils::read.csv(sub("\\.amortizer$", "_log_density.csv", f))
+    theta <- as.matrix(expected[, c("mu", "sigma")])
+    got <- posterior_log_density(fit, theta, c(0.3, -1.2, 0.8, 1.9, 0.1))
+    expect_equal(got, expected$log_density, tolerance = 1e-5, label = basename(f))
+    d <- as.matrix(sample_posterior(fit, c(0.3, -1.2, 0.8, 1.9, 0.1), n_draws = 100, seed = 1))
+    expect_true(all(d[, "sigma"] > 0))
+  }
+})
