@@ -33,6 +33,14 @@
 #' @param verbose Show a progress bar and a summary line.
 #' @param threads CPU threads for LibTorch (default: option
 #'   `amortized.threads`, 1).
+#' @param callback `NULL` or a function called after every epoch with the
+#'   history so far (a data frame: epoch, train_loss, validation_loss,
+#'   learning_rate, seconds); returning `FALSE` stops training (the best
+#'   weights are kept).
+#' @param checkpoint `NULL` or a file: every `checkpoint_every` epochs the
+#'   amortizer with the weights of that epoch is written there with
+#'   [save_amortizer()], so a crash loses little.
+#' @param checkpoint_every Epochs between checkpoints.
 #' @param ... Unused.
 #' @return The trained amortizer, with its loss history in `$history`.
 #' @examples
@@ -54,7 +62,8 @@ train.default <- function(object, ...) {
 train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
                             learning_rate = 2e-3, validation_fraction = 0.1, patience = 30,
                             weight_decay = 1e-4, seed = NULL, verbose = interactive(),
-                            threads = getOption("amortized.threads", 1L), ...) {
+                            threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
+                            checkpoint_every = 10, ...) {
   check_amortizer(object, trained = FALSE)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",
@@ -70,6 +79,18 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   verbose <- check_flag(verbose)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
+  if (!is.null(callback) && !is.function(callback)) {
+    cli::cli_abort(c("{.arg callback} must be NULL or a function of the history.", "x" = "Got {describe_value(callback)}."),
+                   class = "amortized_error_argument")
+  }
+  if (!is.null(checkpoint)) {
+    checkpoint <- check_path(checkpoint)
+    if (!dir.exists(dirname(checkpoint))) {
+      cli::cli_abort("The directory of {.arg checkpoint} does not exist: {.path {dirname(checkpoint)}}.",
+                     class = "amortized_error_argument")
+    }
+  }
+  checkpoint_every <- check_count(checkpoint_every)
 
   continuing <- is_trained(object)
   keep_nonfinite <- if (continuing) isTRUE(object$config$keep_nonfinite) else
@@ -95,12 +116,13 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
     batch_size <- as.integer(min(512, max(32, floor(n_train / 20))))
   }
   progress <- training_progress(epochs, verbose)
+  on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
   res <- core_call(.amz_npe_train(
     ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
     list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
          weight_decay = weight_decay, validation_fraction = validation_fraction,
          clip_grad_norm = 5, patience = patience, seed = seed, threads = threads),
-    !continuing, progress$update))
+    !continuing, on_epoch))
   progress$done()
   if (nrow(res$history) == 0) {
     cli::cli_abort("Training stopped before the first epoch ended ({gsub('_', ' ', res$stop_reason)}).",
@@ -109,7 +131,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
 
   offset <- if (continuing) nrow(object$history) else 0L
   res$history$epoch <- res$history$epoch + offset
-  fit$history <- rbind(object$history, res$history)
+  fit$history <- new_history(rbind(as.data.frame(object$history), res$history))
   fit$info <- list(n_sims = nrow(sims$parameters),
                    best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
@@ -150,6 +172,27 @@ check_same_variables <- function(object, sims, arg = "simulator", call = rlang::
                    class = "amortized_error_argument", call = call)
   }
   invisible(sims)
+}
+
+# The function C++ calls after each epoch: progress bar, user callback
+# (FALSE stops) and checkpoints.
+epoch_hooks <- function(progress, callback, checkpoint, every, fit, ptr, n_sims) {
+  rows <- list()
+  function(epoch, train_loss, validation_loss, learning_rate, seconds) {
+    progress(epoch, train_loss, validation_loss, learning_rate, seconds)
+    rows[[length(rows) + 1]] <<- data.frame(epoch = epoch, train_loss = train_loss,
+                                            validation_loss = validation_loss, learning_rate = learning_rate,
+                                            seconds = seconds)
+    if (!is.null(checkpoint) && epoch %% every == 0) {
+      fit$state <- core_call(.amz_npe_get_state(ptr))
+      fit$history <- new_history(do.call(rbind, rows))
+      fit$info <- list(n_sims = n_sims, best_epoch = which.min(fit$history$validation_loss), stop_reason = "checkpoint")
+      save_amortizer(fit, checkpoint, overwrite = TRUE)
+    }
+    if (is.null(callback)) return(TRUE)
+    keep <- callback(new_history(do.call(rbind, rows)))
+    !identical(keep, FALSE)
+  }
 }
 
 # A cli progress bar over epochs (a no-op when quiet), living as long as

@@ -83,3 +83,39 @@ test_that("train() rejects bad arguments with clear messages", {
                class = "amortized_error_argument")
   expect_error(train(list(), sim), "must be an <amortizer>", class = "amortized_error_argument")
 })
+
+test_that("a callback sees the history and can stop training; checkpoints are loadable", {
+  sim <- benchmark_simulator("two_moons")
+  small <- amortizer(coupling_flow(n_layers = 1, hidden = 8))
+  seen <- integer()
+  stop_at_3 <- function(h) {
+    seen <<- c(seen, nrow(h))
+    expect_s3_class(h, "amortized_history")
+    nrow(h) < 3
+  }
+  path <- file.path(new_temp_dir(), "ckpt.amortizer")
+  fit <- train(small, sim, n_sims = 300, epochs = 10, seed = 1, verbose = FALSE, callback = stop_at_3,
+               checkpoint = path, checkpoint_every = 2)
+  expect_equal(seen, 1:3)
+  expect_equal(nrow(fit$history), 3)
+  expect_equal(fit$info$stop_reason, "callback")
+  ck <- load_amortizer(path)
+  expect_equal(nrow(ck$history), 2)
+  expect_equal(ck$history$train_loss, fit$history$train_loss[1:2])
+  expect_s3_class(sample_posterior(ck, c(0, 0), 10), "draws_df")
+  expect_error(train(small, sim, n_sims = 100, callback = "stop"), "`callback` must be NULL or a function",
+               class = "amortized_error_argument")
+  expect_error(train(small, sim, n_sims = 100, checkpoint = "/no/such/dir/x"), "does not exist",
+               class = "amortized_error_argument")
+})
+
+test_that("the history plots as loss curves with the best epoch marked", {
+  fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8)), benchmark_simulator("two_moons"),
+               n_sims = 300, epochs = 4, seed = 1, verbose = FALSE)
+  p <- autoplot(fit$history)
+  expect_s3_class(p, "ggplot")
+  expect_equal(sort(unique(p$data$split)), c("training", "validation"))
+  expect_equal(nrow(p$data), 8)
+  expect_match(p$labels$subtitle, paste("at epoch", fit$info$best_epoch))
+  expect_s3_class(autoplot(fit$history, log_scale = TRUE), "ggplot")
+})
