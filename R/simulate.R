@@ -154,6 +154,14 @@ finite_rows <- function(x, lengths = NULL) {
 # Rows i of a matrix or of an [n, n_obs, dim] array.
 take_rows <- function(x, i) if (length(dim(x)) == 3) x[i, , , drop = FALSE] else x[i, , drop = FALSE]
 
+# Both simulations in one (the same variables; sets padded to the longer).
+combine_simulations <- function(a, b) {
+  data <- bind_data(list(a$data, b$data))
+  new_simulations(rbind(a$parameters, b$parameters), data$data, nonfinite_rows = integer(),
+                  set_structure = a$set_structure, lengths = c(a$lengths, b$lengths),
+                  context = if (!is.null(a$context)) rbind(a$context, b$context))
+}
+
 # The simulations of rows i.
 subset_simulations <- function(sims, i) {
   sims$parameters <- sims$parameters[i, , drop = FALSE]

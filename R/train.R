@@ -13,6 +13,21 @@
 #' Training an already trained amortizer continues from its weights (and its
 #' standardization), appending to its history.
 #'
+#' **Modes**, picked from the arguments:
+#' * *offline* (default): `n_sims` simulations are drawn once (or
+#'   `simulator` is a ready `amortized_simulations` object) and every epoch
+#'   passes over them;
+#' * *online* (`online = TRUE`, a simulator): every training step simulates a
+#'   fresh batch, so no simulation is seen twice and nothing large is held in
+#'   memory; an epoch is `steps_per_epoch` steps, and `n_sims *
+#'   validation_fraction` simulations drawn at the start serve for
+#'   validation and standardization. Context variables (e.g. `n_obs`) get a
+#'   new value every batch. Best for fast simulators;
+#' * *rounds* (`rounds = k > 1`, a simulator): simulate `n_sims`, train
+#'   `epochs` epochs, then repeat with `n_sims` more, keeping all
+#'   simulations, `k` times; training continues from the weights of the
+#'   previous round.
+#'
 #' @param object An [amortizer()].
 #' @param simulator An `amortized_simulator` ([simulator()],
 #'   [benchmark_simulator()]) or an `amortized_simulations` object
@@ -41,6 +56,10 @@
 #'   amortizer with the weights of that epoch is written there with
 #'   [save_amortizer()], so a crash loses little.
 #' @param checkpoint_every Epochs between checkpoints.
+#' @param online Train online on fresh simulations every step (see Modes).
+#' @param steps_per_epoch Online: steps per epoch; `NULL`: as many as an
+#'   offline epoch over `n_sims` simulations would take.
+#' @param rounds Number of rounds of simulation and training (see Modes).
 #' @param ... Unused.
 #' @return The trained amortizer, with its loss history in `$history`.
 #' @examples
@@ -63,7 +82,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
                             learning_rate = 2e-3, validation_fraction = 0.1, patience = 30,
                             weight_decay = 1e-4, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
-                            checkpoint_every = 10, ...) {
+                            checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1, ...) {
   check_amortizer(object, trained = FALSE)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",
@@ -91,11 +110,33 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
     }
   }
   checkpoint_every <- check_count(checkpoint_every)
+  online <- check_flag(online)
+  if (!is.null(steps_per_epoch)) steps_per_epoch <- check_count(steps_per_epoch)
+  rounds <- check_count(rounds)
+  if ((online || rounds > 1) && !is_simulator(simulator)) {
+    cli::cli_abort(c("Online and rounds training need a simulator to draw new simulations from.",
+                     "x" = "{.arg simulator} is {describe_value(simulator)}."), class = "amortized_error_argument")
+  }
+  if (online && rounds > 1) {
+    cli::cli_abort("Choose online training or rounds, not both.", class = "amortized_error_argument")
+  }
+  if (rounds > 1) {
+    args <- list(n_sims = n_sims, epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
+                 validation_fraction = validation_fraction, patience = patience, weight_decay = weight_decay,
+                 verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint,
+                 checkpoint_every = checkpoint_every)
+    return(train_rounds(object, simulator, rounds, seed, args))
+  }
 
   continuing <- is_trained(object)
   keep_nonfinite <- if (continuing) isTRUE(object$config$keep_nonfinite) else
     length(steps_of(object$configurator %||% configurator(), "nan_to_num")) > 0
-  sims <- training_simulations(simulator, n_sims, seed, threads, keep_nonfinite = keep_nonfinite)
+  if (online) {  # the fixed validation simulations
+    n_val <- max(2L, as.integer(round(n_sims * validation_fraction)))
+    sims <- training_simulations(simulator, n_val, seed, threads, keep_nonfinite = keep_nonfinite)
+  } else {
+    sims <- training_simulations(simulator, n_sims, seed, threads, keep_nonfinite = keep_nonfinite)
+  }
   if (continuing) {
     check_same_variables(object, sims)
     plan <- object$config
@@ -111,18 +152,28 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   ptr <- if (continuing) model_pointer(fit) else new_model(fit, seed)
   fit$.handle$ptr <- ptr
 
-  if (is.null(batch_size)) {
-    n_train <- nrow(sims$parameters) * (1 - validation_fraction)
-    batch_size <- as.integer(min(512, max(32, floor(n_train / 20))))
-  }
+  n_train <- if (online) n_sims * (1 - validation_fraction) else nrow(sims$parameters) * (1 - validation_fraction)
+  if (is.null(batch_size)) batch_size <- as.integer(min(512, max(32, floor(n_train / 20))))
   progress <- training_progress(epochs, verbose)
   on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
-  res <- core_call(.amz_npe_train(
-    ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
-    list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
-         weight_decay = weight_decay, validation_fraction = validation_fraction,
-         clip_grad_norm = 5, patience = patience, seed = seed, threads = threads),
-    !continuing, on_epoch))
+  options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
+                  weight_decay = weight_decay, validation_fraction = validation_fraction,
+                  clip_grad_norm = 5, patience = patience, seed = seed, threads = threads)
+  if (online) {
+    steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
+    dropped <- new.env(parent = emptyenv())
+    dropped$n <- 0
+    next_batch <- online_batches(simulator, plan, batch_size, seed, threads, keep_nonfinite, dropped)
+    res <- core_call(.amz_npe_train_online(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
+                                           options, !continuing, next_batch, steps_per_epoch, on_epoch))
+    if (dropped$n > 0) {
+      cli::cli_warn("Dropped {dropped$n} online simulation{?s} with non-finite values (NaN, NA or Inf).",
+                    class = "amortized_warning_nonfinite")
+    }
+  } else {
+    res <- core_call(.amz_npe_train(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
+                                    options, !continuing, on_epoch))
+  }
   progress$done()
   if (nrow(res$history) == 0) {
     cli::cli_abort("Training stopped before the first epoch ended ({gsub('_', ' ', res$stop_reason)}).",
@@ -132,11 +183,42 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   offset <- if (continuing) nrow(object$history) else 0L
   res$history$epoch <- res$history$epoch + offset
   fit$history <- new_history(rbind(as.data.frame(object$history), res$history))
-  fit$info <- list(n_sims = nrow(sims$parameters),
+  fit$info <- list(n_sims = if (online) nrow(sims$parameters) + batch_size * steps_per_epoch * nrow(res$history) else
+                     nrow(sims$parameters),
+                   mode = if (online) "online" else "offline",
                    best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
   fit$state <- core_call(.amz_npe_get_state(ptr))
   report_training(fit, res, verbose)
+  fit
+}
+
+# The function C++ calls for each online training step: fresh simulations
+# (their own seed per step) as network inputs.
+# Rows dropped for non-finite values are counted in `dropped`.
+online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite, dropped) {
+  function(step) {
+    step_seed <- (seed + 7919 * (step + 1)) %% 2147483647
+    raw <- simulate_raw(sim, batch_size, step_seed, threads, chunk_size = batch_size)
+    sims <- withCallingHandlers(simulations_from_raw(raw, sim, keep_nonfinite = keep_nonfinite),
+                                amortized_warning_nonfinite = function(w) invokeRestart("muffleWarning"))
+    dropped$n <- dropped$n + batch_size - nrow(sims$parameters)
+    inputs <- simulation_inputs(plan, sims)
+    list(theta = sims$parameters, x = inputs$x, lengths = inputs$lengths, context = inputs$context)
+  }
+}
+
+# Rounds: simulate, train, repeat with more simulations, keeping them all.
+train_rounds <- function(object, simulator, rounds, seed, args) {
+  sims <- NULL
+  fit <- object
+  for (r in seq_len(rounds)) {
+    new <- training_simulations(simulator, args$n_sims, (seed + 104729 * r) %% 2147483647, args$threads)
+    sims <- if (is.null(sims)) new else combine_simulations(sims, new)
+    fit <- do.call(train.amortizer, c(list(fit, sims, seed = (seed + r) %% 2147483647), args))
+    fit$info$round <- r
+  }
+  fit$info$mode <- "rounds"
   fit
 }
 

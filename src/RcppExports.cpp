@@ -67,6 +67,26 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_npe_train_online
+Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch);
+RcppExport SEXP _amortized_amz_npe_train_online(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP next_batchSEXP, SEXP steps_per_epochSEXP, SEXP on_epochSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Function >::type next_batch(next_batchSEXP);
+    Rcpp::traits::input_parameter< int >::type steps_per_epoch(steps_per_epochSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_train_online(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_log_prob
 Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads);
 RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP) {
@@ -211,6 +231,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
     {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 8},
+    {"_amortized_amz_npe_train_online", (DL_FUNC) &_amortized_amz_npe_train_online, 10},
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 6},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 7},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 8},

@@ -191,16 +191,9 @@ Rcpp::List amz_npe_info(SEXP ptr) {
   AMZ_GLUE_END
 }
 
-// [[Rcpp::export(.amz_npe_train)]]
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
-                         Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization,
-                         Rcpp::Function on_epoch) {
-  AMZ_GLUE_BEGIN
-  auto& est = handle(ptr);
-  set_threads(Rcpp::as<int>(options["threads"]));
-  torch::Tensor a = matrix_to_tensor(theta);
-  DataBatch data = as_batch(x, lengths, context);
-  if (fit_standardization) est->fit_standardization(a, data);
+namespace {
+
+TrainOptions train_options(const Rcpp::List& options) {
   TrainOptions o;
   o.epochs(Rcpp::as<int>(options["epochs"]))
       .batch_size(Rcpp::as<int>(options["batch_size"]))
@@ -210,14 +203,22 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVecto
       .clip_grad_norm(Rcpp::as<double>(options["clip_grad_norm"]))
       .patience(Rcpp::as<int>(options["patience"]))
       .seed(as_seed(Rcpp::as<double>(options["seed"])));
+  return o;
+}
+
+// Hooks: Ctrl-C between batches, and the R function called after each epoch
+// (returning FALSE stops).
+TrainHooks train_hooks(Rcpp::Function& on_epoch) {
   TrainHooks hooks;
   hooks.should_stop = user_interrupted;
-  hooks.on_epoch_end = [&](const EpochRecord& r) {
+  hooks.on_epoch_end = [&on_epoch](const EpochRecord& r) {
     Rcpp::LogicalVector keep = on_epoch(r.epoch, r.train_loss, r.validation_loss, r.learning_rate, r.seconds);
     return keep.size() == 0 || keep[0] != FALSE;
   };
-  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
-  TrainResult res = fit(*est, loss, {a, data.x, data.lengths, data.context}, o, hooks);
+  return hooks;
+}
+
+Rcpp::List train_result(const TrainResult& res) {
   const size_t n = res.history.size();
   Rcpp::IntegerVector epoch(n);
   Rcpp::NumericVector train_loss(n), val_loss(n), lr(n), secs(n);
@@ -236,6 +237,49 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVecto
       Rcpp::Named("best_epoch") = static_cast<int>(res.best_epoch),
       Rcpp::Named("stop_reason") = res.stop_reason,
       Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches));
+}
+
+}  // namespace
+
+// Offline training on fixed simulations (theta, x, lengths, context).
+// [[Rcpp::export(.amz_npe_train)]]
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+                         Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization,
+                         Rcpp::Function on_epoch) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  set_threads(Rcpp::as<int>(options["threads"]));
+  torch::Tensor a = matrix_to_tensor(theta);
+  DataBatch data = as_batch(x, lengths, context);
+  if (fit_standardization) est->fit_standardization(a, data);
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
+  return train_result(fit(*est, loss, {a, data.x, data.lengths, data.context}, train_options(options),
+                          train_hooks(on_epoch)));
+  AMZ_GLUE_END
+}
+
+// Online training: next_batch(step) returns fresh simulations as
+// list(theta, x, lengths, context); the fixed validation simulations also
+// fit the standardization (when asked).
+// [[Rcpp::export(.amz_npe_train_online)]]
+Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
+                                Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options,
+                                bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch,
+                                Rcpp::Function on_epoch) {
+  AMZ_GLUE_BEGIN
+  auto& est = handle(ptr);
+  set_threads(Rcpp::as<int>(options["threads"]));
+  torch::Tensor a = matrix_to_tensor(theta);
+  DataBatch val = as_batch(x, lengths, context);
+  if (fit_standardization) est->fit_standardization(a, val);
+  auto source = [&next_batch](int64_t step) {
+    Rcpp::List b = next_batch(static_cast<double>(step));
+    DataBatch d = as_batch(b["x"], b["lengths"], b["context"]);
+    return std::vector<torch::Tensor>{matrix_to_tensor(b["theta"]), d.x, d.lengths, d.context};
+  };
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
+  return train_result(fit_online(*est, loss, source, steps_per_epoch, {a, val.x, val.lengths, val.context},
+                                 train_options(options), train_hooks(on_epoch)));
   AMZ_GLUE_END
 }
 

@@ -224,6 +224,39 @@ TEST(Training, LearnsTheConjugateGaussianPosterior) {
   EXPECT_LT(sd_err, 0.2);
 }
 
+// Online: every step trains on fresh simulations of theta ~ N(0, 1),
+// x ~ N(theta, 0.5^2); the exact posterior is N(0.8 x, 0.2).
+TEST(Training, OnlineTrainingLearnsFromFreshBatches) {
+  set_threads(1);
+  auto gen = make_generator(4);
+  auto flow = make_coupling_flow(CouplingFlowOptions(1, 1).transform("affine").n_layers(2).hidden({16}), gen);
+  PosteriorEstimator est(flow.ptr(), 1, 1);
+  auto simulate_rows = [](int64_t n, uint64_t seed) {
+    auto g = make_generator(seed);
+    auto theta = torch::randn({n, 1}, g);
+    return std::vector<torch::Tensor>{theta, theta + 0.5 * torch::randn({n, 1}, g)};
+  };
+  auto val = simulate_rows(500, 999);
+  est->fit_standardization(val[0], val[1]);
+  std::vector<int64_t> steps_seen;
+  auto source = [&](int64_t step) {
+    steps_seen.push_back(step);
+    return simulate_rows(128, 1000 + static_cast<uint64_t>(step));
+  };
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], b[1]); };
+  auto res = fit_online(*est, loss, source, 10, val, TrainOptions().epochs(15).learning_rate(3e-3).patience(0),
+                        TrainHooks());
+  ASSERT_EQ(res.history.size(), 15u);
+  ASSERT_EQ(steps_seen.size(), 150u);
+  EXPECT_EQ(steps_seen.front(), 0);
+  EXPECT_EQ(steps_seen.back(), 149);  // every step a new batch
+  torch::NoGradGuard no_grad;
+  auto draws = est->sample(4000, torch::tensor({{1.0f}}), gen).reshape({-1});
+  EXPECT_NEAR(draws.mean().item<double>(), 0.8, 0.08);
+  EXPECT_NEAR(draws.std().item<double>() / std::sqrt(0.2), 1.0, 0.15);
+  EXPECT_THROW(fit_online(*est, loss, source, 0, val, TrainOptions(), TrainHooks()), c10::Error);
+}
+
 TEST(Training, EarlyStoppingRestoresTheBestWeights) {
   auto gen = make_generator(8);
   auto flow = make_coupling_flow(CouplingFlowOptions(2, 2).n_layers(2).hidden({32}), gen);

@@ -119,3 +119,33 @@ test_that("the history plots as loss curves with the best epoch marked", {
   expect_match(p$labels$subtitle, paste("at epoch", fit$info$best_epoch))
   expect_s3_class(autoplot(fit$history, log_scale = TRUE), "ggplot")
 })
+
+test_that("online training simulates fresh batches; rounds keep all simulations", {
+  sim <- benchmark_simulator("gaussian_linear")
+  small <- amortizer(coupling_flow(n_layers = 1, hidden = 8))
+  fit <- train(small, sim, n_sims = 1000, epochs = 3, batch_size = 64, steps_per_epoch = 5, online = TRUE,
+               seed = 1, verbose = FALSE)
+  expect_equal(nrow(fit$history), 3)
+  expect_equal(fit$info$mode, "online")
+  expect_equal(fit$info$n_sims, 100 + 3 * 5 * 64)  # validation + fresh batches
+  expect_s3_class(sample_posterior(fit, rep(0, 10), 10), "draws_df")
+  again <- train(small, sim, n_sims = 1000, epochs = 3, batch_size = 64, steps_per_epoch = 5, online = TRUE,
+                 seed = 1, verbose = FALSE)
+  expect_identical(again$state, fit$state)
+  # an R simulator with context: a new n_obs each batch
+  ctx <- simulator(function(n) cbind(mu = stats::rnorm(n)),
+                   function(theta, n_obs) array(stats::rnorm(nrow(theta) * n_obs, theta[, 1]), c(nrow(theta), n_obs, 1)),
+                   context = list(n_obs = 2:9))
+  fit2 <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8), summary_net = deep_set(width = 8, hidden = 8)),
+                ctx, n_sims = 500, epochs = 2, batch_size = 32, steps_per_epoch = 4, online = TRUE, seed = 2,
+                verbose = FALSE)
+  expect_equal(nrow(fit2$history), 2)
+  # rounds
+  r <- train(small, sim, n_sims = 300, epochs = 2, rounds = 3, seed = 1, verbose = FALSE)
+  expect_equal(nrow(r$history), 6)
+  expect_equal(r$info$mode, "rounds")
+  expect_equal(r$info$n_sims, 900)
+  expect_error(train(small, simulate(sim, 100, seed = 1), online = TRUE), "need a simulator",
+               class = "amortized_error_argument")
+  expect_error(train(small, sim, online = TRUE, rounds = 2), "not both", class = "amortized_error_argument")
+})

@@ -4,6 +4,7 @@
 #include <torch/optim/adamw.h>
 
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -70,36 +71,14 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
   return fit(model, [&](const std::vector<Tensor>& batch) { return loss(batch[0], batch[1]); }, {a, b}, o, hooks);
 }
 
-TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
-                const TrainOptions& o, const TrainHooks& hooks) {
-  int64_t n = -1;
-  for (const auto& t : data) {
-    if (!t.defined()) continue;
-    TORCH_CHECK(t.dim() >= 1, "training data must have at least one dimension");
-    if (n < 0) n = t.size(0);
-    TORCH_CHECK(t.size(0) == n, "training data have ", n, " and ", t.size(0),
-                " rows; they must have the same number");
-  }
-  TORCH_CHECK(n >= 0, "training needs at least one defined data tensor");
-  TORCH_CHECK(n >= 2, "training needs at least 2 simulations, got ", n);
-  TORCH_CHECK(o.epochs() >= 1, "epochs must be >= 1, got ", o.epochs());
-  TORCH_CHECK(o.batch_size() >= 1, "batch_size must be >= 1, got ", o.batch_size());
-  TORCH_CHECK(o.learning_rate() > 0, "learning_rate must be > 0, got ", o.learning_rate());
-  TORCH_CHECK(o.validation_fraction() >= 0 && o.validation_fraction() < 1,
-              "validation_fraction must be in [0, 1), got ", o.validation_fraction());
+namespace {
 
-  at::Generator gen = make_generator(o.seed());
-  Tensor order = torch::randperm(n, gen, torch::kLong);
-  int64_t n_val = static_cast<int64_t>(std::floor(o.validation_fraction() * static_cast<double>(n)));
-  if (o.validation_fraction() > 0 && n_val < 1) n_val = 1;
-  if (n - n_val < 1) n_val = n - 1;
-  Tensor val_idx = order.narrow(0, 0, n_val);
-  Tensor train_idx = order.narrow(0, n_val, n - n_val);
-  const int64_t n_train = train_idx.size(0);
-  const int64_t batch = std::min(o.batch_size(), n_train);
-  const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
+// The loop shared by offline and online training. next_batch(epoch, step)
+// gives the rows of one training step; validate() the validation loss.
+TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_t steps_per_epoch,
+                       const std::function<std::vector<Tensor>(int64_t, int64_t)>& next_batch,
+                       const std::function<double()>& validate, const TrainOptions& o, const TrainHooks& hooks) {
   const int64_t total_steps = steps_per_epoch * o.epochs();
-
   std::vector<Tensor> params = model.parameters(true);
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.learning_rate())
                                             .weight_decay(o.weight_decay()));
@@ -122,7 +101,6 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
   for (int64_t epoch = 1; epoch <= o.epochs() && !stop; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     model.train();
-    Tensor perm = train_idx.index_select(0, torch::randperm(n_train, gen, torch::kLong));
     double total = 0.0;
     int64_t counted = 0;
     double lr = o.learning_rate();
@@ -132,13 +110,13 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
         stop = true;
         break;
       }
-      Tensor idx = perm.narrow(0, s * batch, std::min(batch, n_train - s * batch));
+      std::vector<Tensor> batch = next_batch(epoch, s);
       lr = learning_rate_at(o, step, total_steps);
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
       optimizer.zero_grad();
-      Tensor l = loss(rows(data, idx));
+      Tensor l = loss(batch);
       const double lv = l.item<double>();
       if (!std::isfinite(lv)) {
         if (skip_batch()) break;
@@ -156,8 +134,9 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
       }
       nonfinite_run = 0;
       optimizer.step();
-      total += lv * static_cast<double>(idx.size(0));
-      counted += idx.size(0);
+      const int64_t rows_in_batch = batch.front().size(0);
+      total += lv * static_cast<double>(rows_in_batch);
+      counted += rows_in_batch;
     }
     if (counted == 0) {  // no batch of this epoch was applied
       if (result.stop_reason == "completed") result.stop_reason = "nonfinite";
@@ -166,7 +145,7 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
 
     model.eval();
     const double train_loss = total / static_cast<double>(counted);
-    const double val_loss = n_val > 0 ? evaluate(loss, data, val_idx) : train_loss;
+    const double val_loss = validate ? validate() : train_loss;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochRecord rec{epoch, train_loss, val_loss, lr, secs};
     result.history.push_back(rec);
@@ -188,6 +167,77 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
   model.eval();
   if (!best_state.empty()) restore(model, best_state);
   return result;
+}
+
+void check_options(const TrainOptions& o) {
+  TORCH_CHECK(o.epochs() >= 1, "epochs must be >= 1, got ", o.epochs());
+  TORCH_CHECK(o.batch_size() >= 1, "batch_size must be >= 1, got ", o.batch_size());
+  TORCH_CHECK(o.learning_rate() > 0, "learning_rate must be > 0, got ", o.learning_rate());
+  TORCH_CHECK(o.validation_fraction() >= 0 && o.validation_fraction() < 1,
+              "validation_fraction must be in [0, 1), got ", o.validation_fraction());
+}
+
+// The number of rows shared by every defined tensor of data (-1: none).
+int64_t common_rows(const std::vector<Tensor>& data) {
+  int64_t n = -1;
+  for (const auto& t : data) {
+    if (!t.defined()) continue;
+    TORCH_CHECK(t.dim() >= 1, "training data must have at least one dimension");
+    if (n < 0) n = t.size(0);
+    TORCH_CHECK(t.size(0) == n, "training data have ", n, " and ", t.size(0),
+                " rows; they must have the same number");
+  }
+  return n;
+}
+
+}  // namespace
+
+TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
+                const TrainOptions& o, const TrainHooks& hooks) {
+  const int64_t n = common_rows(data);
+  TORCH_CHECK(n >= 0, "training needs at least one defined data tensor");
+  TORCH_CHECK(n >= 2, "training needs at least 2 simulations, got ", n);
+  check_options(o);
+
+  at::Generator gen = make_generator(o.seed());
+  Tensor order = torch::randperm(n, gen, torch::kLong);
+  int64_t n_val = static_cast<int64_t>(std::floor(o.validation_fraction() * static_cast<double>(n)));
+  if (o.validation_fraction() > 0 && n_val < 1) n_val = 1;
+  if (n - n_val < 1) n_val = n - 1;
+  Tensor val_idx = order.narrow(0, 0, n_val);
+  Tensor train_idx = order.narrow(0, n_val, n - n_val);
+  const int64_t n_train = train_idx.size(0);
+  const int64_t batch = std::min(o.batch_size(), n_train);
+  const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
+
+  Tensor perm;
+  auto next_batch = [&](int64_t /*epoch*/, int64_t s) {
+    if (s == 0) perm = train_idx.index_select(0, torch::randperm(n_train, gen, torch::kLong));
+    return rows(data, perm.narrow(0, s * batch, std::min(batch, n_train - s * batch)));
+  };
+  std::function<double()> validate;
+  if (n_val > 0) validate = [&]() { return evaluate(loss, data, val_idx); };
+  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks);
+}
+
+TrainResult fit_online(torch::nn::Module& model, const BatchLossFn& loss, const BatchSource& source,
+                       int64_t steps_per_epoch, const std::vector<Tensor>& validation, const TrainOptions& o,
+                       const TrainHooks& hooks) {
+  TORCH_CHECK(source, "online training needs a source of batches");
+  TORCH_CHECK(steps_per_epoch >= 1, "steps_per_epoch must be >= 1, got ", steps_per_epoch);
+  check_options(o);
+  const int64_t n_val = common_rows(validation);
+  auto next_batch = [&](int64_t epoch, int64_t s) {
+    std::vector<Tensor> batch = source((epoch - 1) * steps_per_epoch + s);
+    TORCH_CHECK(common_rows(batch) >= 1, "the batch source gave an empty batch");
+    return batch;
+  };
+  std::function<double()> validate;
+  if (n_val > 0) {
+    Tensor all = torch::arange(n_val, torch::kLong);
+    validate = [&, all]() { return evaluate(loss, validation, all); };
+  }
+  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks);
 }
 
 }  // namespace amortized

@@ -63,6 +63,17 @@ using BatchLossFn = std::function<Tensor(const std::vector<Tensor>& batch)>;
 TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
                 const TrainOptions& options, const TrainHooks& hooks);
 
+// Online training: the rows of training step `step` (0, 1, 2, ... over all
+// epochs), freshly simulated; the batch size is the source's choice.
+using BatchSource = std::function<std::vector<Tensor>(int64_t step)>;
+
+// Minimizes `loss` on fresh batches from `source`, steps_per_epoch of them
+// per epoch, with early stopping on the fixed `validation` rows (none when
+// they are empty or undefined: the training loss decides).
+TrainResult fit_online(torch::nn::Module& model, const BatchLossFn& loss, const BatchSource& source,
+                       int64_t steps_per_epoch, const std::vector<Tensor>& validation,
+                       const TrainOptions& options, const TrainHooks& hooks);
+
 // Loss of one batch (a: [batch, ...], b: [batch, ...]) -> scalar.
 using LossFn = std::function<Tensor(const Tensor& a, const Tensor& b)>;
 
