@@ -38,6 +38,10 @@
 #'   twentieth of the training split, between 32 and 512 (512 for 10,000
 #'   simulations).
 #' @param learning_rate Peak learning rate.
+#' @param schedule Learning rate after a short linear warm-up (2% of the
+#'   steps): `"cosine"` (default; decays to 0 by the last epoch),
+#'   `"constant"`, or `"step"` (halved every `step_epochs` epochs).
+#' @param step_epochs For `schedule = "step"`: epochs between halvings.
 #' @param validation_fraction Share of simulations held out for validation and
 #'   early stopping, in \[0, 0.5\].
 #' @param patience Epochs without improvement before stopping (0: never stop
@@ -79,7 +83,7 @@ train.default <- function(object, ...) {
 #' @rdname train
 #' @export
 train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
-                            learning_rate = 2e-3, validation_fraction = 0.1, patience = 30,
+                            learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30, validation_fraction = 0.1, patience = 30,
                             weight_decay = 1e-4, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1, ...) {
@@ -92,6 +96,13 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   epochs <- check_count(epochs)
   if (!is.null(batch_size)) batch_size <- check_count(batch_size)
   learning_rate <- check_number(learning_rate, lower = 0, lower_open = TRUE)
+  schedules <- c("cosine", "constant", "step")
+  if (identical(schedule, schedules)) schedule <- schedules[1]
+  if (!is.character(schedule) || length(schedule) != 1 || !schedule %in% schedules) {
+    cli::cli_abort(c("{.arg schedule} must be one of {.val {schedules}}.", "x" = "Got {describe_value(schedule)}."),
+                   class = "amortized_error_argument")
+  }
+  step_epochs <- check_count(step_epochs)
   validation_fraction <- check_number(validation_fraction, lower = 0, upper = 0.5)
   patience <- check_count(patience, min = 0)
   weight_decay <- check_number(weight_decay, lower = 0)
@@ -122,6 +133,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   }
   if (rounds > 1) {
     args <- list(n_sims = n_sims, epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
+                 schedule = schedule, step_epochs = step_epochs,
                  validation_fraction = validation_fraction, patience = patience, weight_decay = weight_decay,
                  verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint,
                  checkpoint_every = checkpoint_every)
@@ -158,7 +170,8 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                   weight_decay = weight_decay, validation_fraction = validation_fraction,
-                  clip_grad_norm = 5, patience = patience, seed = seed, threads = threads)
+                  clip_grad_norm = 5, patience = patience, seed = seed, threads = threads,
+                  schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5)
   if (online) {
     steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
     dropped <- new.env(parent = emptyenv())
@@ -175,6 +188,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
                                     options, !continuing, on_epoch))
   }
   progress$done()
+  if (attr(on_epoch, "interrupted")()) res$stop_reason <- "interrupted"
   if (nrow(res$history) == 0) {
     cli::cli_abort("Training stopped before the first epoch ended ({gsub('_', ' ', res$stop_reason)}).",
                    class = "amortized_error_training")
@@ -258,9 +272,12 @@ check_same_variables <- function(object, sims, arg = "simulator", call = rlang::
 
 # The function C++ calls after each epoch: progress bar, user callback
 # (FALSE stops) and checkpoints.
+# An interrupt (Ctrl-C) while R code runs here stops training like one
+# between batches: hooks$interrupted() tells.
 epoch_hooks <- function(progress, callback, checkpoint, every, fit, ptr, n_sims) {
   rows <- list()
-  function(epoch, train_loss, validation_loss, learning_rate, seconds) {
+  interrupted <- FALSE
+  hook <- function(epoch, train_loss, validation_loss, learning_rate, seconds) {
     progress(epoch, train_loss, validation_loss, learning_rate, seconds)
     rows[[length(rows) + 1]] <<- data.frame(epoch = epoch, train_loss = train_loss,
                                             validation_loss = validation_loss, learning_rate = learning_rate,
@@ -275,6 +292,12 @@ epoch_hooks <- function(progress, callback, checkpoint, every, fit, ptr, n_sims)
     keep <- callback(new_history(do.call(rbind, rows)))
     !identical(keep, FALSE)
   }
+  structure(function(...) {
+    tryCatch(hook(...), interrupt = function(e) {
+      interrupted <<- TRUE
+      FALSE
+    })
+  }, interrupted = function() interrupted)
 }
 
 # A cli progress bar over epochs (a no-op when quiet), living as long as

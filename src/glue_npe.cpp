@@ -202,7 +202,10 @@ TrainOptions train_options(const Rcpp::List& options) {
       .validation_fraction(Rcpp::as<double>(options["validation_fraction"]))
       .clip_grad_norm(Rcpp::as<double>(options["clip_grad_norm"]))
       .patience(Rcpp::as<int>(options["patience"]))
-      .seed(as_seed(Rcpp::as<double>(options["seed"])));
+      .seed(as_seed(Rcpp::as<double>(options["seed"])))
+      .schedule(Rcpp::as<std::string>(options["schedule"]))
+      .step_epochs(Rcpp::as<int>(options["step_epochs"]))
+      .step_gamma(Rcpp::as<double>(options["step_gamma"]));
   return o;
 }
 

@@ -309,6 +309,24 @@ TEST(Training, HooksCanStopTraining) {
   EXPECT_EQ(result.history.size(), 1u);  // the partial first epoch is recorded
 }
 
+TEST(Training, LearningRateSchedules) {
+  auto gen = make_generator(4);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(1).hidden({8}), gen);
+  auto theta = torch::randn({100, 2}, gen), x = torch::randn({100, 1}, gen);
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return flow->loss(a, b); };
+  auto base = TrainOptions().epochs(6).batch_size(90).learning_rate(1e-3).warmup_fraction(0).patience(0);
+  auto constant = fit(*flow, loss, theta, x, TrainOptions(base).schedule("constant"), TrainHooks());
+  for (const auto& r : constant.history) EXPECT_DOUBLE_EQ(r.learning_rate, 1e-3);
+  auto step = fit(*flow, loss, theta, x, TrainOptions(base).schedule("step").step_epochs(2).step_gamma(0.1),
+                  TrainHooks());
+  EXPECT_DOUBLE_EQ(step.history[1].learning_rate, 1e-3);
+  EXPECT_NEAR(step.history[2].learning_rate, 1e-4, 1e-12);
+  EXPECT_NEAR(step.history[5].learning_rate, 1e-5, 1e-12);
+  auto cosine = fit(*flow, loss, theta, x, base, TrainHooks());
+  EXPECT_LT(cosine.history.back().learning_rate, cosine.history.front().learning_rate / 5);
+  EXPECT_THROW(fit(*flow, loss, theta, x, TrainOptions(base).schedule("linear"), TrainHooks()), c10::Error);
+}
+
 TEST(Sbc, RanksCountDrawsBelowTheTruth) {
   auto draws = torch::tensor({1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0}).reshape({2, 4, 1});
   auto truth = torch::tensor({{2.5}, {50.0}});

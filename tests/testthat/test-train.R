@@ -149,3 +149,30 @@ test_that("online training simulates fresh batches; rounds keep all simulations"
                class = "amortized_error_argument")
   expect_error(train(small, sim, online = TRUE, rounds = 2), "not both", class = "amortized_error_argument")
 })
+
+test_that("an interrupt during training returns the best model so far, with a warning", {
+  sim <- benchmark_simulator("two_moons")
+  interrupt_at_2 <- function(h) {
+    if (nrow(h) == 2) rlang::interrupt()
+    TRUE
+  }
+  expect_warning(fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8)), sim, n_sims = 300, epochs = 10,
+                              seed = 1, verbose = FALSE, callback = interrupt_at_2),
+                 "interrupted; returning the best model", class = "amortized_warning_interrupted")
+  expect_equal(nrow(fit$history), 2)
+  expect_equal(fit$info$stop_reason, "interrupted")
+  expect_equal(fit$info$best_epoch, which.min(fit$history$validation_loss))
+  expect_s3_class(sample_posterior(fit, c(0, 0), 5), "draws_df")
+})
+
+test_that("learning-rate schedules reach the trainer", {
+  sim <- benchmark_simulator("two_moons")
+  small <- amortizer(coupling_flow(n_layers = 1, hidden = 8))
+  const <- train(small, sim, n_sims = 300, epochs = 3, schedule = "constant", learning_rate = 1e-3, seed = 1,
+                 verbose = FALSE, patience = 0)
+  expect_equal(const$history$learning_rate, rep(1e-3, 3))
+  step <- train(small, sim, n_sims = 300, epochs = 4, schedule = "step", step_epochs = 2, learning_rate = 1e-3,
+                seed = 1, verbose = FALSE, patience = 0)
+  expect_equal(step$history$learning_rate, c(1e-3, 1e-3, 5e-4, 5e-4))
+  expect_error(train(small, sim, schedule = "linear"), "`schedule` must be one of", class = "amortized_error_argument")
+})

@@ -53,10 +53,15 @@ double evaluate(const BatchLossFn& loss, const std::vector<Tensor>& data, const 
   return counted > 0 ? total / static_cast<double>(counted) : std::numeric_limits<double>::infinity();
 }
 
-double learning_rate_at(const TrainOptions& o, int64_t step, int64_t total_steps) {
+double learning_rate_at(const TrainOptions& o, int64_t step, int64_t total_steps, int64_t steps_per_epoch) {
   const int64_t warmup = static_cast<int64_t>(std::ceil(o.warmup_fraction() * static_cast<double>(total_steps)));
   if (warmup > 0 && step < warmup) {
     return o.learning_rate() * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  }
+  if (o.schedule() == "constant") return o.learning_rate();
+  if (o.schedule() == "step") {
+    const int64_t epoch = step / std::max<int64_t>(steps_per_epoch, 1);
+    return o.learning_rate() * std::pow(o.step_gamma(), static_cast<double>(epoch / std::max<int64_t>(o.step_epochs(), 1)));
   }
   const double progress = static_cast<double>(step - warmup) /
                           static_cast<double>(std::max<int64_t>(total_steps - warmup, 1));
@@ -111,7 +116,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
         break;
       }
       std::vector<Tensor> batch = next_batch(epoch, s);
-      lr = learning_rate_at(o, step, total_steps);
+      lr = learning_rate_at(o, step, total_steps, steps_per_epoch);
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
@@ -175,6 +180,9 @@ void check_options(const TrainOptions& o) {
   TORCH_CHECK(o.learning_rate() > 0, "learning_rate must be > 0, got ", o.learning_rate());
   TORCH_CHECK(o.validation_fraction() >= 0 && o.validation_fraction() < 1,
               "validation_fraction must be in [0, 1), got ", o.validation_fraction());
+  TORCH_CHECK(o.schedule() == "cosine" || o.schedule() == "constant" || o.schedule() == "step",
+              "schedule must be \"cosine\", \"constant\" or \"step\", got \"", o.schedule(), "\"");
+  TORCH_CHECK(o.step_epochs() >= 1 && o.step_gamma() > 0, "step schedules need step_epochs >= 1 and step_gamma > 0");
 }
 
 // The number of rows shared by every defined tensor of data (-1: none).

@@ -27,6 +27,11 @@ struct TrainOptions {
   TORCH_ARG(int64_t, patience) = 15;
   // Share of all steps spent warming the learning rate up linearly.
   TORCH_ARG(double, warmup_fraction) = 0.02;
+  // After the warm-up: "cosine" (decay to 0 over the remaining steps),
+  // "constant", or "step" (multiply by step_gamma every step_epochs epochs).
+  TORCH_ARG(std::string, schedule) = "cosine";
+  TORCH_ARG(int64_t, step_epochs) = 30;
+  TORCH_ARG(double, step_gamma) = 0.5;
   // Seeds the split and the batch order.
   TORCH_ARG(uint64_t, seed) = 0;
   // Stop when this many consecutive batches have a non-finite loss.
