@@ -5,6 +5,10 @@
     .Call(`_amortized_amz_c2st`, estimate, reference, options)
 }
 
+.amz_cuda_available <- function() {
+    .Call(`_amortized_amz_cuda_available`)
+}
+
 .amz_npe_new <- function(spec, summary, config, seed) {
     .Call(`_amortized_amz_npe_new`, spec, summary, config, seed)
 }
@@ -21,20 +25,20 @@
     .Call(`_amortized_amz_npe_train_online`, ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch)
 }
 
-.amz_npe_log_prob <- function(ptr, theta, x, lengths, context, threads) {
-    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x, lengths, context, threads)
+.amz_npe_log_prob <- function(ptr, theta, x, lengths, context, threads, device) {
+    .Call(`_amortized_amz_npe_log_prob`, ptr, theta, x, lengths, context, threads, device)
 }
 
-.amz_npe_sample <- function(ptr, x, lengths, context, n_draws, seed, threads) {
-    .Call(`_amortized_amz_npe_sample`, ptr, x, lengths, context, n_draws, seed, threads)
+.amz_npe_sample <- function(ptr, x, lengths, context, n_draws, seed, threads, device) {
+    .Call(`_amortized_amz_npe_sample`, ptr, x, lengths, context, n_draws, seed, threads, device)
 }
 
-.amz_npe_sbc_ranks <- function(ptr, theta, x, lengths, context, n_draws, seed, threads) {
-    .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, lengths, context, n_draws, seed, threads)
+.amz_npe_sbc_ranks <- function(ptr, theta, x, lengths, context, n_draws, seed, threads, device) {
+    .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, lengths, context, n_draws, seed, threads, device)
 }
 
-.amz_npe_condition <- function(ptr, x, lengths, context, threads) {
-    .Call(`_amortized_amz_npe_condition`, ptr, x, lengths, context, threads)
+.amz_npe_condition <- function(ptr, x, lengths, context, threads, device) {
+    .Call(`_amortized_amz_npe_condition`, ptr, x, lengths, context, threads, device)
 }
 
 .amz_npe_get_state <- function(ptr) {

@@ -77,3 +77,19 @@ core_call <- function(expr, call = rlang::caller_env()) {
     cli::cli_abort("{msg}", class = "amortized_error_core", call = call)
   })
 }
+
+# "cpu", "cuda" or "auto"; "cuda" without CUDA fails here, with the reason.
+check_device <- function(device, arg = rlang::caller_arg(device), call = rlang::caller_env()) {
+  devices <- c("cpu", "cuda", "auto")
+  if (!is.character(device) || length(device) != 1 || !device %in% devices) {
+    cli::cli_abort(c("{.arg {arg}} must be one of {.val {devices}}.", "x" = "Got {describe_value(device)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  if (device == "cuda" && !.amz_cuda_available()) {
+    cli::cli_abort(c("{.arg {arg}} is {.val cuda}, but LibTorch sees no CUDA GPU here (a CPU-only LibTorch, or no GPU visible).",
+                     "i" = "Use {.code device = \"cpu\"} or {.code device = \"auto\"}, or install amortized against a CUDA LibTorch (see {.envvar LIBTORCH})."),
+                   class = "amortized_error_device", call = call)
+  }
+  if (device == "auto") device <- if (.amz_cuda_available()) "cuda" else "cpu"
+  device
+}

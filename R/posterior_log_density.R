@@ -38,7 +38,7 @@ posterior_log_density <- function(object, theta, data, context = NULL, threads =
                      "x" = "{.arg theta} has {nrow(th)} rows, {.arg data} {obs$n}."),
                    class = "amortized_error_data")
   }
-  core_call(.amz_npe_log_prob(model_pointer(object), th, inputs$x, inputs$lengths, inputs$context, threads))
+  core_call(.amz_npe_log_prob(model_pointer(object), th, inputs$x, inputs$lengths, inputs$context, threads, "cpu"))
 }
 
 # Network inputs of one data set repeated k times.

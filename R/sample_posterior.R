@@ -29,6 +29,8 @@
 #' @param n_draws Draws per observation.
 #' @param seed `NULL` or a whole number; the same seed gives identical draws.
 #' @param threads CPU threads for LibTorch.
+#' @param device `"cpu"`, `"cuda"` or `"auto"`, as for [train()]; the draws
+#'   come back to R either way.
 #' @param ... Unused.
 #' @return A [posterior::draws_df] with `n_draws` draws.
 #' @examples
@@ -40,17 +42,19 @@
 #' }
 #' @export
 sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
-                             threads = getOption("amortized.threads", 1L), ...) {
+                             threads = getOption("amortized.threads", 1L),
+                             device = getOption("amortized.device", "cpu"), ...) {
   check_amortizer(object)
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")
   }
   n_draws <- check_count(n_draws)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
   obs <- observed_inputs(object, data, context)
   arr <- core_call(.amz_npe_sample(model_pointer(object), obs$inputs$x, obs$inputs$lengths, obs$inputs$context,
-                                   n_draws, seed, threads))
+                                   n_draws, seed, threads, device))
   draws_from_array(arr, object$parameter_names, obs$single)
 }
 

@@ -46,7 +46,7 @@ sbc <- function(amortizer, simulator, n_sims = 200, n_draws = 100, seed = NULL,
   check_same_variables(amortizer, sims)
   inputs <- simulation_inputs(amortizer$config, sims)
   ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(amortizer), sims$parameters, inputs$x, inputs$lengths,
-                                        inputs$context, n_draws, seed + 1, threads))
+                                        inputs$context, n_draws, seed + 1, threads, "cpu"))
   colnames(ranks) <- amortizer$parameter_names
   new_sbc(ranks, n_draws)
 }

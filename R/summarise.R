@@ -37,7 +37,7 @@ summarise <- function(object, data, context = NULL, threads = getOption("amortiz
     inputs <- observed_inputs(object, data, context)$inputs
   }
   ptr <- model_pointer(object)
-  cond <- core_call(.amz_npe_condition(ptr, inputs$x, inputs$lengths, inputs$context, threads))
+  cond <- core_call(.amz_npe_condition(ptr, inputs$x, inputs$lengths, inputs$context, threads, "cpu"))
   k <- .amz_npe_info(ptr)$summary_dim
   core <- object$config$core
   if (k == 0) k <- ncol(cond) - core$dim_context - as.integer(core$variable_length)

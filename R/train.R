@@ -64,6 +64,10 @@
 #' @param steps_per_epoch Online: steps per epoch; `NULL`: as many as an
 #'   offline epoch over `n_sims` simulations would take.
 #' @param rounds Number of rounds of simulation and training (see Modes).
+#' @param device `"cpu"`, `"cuda"` (an error where LibTorch has no CUDA or
+#'   no GPU is visible) or `"auto"` (CUDA when available, else CPU); default
+#'   option `amortized.device`, `"cpu"`. The simulations move to the device
+#'   once; the weights come back to R after training.
 #' @param ... Unused.
 #' @return The trained amortizer, with its loss history in `$history`.
 #' @examples
@@ -86,7 +90,8 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
                             learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30, validation_fraction = 0.1, patience = 30,
                             weight_decay = 1e-4, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
-                            checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1, ...) {
+                            checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
+                            device = getOption("amortized.device", "cpu"), ...) {
   check_amortizer(object, trained = FALSE)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",
@@ -121,6 +126,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
     }
   }
   checkpoint_every <- check_count(checkpoint_every)
+  device <- check_device(device)
   online <- check_flag(online)
   if (!is.null(steps_per_epoch)) steps_per_epoch <- check_count(steps_per_epoch)
   rounds <- check_count(rounds)
@@ -135,7 +141,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
     args <- list(n_sims = n_sims, epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                  schedule = schedule, step_epochs = step_epochs,
                  validation_fraction = validation_fraction, patience = patience, weight_decay = weight_decay,
-                 verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint,
+                 verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint, device = device,
                  checkpoint_every = checkpoint_every)
     return(train_rounds(object, simulator, rounds, seed, args))
   }
@@ -171,7 +177,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                   weight_decay = weight_decay, validation_fraction = validation_fraction,
                   clip_grad_norm = 5, patience = patience, seed = seed, threads = threads,
-                  schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5)
+                  schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5, device = device)
   if (online) {
     steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
     dropped <- new.env(parent = emptyenv())

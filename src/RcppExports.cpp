@@ -24,6 +24,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_cuda_available
+bool amz_cuda_available();
+RcppExport SEXP _amortized_amz_cuda_available() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(amz_cuda_available());
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_new
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
 RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
@@ -88,8 +98,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_log_prob
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads);
-RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP) {
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -99,13 +109,14 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_log_prob(ptr, theta, x, lengths, context, threads));
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_log_prob(ptr, theta, x, lengths, context, threads, device));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_sample
-Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads);
-RcppExport SEXP _amortized_amz_npe_sample(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads, std::string device);
+RcppExport SEXP _amortized_amz_npe_sample(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -116,13 +127,14 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type n_draws(n_drawsSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_sample(ptr, x, lengths, context, n_draws, seed, threads));
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_sample(ptr, x, lengths, context, n_draws, seed, threads, device));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_sbc_ranks
-Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads);
-RcppExport SEXP _amortized_amz_npe_sbc_ranks(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads, std::string device);
+RcppExport SEXP _amortized_amz_npe_sbc_ranks(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -134,13 +146,14 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type n_draws(n_drawsSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_sbc_ranks(ptr, theta, x, lengths, context, n_draws, seed, threads));
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_sbc_ranks(ptr, theta, x, lengths, context, n_draws, seed, threads, device));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_condition
-Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads);
-RcppExport SEXP _amortized_amz_npe_condition(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP) {
+Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+RcppExport SEXP _amortized_amz_npe_condition(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -149,7 +162,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_condition(ptr, x, lengths, context, threads));
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_condition(ptr, x, lengths, context, threads, device));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -228,14 +242,15 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_c2st", (DL_FUNC) &_amortized_amz_c2st, 3},
+    {"_amortized_amz_cuda_available", (DL_FUNC) &_amortized_amz_cuda_available, 0},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
     {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 8},
     {"_amortized_amz_npe_train_online", (DL_FUNC) &_amortized_amz_npe_train_online, 10},
-    {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 6},
-    {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 7},
-    {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 8},
-    {"_amortized_amz_npe_condition", (DL_FUNC) &_amortized_amz_npe_condition, 5},
+    {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
+    {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},
+    {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 9},
+    {"_amortized_amz_npe_condition", (DL_FUNC) &_amortized_amz_npe_condition, 6},
     {"_amortized_amz_npe_get_state", (DL_FUNC) &_amortized_amz_npe_get_state, 1},
     {"_amortized_amz_npe_set_state", (DL_FUNC) &_amortized_amz_npe_set_state, 2},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},

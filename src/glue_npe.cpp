@@ -15,6 +15,7 @@
 #include <R_ext/Utils.h>
 
 #include <map>
+#include <torch/cuda.h>
 
 using namespace amortized;
 using namespace amortized_glue;
@@ -30,13 +31,30 @@ NpeHandle& handle(SEXP ptr) {
   return *p;
 }
 
-// The estimator behind ptr, in eval mode, with LibTorch on `threads` threads.
-NpeHandle& for_inference(SEXP ptr, int threads) {
+// "cpu", "cuda" or "auto" -> the device; asking for CUDA without it is an error.
+torch::Device as_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  const bool cuda = torch::cuda::is_available();
+  if (name == "auto") return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name != "cuda") Rcpp::stop("device must be \"cpu\", \"cuda\" or \"auto\", got \"" + name + "\"");
+  if (!cuda) {
+    Rcpp::stop("device = \"cuda\" was requested, but %s. Use device = \"cpu\" (or \"auto\").",
+               at::hasCUDA() ? "no CUDA GPU is visible" : "this LibTorch was built without CUDA");
+  }
+  return torch::kCUDA;
+}
+
+// The estimator behind ptr on `device`, in eval mode, with LibTorch on
+// `threads` threads.
+NpeHandle& for_inference(SEXP ptr, int threads, const std::string& device) {
   auto& est = handle(ptr);
   set_threads(threads);
+  est->to(as_device(device));
   est->eval();
   return est;
 }
+
+torch::Device device_of(NpeHandle& est) { return est->parameters().front().device(); }
 
 std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) {
   return std::vector<int64_t>(v.begin(), v.end());
@@ -74,6 +92,11 @@ DataBatch as_batch(const Rcpp::NumericVector& x, const Rcpp::IntegerVector& leng
 DataBatch narrow(const DataBatch& b, int64_t start, int64_t len) {
   auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, len) : t; };
   return DataBatch{cut(b.x), cut(b.lengths), cut(b.context)};
+}
+
+DataBatch to_device(const DataBatch& b, torch::Device device) {
+  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  return DataBatch{move(b.x), move(b.lengths), move(b.context)};
 }
 
 // Runs f on row chunks of x so that chunk * n_draws stays near 2^20 rows.
@@ -127,6 +150,10 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
 
 // spec: the inference net; summary: NULL or the summary net; config: the
 // estimator's dimensions and options (see PosteriorEstimatorOptions).
+// Whether LibTorch sees a CUDA GPU.
+// [[Rcpp::export(.amz_cuda_available)]]
+bool amz_cuda_available() { return torch::cuda::is_available(); }
+
 // [[Rcpp::export(.amz_npe_new)]]
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) {
   AMZ_GLUE_BEGIN
@@ -252,8 +279,10 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVecto
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   set_threads(Rcpp::as<int>(options["threads"]));
-  torch::Tensor a = matrix_to_tensor(theta);
-  DataBatch data = as_batch(x, lengths, context);
+  const torch::Device device = as_device(Rcpp::as<std::string>(options["device"]));
+  est->to(device);
+  torch::Tensor a = matrix_to_tensor(theta).to(device);
+  DataBatch data = to_device(as_batch(x, lengths, context), device);
   if (fit_standardization) est->fit_standardization(a, data);
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
   return train_result(fit(*est, loss, {a, data.x, data.lengths, data.context}, train_options(options),
@@ -272,13 +301,15 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Numer
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   set_threads(Rcpp::as<int>(options["threads"]));
-  torch::Tensor a = matrix_to_tensor(theta);
-  DataBatch val = as_batch(x, lengths, context);
+  const torch::Device device = as_device(Rcpp::as<std::string>(options["device"]));
+  est->to(device);
+  torch::Tensor a = matrix_to_tensor(theta).to(device);
+  DataBatch val = to_device(as_batch(x, lengths, context), device);
   if (fit_standardization) est->fit_standardization(a, val);
-  auto source = [&next_batch](int64_t step) {
+  auto source = [&next_batch, device](int64_t step) {
     Rcpp::List b = next_batch(static_cast<double>(step));
-    DataBatch d = as_batch(b["x"], b["lengths"], b["context"]);
-    return std::vector<torch::Tensor>{matrix_to_tensor(b["theta"]), d.x, d.lengths, d.context};
+    DataBatch d = to_device(as_batch(b["x"], b["lengths"], b["context"]), device);
+    return std::vector<torch::Tensor>{matrix_to_tensor(b["theta"]).to(device), d.x, d.lengths, d.context};
   };
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
   return train_result(fit_online(*est, loss, source, steps_per_epoch, {a, val.x, val.lengths, val.context},
@@ -289,12 +320,14 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Numer
 // log q(theta_i | x_i) on the original scale for each row i.
 // [[Rcpp::export(.amz_npe_log_prob)]]
 Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
-                                     Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads) {
+                                     Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads,
+                                     std::string device) {
   AMZ_GLUE_BEGIN
-  auto& est = for_inference(ptr, threads);
+  auto& est = for_inference(ptr, threads, device);
   torch::NoGradGuard no_grad;
-  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta), as_batch(x, lengths, context))
-                         .to(torch::kDouble)
+  const torch::Device dev = device_of(est);
+  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta).to(dev), to_device(as_batch(x, lengths, context), dev))
+                         .to(torch::kCPU, torch::kDouble)
                          .contiguous();
   return Rcpp::NumericVector(lp.data_ptr<double>(), lp.data_ptr<double>() + lp.numel());
   AMZ_GLUE_END
@@ -303,9 +336,10 @@ Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::
 // Draws for every row of x; returns an array [n_draws, n_obs, dim_theta].
 // [[Rcpp::export(.amz_npe_sample)]]
 Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
-                                   Rcpp::NumericMatrix context, int n_draws, double seed, int threads) {
+                                   Rcpp::NumericMatrix context, int n_draws, double seed, int threads,
+                                   std::string device) {
   AMZ_GLUE_BEGIN
-  auto& est = for_inference(ptr, threads);
+  auto& est = for_inference(ptr, threads, device);
   torch::NoGradGuard no_grad;
   auto gen = make_generator(as_seed(seed));
   DataBatch data = as_batch(x, lengths, context);
@@ -314,8 +348,8 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::Intege
   // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
   // draws [chunk, n_draws, dim] into place parameter by parameter.
   for_chunks(n_obs, n_draws, [&](int64_t start, int64_t len) {
-    torch::Tensor draws = est->sample(n_draws, narrow(data, start, len), gen)
-                              .permute({2, 0, 1}).to(torch::kDouble).contiguous();  // [dim, len, n_draws]
+    torch::Tensor draws = est->sample(n_draws, to_device(narrow(data, start, len), device_of(est)), gen)
+                              .permute({2, 0, 1}).to(torch::kCPU, torch::kDouble).contiguous();  // [dim, len, n_draws]
     const double* src = draws.data_ptr<double>();
     for (int64_t p = 0; p < dim; ++p) {
       std::copy(src + p * len * n_draws, src + (p + 1) * len * n_draws,
@@ -331,9 +365,9 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::Intege
 // [[Rcpp::export(.amz_npe_sbc_ranks)]]
 Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
                                       Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws,
-                                      double seed, int threads) {
+                                      double seed, int threads, std::string device) {
   AMZ_GLUE_BEGIN
-  auto& est = for_inference(ptr, threads);
+  auto& est = for_inference(ptr, threads, device);
   torch::NoGradGuard no_grad;
   auto gen = make_generator(as_seed(seed));
   torch::Tensor tt = matrix_to_tensor(theta);
@@ -341,7 +375,10 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp:
   const int64_t n = data.x.size(0);
   std::vector<torch::Tensor> parts;
   for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
-    parts.push_back(sbc_ranks(est->sample(n_draws, narrow(data, start, len), gen), tt.narrow(0, start, len)));
+    const torch::Device dev = device_of(est);
+    parts.push_back(sbc_ranks(est->sample(n_draws, to_device(narrow(data, start, len), dev), gen),
+                              tt.narrow(0, start, len).to(dev))
+                        .to(torch::kCPU));
   });
   torch::Tensor ranks = torch::cat(parts, 0).to(torch::kInt).t().contiguous();  // [dim, n]
   Rcpp::IntegerMatrix out(n, est->dim_theta());
@@ -354,13 +391,15 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp:
 // summaries (or standardized flat data), then the extra context.
 // [[Rcpp::export(.amz_npe_condition)]]
 Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
-                                      Rcpp::NumericMatrix context, int threads) {
+                                      Rcpp::NumericMatrix context, int threads, std::string device) {
   AMZ_GLUE_BEGIN
-  auto& est = for_inference(ptr, threads);
+  auto& est = for_inference(ptr, threads, device);
   torch::NoGradGuard no_grad;
   DataBatch data = as_batch(x, lengths, context);
   std::vector<torch::Tensor> parts;
-  for_chunks(data.x.size(0), 64, [&](int64_t start, int64_t len) { parts.push_back(est->condition(narrow(data, start, len))); });
+  for_chunks(data.x.size(0), 64, [&](int64_t start, int64_t len) {
+    parts.push_back(est->condition(to_device(narrow(data, start, len), device_of(est))).to(torch::kCPU));
+  });
   return tensor_to_matrix(torch::cat(parts, 0));
   AMZ_GLUE_END
 }

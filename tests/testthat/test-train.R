@@ -176,3 +176,20 @@ test_that("learning-rate schedules reach the trainer", {
   expect_equal(step$history$learning_rate, c(1e-3, 1e-3, 5e-4, 5e-4))
   expect_error(train(small, sim, schedule = "linear"), "`schedule` must be one of", class = "amortized_error_argument")
 })
+
+test_that("device: cpu works, cuda without a GPU is a clear error, auto falls back", {
+  sim <- benchmark_simulator("two_moons")
+  small <- amortizer(coupling_flow(n_layers = 1, hidden = 8))
+  expect_error(train(small, sim, device = "tpu"), "`device` must be one of", class = "amortized_error_argument")
+  fit <- train(small, sim, n_sims = 200, epochs = 1, seed = 1, verbose = FALSE, device = "auto")
+  expect_s3_class(sample_posterior(fit, c(0, 0), 5, device = "auto"), "draws_df")
+  if (!amortized:::.amz_cuda_available()) {
+    expect_error(train(small, sim, n_sims = 200, epochs = 1, device = "cuda"), "sees no CUDA GPU",
+                 class = "amortized_error_device")
+    expect_error(sample_posterior(fit, c(0, 0), 5, device = "cuda"), "sees no CUDA GPU",
+                 class = "amortized_error_device")
+  } else {
+    gpu <- train(small, sim, n_sims = 200, epochs = 1, seed = 1, verbose = FALSE, device = "cuda")
+    expect_s3_class(sample_posterior(gpu, c(0, 0), 5, device = "cuda"), "draws_df")
+  }
+})

@@ -36,8 +36,9 @@ Tensor FlowMatchingImpl::loss(const Tensor& theta, const Tensor& context) {
   if (context_dim() > 0) check_shape(context, "context", {theta.size(0), context_dim()});
   if (!is_training()) loss_gen_ = make_generator(loss_seed_ + 1);
   const int64_t b = theta.size(0);
-  Tensor t = torch::rand({b}, loss_gen_, theta.options());
-  Tensor z = torch::randn({b, dim()}, loss_gen_, theta.options());
+  auto cpu = theta.options().device(torch::kCPU);  // the generator's device; moved below
+  Tensor t = torch::rand({b}, loss_gen_, cpu).to(theta.device());
+  Tensor z = torch::randn({b, dim()}, loss_gen_, cpu).to(theta.device());
   const double s = 1 - options.sigma_min();
   Tensor theta_t = (1 - s * t).unsqueeze(1) * z + t.unsqueeze(1) * theta;
   Tensor target = theta - s * z;

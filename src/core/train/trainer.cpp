@@ -32,7 +32,7 @@ void restore(torch::nn::Module& model, const Snapshot& s) {
 std::vector<Tensor> rows(const std::vector<Tensor>& data, const Tensor& idx) {
   std::vector<Tensor> out;
   out.reserve(data.size());
-  for (const auto& t : data) out.push_back(t.defined() ? t.index_select(0, idx) : Tensor());
+  for (const auto& t : data) out.push_back(t.defined() ? t.index_select(0, idx.to(t.device())) : Tensor());
   return out;
 }
 
