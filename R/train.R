@@ -314,14 +314,15 @@ training_progress <- function(epochs, verbose, envir = parent.frame()) {
     return(list(update = function(...) TRUE, done = function() invisible()))
   }
   id <- cli::cli_progress_bar(
-    total = epochs, .envir = envir, clear = TRUE, extra = list(loss = "-", val = "-"),
+    total = epochs, .envir = envir, clear = TRUE, extra = list(loss = "-", val = "-", lr = "-"),
     format = paste("Training {cli::pb_bar} epoch {cli::pb_current}/{cli::pb_total}",
-                   "| loss {cli::pb_extra$loss} | val {cli::pb_extra$val} | ETA {cli::pb_eta}"))
+                   "| loss {cli::pb_extra$loss} | val {cli::pb_extra$val} | lr {cli::pb_extra$lr} | ETA {cli::pb_eta}"))
   list(
     update = function(epoch, train_loss, validation_loss, learning_rate, seconds) {
       cli::cli_progress_update(id = id, set = epoch, .envir = envir,
                                extra = list(loss = format(train_loss, digits = 4),
-                                            val = format(validation_loss, digits = 4)))
+                                            val = format(validation_loss, digits = 4),
+                                            lr = format(learning_rate, digits = 2)))
       TRUE
     },
     done = function() cli::cli_progress_done(id = id, .envir = envir)

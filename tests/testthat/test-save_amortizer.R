@@ -84,3 +84,13 @@ test_that("model files of every format written so far keep loading", {
     expect_true(all(d[, "sigma"] > 0))
   }
 })
+
+test_that("a trained amortizer travels to future workers (a separate R process)", {
+  skip_on_cran()
+  fit <- small_fit()
+  old <- future::plan(future::multisession, workers = 1)
+  on.exit(future::plan(old), add = TRUE)
+  x <- c(0.1, -0.2)
+  f <- future::future(as.matrix(amortized::sample_posterior(fit, x, 5, seed = 4)), seed = TRUE)
+  expect_equal(future::value(f), as.matrix(sample_posterior(fit, x, 5, seed = 4)))
+})
