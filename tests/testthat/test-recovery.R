@@ -1,0 +1,32 @@
+test_that("recovery() of the exact-posterior gaussian_linear: R² near the explained share of prior variance", {
+  fit <- fitted_gaussian_linear()
+  sims <- simulate(benchmark_simulator("gaussian_linear"), 400, seed = 5)
+  rec <- recovery(fit, sims, n_draws = 300, seed = 1)
+  expect_s3_class(rec, "amortized_recovery")
+  expect_equal(nrow(rec$estimates), 400 * 10)
+  expect_equal(as.character(rec$metrics$parameter), fit$parameter_names)
+  # exact posterior N(x / 2, 0.05): the median explains half of the prior variance 0.1
+  expect_true(all(abs(rec$metrics$r2 - 0.5) < 0.12))
+  expect_true(all(abs(rec$metrics$coverage - 0.9) < 0.06))
+  expect_true(all(abs(rec$estimates$sd - sqrt(0.05)) < 0.06))
+  expect_output(print(rec), "400 data sets x 300 draws")
+  p <- autoplot(rec)
+  expect_s3_class(p, "ggplot")
+  expect_equal(vapply(p$layers, function(l) class(l$geom)[1], ""),
+               c("GeomAbline", "GeomLinerange", "GeomPoint", "GeomText"))
+  expect_equal(nrow(p$data), 4000)
+})
+
+test_that("diagnostics check their inputs", {
+  fit <- fitted_gaussian_linear()
+  expect_error(recovery(fit, benchmark_simulator("gaussian_linear")), "must be simulations",
+               class = "amortized_error_argument")
+  expect_error(recovery(amortizer(), simulate(benchmark_simulator("gaussian_linear"), 10, seed = 1)),
+               "not trained yet", class = "amortized_error_untrained")
+  other <- simulate(benchmark_simulator("two_moons"), 10, seed = 1)
+  expect_error(z_score_contraction(fit, other), "other parameters than the amortizer", class = "amortized_error_argument")
+  sims <- simulate(benchmark_simulator("gaussian_linear"), 10, seed = 1)
+  expect_error(recovery(fit, sims, level = 1), "`level` must be a number in", class = "amortized_error_argument")
+  expect_error(coverage(fit, sims, levels = c(0.5, 1.2)), "`levels` must be numbers in", class = "amortized_error_argument")
+  expect_error(coverage(fit, sims, n_draws = 1), "`n_draws` must be a whole number >= 2", class = "amortized_error_argument")
+})
