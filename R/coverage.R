@@ -29,7 +29,7 @@
 #' }
 #' @export
 coverage <- function(amortizer, simulations, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05), seed = NULL,
-                     threads = getOption("amortized.threads", 1L)) {
+                     threads = inference_threads()) {
   sims <- diagnostic_simulations(amortizer, simulations)
   n_draws <- check_count(n_draws, min = 2)
   levels <- check_levels(levels)
@@ -115,7 +115,7 @@ plot.amortized_coverage <- function(x, ...) {
 #' @rdname coverage
 #' @export
 calibration_error <- function(amortizer, simulations, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
-                              seed = NULL, threads = getOption("amortized.threads", 1L)) {
+                              seed = NULL, threads = inference_threads()) {
   cov <- coverage(amortizer, simulations, n_draws = n_draws, levels = levels, seed = seed, threads = threads)
   new_calibration_error(cov)
 }

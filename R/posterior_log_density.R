@@ -13,7 +13,8 @@
 #' @param data Observed data, as for [sample_posterior()]: one data set
 #'   (used for every row of `theta`) or one data set per row of `theta`.
 #' @param context Context variables, as for [sample_posterior()].
-#' @param threads CPU threads for LibTorch.
+#' @param threads CPU threads for LibTorch; default: option
+#'   `amortized.inference_threads`, else the physical cores (at most 4).
 #' @return A numeric vector of log densities, one per row of `theta`.
 #' @examples
 #' \donttest{
@@ -23,7 +24,7 @@
 #' posterior_log_density(fit, rep(0.05, 10), x)
 #' }
 #' @export
-posterior_log_density <- function(object, theta, data, context = NULL, threads = getOption("amortized.threads", 1L)) {
+posterior_log_density <- function(object, theta, data, context = NULL, threads = inference_threads()) {
   check_amortizer(object)
   if (missing(theta) || missing(data)) {
     cli::cli_abort("{.arg theta} and {.arg data} are both needed.", class = "amortized_error_argument")

@@ -13,7 +13,8 @@
 #' @param n_draws Posterior draws per data set.
 #' @param level Level of the central intervals.
 #' @param seed `NULL` or a whole number.
-#' @param threads CPU threads for LibTorch.
+#' @param threads CPU threads for LibTorch; default: option
+#'   `amortized.inference_threads`, else the physical cores (at most 4).
 #' @return An `amortized_recovery` object: `estimates` (a data frame with
 #'   parameter, truth, median, mean, sd, lower, upper) and `metrics` (per
 #'   parameter: R² of the median, correlation, RMSE, interval coverage);
@@ -30,7 +31,7 @@
 #' }
 #' @export
 recovery <- function(amortizer, simulations, n_draws = 500, level = 0.9, seed = NULL,
-                     threads = getOption("amortized.threads", 1L)) {
+                     threads = inference_threads()) {
   sims <- diagnostic_simulations(amortizer, simulations)
   n_draws <- check_count(n_draws, min = 2)
   level <- check_number(level, lower = 0, upper = 1, lower_open = TRUE, upper_open = TRUE)

@@ -28,7 +28,8 @@
 #'   number of observations when not given.
 #' @param n_draws Draws per observation.
 #' @param seed `NULL` or a whole number; the same seed gives identical draws.
-#' @param threads CPU threads for LibTorch.
+#' @param threads CPU threads for LibTorch; default: option
+#'   `amortized.inference_threads`, else the physical cores (at most 4).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`, as for [train()]; the draws
 #'   come back to R either way.
 #' @param ... Unused.
@@ -42,7 +43,7 @@
 #' }
 #' @export
 sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
-                             threads = getOption("amortized.threads", 1L),
+                             threads = inference_threads(),
                              device = getOption("amortized.device", "cpu"), ...) {
   check_amortizer(object)
   if (missing(data)) {

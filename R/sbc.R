@@ -18,7 +18,8 @@
 #' @param n_sims Number of simulated data sets (ignored for simulations).
 #' @param n_draws Posterior draws per data set.
 #' @param seed `NULL` or a whole number, for reproducible results.
-#' @param threads CPU threads for LibTorch.
+#' @param threads CPU threads for LibTorch; default: option
+#'   `amortized.inference_threads`, else the physical cores (at most 4).
 #' @return An `amortized_sbc` object: `ranks` (an n_sims x p integer matrix),
 #'   `n_draws`, `parameters`, `p_values`.
 #' @examples
@@ -31,7 +32,7 @@
 #' }
 #' @export
 sbc <- function(amortizer, simulator, n_sims = 200, n_draws = 100, seed = NULL,
-                threads = getOption("amortized.threads", 1L)) {
+                threads = inference_threads()) {
   check_amortizer(amortizer)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give the simulator (or simulations) to check against.",

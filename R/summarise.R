@@ -14,7 +14,8 @@
 #'   `amortized_simulations` object.
 #' @param context Context variables, as for [sample_posterior()] (ignored
 #'   for simulations, which carry theirs).
-#' @param threads CPU threads for LibTorch.
+#' @param threads CPU threads for LibTorch; default: option
+#'   `amortized.inference_threads`, else the physical cores (at most 4).
 #' @return A numeric matrix with one row per data set and columns
 #'   `summary_1`, `summary_2`, ...
 #' @examples
@@ -24,7 +25,7 @@
 #' summarise(fit, simulate(sim, 5, seed = 1))
 #' }
 #' @export
-summarise <- function(object, data, context = NULL, threads = getOption("amortized.threads", 1L)) {
+summarise <- function(object, data, context = NULL, threads = inference_threads()) {
   check_amortizer(object)
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give data sets to summarise.", class = "amortized_error_argument")

@@ -22,7 +22,7 @@
 #' }
 #' @export
 z_score_contraction <- function(amortizer, simulations, n_draws = 500, seed = NULL,
-                                threads = getOption("amortized.threads", 1L)) {
+                                threads = inference_threads()) {
   sims <- diagnostic_simulations(amortizer, simulations)
   n_draws <- check_count(n_draws, min = 2)
   threads <- check_threads(threads)
