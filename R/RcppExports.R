@@ -57,6 +57,10 @@
     .Call(`_amortized_amz_benchmark_info`, name, n_obs, design)
 }
 
+.amz_benchmark_simulate_given <- function(name, theta, seed, threads, n_obs, design) {
+    .Call(`_amortized_amz_benchmark_simulate_given`, name, theta, seed, threads, n_obs, design)
+}
+
 .amz_benchmark_simulate <- function(name, n, seed, threads, n_obs, design) {
     .Call(`_amortized_amz_benchmark_simulate`, name, n, seed, threads, n_obs, design)
 }

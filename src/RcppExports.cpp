@@ -212,6 +212,22 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_benchmark_simulate_given
+Rcpp::List amz_benchmark_simulate_given(std::string name, Rcpp::NumericMatrix theta, double seed, int threads, int n_obs, Rcpp::NumericMatrix design);
+RcppExport SEXP _amortized_amz_benchmark_simulate_given(SEXP nameSEXP, SEXP thetaSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type design(designSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_simulate_given(name, theta, seed, threads, n_obs, design));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_benchmark_simulate
 Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads, int n_obs, Rcpp::NumericMatrix design);
 RcppExport SEXP _amortized_amz_benchmark_simulate(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
@@ -255,6 +271,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_set_state", (DL_FUNC) &_amortized_amz_npe_set_state, 2},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},
+    {"_amortized_amz_benchmark_simulate_given", (DL_FUNC) &_amortized_amz_benchmark_simulate_given, 6},
     {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 6},
     {"_amortized_amz_is_null_pointer", (DL_FUNC) &_amortized_amz_is_null_pointer, 1},
     {NULL, NULL, 0}

@@ -38,6 +38,59 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
   }
 }
 
+namespace {
+
+// The simulations as R objects: data with dims and names, and the 1-based
+// rows with a non-finite value (so that R need not search them).
+Rcpp::List simulations_to_r(const amortized::Simulator& sim, int n, Rcpp::NumericMatrix theta,
+                            Rcpp::NumericVector x) {
+  Rcpp::colnames(theta) = Rcpp::wrap(sim.parameter_names());
+  Rcpp::IntegerVector dim = Rcpp::IntegerVector::create(n);
+  Rcpp::List dimnames = Rcpp::List::create(R_NilValue);
+  for (int64_t s : sim.data_shape()) {
+    dim.push_back(static_cast<int>(s));
+    dimnames.push_back(R_NilValue);
+  }
+  dimnames[dimnames.size() - 1] = Rcpp::wrap(sim.data_names());
+  x.attr("dim") = dim;
+  x.attr("dimnames") = dimnames;
+  std::vector<char> bad(static_cast<size_t>(n), 0);
+  auto mark = [&](const double* v, int64_t width) {
+    for (int64_t j = 0; j < width; ++j)
+      for (int64_t i = 0; i < n; ++i) bad[i] |= !std::isfinite(v[i + n * j]);
+  };
+  mark(theta.begin(), sim.dim_theta());
+  mark(x.begin(), sim.dim_x());
+  std::vector<int> bad_rows;
+  for (int64_t i = 0; i < n; ++i)
+    if (bad[i]) bad_rows.push_back(static_cast<int>(i + 1));
+  return Rcpp::List::create(Rcpp::Named("parameters") = theta, Rcpp::Named("data") = x,
+                            Rcpp::Named("nonfinite_rows") = bad_rows);
+}
+
+}  // namespace
+
+// Data simulated for given parameters (an n x dim_theta matrix), e.g. for
+// posterior predictive checks.
+// [[Rcpp::export(.amz_benchmark_simulate_given)]]
+Rcpp::List amz_benchmark_simulate_given(std::string name, Rcpp::NumericMatrix theta, double seed, int threads,
+                                        int n_obs, Rcpp::NumericMatrix design) {
+  try {
+    auto sim = make(name, n_obs, design);
+    const int n = theta.nrow();
+    if (theta.ncol() != sim->dim_theta()) {
+      Rcpp::stop("theta must have %d columns for %s, got %d", static_cast<int>(sim->dim_theta()), name,
+                 theta.ncol());
+    }
+    Rcpp::NumericMatrix t = Rcpp::clone(theta);
+    Rcpp::NumericVector x(Rcpp::no_init(static_cast<R_xlen_t>(n) * sim->dim_x()));
+    amortized::simulate_to(*sim, n, static_cast<uint64_t>(seed), threads, t.begin(), x.begin(), true, true);
+    return simulations_to_r(*sim, n, t, x);
+  } catch (const std::invalid_argument& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
 // [[Rcpp::export(.amz_benchmark_simulate)]]
 Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int threads, int n_obs,
                                   Rcpp::NumericMatrix design) {
@@ -46,29 +99,7 @@ Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int thre
     Rcpp::NumericMatrix theta(Rcpp::no_init(n, static_cast<int>(sim->dim_theta())));
     Rcpp::NumericVector x(Rcpp::no_init(static_cast<R_xlen_t>(n) * sim->dim_x()));
     amortized::simulate_to(*sim, n, static_cast<uint64_t>(seed), threads, theta.begin(), x.begin(), true);
-    Rcpp::colnames(theta) = Rcpp::wrap(sim->parameter_names());
-    Rcpp::IntegerVector dim = Rcpp::IntegerVector::create(n);
-    Rcpp::List dimnames = Rcpp::List::create(R_NilValue);
-    for (int64_t s : sim->data_shape()) {
-      dim.push_back(static_cast<int>(s));
-      dimnames.push_back(R_NilValue);
-    }
-    dimnames[dimnames.size() - 1] = Rcpp::wrap(sim->data_names());
-    x.attr("dim") = dim;
-    x.attr("dimnames") = dimnames;
-    // Rows with a non-finite value (1-based), so that R need not search them.
-    std::vector<char> bad(static_cast<size_t>(n), 0);
-    auto mark = [&](const double* v, int64_t width) {
-      for (int64_t j = 0; j < width; ++j)
-        for (int64_t i = 0; i < n; ++i) bad[i] |= !std::isfinite(v[i + n * j]);
-    };
-    mark(theta.begin(), sim->dim_theta());
-    mark(x.begin(), sim->dim_x());
-    std::vector<int> bad_rows;
-    for (int64_t i = 0; i < n; ++i)
-      if (bad[i]) bad_rows.push_back(static_cast<int>(i + 1));
-    return Rcpp::List::create(Rcpp::Named("parameters") = theta, Rcpp::Named("data") = x,
-                              Rcpp::Named("nonfinite_rows") = bad_rows);
+    return simulations_to_r(*sim, n, theta, x);
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

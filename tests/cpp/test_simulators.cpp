@@ -413,3 +413,21 @@ TEST(SimulatorsReference, SlcpObservationsHaveATypicalLikelihood) {
     EXPECT_LT(o, ll[19979]) << "observation " << k;   // below the 99.9% quantile
   }
 }
+
+// Data for given parameters (posterior predictive checks): gaussian_linear
+// at theta = 1 (column-major input) gives x ~ N(1, 0.1).
+TEST(Simulators, SimulatesDataForGivenParameters) {
+  auto sim = make_benchmark_simulator("gaussian_linear");
+  const int64_t n = 5000;
+  std::vector<double> theta(static_cast<size_t>(n * 10), 1.0), x(static_cast<size_t>(n * 10));
+  simulate_to(*sim, n, 3, 2, theta.data(), x.data(), true, true);
+  EXPECT_EQ(theta[0], 1.0);  // the input is left as it was
+  double mean = 0, sq = 0;
+  for (double v : x) {
+    mean += v;
+    sq += v * v;
+  }
+  mean /= static_cast<double>(x.size());
+  EXPECT_NEAR(mean, 1.0, 0.01);
+  EXPECT_NEAR(sq / static_cast<double>(x.size()) - mean * mean, 0.1, 0.005);
+}

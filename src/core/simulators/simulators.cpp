@@ -67,7 +67,7 @@ void scatter_column_major(const double* block, int64_t start, int64_t len, int64
 }  // namespace
 
 void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
-                 bool column_major) {
+                 bool column_major, bool theta_given) {
   if (n < 1) throw std::invalid_argument("the number of simulations must be >= 1");
   if (threads < 1) throw std::invalid_argument("the number of threads must be >= 1");
   const int64_t dt = sim.dim_theta(), dx = sim.dim_x();
@@ -88,10 +88,15 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
         t = tb.data();
         xs = xb.data();
       }
-      sim.sample_prior(len, rng, t);
+      if (!theta_given) {
+        sim.sample_prior(len, rng, t);
+      } else if (column_major) {  // gather the chunk's rows of the [n, dim_theta] matrix
+        for (int64_t r = 0; r < len; ++r)
+          for (int64_t j = 0; j < dt; ++j) t[r * dt + j] = theta[start + r + n * j];
+      }
       sim.simulate(len, t, rng, xs);
       if (column_major) {
-        scatter_column_major(t, start, len, n, theta_shape, theta);
+        if (!theta_given) scatter_column_major(t, start, len, n, theta_shape, theta);
         scatter_column_major(xs, start, len, n, x_shape, x);
       }
     }

@@ -108,8 +108,10 @@ Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed, int threads
 // The same simulations written to caller-owned memory (theta: n * dim_theta
 // values, x: n * dim_x): row-major, or with column_major = true in R's
 // layout (an [n, dim_theta] matrix and an [n, data_shape...] array).
+// theta_given: theta holds n parameter vectors (in the same layout) to
+// simulate data for, instead of receiving prior draws.
 void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
-                 bool column_major);
+                 bool column_major, bool theta_given = false);
 
 // Noise-free ODE solutions at the save times (exposed for tests); NaN where
 // the adaptive solver fails. sir: I(t) / N at days 0, 17, ..., 153.

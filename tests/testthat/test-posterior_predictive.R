@@ -1,0 +1,46 @@
+test_that("posterior predictive checks for flat data: predictions around the observation", {
+  fit <- fitted_gaussian_linear()
+  sim <- benchmark_simulator("gaussian_linear")
+  x <- gl_observations[1, ]
+  ppc <- posterior_predictive(fit, sim, x, n_draws = 400, seed = 1)
+  expect_s3_class(ppc, "amortized_ppc")
+  expect_equal(dim(ppc$predicted), c(400, 10))
+  # predictive: x_new ~ N(x / 2, 0.05 + 0.1)
+  expect_lt(max(abs(colMeans(ppc$predicted) - x / 2)), 0.06)
+  expect_lt(max(abs(apply(ppc$predicted, 2, sd) / sqrt(0.15) - 1)), 0.15)
+  expect_output(print(ppc), "p_value")
+  p <- autoplot(ppc)
+  expect_s3_class(p, "ggplot")
+  expect_equal(nrow(p$data), 10)
+  expect_equal(vapply(p$layers, function(l) class(l$geom)[1], ""), c("GeomRibbon", "GeomRibbon", "GeomLine", "GeomPoint"))
+  # draws instead of an amortizer
+  d <- sample_posterior(fit, x, 50, seed = 2)
+  expect_equal(nrow(posterior_predictive(d, sim, x, seed = 3)$predicted), 50)
+  expect_error(posterior_predictive(fit, x), "must be the simulator", class = "amortized_error_argument")
+  expect_error(posterior_predictive(fit, sim, gl_observations), "one data set", class = "amortized_error_data")
+  expect_error(posterior_predictive(matrix(1, 2, 2), sim, x), "must be an amortizer or draws",
+               class = "amortized_error_argument")
+})
+
+test_that("posterior predictive checks for set data and R simulators with context", {
+  sim <- simulator(function(n) cbind(mu = stats::rnorm(n), sigma = stats::rexp(n) + 0.2),
+                   function(theta, n_obs) array(stats::rnorm(nrow(theta) * n_obs, theta[, 1], theta[, 2]),
+                                                c(nrow(theta), n_obs, 1), dimnames = list(NULL, NULL, "y")),
+                   context = list(n_obs = 10:30))
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = 16), summary_net = deep_set(width = 8, hidden = 8),
+                         configurator = configurator(constrain(sigma = "positive"))),
+               sim, n_sims = 1000, epochs = 3, seed = 1, verbose = FALSE)
+  y <- stats::rnorm(20, 1, 0.5)
+  ppc <- posterior_predictive(fit, sim, y, n_draws = 30, seed = 2)
+  expect_equal(dim(ppc$predicted), c(30, 20, 1))  # n_obs from the observed data
+  expect_output(print(ppc), "predicted_mean")
+  p <- autoplot(ppc)
+  expect_equal(vapply(p$layers, function(l) class(l$geom)[1], ""), c("GeomDensity", "GeomDensity"))
+  # a benchmark set simulator
+  ddm <- benchmark_simulator("ddm", n_obs = 15)
+  obs <- simulate(ddm, 1, seed = 3)$data[1, , ]
+  draws <- posterior::as_draws_matrix(cbind(v = rep(1, 5), a = 1, z = 0.5, t0 = 0.2))
+  pd <- posterior_predictive(draws, ddm, obs, seed = 4)
+  expect_equal(dim(pd$predicted), c(5, 15, 2))
+  expect_true(all(pd$predicted[, , "rt"] > 0.2))
+})
