@@ -1,0 +1,93 @@
+#' The standard diagnostics in one report
+#'
+#' Simulates `n_sims` fresh data sets and runs the standard checks of an
+#' amortizer on them: [sbc()], [recovery()], [z_score_contraction()] and
+#' [calibration_error()] (from [coverage()]). `print()` summarizes them in
+#' a few lines with what to look at; `autoplot()`/`plot()` combines their
+#' plots and the training history into one figure (with the patchwork
+#' package; without it, `plot()` draws them one after another).
+#'
+#' @param amortizer A trained [amortizer()].
+#' @param simulator Its simulator, or simulations from
+#'   [simulate()][simulate.amortized_simulator] (not the training ones).
+#' @param n_sims Simulated data sets (ignored for simulations).
+#' @param n_draws Posterior draws per data set.
+#' @param seed `NULL` or a whole number.
+#' @param threads CPU threads for LibTorch.
+#' @return An `amortized_diagnostics` object: a list with `sbc`,
+#'   `recovery`, `z_contraction`, `calibration` and `history`.
+#' @examples
+#' \donttest{
+#' sim <- benchmark_simulator("two_moons")
+#' fit <- train(amortizer(), sim, n_sims = 5000, epochs = 30, seed = 1)
+#' report <- diagnostics(fit, sim, n_sims = 300)
+#' report
+#' plot(report)
+#' }
+#' @export
+diagnostics <- function(amortizer, simulator, n_sims = 500, n_draws = 500, seed = NULL, threads = inference_threads()) {
+  check_amortizer(amortizer)
+  if (missing(simulator)) {
+    cli::cli_abort("{.arg simulator} is missing: give the simulator (or simulations) to check against.",
+                   class = "amortized_error_argument")
+  }
+  n_sims <- check_count(n_sims, min = 2)
+  n_draws <- check_count(n_draws, min = 2)
+  seed <- resolve_seed(seed)
+  sims <- training_simulations(simulator, n_sims, seed, threads,
+                               keep_nonfinite = isTRUE(amortizer$config$keep_nonfinite))
+  structure(list(
+    sbc = sbc(amortizer, sims, n_draws = n_draws, seed = seed + 1, threads = threads),
+    recovery = recovery(amortizer, sims, n_draws = n_draws, seed = seed + 2, threads = threads),
+    z_contraction = z_score_contraction(amortizer, sims, n_draws = n_draws, seed = seed + 3, threads = threads),
+    calibration = calibration_error(amortizer, sims, n_draws = n_draws, seed = seed + 4, threads = threads),
+    history = amortizer$history, n_sims = nrow(sims$parameters), n_draws = n_draws),
+    class = "amortized_diagnostics")
+}
+
+#' @export
+print.amortized_diagnostics <- function(x, ...) {
+  cat("<amortized_diagnostics> ", x$n_sims, " simulated data sets x ", x$n_draws, " draws\n", sep = "")
+  s <- summary(x$sbc)
+  rec <- x$recovery$metrics
+  zc <- x$z_contraction$metrics
+  ce <- x$calibration$errors
+  tab <- data.frame(parameter = s$parameter, sbc_p = signif(s$p_value, 2),
+                    sbc = ifelse(s$flagged, "FLAGGED", "ok"), r2 = round(rec$r2, 3),
+                    contraction = round(zc$mean_contraction, 3), sd_z = round(zc$sd_z, 2),
+                    calibration_error = round(ce$median_abs_error, 3))
+  print(tab, row.names = FALSE)
+  cat("Look for: sbc ok; sd_z near 1; calibration_error near 0 (below ~0.02 is good);",
+      "r2 and contraction as high as the data allow.\n")
+  invisible(x)
+}
+
+#' @rdname diagnostics
+#' @param object,x An `amortized_diagnostics` object.
+#' @param ... Unused.
+#' @export
+autoplot.amortized_diagnostics <- function(object, ...) {
+  plots <- diagnostic_plots(object)
+  if (!requireNamespace("patchwork", quietly = TRUE)) {
+    cli::cli_abort("Combining the plots needs the {.pkg patchwork} package; {.code plot()} draws them one by one.",
+                   class = "amortized_error_dependency")
+  }
+  patchwork::wrap_plots(plots, ncol = 2)
+}
+
+diagnostic_plots <- function(object) {
+  list(sbc = autoplot(object$sbc), recovery = autoplot(object$recovery),
+       z_contraction = autoplot(object$z_contraction), calibration = autoplot(object$calibration$coverage),
+       history = if (!is.null(object$history)) autoplot(object$history))
+}
+
+#' @rdname diagnostics
+#' @export
+plot.amortized_diagnostics <- function(x, ...) {
+  if (requireNamespace("patchwork", quietly = TRUE)) {
+    print(autoplot.amortized_diagnostics(x))
+  } else {
+    for (p in Filter(Negate(is.null), diagnostic_plots(x))) print(p)
+  }
+  invisible(x)
+}

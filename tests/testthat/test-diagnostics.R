@@ -1,0 +1,26 @@
+test_that("diagnostics() runs the standard checks and combines their plots", {
+  fit <- fitted_gaussian_linear()
+  report <- diagnostics(fit, benchmark_simulator("gaussian_linear"), n_sims = 200, n_draws = 100, seed = 1)
+  expect_s3_class(report, "amortized_diagnostics")
+  expect_s3_class(report$sbc, "amortized_sbc")
+  expect_s3_class(report$recovery, "amortized_recovery")
+  expect_s3_class(report$z_contraction, "amortized_z_contraction")
+  expect_s3_class(report$calibration, "amortized_calibration_error")
+  out <- capture.output(print(report))
+  expect_match(out[1], "200 simulated data sets x 100 draws")
+  expect_equal(length(out), 1 + 1 + 10 + 1)
+  plots <- amortized:::diagnostic_plots(report)
+  expect_true(all(vapply(Filter(Negate(is.null), plots), ggplot2::is.ggplot, logical(1))))
+  skip_if_not_installed("patchwork")
+  expect_s3_class(autoplot(report), "patchwork")
+})
+
+test_that("draws work with bayesplot", {
+  skip_if_not_installed("bayesplot")
+  fit <- fitted_gaussian_linear()
+  draws <- sample_posterior(fit, gl_observations[1, ], n_draws = 200, seed = 1)
+  p <- bayesplot::mcmc_hist(draws, pars = c("theta_1", "theta_2"))
+  expect_s3_class(p, "ggplot")
+  # amortized draws are independent: one "chain", which mcmc_pairs() remarks on
+  expect_s3_class(suppressWarnings(bayesplot::mcmc_pairs(draws, pars = c("theta_1", "theta_2"))), "bayesplot_grid")
+})
