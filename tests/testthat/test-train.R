@@ -193,3 +193,30 @@ test_that("device: cpu works, cuda without a GPU is a clear error, auto falls ba
     expect_s3_class(sample_posterior(gpu, c(0, 0), 5, device = "cuda"), "draws_df")
   }
 })
+
+test_that("a simulator that sometimes returns NaN never corrupts training", {
+  sim <- simulator(function(n) cbind(mu = stats::rnorm(n)),
+                   function(theta) {
+                     x <- cbind(a = theta[, 1] + stats::rnorm(nrow(theta)), b = stats::rnorm(nrow(theta)))
+                     x[stats::runif(nrow(x)) < 0.1, "a"] <- NaN
+                     x[stats::runif(nrow(x)) < 0.02, "b"] <- Inf
+                     x
+                   })
+  expect_warning(fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8)), sim, n_sims = 600, epochs = 3,
+                              seed = 1, verbose = FALSE), "Dropped .* of 600 simulations", class = "amortized_warning_nonfinite")
+  expect_true(all(is.finite(fit$state$values)))
+  expect_true(all(is.finite(fit$history$train_loss)))
+  expect_lt(fit$info$n_sims, 600)
+  # online: rows dropped from the batches are counted in one warning (after
+  # the one about the validation simulations)
+  msgs <- character()
+  withCallingHandlers(
+    train(amortizer(coupling_flow(n_layers = 1, hidden = 8)), sim, n_sims = 300, epochs = 2, batch_size = 32,
+          steps_per_epoch = 3, online = TRUE, seed = 1, verbose = FALSE),
+    amortized_warning_nonfinite = function(w) {
+      msgs <<- c(msgs, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+  expect_equal(length(msgs), 2)
+  expect_match(msgs[2], "Dropped [0-9]+ online simulations")
+})
