@@ -269,6 +269,22 @@ Rcpp::List train_result(const TrainResult& res) {
       Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches));
 }
 
+// The rows (theta, x, lengths, context) as the trainer takes them, on the
+// device of options$device (where the estimator goes too), with the
+// standardization fitted on them when asked.
+std::vector<torch::Tensor> training_rows(NpeHandle& est, const Rcpp::NumericMatrix& theta,
+                                         const Rcpp::NumericVector& x, const Rcpp::IntegerVector& lengths,
+                                         const Rcpp::NumericMatrix& context, const Rcpp::List& options,
+                                         bool fit_standardization) {
+  set_threads(Rcpp::as<int>(options["threads"]));
+  const torch::Device device = as_device(Rcpp::as<std::string>(options["device"]));
+  est->to(device);
+  torch::Tensor a = matrix_to_tensor(theta).to(device);
+  DataBatch d = to_device(as_batch(x, lengths, context), device);
+  if (fit_standardization) est->fit_standardization(a, d);
+  return {a, d.x, d.lengths, d.context};
+}
+
 }  // namespace
 
 // Offline training on fixed simulations (theta, x, lengths, context).
@@ -278,15 +294,9 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVecto
                          Rcpp::Function on_epoch) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  set_threads(Rcpp::as<int>(options["threads"]));
-  const torch::Device device = as_device(Rcpp::as<std::string>(options["device"]));
-  est->to(device);
-  torch::Tensor a = matrix_to_tensor(theta).to(device);
-  DataBatch data = to_device(as_batch(x, lengths, context), device);
-  if (fit_standardization) est->fit_standardization(a, data);
+  auto rows = training_rows(est, theta, x, lengths, context, options, fit_standardization);
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
-  return train_result(fit(*est, loss, {a, data.x, data.lengths, data.context}, train_options(options),
-                          train_hooks(on_epoch)));
+  return train_result(fit(*est, loss, rows, train_options(options), train_hooks(on_epoch)));
   AMZ_GLUE_END
 }
 
@@ -300,20 +310,16 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Numer
                                 Rcpp::Function on_epoch) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  set_threads(Rcpp::as<int>(options["threads"]));
-  const torch::Device device = as_device(Rcpp::as<std::string>(options["device"]));
-  est->to(device);
-  torch::Tensor a = matrix_to_tensor(theta).to(device);
-  DataBatch val = to_device(as_batch(x, lengths, context), device);
-  if (fit_standardization) est->fit_standardization(a, val);
+  auto validation = training_rows(est, theta, x, lengths, context, options, fit_standardization);
+  const torch::Device device = validation.front().device();
   auto source = [&next_batch, device](int64_t step) {
     Rcpp::List b = next_batch(static_cast<double>(step));
     DataBatch d = to_device(as_batch(b["x"], b["lengths"], b["context"]), device);
     return std::vector<torch::Tensor>{matrix_to_tensor(b["theta"]).to(device), d.x, d.lengths, d.context};
   };
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
-  return train_result(fit_online(*est, loss, source, steps_per_epoch, {a, val.x, val.lengths, val.context},
-                                 train_options(options), train_hooks(on_epoch)));
+  return train_result(fit_online(*est, loss, source, steps_per_epoch, validation, train_options(options),
+                                 train_hooks(on_epoch)));
   AMZ_GLUE_END
 }
 

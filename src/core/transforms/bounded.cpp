@@ -8,7 +8,25 @@ namespace amortized {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
-}
+
+// Per-variable masks of the kind of bound, and bounds that are finite
+// everywhere (safe values where a branch is not selected), so that no
+// branch of the elementwise map is NaN, in value or gradient.
+struct Branches {
+  Tensor has_lo, has_hi, both;
+  Tensor a1, b1;  // (a, b) branch: the bounds, or (0, 1)
+  Tensor a2, b3;  // (a, inf) branch: a, or 0; (-inf, b) branch: b, or 0
+  Branches(const Tensor& a, const Tensor& b) {
+    has_lo = torch::isfinite(a);
+    has_hi = torch::isfinite(b);
+    both = has_lo.logical_and(has_hi);
+    a1 = torch::where(both, a, torch::zeros_like(a));
+    b1 = torch::where(both, b, torch::ones_like(b));
+    a2 = torch::where(has_lo, a, torch::zeros_like(a));
+    b3 = torch::where(has_hi, b, torch::zeros_like(b));
+  }
+};
+}  // namespace
 
 BoundedImpl::BoundedImpl(const std::vector<double>& lower, const std::vector<double>& upper)
     : TransformImpl(static_cast<int64_t>(lower.size())) {
@@ -44,15 +62,12 @@ bool BoundedImpl::any_bounded() const { return torch::isfinite(torch::cat({lower
 std::pair<Tensor, Tensor> BoundedImpl::forward(const Tensor& x, const Tensor& context) {
   check_input(x, context, 0, "theta");
   Tensor xd = x.to(torch::kDouble);
-  Tensor a = lower_.to(xd.device()), b = upper_.to(xd.device());
-  Tensor has_lo = torch::isfinite(a), has_hi = torch::isfinite(b);
-  Tensor both = has_lo.logical_and(has_hi);
+  const Branches br(lower_.to(xd.device()), upper_.to(xd.device()));
+  const Tensor &has_lo = br.has_lo, &has_hi = br.has_hi, &both = br.both;
+  const Tensor &a1 = br.a1, &b1 = br.b1, &a2 = br.a2, &b3 = br.b3;
   Tensor zero = torch::zeros_like(xd);
-  // Each branch sees safe values where it is not selected, so that neither
-  // its value nor its gradient is NaN there.
-  Tensor a1 = torch::where(both, a, torch::zeros_like(a)), b1 = torch::where(both, b, torch::ones_like(b));
+  // each branch sees safe values where it is not selected
   Tensor x1 = torch::where(both, xd, 0.5 * (a1 + b1));
-  Tensor a2 = torch::where(has_lo, a, torch::zeros_like(a)), b3 = torch::where(has_hi, b, torch::zeros_like(b));
   Tensor x2 = torch::where(has_lo, xd, a2 + 1), x3 = torch::where(has_hi, xd, b3 - 1);
   // (a, b): z = log u - log(1 - u), log|dz/dx| = -log(b - a) - log u - log(1 - u)
   Tensor u = (x1 - a1) / (b1 - a1);
@@ -68,12 +83,10 @@ std::pair<Tensor, Tensor> BoundedImpl::forward(const Tensor& x, const Tensor& co
 std::pair<Tensor, Tensor> BoundedImpl::inverse(const Tensor& z, const Tensor& context) {
   check_input(z, context, 0, "z");
   Tensor zd = z.to(torch::kDouble);
-  Tensor a = lower_.to(zd.device()), b = upper_.to(zd.device());
-  Tensor has_lo = torch::isfinite(a), has_hi = torch::isfinite(b);
-  Tensor both = has_lo.logical_and(has_hi);
+  const Branches br(lower_.to(zd.device()), upper_.to(zd.device()));
+  const Tensor &has_lo = br.has_lo, &has_hi = br.has_hi, &both = br.both;
+  const Tensor &a1 = br.a1, &b1 = br.b1, &a2 = br.a2, &b3 = br.b3;
   Tensor zero = torch::zeros_like(zd);
-  Tensor a1 = torch::where(both, a, torch::zeros_like(a)), b1 = torch::where(both, b, torch::ones_like(b));
-  Tensor a2 = torch::where(has_lo, a, torch::zeros_like(a)), b3 = torch::where(has_hi, b, torch::zeros_like(b));
   Tensor x_both = a1 + (b1 - a1) * torch::sigmoid(zd);
   Tensor ld_both = torch::log(b1 - a1) + torch::log_sigmoid(zd) + torch::log_sigmoid(-zd);
   Tensor x = torch::where(both, x_both,
