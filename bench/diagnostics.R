@@ -2,10 +2,12 @@
 # their plots saved as PNG under bench/out/ (not committed) to look at.
 #   SBC with 1,000 data sets x 1,000 draws on two_moons and gaussian_linear,
 #   recovery / z-score / coverage on 1,000 data sets.
-# Run: Rscript bench/diagnostics.R [threads]
+# Run: Rscript bench/diagnostics.R [threads]  (threads for the diagnostics;
+# default: the package's inference default; training always uses 1)
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
-threads <- if (length(args) >= 1) as.integer(args[1]) else 1L
+threads <- if (length(args) >= 1) as.integer(args[1]) else amortized:::inference_threads()
+cat("diagnostics on", threads, "thread(s)\n")
 out <- file.path("bench", "out")
 dir.create(out, showWarnings = FALSE, recursive = TRUE)
 save_png <- function(p, name, width = 8, height = 5) {
@@ -13,8 +15,7 @@ save_png <- function(p, name, width = 8, height = 5) {
 }
 for (task in c("two_moons", "gaussian_linear")) {
   sim <- benchmark_simulator(task)
-  t_train <- system.time(fit <- train(amortizer(), sim, n_sims = 10000, seed = 1, verbose = FALSE,
-                                      threads = threads))[["elapsed"]]
+  t_train <- system.time(fit <- train(amortizer(), sim, n_sims = 10000, seed = 1, verbose = FALSE))[["elapsed"]]
   test <- simulate(sim, 1000, seed = 2)
   t_sbc <- system.time(s <- sbc(fit, test, n_draws = 1000, seed = 3, threads = threads))[["elapsed"]]
   t_rec <- system.time(rec <- recovery(fit, test, n_draws = 1000, seed = 4, threads = threads))[["elapsed"]]
