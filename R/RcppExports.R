@@ -17,12 +17,12 @@
     .Call(`_amortized_amz_npe_info`, ptr)
 }
 
-.amz_npe_train <- function(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch) {
-    .Call(`_amortized_amz_npe_train`, ptr, theta, x, lengths, context, options, fit_standardization, on_epoch)
+.amz_npe_train <- function(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state) {
+    .Call(`_amortized_amz_npe_train`, ptr, theta, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state)
 }
 
-.amz_npe_train_online <- function(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch) {
-    .Call(`_amortized_amz_npe_train_online`, ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch)
+.amz_npe_train_online <- function(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state) {
+    .Call(`_amortized_amz_npe_train_online`, ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state)
 }
 
 .amz_npe_log_prob <- function(ptr, theta, x, lengths, context, threads, device) {

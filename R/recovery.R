@@ -70,7 +70,7 @@ print.amortized_recovery <- function(x, ...) {
 autoplot.amortized_recovery <- function(object, ...) {
   est <- object$estimates
   labels <- object$metrics
-  labels$label <- sprintf("R² = %.3f\nr = %.3f", labels$r2, labels$correlation)
+  labels$label <- sprintf("R\u00b2 = %.3f\nr = %.3f", labels$r2, labels$correlation)
   ggplot2::ggplot(est, ggplot2::aes(x = .data$truth, y = .data$median)) +
     ggplot2::geom_abline(slope = 1, intercept = 0, colour = "grey50", linetype = "dashed") +
     ggplot2::geom_linerange(ggplot2::aes(ymin = .data$lower, ymax = .data$upper), colour = "#1f4e79", alpha = 0.25) +

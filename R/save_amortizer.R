@@ -50,7 +50,7 @@ save_amortizer <- function(x, path, overwrite = FALSE) {
   }
   state <- x$state
   payload <- writeBin(as.double(state$values), raw(), size = 8, endian = "little")
-  settings <- x[setdiff(names(x), c("state", ".handle"))]
+  settings <- x[setdiff(names(x), c("state", ".handle", "optimizer_state"))]
   header <- list(
     format = model_format, format_version = model_format_version,
     package_version = as.character(utils::packageVersion("amortized")),

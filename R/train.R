@@ -10,8 +10,11 @@
 #' Press Ctrl-C (Esc in RStudio) to stop: training ends cleanly after the
 #' current batch and returns the best model so far.
 #'
-#' Training an already trained amortizer continues from its weights (and its
-#' standardization), appending to its history.
+#' Training an already trained amortizer continues from its weights, its
+#' standardization and its optimizer state (AdamW moments), appending to its
+#' history; the learning-rate schedule starts anew. (A file of
+#' [save_amortizer()] keeps no optimizer state: training a loaded amortizer
+#' starts a fresh optimizer.)
 #'
 #' **Modes**, picked from the arguments:
 #' * *offline* (default): `n_sims` simulations are drawn once (or
@@ -184,14 +187,15 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
     dropped$n <- 0
     next_batch <- online_batches(simulator, plan, batch_size, seed, threads, keep_nonfinite, dropped)
     res <- core_call(.amz_npe_train_online(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
-                                           options, !continuing, next_batch, steps_per_epoch, on_epoch))
+                                           options, !continuing, next_batch, steps_per_epoch, on_epoch,
+                                           if (continuing) object$optimizer_state))
     if (dropped$n > 0) {
       cli::cli_warn("Dropped {dropped$n} online simulation{?s} with non-finite values (NaN, NA or Inf).",
                     class = "amortized_warning_nonfinite")
     }
   } else {
     res <- core_call(.amz_npe_train(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
-                                    options, !continuing, on_epoch))
+                                    options, !continuing, on_epoch, if (continuing) object$optimizer_state))
   }
   progress$done()
   if (attr(on_epoch, "interrupted")()) res$stop_reason <- "interrupted"
@@ -209,6 +213,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
                    best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
   fit$state <- core_call(.amz_npe_get_state(ptr))
+  fit$optimizer_state <- res$optimizer_state
   report_training(fit, res, verbose)
   fit
 }

@@ -60,8 +60,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_train
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch);
-RcppExport SEXP _amortized_amz_npe_train(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP) {
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch, SEXP optimizer_state);
+RcppExport SEXP _amortized_amz_npe_train(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -73,13 +73,14 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
     Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_train(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch));
+    Rcpp::traits::input_parameter< SEXP >::type optimizer_state(optimizer_stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_train(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state));
     return rcpp_result_gen;
 END_RCPP
 }
 // amz_npe_train_online
-Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch);
-RcppExport SEXP _amortized_amz_npe_train_online(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP next_batchSEXP, SEXP steps_per_epochSEXP, SEXP on_epochSEXP) {
+Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch, SEXP optimizer_state);
+RcppExport SEXP _amortized_amz_npe_train_online(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP next_batchSEXP, SEXP steps_per_epochSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -93,7 +94,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::Function >::type next_batch(next_batchSEXP);
     Rcpp::traits::input_parameter< int >::type steps_per_epoch(steps_per_epochSEXP);
     Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_train_online(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch));
+    Rcpp::traits::input_parameter< SEXP >::type optimizer_state(optimizer_stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_npe_train_online(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -261,8 +263,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_cuda_available", (DL_FUNC) &_amortized_amz_cuda_available, 0},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
-    {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 8},
-    {"_amortized_amz_npe_train_online", (DL_FUNC) &_amortized_amz_npe_train_online, 10},
+    {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 9},
+    {"_amortized_amz_npe_train_online", (DL_FUNC) &_amortized_amz_npe_train_online, 11},
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 9},

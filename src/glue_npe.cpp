@@ -14,6 +14,7 @@
 #include <Rinternals.h>
 #include <R_ext/Utils.h>
 
+#include <algorithm>
 #include <map>
 #include <torch/cuda.h>
 
@@ -269,6 +270,52 @@ Rcpp::List train_result(const TrainResult& res) {
       Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches));
 }
 
+// AdamW state from R: NULL, or list(names, steps, exp_avg, exp_avg_sq) with
+// the two moment vectors of the named parameters, one after the other.
+OptimizerState optimizer_state_from_r(SEXP r, NpeHandle& est) {
+  OptimizerState out;
+  if (Rf_isNull(r)) return out;
+  Rcpp::List l(r);
+  Rcpp::CharacterVector names = l["names"];
+  Rcpp::NumericVector steps = l["steps"], m = l["exp_avg"], v = l["exp_avg_sq"];
+  std::map<std::string, torch::Tensor> params;
+  for (const auto& p : est->named_parameters(true)) params[p.key()] = p.value();
+  int64_t at = 0;
+  for (R_xlen_t i = 0; i < names.size(); ++i) {
+    auto found = params.find(Rcpp::as<std::string>(names[i]));
+    if (found == params.end()) Rcpp::stop("the optimizer state names a parameter the model lacks");
+    const int64_t k = found->second.numel();
+    if (at + k > m.size() || at + k > v.size()) Rcpp::stop("the optimizer state is shorter than the model");
+    auto slice = [&](Rcpp::NumericVector& src) {
+      return torch::from_blob(src.begin() + at, {k}, torch::kDouble).clone().reshape(found->second.sizes());
+    };
+    out.entries[found->first] = {static_cast<int64_t>(steps[i]), slice(m), slice(v)};
+    at += k;
+  }
+  return out;
+}
+
+Rcpp::List optimizer_state_to_r(const OptimizerState& state) {
+  std::vector<std::string> names;
+  for (const auto& e : state.entries) names.push_back(e.first);
+  std::sort(names.begin(), names.end());
+  int64_t total = 0;
+  for (const auto& n : names) total += state.entries.at(n).exp_avg.numel();
+  Rcpp::NumericVector steps(names.size()), m(total), v(total);
+  int64_t at = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto& e = state.entries.at(names[i]);
+    steps[i] = static_cast<double>(e.step);
+    torch::Tensor a = e.exp_avg.to(torch::kCPU, torch::kDouble).contiguous();
+    torch::Tensor b = e.exp_avg_sq.to(torch::kCPU, torch::kDouble).contiguous();
+    std::copy(a.data_ptr<double>(), a.data_ptr<double>() + a.numel(), m.begin() + at);
+    std::copy(b.data_ptr<double>(), b.data_ptr<double>() + b.numel(), v.begin() + at);
+    at += a.numel();
+  }
+  return Rcpp::List::create(Rcpp::Named("names") = names, Rcpp::Named("steps") = steps,
+                            Rcpp::Named("exp_avg") = m, Rcpp::Named("exp_avg_sq") = v);
+}
+
 // The rows (theta, x, lengths, context) as the trainer takes them, on the
 // device of options$device (where the estimator goes too), with the
 // standardization fitted on them when asked.
@@ -291,12 +338,15 @@ std::vector<torch::Tensor> training_rows(NpeHandle& est, const Rcpp::NumericMatr
 // [[Rcpp::export(.amz_npe_train)]]
 Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
                          Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization,
-                         Rcpp::Function on_epoch) {
+                         Rcpp::Function on_epoch, SEXP optimizer_state) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   auto rows = training_rows(est, theta, x, lengths, context, options, fit_standardization);
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
-  return train_result(fit(*est, loss, rows, train_options(options), train_hooks(on_epoch)));
+  OptimizerState state = optimizer_state_from_r(optimizer_state, est);
+  Rcpp::List out = train_result(fit(*est, loss, rows, train_options(options), train_hooks(on_epoch), &state));
+  out["optimizer_state"] = optimizer_state_to_r(state);
+  return out;
   AMZ_GLUE_END
 }
 
@@ -307,7 +357,7 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVecto
 Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
                                 Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options,
                                 bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch,
-                                Rcpp::Function on_epoch) {
+                                Rcpp::Function on_epoch, SEXP optimizer_state) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   auto validation = training_rows(est, theta, x, lengths, context, options, fit_standardization);
@@ -318,8 +368,11 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Numer
     return std::vector<torch::Tensor>{matrix_to_tensor(b["theta"]).to(device), d.x, d.lengths, d.context};
   };
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
-  return train_result(fit_online(*est, loss, source, steps_per_epoch, validation, train_options(options),
-                                 train_hooks(on_epoch)));
+  OptimizerState state = optimizer_state_from_r(optimizer_state, est);
+  Rcpp::List out = train_result(fit_online(*est, loss, source, steps_per_epoch, validation, train_options(options),
+                                           train_hooks(on_epoch), &state));
+  out["optimizer_state"] = optimizer_state_to_r(state);
+  return out;
   AMZ_GLUE_END
 }
 

@@ -309,6 +309,26 @@ TEST(Training, HooksCanStopTraining) {
   EXPECT_EQ(result.history.size(), 1u);  // the partial first epoch is recorded
 }
 
+TEST(Training, TheOptimizerStateCarriesOverToTheNextTraining) {
+  auto gen = make_generator(5);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(1).hidden({8}), gen);
+  auto theta = torch::randn({100, 2}, gen), x = torch::randn({100, 1}, gen);
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return flow->loss(b[0], b[1]); };
+  auto o = TrainOptions().epochs(3).batch_size(30).validation_fraction(0.1).patience(0);  // 3 steps per epoch
+  OptimizerState state;
+  fit(*flow, loss, {theta, x}, o, TrainHooks(), &state);
+  ASSERT_EQ(state.entries.size(), flow->parameters().size());
+  EXPECT_EQ(state.entries.begin()->second.step, 9);
+  const auto first = state.entries.begin()->first;
+  const auto avg = state.entries.at(first).exp_avg.clone();
+  EXPECT_GT(avg.abs().sum().item<double>(), 0.0);
+  fit(*flow, loss, {theta, x}, o.epochs(2), TrainHooks(), &state);
+  EXPECT_EQ(state.entries.at(first).step, 15);  // continued, not restarted
+  OptimizerState fresh;
+  fit(*flow, loss, {theta, x}, o.epochs(2), TrainHooks(), &fresh);
+  EXPECT_EQ(fresh.entries.at(first).step, 6);
+}
+
 TEST(Training, LearningRateSchedules) {
   auto gen = make_generator(4);
   auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(1).hidden({8}), gen);

@@ -42,6 +42,11 @@ test_that("training a trained amortizer continues and appends to its history", {
   a <- train(small, sim, n_sims = 500, epochs = 2, seed = 1, verbose = FALSE, patience = 0)
   b <- train(a, sim, n_sims = 500, epochs = 3, seed = 2, verbose = FALSE, patience = 0)
   expect_equal(b$history$epoch, 1:5)
+  # the optimizer continues too: AdamW's step counts on from the first training
+  steps_per_epoch <- ceiling(450 / 32)
+  expect_equal(unique(a$optimizer_state$steps), 2 * steps_per_epoch)
+  expect_equal(unique(b$optimizer_state$steps), 5 * steps_per_epoch)
+  expect_gt(sum(abs(a$optimizer_state$exp_avg)), 0)
   expect_identical(b$history[1:2, ], a$history)
   expect_false(identical(a$state, b$state))
   other <- simulator(function(n) cbind(a = rnorm(n)), function(theta) cbind(y = theta[, 1]))

@@ -4,6 +4,8 @@
 #include <torch/optim/adamw.h>
 
 #include <chrono>
+#include <sstream>
+#include <type_traits>
 #include <functional>
 #include <cmath>
 #include <limits>
@@ -78,15 +80,58 @@ TrainResult fit(torch::nn::Module& model, const LossFn& loss, const Tensor& a, c
 
 namespace {
 
+// The key of a parameter in Optimizer::state(): a string in LibTorch 1.x,
+// the TensorImpl pointer in 2.x.
+template <typename Map>
+typename Map::key_type state_key(const Map&, const Tensor& p) {
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream s;  // how LibTorch 1.x spells it (c10::guts::to_string)
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return static_cast<typename Map::key_type>(p.unsafeGetTensorImpl());
+  }
+}
+
+void load_optimizer_state(torch::optim::AdamW& optimizer, torch::nn::Module& model, const OptimizerState& in) {
+  auto& state = optimizer.state();
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model.named_parameters(true)) {
+    auto found = in.entries.find(p.key());
+    if (found == in.entries.end()) continue;
+    const auto& e = found->second;
+    if (!e.exp_avg.defined() || e.exp_avg.sizes() != p.value().sizes()) continue;
+    auto s = std::make_unique<torch::optim::AdamWParamState>();
+    s->step(e.step);
+    s->exp_avg(e.exp_avg.to(p.value().options()).clone());
+    s->exp_avg_sq(e.exp_avg_sq.to(p.value().options()).clone());
+    state[state_key(state, p.value())] = std::move(s);
+  }
+}
+
+OptimizerState save_optimizer_state(torch::optim::AdamW& optimizer, torch::nn::Module& model) {
+  OptimizerState out;
+  auto& state = optimizer.state();
+  for (const auto& p : model.named_parameters(true)) {
+    auto found = state.find(state_key(state, p.value()));
+    if (found == state.end()) continue;
+    auto& s = static_cast<torch::optim::AdamWParamState&>(*found->second);
+    out.entries[p.key()] = {s.step(), s.exp_avg().detach().clone(), s.exp_avg_sq().detach().clone()};
+  }
+  return out;
+}
+
 // The loop shared by offline and online training. next_batch(epoch, step)
 // gives the rows of one training step; validate() the validation loss.
 TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_t steps_per_epoch,
                        const std::function<std::vector<Tensor>(int64_t, int64_t)>& next_batch,
-                       const std::function<double()>& validate, const TrainOptions& o, const TrainHooks& hooks) {
+                       const std::function<double()>& validate, const TrainOptions& o, const TrainHooks& hooks,
+                       OptimizerState* optimizer_state) {
   const int64_t total_steps = steps_per_epoch * o.epochs();
   std::vector<Tensor> params = model.parameters(true);
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.learning_rate())
                                             .weight_decay(o.weight_decay()));
+  if (optimizer_state && !optimizer_state->entries.empty()) load_optimizer_state(optimizer, model, *optimizer_state);
 
   TrainResult result;
   double best = std::numeric_limits<double>::infinity();
@@ -171,6 +216,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
   }
   model.eval();
   if (!best_state.empty()) restore(model, best_state);
+  if (optimizer_state) *optimizer_state = save_optimizer_state(optimizer, model);
   return result;
 }
 
@@ -201,7 +247,7 @@ int64_t common_rows(const std::vector<Tensor>& data) {
 }  // namespace
 
 TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
-                const TrainOptions& o, const TrainHooks& hooks) {
+                const TrainOptions& o, const TrainHooks& hooks, OptimizerState* optimizer_state) {
   const int64_t n = common_rows(data);
   TORCH_CHECK(n >= 0, "training needs at least one defined data tensor");
   TORCH_CHECK(n >= 2, "training needs at least 2 simulations, got ", n);
@@ -225,12 +271,12 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
   };
   std::function<double()> validate;
   if (n_val > 0) validate = [&]() { return evaluate(loss, data, val_idx); };
-  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks);
+  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks, optimizer_state);
 }
 
 TrainResult fit_online(torch::nn::Module& model, const BatchLossFn& loss, const BatchSource& source,
                        int64_t steps_per_epoch, const std::vector<Tensor>& validation, const TrainOptions& o,
-                       const TrainHooks& hooks) {
+                       const TrainHooks& hooks, OptimizerState* optimizer_state) {
   TORCH_CHECK(source, "online training needs a source of batches");
   TORCH_CHECK(steps_per_epoch >= 1, "steps_per_epoch must be >= 1, got ", steps_per_epoch);
   check_options(o);
@@ -245,7 +291,7 @@ TrainResult fit_online(torch::nn::Module& model, const BatchLossFn& loss, const 
     Tensor all = torch::arange(n_val, torch::kLong);
     validate = [&, all]() { return evaluate(loss, validation, all); };
   }
-  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks);
+  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks, optimizer_state);
 }
 
 }  // namespace amortized

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <torch/arg.h>
+#include <unordered_map>
 #include <vector>
 
 namespace amortized {
@@ -58,6 +59,16 @@ struct TrainResult {
   std::string stop_reason = "completed";
 };
 
+// The AdamW state of every parameter, by parameter name, so that training
+// can resume where it stopped (also in another process).
+struct OptimizerState {
+  struct Entry {
+    int64_t step = 0;
+    Tensor exp_avg, exp_avg_sq;
+  };
+  std::unordered_map<std::string, Entry> entries;
+};
+
 // Loss of one batch of rows of every data tensor (in the order given to
 // fit(); an undefined tensor stays undefined) -> scalar.
 using BatchLossFn = std::function<Tensor(const std::vector<Tensor>& batch)>;
@@ -65,8 +76,10 @@ using BatchLossFn = std::function<Tensor(const std::vector<Tensor>& batch)>;
 // Minimizes `loss` over the rows of `data` by training the parameters of
 // `model`. Every defined tensor of `data` has the same number n >= 2 of
 // rows (dim 0); undefined ones are passed on as they are.
+// optimizer_state (optional): when it holds entries, AdamW starts from
+// them; after training it holds the optimizer's final state.
 TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::vector<Tensor>& data,
-                const TrainOptions& options, const TrainHooks& hooks);
+                const TrainOptions& options, const TrainHooks& hooks, OptimizerState* optimizer_state = nullptr);
 
 // Online training: the rows of training step `step` (0, 1, 2, ... over all
 // epochs), freshly simulated; the batch size is the source's choice.
@@ -77,7 +90,8 @@ using BatchSource = std::function<std::vector<Tensor>(int64_t step)>;
 // they are empty or undefined: the training loss decides).
 TrainResult fit_online(torch::nn::Module& model, const BatchLossFn& loss, const BatchSource& source,
                        int64_t steps_per_epoch, const std::vector<Tensor>& validation,
-                       const TrainOptions& options, const TrainHooks& hooks);
+                       const TrainOptions& options, const TrainHooks& hooks,
+                       OptimizerState* optimizer_state = nullptr);
 
 // Loss of one batch (a: [batch, ...], b: [batch, ...]) -> scalar.
 using LossFn = std::function<Tensor(const Tensor& a, const Tensor& b)>;
