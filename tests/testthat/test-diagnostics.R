@@ -24,3 +24,14 @@ test_that("draws work with bayesplot", {
   # amortized draws are independent: one "chain", which mcmc_pairs() remarks on
   expect_s3_class(suppressWarnings(bayesplot::mcmc_pairs(draws, pars = c("theta_1", "theta_2"))), "bayesplot_grid")
 })
+
+test_that("diagnostics() checks its arguments", {
+  fit <- fitted_gaussian_linear()
+  expect_error(diagnostics(fit), "`simulator` is missing", class = "amortized_error_argument")
+  expect_error(diagnostics(amortizer(), benchmark_simulator("gaussian_linear")), "not trained yet",
+               class = "amortized_error_untrained")
+  expect_error(diagnostics(fit, benchmark_simulator("gaussian_linear"), n_sims = 1), "`n_sims` must be a whole number >= 2",
+               class = "amortized_error_argument")
+  expect_error(diagnostics(fit, benchmark_simulator("two_moons"), n_sims = 10), "other parameters",
+               class = "amortized_error_argument")
+})
