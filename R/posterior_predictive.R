@@ -18,6 +18,10 @@
 #' @param context Context variables, as for [sample_posterior()]; `n_obs`
 #'   defaults to the observed number of observations.
 #' @param seed `NULL` or a whole number.
+#' @param time_series For `[n_obs, dim]` data: whether the observations are
+#'   time steps (plotted as predictive intervals over time, one panel per
+#'   variable) rather than an exchangeable set (density overlays). `NULL`:
+#'   as the amortizer was configured ([as_time_series()]); a set otherwise.
 #' @return An `amortized_ppc` object: `observed`, `predicted` (one data set
 #'   per row, or an `[n_draws, n_obs, dim]` array), `draws`; with `print()`
 #'   and `autoplot()`/`plot()`.
@@ -29,7 +33,8 @@
 #' plot(posterior_predictive(fit, sim, obs))
 #' }
 #' @export
-posterior_predictive <- function(object, simulator, data, n_draws = 100, context = NULL, seed = NULL) {
+posterior_predictive <- function(object, simulator, data, n_draws = 100, context = NULL, seed = NULL,
+                                 time_series = NULL) {
   if (missing(simulator) || !is_simulator(simulator)) {
     cli::cli_abort(c("{.arg simulator} must be the simulator of the model ({.fn simulator} or {.fn benchmark_simulator}).",
                      "x" = if (missing(simulator)) "It is missing." else "Got {describe_value(simulator)}."),
@@ -39,6 +44,10 @@ posterior_predictive <- function(object, simulator, data, n_draws = 100, context
   n_draws <- check_count(n_draws)
   seed <- resolve_seed(seed)
   set_data <- length(simulator$data_shape) == 2
+  if (is.null(time_series)) {
+    time_series <- inherits(object, "amortizer") && identical(object$config$structure, "time_series")
+  }
+  time_series <- check_flag(time_series) && set_data
   observed <- if (set_data) {
     as_set_observations(data, simulator$data_names)
   } else {
@@ -68,7 +77,8 @@ posterior_predictive <- function(object, simulator, data, n_draws = 100, context
   attr(theta, "nchains") <- NULL
   predicted <- simulate_given(simulator, theta, seed, n_obs, context)
   structure(list(observed = if (set_data) observed$data[1, seq_len(n_obs), , drop = TRUE] else observed$matrix[1, ],
-                 predicted = predicted, draws = theta, set_data = set_data, data_names = simulator$data_names),
+                 predicted = predicted, draws = theta, set_data = set_data, time_series = time_series,
+                 data_names = simulator$data_names),
             class = "amortized_ppc")
 }
 
@@ -121,6 +131,7 @@ print.amortized_ppc <- function(x, ...) {
 #' @param ... Unused.
 #' @export
 autoplot.amortized_ppc <- function(object, ...) {
+  if (isTRUE(object$time_series)) return(ppc_series_plot(object))
   if (object$set_data) {
     d <- dim(object$predicted)
     k <- min(d[1], 20)
@@ -150,6 +161,27 @@ autoplot.amortized_ppc <- function(object, ...) {
     ggplot2::scale_x_continuous(breaks = df$index, labels = if (nrow(df) <= 20) df$variable else ggplot2::waiver()) +
     ggplot2::labs(x = NULL, y = "value", title = "Posterior predictive check",
                   subtitle = "observed (points) with 50% and 90% predictive intervals") +
+    ggplot2::theme_minimal()
+}
+
+# Predictive intervals over time, one panel per variable.
+ppc_series_plot <- function(object) {
+  obs <- matrix(object$observed, ncol = length(object$data_names))
+  steps <- nrow(obs)
+  df <- do.call(rbind, lapply(seq_along(object$data_names), function(j) {
+    pred <- matrix(object$predicted[, seq_len(steps), j], ncol = steps)
+    q <- apply(pred, 2, stats::quantile, probs = c(0.05, 0.25, 0.5, 0.75, 0.95), na.rm = TRUE)
+    data.frame(variable = factor(object$data_names[j], object$data_names), step = seq_len(steps), observed = obs[, j],
+               q05 = q[1, ], q25 = q[2, ], q50 = q[3, ], q75 = q[4, ], q95 = q[5, ])
+  }))
+  ggplot2::ggplot(df, ggplot2::aes(x = .data$step)) +
+    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$q05, ymax = .data$q95), fill = "#9dc3e6", alpha = 0.5) +
+    ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$q25, ymax = .data$q75), fill = "#5b9bd5", alpha = 0.5) +
+    ggplot2::geom_line(ggplot2::aes(y = .data$q50), colour = "#5b9bd5") +
+    ggplot2::geom_line(ggplot2::aes(y = .data$observed), colour = "#1f4e79") +
+    ggplot2::facet_wrap(~variable, scales = "free_y", ncol = 1) +
+    ggplot2::labs(x = "time step", y = "value", title = "Posterior predictive check",
+                  subtitle = "observed series (dark) with 50% and 90% predictive intervals") +
     ggplot2::theme_minimal()
 }
 

@@ -44,3 +44,22 @@ test_that("posterior predictive checks for set data and R simulators with contex
   expect_equal(dim(pd$predicted), c(5, 15, 2))
   expect_true(all(pd$predicted[, , "rt"] > 0.2))
 })
+
+test_that("posterior predictive checks of a time series plot intervals over time", {
+  ar <- simulator(function(n) cbind(phi = stats::runif(n, -0.8, 0.8)),
+                  function(theta, n_obs) {
+                    x <- matrix(0, nrow(theta), n_obs)
+                    for (t in 2:n_obs) x[, t] <- theta[, 1] * x[, t - 1] + stats::rnorm(nrow(theta))
+                    array(x, c(nrow(theta), n_obs, 1), dimnames = list(NULL, NULL, "x"))
+                  }, context = list(n_obs = 10:20))
+  fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8), summary_net = time_series_net(filters = 4, hidden = 8),
+                         configurator = configurator(as_time_series())),
+               ar, n_sims = 300, epochs = 1, seed = 1, verbose = FALSE)
+  y <- cumsum(stats::rnorm(15)) / 3
+  ppc <- posterior_predictive(fit, ar, y, n_draws = 40, seed = 1)
+  expect_true(ppc$time_series)
+  p <- autoplot(ppc)
+  expect_equal(nrow(p$data), 15)
+  expect_equal(vapply(p$layers, function(l) class(l$geom)[1], ""), c("GeomRibbon", "GeomRibbon", "GeomLine", "GeomLine"))
+  expect_false(posterior_predictive(fit, ar, y, n_draws = 5, seed = 1, time_series = FALSE)$time_series)
+})
