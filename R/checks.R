@@ -78,13 +78,20 @@ core_call <- function(expr, call = rlang::caller_env()) {
   })
 }
 
-# "cpu", "cuda" or "auto"; "cuda" without CUDA fails here, with the reason.
-check_device <- function(device, arg = rlang::caller_arg(device), call = rlang::caller_env()) {
-  devices <- c("cpu", "cuda", "auto")
-  if (!is.character(device) || length(device) != 1 || !device %in% devices) {
-    cli::cli_abort(c("{.arg {arg}} must be one of {.val {devices}}.", "x" = "Got {describe_value(device)}."),
+# One of `choices` (a string); the whole vector, as a default written
+# c("a", "b"), means the first.
+check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (identical(x, choices)) return(choices[1])
+  if (!is.character(x) || length(x) != 1 || !x %in% choices) {
+    cli::cli_abort(c("{.arg {arg}} must be one of {.val {choices}}.", "x" = "Got {describe_value(x)}."),
                    class = "amortized_error_argument", call = call)
   }
+  x
+}
+
+# "cpu", "cuda" or "auto"; "cuda" without CUDA fails here, with the reason.
+check_device <- function(device, arg = rlang::caller_arg(device), call = rlang::caller_env()) {
+  device <- check_choice(device, c("cpu", "cuda", "auto"), arg = arg, call = call)
   if (device == "cuda" && !.amz_cuda_available()) {
     cli::cli_abort(c("{.arg {arg}} is {.val cuda}, but LibTorch sees no CUDA GPU here (a CPU-only LibTorch, or no GPU visible).",
                      "i" = "Use {.code device = \"cpu\"} or {.code device = \"auto\"}, or install amortized against a CUDA LibTorch (see {.envvar LIBTORCH})."),

@@ -30,12 +30,7 @@
 #' @export
 coupling_flow <- function(transform = c("spline", "affine"), n_layers = 4, hidden = c(128, 128),
                           activation = "silu", bins = 10, tail_bound = 3, clamp = 3, actnorm = TRUE) {
-  transforms <- c("spline", "affine")
-  if (identical(transform, transforms)) transform <- transforms[1]
-  if (!is.character(transform) || length(transform) != 1 || !transform %in% transforms) {
-    cli::cli_abort(c("{.arg transform} must be one of {.val {transforms}}.", "x" = "Got {describe_value(transform)}."),
-                   class = "amortized_error_argument")
-  }
+  transform <- check_choice(transform, c("spline", "affine"))
   n_layers <- check_count(n_layers)
   hidden <- check_widths(hidden)
   activation <- check_activation(activation)
@@ -60,12 +55,7 @@ check_widths <- function(hidden, arg = rlang::caller_arg(hidden), call = rlang::
 }
 
 check_activation <- function(activation, arg = rlang::caller_arg(activation), call = rlang::caller_env()) {
-  activations <- c("silu", "relu", "gelu", "elu", "tanh")
-  if (!is.character(activation) || length(activation) != 1 || !activation %in% activations) {
-    cli::cli_abort(c("{.arg {arg}} must be one of {.val {activations}}.",
-                     "x" = "Got {describe_value(activation)}."), class = "amortized_error_argument", call = call)
-  }
-  activation
+  check_choice(activation, c("silu", "relu", "gelu", "elu", "tanh"), arg = arg, call = call)
 }
 
 #' @export

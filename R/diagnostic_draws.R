@@ -18,23 +18,40 @@ diagnostic_simulations <- function(amortizer, simulations, call = rlang::caller_
   simulations
 }
 
-# Posterior summaries of every simulated data set from n_draws draws each:
-# list(mean, sd, median, lower, upper) of n_sims x p matrices (central
-# interval at `level`).
-posterior_summaries <- function(amortizer, sims, n_draws, level, seed, threads, call = rlang::caller_env()) {
+# Posterior draws for every simulated data set: [n_draws, n_sims, p].
+posterior_draws <- function(amortizer, sims, n_draws, seed, threads, call = rlang::caller_env()) {
   inputs <- simulation_inputs(amortizer$config, sims)
-  arr <- core_call(.amz_npe_sample(model_pointer(amortizer), inputs$x, inputs$lengths, inputs$context,
-                                   n_draws, seed, threads, "cpu"), call = call)  # [n_draws, n_sims, p]
-  p <- dim(arr)[3]
-  stat <- function(f) {
-    out <- vapply(seq_len(p), function(j) f(arr[, , j, drop = TRUE]), numeric(dim(arr)[2]))
-    matrix(out, ncol = p, dimnames = list(NULL, amortizer$parameter_names))
+  core_call(.amz_npe_sample(model_pointer(amortizer), inputs$x, inputs$lengths, inputs$context,
+                            n_draws, seed, threads, "cpu"), call = call)
+}
+
+# Summaries of draws arr [n_draws, n_sims, p] against the truths [n_sims, p]
+# (named columns): n_sims x p matrices of the posterior mean and sd, the
+# rank of the truth (draws below it, as sbc() counts), and with a `level`
+# the median and the central interval (one pass of quantiles).
+summarise_draw_array <- function(arr, truth, level = NULL) {
+  n_draws <- dim(arr)[1]
+  n <- dim(arr)[2]
+  per_parameter <- function(f) {
+    out <- vapply(seq_len(ncol(truth)), function(j) f(matrix(arr[, , j], n_draws, n), truth[, j]), numeric(n))
+    matrix(out, n, ncol(truth), dimnames = list(NULL, colnames(truth)))
   }
-  alpha <- (1 - level) / 2
-  q <- function(prob) function(m) apply(m, 2, stats::quantile, probs = prob, names = FALSE, type = 7)
-  list(mean = stat(function(m) colMeans(m)),
-       sd = stat(function(m) apply(m, 2, stats::sd)),
-       median = stat(q(0.5)), lower = stat(q(alpha)), upper = stat(q(1 - alpha)))
+  out <- list(mean = per_parameter(function(m, t) colMeans(m)),
+              sd = per_parameter(function(m, t) apply(m, 2, stats::sd)),
+              ranks = per_parameter(function(m, t) colSums(m < rep(t, each = n_draws))))
+  storage.mode(out$ranks) <- "integer"
+  if (!is.null(level)) {
+    alpha <- (1 - level) / 2
+    q <- lapply(seq_len(ncol(truth)), function(j) {
+      apply(matrix(arr[, , j], n_draws, n), 2, stats::quantile, probs = c(alpha, 0.5, 1 - alpha), names = FALSE)
+    })
+    row <- function(i) matrix(vapply(q, function(m) m[i, ], numeric(n)), n, ncol(truth),
+                              dimnames = list(NULL, colnames(truth)))
+    out$lower <- row(1)
+    out$median <- row(2)
+    out$upper <- row(3)
+  }
+  out
 }
 
 # A long data frame (parameter as an ordered factor) from n x p matrices

@@ -2,7 +2,8 @@
 #'
 #' Simulates `n_sims` fresh data sets and runs the standard checks of an
 #' amortizer on them: [sbc()], [recovery()], [z_score_contraction()] and
-#' [calibration_error()] (from [coverage()]). `print()` summarizes them in
+#' [calibration_error()] (from [coverage()]), all from one set of posterior
+#' draws per data set. `print()` summarizes them in
 #' a few lines with what to look at; `autoplot()`/`plot()` combines their
 #' plots and the training history into one figure (with the patchwork
 #' package; without it, `plot()` draws them one after another).
@@ -36,12 +37,15 @@ diagnostics <- function(amortizer, simulator, n_sims = 500, n_draws = 500, seed 
   seed <- resolve_seed(seed)
   sims <- training_simulations(simulator, n_sims, seed, threads,
                                keep_nonfinite = isTRUE(amortizer$config$keep_nonfinite))
+  sims <- diagnostic_simulations(amortizer, sims)
+  truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
+  level <- 0.9
+  s <- summarise_draw_array(posterior_draws(amortizer, sims, n_draws, seed + 1, threads), truth, level)
+  coverage <- new_coverage(coverage_from_ranks(s$ranks, n_draws, seq(0.05, 0.95, by = 0.05)), nrow(truth), n_draws)
   structure(list(
-    sbc = sbc(amortizer, sims, n_draws = n_draws, seed = seed + 1, threads = threads),
-    recovery = recovery(amortizer, sims, n_draws = n_draws, seed = seed + 2, threads = threads),
-    z_contraction = z_score_contraction(amortizer, sims, n_draws = n_draws, seed = seed + 3, threads = threads),
-    calibration = calibration_error(amortizer, sims, n_draws = n_draws, seed = seed + 4, threads = threads),
-    history = amortizer$history, n_sims = nrow(sims$parameters), n_draws = n_draws),
+    sbc = new_sbc(s$ranks, n_draws), recovery = new_recovery(s, truth, level, n_draws),
+    z_contraction = new_z_contraction(s, truth, n_draws), calibration = new_calibration_error(coverage),
+    history = amortizer$history, n_sims = nrow(truth), n_draws = n_draws),
     class = "amortized_diagnostics")
 }
 

@@ -37,8 +37,13 @@ recovery <- function(amortizer, simulations, n_draws = 500, level = 0.9, seed = 
   level <- check_number(level, lower = 0, upper = 1, lower_open = TRUE, upper_open = TRUE)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  s <- posterior_summaries(amortizer, sims, n_draws, level, seed, threads)
   truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
+  s <- summarise_draw_array(posterior_draws(amortizer, sims, n_draws, seed, threads), truth, level)
+  new_recovery(s, truth, level, n_draws)
+}
+
+# The recovery object from summaries of summarise_draw_array() (with a level).
+new_recovery <- function(s, truth, level, n_draws) {
   est <- long_by_parameter(truth = truth, median = s$median, mean = s$mean, sd = s$sd, lower = s$lower,
                            upper = s$upper)
   metrics <- do.call(rbind, lapply(split(est, est$parameter), function(d) {

@@ -162,11 +162,7 @@ check_context_spec <- function(context, model, call = rlang::caller_env()) {
 #' sims <- simulate(sim, 5, seed = 1)
 #' @export
 benchmark_simulator <- function(name, n_obs = 100) {
-  known <- .amz_benchmark_names()
-  if (!is.character(name) || length(name) != 1 || !name %in% known) {
-    cli::cli_abort(c("{.arg name} must be one of {.val {known}}.", "x" = "Got {describe_value(name)}."),
-                   class = "amortized_error_argument")
-  }
+  name <- check_choice(name, .amz_benchmark_names())
   if (!is.numeric(n_obs) || length(n_obs) == 0 || anyNA(n_obs) || any(n_obs != round(n_obs)) ||
       any(n_obs < 1) || any(!is.finite(n_obs))) {
     cli::cli_abort(c("{.arg n_obs} must be a whole number >= 1 or a vector of them.",

@@ -25,12 +25,7 @@
 #' @export
 time_series_net <- function(summary_dim = NULL, filters = c(32, 32), kernel_size = 3, strides = NULL,
                             hidden = 64, cell = c("gru", "lstm")) {
-  cells <- c("gru", "lstm")
-  if (identical(cell, cells)) cell <- cells[1]
-  if (!is.character(cell) || length(cell) != 1 || !cell %in% cells) {
-    cli::cli_abort(c("{.arg cell} must be one of {.val {cells}}.", "x" = "Got {describe_value(cell)}."),
-                   class = "amortized_error_argument")
-  }
+  cell <- check_choice(cell, c("gru", "lstm"))
   filters <- if (length(filters) == 0) integer() else check_widths(filters)
   kernel_size <- check_count(kernel_size)
   if (kernel_size %% 2 != 1) {

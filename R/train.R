@@ -90,7 +90,8 @@ train.default <- function(object, ...) {
 #' @rdname train
 #' @export
 train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
-                            learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30, validation_fraction = 0.1, patience = 30,
+                            learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30,
+                            validation_fraction = 0.1, patience = 30,
                             weight_decay = 1e-4, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
@@ -104,12 +105,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   epochs <- check_count(epochs)
   if (!is.null(batch_size)) batch_size <- check_count(batch_size)
   learning_rate <- check_number(learning_rate, lower = 0, lower_open = TRUE)
-  schedules <- c("cosine", "constant", "step")
-  if (identical(schedule, schedules)) schedule <- schedules[1]
-  if (!is.character(schedule) || length(schedule) != 1 || !schedule %in% schedules) {
-    cli::cli_abort(c("{.arg schedule} must be one of {.val {schedules}}.", "x" = "Got {describe_value(schedule)}."),
-                   class = "amortized_error_argument")
-  }
+  schedule <- check_choice(schedule, c("cosine", "constant", "step"))
   step_epochs <- check_count(step_epochs)
   validation_fraction <- check_number(validation_fraction, lower = 0, upper = 0.5)
   patience <- check_count(patience, min = 0)

@@ -27,8 +27,13 @@ z_score_contraction <- function(amortizer, simulations, n_draws = 500, seed = NU
   n_draws <- check_count(n_draws, min = 2)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  s <- posterior_summaries(amortizer, sims, n_draws, 0.5, seed, threads)
   truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
+  new_z_contraction(summarise_draw_array(posterior_draws(amortizer, sims, n_draws, seed, threads), truth),
+                    truth, n_draws)
+}
+
+# The z-score / contraction object from summaries of summarise_draw_array().
+new_z_contraction <- function(s, truth, n_draws) {
   prior_var <- apply(truth, 2, stats::var)
   z <- (s$mean - truth) / s$sd
   contraction <- 1 - sweep(s$sd^2, 2, prior_var, "/")

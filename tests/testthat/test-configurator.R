@@ -49,8 +49,7 @@ test_that("bounded parameters: draws respect the bounds and the density is prope
   draws <- as.matrix(sample_posterior(fit, odd, n_draws = 3000, seed = 2))
   expect_true(all(draws[, grep("^p\\[", colnames(draws))] > 0 & draws[, grep("^p\\[", colnames(draws))] < 1))
   expect_true(all(draws[, grep("^sigma\\[", colnames(draws))] > 0))
-  # the density over p (sigma fixed) integrates to the marginal... check the
-  # 2-d density integrates to one on a grid over (0, 1) x (0, 8)
+  # the 2-d density integrates to one on a grid over (0, 1) x (0, 8)
   p <- seq(0.0005, 0.9995, length.out = 400)
   s <- seq(0.002, 8, length.out = 400)
   grid <- expand.grid(p = p, sigma = s)

@@ -113,7 +113,8 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const Data
   check_data(d);
   check_shape(theta, "theta", {d.x.size(0), dim_theta()});
   torch::NoGradGuard no_grad;
-  if (options_.standardize_theta()) theta_std_->fit(bounds_ ? bounds_->forward(theta, Tensor()).first : theta);
+  const Tensor unbounded = bounds_ ? bounds_->forward(theta, Tensor()).first : theta;
+  if (options_.standardize_theta()) theta_std_->fit(unbounded);
   if (!options_.standardize_x()) {
     // x stays as it is
   } else if (summary_) {
@@ -128,8 +129,7 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const Data
     x_std_->fit(canonical(d.x));
   }
   if (extra_std_) extra_std_->fit(raw_extra(d, options_.variable_length(), d.x));
-  if (residual_) residual_->fit(theta_std_->apply(bounds_ ? bounds_->forward(theta, Tensor()).first : theta),
-                                condition(d));
+  if (residual_) residual_->fit(theta_std_->apply(unbounded), condition(d));
 }
 
 Tensor PosteriorEstimatorImpl::condition(const DataBatch& d) {
@@ -164,10 +164,7 @@ std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, co
 Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
   check_shape(theta, "theta", {d.x.size(0), dim_theta()});
   Tensor cond = condition(d);
-  Tensor t = bounds_ ? bounds_->forward(theta, Tensor()).first : theta;
-  t = theta_std_->apply(t);
-  if (residual_) t = residual_->forward(t, cond).first;
-  return net_->loss(t, cond);
+  return net_->loss(to_net(theta, cond).first, cond);
 }
 
 Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta, const DataBatch& d) {
