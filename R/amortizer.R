@@ -20,7 +20,10 @@
 #'   the default) and [time_series_net()] for [as_time_series()] data. For a
 #'   simulator that declares its flat data a set (such as
 #'   `benchmark_simulator("slcp")`), a summary net given here replaces the
-#'   fixed canonical features of `use_structure`.
+#'   fixed canonical features of `use_structure`. For multi-source data
+#'   (a simulator whose model returns a named list of blocks), [fusion()]
+#'   with one summary network per source (the default: `fusion()` with
+#'   [deep_set()] for every set source).
 #' @param configurator `NULL` or a [configurator()]: parameter bounds, data
 #'   transforms, structure and context. `NULL`: inferred from the
 #'   simulations.
@@ -118,7 +121,12 @@ print.amortizer <- function(x, ...) {
   }
   info <- .amz_npe_info(model_pointer(x))
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
-  cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
+  if (is.list(x$data_names)) {
+    cat("  data       ", length(x$data_names), " sources: ",
+        paste0(names(x$data_names), " (", lengths(x$data_names), ")", collapse = ", "), "\n", sep = "")
+  } else {
+    cat("  data       (", length(x$data_names), "): ", abbreviate_names(x$data_names), "\n", sep = "")
+  }
   for (line in describe_plan(x$config, x$parameter_names)) cat("  ", line, "\n", sep = "")
   cat("  weights: ", format(info$n_parameters, big.mark = ","), "\n", sep = "")
   h <- x$history

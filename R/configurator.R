@@ -205,28 +205,23 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   # data steps, checked against the variable names as they evolve
   data_steps <- Filter(function(s) s$step %in% c("drop_data", "keep_data", "log1p_data", "sqrt_data", "nan_to_num"),
                        cfg$steps)
-  names_now <- raw_names
-  for (s in data_steps) {
-    if (!is.null(s$names) && length(s$names) > 0) {
-      unknown <- setdiff(s$names, names_now)
-      if (length(unknown) > 0) {
-        cli::cli_abort(c("{.fn {s$step}} names data variable{?s} that {?does/do} not exist at that step: {.val {unknown}}.",
-                         "i" = "Data variables: {abbreviate_names(names_now)}."), class = "amortized_error_argument",
-                       call = call)
-      }
-    }
-    names_now <- switch(s$step, drop_data = setdiff(names_now, s$names), keep_data = intersect(names_now, s$names),
-                        nan_to_num = c(names_now, paste0(names_now, "_missing")), names_now)
-    if (length(names_now) == 0) {
-      cli::cli_abort("{.fn {s$step}} leaves no data variable.", class = "amortized_error_argument", call = call)
-    }
+  context_names <- resolve_context_names(cfg, sims, call)
+  if (is_multi_source(sims$data)) {
+    return(resolve_sources(x, sims, cfg, data_steps, context_names, lower, upper, call))
   }
+  steps <- steps_for_block(data_steps, raw_names, call = call)
+  names_now <- steps$names
 
   # structure and summary network
   declared <- steps_of(cfg, "as_set")
   series <- length(steps_of(cfg, "as_time_series")) > 0
   flat_set <- !three_d && length(sims$set_structure) == 2
   summary_net <- x$summary_net
+  if (identical(summary_net$type, "fusion")) {
+    cli::cli_abort(c("{.fn fusion} is for multi-source data: a simulator whose model returns a named list of data blocks.",
+                     "i" = "These data are one block; give its summary network directly, e.g. {.code deep_set()}."),
+                   class = "amortized_error_argument", call = call)
+  }
   if (three_d) {
     structure_kind <- if (series) "time_series" else "set"
     summary_net <- summary_net %||% if (series) time_series_net() else deep_set()
@@ -258,19 +253,8 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     }
   }
 
-  # context variables
-  available <- colnames(sims$context) %||% character()
-  ctx_step <- steps_of(cfg, "context")
-  context_names <- if (length(ctx_step)) ctx_step[[1]]$names else available
-  unknown <- setdiff(context_names, available)
-  if (length(unknown) > 0) {
-    cli::cli_abort(c("{.fn context_variables} names {?a variable/variables} the simulations do not have: {.val {unknown}}.",
-                     "i" = if (length(available)) "Context variables: {.val {available}}." else "These simulations have no context variables (see {.arg context} of {.fn simulator})."),
-                   class = "amortized_error_argument", call = call)
-  }
-
-  std <- steps_of(cfg, "standardize")
   lengths <- sims$lengths
+  data_steps <- steps$steps
   flat_points <- if (flat_set) sims$set_structure else NULL
   per_point <- if (three_d) length(names_now) else if (!is.null(summary_net)) flat_points[2] else length(names_now)
   variable_length <- !is.null(summary_net) && length(lengths) > 0 && min(lengths) < max(lengths)
@@ -281,22 +265,119 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     flat_points = if (!is.null(summary_net) && flat_set) flat_points,
     length_range = if (length(lengths)) range(lengths),
     keep_nonfinite = length(steps_of(cfg, "nan_to_num")) > 0,
-    core = list(dim_theta = length(pnames), dim_x = per_point,
-                set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
-                linear_residual = linear_residual, dim_context = length(context_names),
-                variable_length = variable_length,
-                standardize_parameters = if (length(std)) std[[1]]$parameters else TRUE,
-                standardize_data = if (length(std)) std[[1]]$data else TRUE,
-                lower = lower, upper = upper)
+    core = c(list(dim_theta = length(pnames), dim_x = per_point,
+                  set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
+                  linear_residual = linear_residual, dim_context = length(context_names),
+                  variable_length = variable_length, lower = lower, upper = upper), standardize_flags(cfg))
+  )
+}
+
+# Whether parameters and data are standardized: list(standardize_parameters,
+# standardize_data).
+standardize_flags <- function(cfg) {
+  std <- steps_of(cfg, "standardize")
+  list(standardize_parameters = if (length(std)) std[[1]]$parameters else TRUE,
+       standardize_data = if (length(std)) std[[1]]$data else TRUE)
+}
+
+# The context variables that reach the inference network.
+resolve_context_names <- function(cfg, sims, call) {
+  available <- colnames(sims$context) %||% character()
+  ctx_step <- steps_of(cfg, "context")
+  context_names <- if (length(ctx_step)) ctx_step[[1]]$names else available
+  unknown <- setdiff(context_names, available)
+  if (length(unknown) > 0) {
+    cli::cli_abort(c("{.fn context_variables} names {?a variable/variables} the simulations do not have: {.val {unknown}}.",
+                     "i" = if (length(available)) "Context variables: {.val {available}}." else "These simulations have no context variables (see {.arg context} of {.fn simulator})."),
+                   class = "amortized_error_argument", call = call)
+  }
+  context_names
+}
+
+# The data steps as they apply to one block whose variables are `names`,
+# and the variable names after them: list(steps, names, used) with used[[i]]
+# the names of step i found in the block. With partial = TRUE (a source of
+# multi-source data) a step whose names are all elsewhere is skipped, and
+# named variables need only exist somewhere (the caller checks).
+steps_for_block <- function(steps, names, partial = FALSE, source = NULL, call = rlang::caller_env()) {
+  out <- list()
+  used <- vector("list", length(steps))
+  for (i in seq_along(steps)) {
+    s <- steps[[i]]
+    if (length(s$names) > 0) {
+      used[[i]] <- intersect(s$names, names)
+      unknown <- setdiff(s$names, names)
+      if (!partial && length(unknown) > 0) {
+        cli::cli_abort(c("{.fn {s$step}} names data variable{?s} that {?does/do} not exist at that step: {.val {unknown}}.",
+                         "i" = "Data variables: {abbreviate_names(names)}."), class = "amortized_error_argument",
+                       call = call)
+      }
+      if (length(used[[i]]) == 0) next
+      s$names <- used[[i]]
+    }
+    names <- switch(s$step, drop_data = setdiff(names, s$names), keep_data = intersect(names, s$names),
+                    nan_to_num = c(names, paste0(names, "_missing")), names)
+    if (length(names) == 0) {
+      cli::cli_abort("{.fn {s$step}} leaves no data variable{if (!is.null(source)) paste0(' in source ', source)}.",
+                     class = "amortized_error_argument", call = call)
+    }
+    out <- c(out, list(s))
+  }
+  list(steps = out, names = names, used = used)
+}
+
+# The plan for multi-source data (a named list of blocks): flat sources are
+# concatenated into the flat values, every set or time-series source gets
+# its own summary network of a fusion().
+resolve_sources <- function(x, sims, cfg, data_steps, context_names, lower, upper, call) {
+  blocks <- names(sims$data)
+  per_block <- lapply(stats::setNames(blocks, blocks), function(b) {
+    steps_for_block(data_steps, data_names_of(sims$data[[b]]), partial = TRUE, source = b, call = call)
+  })
+  for (i in seq_along(data_steps)) {
+    unknown <- setdiff(data_steps[[i]]$names, unlist(lapply(per_block, function(p) p$used[[i]])))
+    if (length(unknown) > 0) {
+      cli::cli_abort(c("{.fn {data_steps[[i]]$step}} names data variable{?s} that no source has at that step: {.val {unknown}}.",
+                       "i" = "Sources: {paste0(blocks, ' (', vapply(sims$data, function(d) abbreviate_names(data_names_of(d), 4), ''), ')', collapse = '; ')}."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+  if (length(steps_of(cfg, "as_set")) > 0) {
+    cli::cli_abort("{.fn as_set} is for one block of data; for multi-source data name each source's summary network in {.fn fusion}.",
+                   class = "amortized_error_argument", call = call)
+  }
+  sources <- array_blocks(sims$data)
+  flat <- setdiff(blocks, sources)
+  series <- length(steps_of(cfg, "as_time_series")) > 0
+  summary_net <- resolve_fusion(x$summary_net, sources, flat, series, ncol(sims$parameters), call = call)
+  data_names <- lapply(per_block, `[[`, "names")
+  varying <- vapply(sources, function(b) min(sims$lengths[[b]]) < max(sims$lengths[[b]]), logical(1))
+  list(
+    structure = "fusion", summary_net = summary_net, sources = sources, flat_sources = flat,
+    data_steps = lapply(per_block, `[[`, "steps"),
+    data_names_raw = data_names_of(sims$data), data_names = data_names, context_names = context_names,
+    length_range = lapply(sims$lengths[sources], range),
+    keep_nonfinite = length(steps_of(cfg, "nan_to_num")) > 0,
+    core = c(list(dim_theta = ncol(sims$parameters), dim_x = sum(lengths(data_names[flat])),
+                  set_shape = integer(), linear_residual = FALSE, dim_context = length(context_names),
+                  variable_length = any(varying), source_dims = unname(lengths(data_names[sources])),
+                  lower = lower, upper = upper), standardize_flags(cfg))
   )
 }
 
 # Applies the plan's data steps to data (an n x d matrix or [n, N, d] array
-# with the raw variable names); lengths mark the valid observations.
+# with the raw variable names, or a named list of such blocks).
 apply_data_steps <- function(plan, data, call = rlang::caller_env()) {
+  if (is_multi_source(data)) {
+    return(lapply(stats::setNames(names(data), names(data)), function(b) apply_steps(plan$data_steps[[b]], data[[b]], call)))
+  }
+  apply_steps(plan$data_steps, data, call)
+}
+
+apply_steps <- function(steps, data, call) {
   last <- length(dim(data))
   take <- function(x, j) if (last == 3) x[, , j, drop = FALSE] else x[, j, drop = FALSE]
-  for (s in plan$data_steps) {
+  for (s in steps) {
     nm <- data_names_of(data)
     sel <- if (length(s$names)) match(s$names, nm) else seq_along(nm)
     if (s$step == "drop_data") {
@@ -334,6 +415,7 @@ apply_data_steps <- function(plan, data, call = rlang::caller_env()) {
 # the C++ glue takes them.
 network_inputs <- function(plan, data, lengths, context, call = rlang::caller_env()) {
   x <- apply_data_steps(plan, data, call = call)
+  if (identical(plan$structure, "fusion")) return(fusion_inputs(plan, x, lengths, context))
   if (!is.null(plan$flat_points)) {  # flat set data for a summary network: [n, n_obs, dim]
     p <- plan$flat_points
     x <- aperm(array(x, c(nrow(x), p[2], p[1])), c(1, 3, 2))
@@ -341,9 +423,43 @@ network_inputs <- function(plan, data, lengths, context, call = rlang::caller_en
   }
   if (length(dim(x)) == 3 && is.null(lengths)) lengths <- rep(dim(x)[2], dim(x)[1])
   storage.mode(x) <- "double"
-  ctx <- if (length(plan$context_names)) context[, plan$context_names, drop = FALSE] else matrix(0, nrow(x), 0)
+  list(x = x, lengths = if (length(dim(x)) == 3) as.integer(lengths) else integer(),
+       context = context_matrix(plan, context, nrow(x)))
+}
+
+# Multi-source inputs: x = list(flat = the flat sources side by side,
+# sources = list(list(x, lengths), ...) in the plan's order).
+fusion_inputs <- function(plan, x, lengths, context) {
+  n <- n_rows(x)
+  flat <- if (length(plan$flat_sources)) do.call(cbind, unname(x[plan$flat_sources])) else matrix(0, n, 0)
+  storage.mode(flat) <- "double"
+  sources <- lapply(plan$sources, function(b) {
+    v <- x[[b]]
+    storage.mode(v) <- "double"
+    list(x = v, lengths = as.integer(lengths[[b]] %||% rep(dim(v)[2], n)))
+  })
+  list(x = list(flat = flat, sources = sources), lengths = integer(), context = context_matrix(plan, context, n))
+}
+
+# The number of data sets of network inputs, and the inputs of rows i.
+input_rows <- function(inputs) if (is_multi_source(inputs$x)) nrow(inputs$x$flat) else nrow(inputs$x)
+
+take_input_rows <- function(inputs, i) {
+  x <- inputs$x
+  x <- if (is_multi_source(x)) {
+    list(flat = x$flat[i, , drop = FALSE],
+         sources = lapply(x$sources, function(s) list(x = take_rows(s$x, i), lengths = s$lengths[i])))
+  } else {
+    take_rows(x, i)
+  }
+  list(x = x, lengths = if (length(inputs$lengths)) inputs$lengths[i] else integer(),
+       context = inputs$context[i, , drop = FALSE])
+}
+
+context_matrix <- function(plan, context, n) {
+  ctx <- if (length(plan$context_names)) context[, plan$context_names, drop = FALSE] else matrix(0, n, 0)
   storage.mode(ctx) <- "double"
-  list(x = x, lengths = if (length(dim(x)) == 3) as.integer(lengths) else integer(), context = ctx)
+  ctx
 }
 
 # The inputs for simulations.
@@ -360,8 +476,21 @@ describe_plan <- function(plan, parameter_names) {
     out <- c(out, paste0("bounds: ", paste0(parameter_names[bounded], " in (", core$lower[bounded], ", ",
                                             core$upper[bounded], ")", collapse = ", ")))
   }
-  for (s in plan$data_steps) out <- c(out, format.amortized_step(s))
+  if (identical(plan$structure, "fusion")) {
+    for (b in names(plan$data_steps)) {
+      for (s in plan$data_steps[[b]]) out <- c(out, paste0(b, ": ", format.amortized_step(s)))
+    }
+  } else {
+    for (s in plan$data_steps) out <- c(out, format.amortized_step(s))
+  }
   out <- c(out, switch(plan$structure,
+    fusion = c(vapply(plan$sources, function(b) {
+      r <- plan$length_range[[b]]
+      set <- summary_net_structure(plan$summary_net$nets[[b]]) == "set"
+      paste0("source ", b, ": ", if (set) "sets" else "time series", " of ", paste(unique(r), collapse = ".."),
+             if (set) " observations" else " steps")
+    }, ""), if (length(plan$flat_sources)) paste0("flat source", if (length(plan$flat_sources) > 1) "s", ": ",
+                                                  paste(plan$flat_sources, collapse = ", "))),
     flat = NULL,
     flat_set = paste0("structure: ", set_layout(core$set_shape), ", in canonical order with its moments"),
     set = paste0("structure: exchangeable sets", if (!is.null(plan$length_range))

@@ -34,7 +34,7 @@ posterior_log_density <- function(object, theta, data, context = NULL, threads =
   obs <- observed_inputs(object, data, context)
   inputs <- obs$inputs
   if (obs$n == 1 && nrow(th) > 1) inputs <- repeat_inputs(inputs, nrow(th))
-  if (nrow(inputs$x) != nrow(th)) {
+  if (input_rows(inputs) != nrow(th)) {
     cli::cli_abort(c("{.arg data} must have one data set, or one per row of {.arg theta}.",
                      "x" = "{.arg theta} has {nrow(th)} rows, {.arg data} {obs$n}."),
                    class = "amortized_error_data")
@@ -43,8 +43,4 @@ posterior_log_density <- function(object, theta, data, context = NULL, threads =
 }
 
 # Network inputs of one data set repeated k times.
-repeat_inputs <- function(inputs, k) {
-  i <- rep(1L, k)
-  list(x = take_rows(inputs$x, i), lengths = if (length(inputs$lengths)) inputs$lengths[i] else integer(),
-       context = inputs$context[i, , drop = FALSE])
-}
+repeat_inputs <- function(inputs, k) take_input_rows(inputs, rep(1L, k))

@@ -43,6 +43,11 @@ posterior_predictive <- function(object, simulator, data, n_draws = 100, context
   if (missing(data)) cli::cli_abort("{.arg data} is missing: give the observed data set.", class = "amortized_error_argument")
   n_draws <- check_count(n_draws)
   seed <- resolve_seed(seed)
+  if (is.list(simulator$data_names)) {
+    cli::cli_abort(c("{.fn posterior_predictive} does not handle multi-source simulators yet.",
+                     "i" = "Simulate from the posterior draws with your model and compare source by source."),
+                   class = "amortized_error_argument")
+  }
   set_data <- length(simulator$data_shape) == 2
   if (is.null(time_series)) {
     time_series <- inherits(object, "amortizer") && identical(object$config$structure, "time_series")

@@ -64,27 +64,80 @@ sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed 
 observed_inputs <- function(object, data, context = NULL, arg = "data", call = rlang::caller_env()) {
   plan <- object$config
   allow_nonfinite <- isTRUE(plan$keep_nonfinite)
-  if (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points)) {
+  if (identical(plan$structure, "fusion")) {
+    obs <- as_source_observations(data, object$data_names, plan, arg = arg, allow_nonfinite = allow_nonfinite,
+                                  call = call)
+  } else if (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points)) {
     obs <- as_set_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
-    if (!is.null(plan$length_range) && any(obs$lengths < plan$length_range[1] | obs$lengths > plan$length_range[2])) {
-      what <- if (plan$structure == "set") "observations" else "time steps"
-      cli::cli_warn(c("{.arg {arg}} has {?a data set/data sets} with a number of {what} outside the range trained on ({plan$length_range[1]}..{plan$length_range[2]}).",
-                      "i" = "The amortizer extrapolates there; its posteriors may be poor."),
-                    class = "amortized_warning_extrapolation", call = call)
-    }
+    warn_extrapolation(obs$lengths, plan$length_range, if (plan$structure == "set") "observations" else "time steps",
+                       arg, call)
   } else {
     obs <- as_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
     obs$data <- obs$matrix
   }
-  n <- nrow(obs$data)
+  n <- n_rows(obs$data)
   ctx <- observed_context(plan, context, n, obs$lengths, call = call)
   list(inputs = network_inputs(plan, obs$data, obs$lengths, ctx, call = call), single = obs$single, n = n)
+}
+
+# Warns when observed lengths lie outside the range trained on.
+warn_extrapolation <- function(lengths, range, what, arg, call) {
+  if (is.null(range) || all(lengths >= range[1] & lengths <= range[2])) return(invisible())
+  cli::cli_warn(c("{.arg {arg}} has {?a data set/data sets} with a number of {what} outside the range trained on ({range[1]}..{range[2]}).",
+                  "i" = "The amortizer extrapolates there; its posteriors may be poor."),
+                class = "amortized_warning_extrapolation", call = call)
+}
+
+# Observed multi-source data: a named list with one block per source, each
+# as sample_posterior() takes one block (for several data sets: arrays or
+# lists for sets and series, matrices for flat sources). Returns
+# list(data = named list of blocks, lengths = named list, single).
+as_source_observations <- function(data, data_names, plan, arg = "data", allow_nonfinite = FALSE,
+                                   call = rlang::caller_env()) {
+  blocks <- names(data_names)
+  if (!is.list(data) || is.data.frame(data) || is.null(names(data))) {
+    cli::cli_abort(c("{.arg {arg}} must be a named list with one element per data source ({.val {blocks}}).",
+                     "x" = "Got {describe_value(data)}."), class = "amortized_error_data", call = call)
+  }
+  missing_blocks <- setdiff(blocks, names(data))
+  extra <- setdiff(names(data), blocks)
+  if (length(missing_blocks) > 0 || length(extra) > 0) {
+    cli::cli_abort(c("{.arg {arg}} must have exactly the sources the amortizer was trained on: {.val {blocks}}.",
+                     "x" = if (length(missing_blocks)) "Missing: {.val {missing_blocks}}.",
+                     "x" = if (length(extra)) "Unknown: {.val {extra}}."),
+                   class = "amortized_error_data", call = call)
+  }
+  parts <- lapply(stats::setNames(blocks, blocks), function(b) {
+    where <- paste0(arg, "$", b)
+    if (b %in% plan$sources) {
+      o <- as_set_observations(data[[b]], data_names[[b]], arg = where, allow_nonfinite = allow_nonfinite, call = call)
+      kind <- summary_net_structure(plan$summary_net$nets[[b]])
+      warn_extrapolation(o$lengths, plan$length_range[[b]], if (kind == "set") "observations" else "time steps",
+                         where, call)
+      o
+    } else {
+      o <- as_observations(data[[b]], data_names[[b]], arg = where, allow_nonfinite = allow_nonfinite, call = call)
+      list(data = o$matrix, single = o$single)
+    }
+  })
+  counts <- vapply(parts, function(p) nrow(p$data), numeric(1))
+  if (any(counts != counts[1])) {
+    cli::cli_abort(c("The sources of {.arg {arg}} must hold the same number of data sets.",
+                     "x" = "{paste0(blocks, ': ', counts, collapse = ', ')}."), class = "amortized_error_data", call = call)
+  }
+  list(data = lapply(parts, `[[`, "data"), lengths = lapply(parts[plan$sources], `[[`, "lengths"),
+       single = all(vapply(parts, `[[`, logical(1), "single")))
 }
 
 # The context matrix (n rows) of the plan's context variables.
 observed_context <- function(plan, context, n, lengths, call = rlang::caller_env()) {
   need <- plan$context_names
   if (length(need) == 0) return(NULL)
+  if (is.list(lengths)) {  # multi-source: n_obs is the length of the one source whose length varied in training
+    varying <- names(Filter(function(r) r[1] < r[2], plan$length_range))
+    pick <- if (length(varying) == 1) varying else if (length(lengths) == 1) names(lengths)
+    lengths <- if (!is.null(pick)) lengths[[pick]]
+  }
   if (!is.null(context)) {
     if (is.data.frame(context)) context <- as.matrix(context)
     if (!is.numeric(context) || (is.null(dim(context)) && is.null(names(context))) ||

@@ -98,12 +98,12 @@ simulate_benchmark_varying <- function(sim, n, seed, threads, call) {
 # keep_nonfinite: keep rows whose only non-finite values are in the data.
 new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structure = NULL, lengths = NULL,
                             context = NULL, keep_nonfinite = FALSE, call = rlang::caller_env()) {
-  if (nrow(data) != nrow(parameters)) {
+  if (n_rows(data) != nrow(parameters)) {
     cli::cli_abort("{.arg parameters} and {.arg data} have different numbers of rows.",
                    class = "amortized_error_data", call = call)
   }
-  if (length(dim(data)) == 3 && is.null(lengths)) lengths <- rep(dim(data)[2], nrow(data))
-  if (!is.null(lengths)) lengths <- as.integer(lengths)
+  lengths <- if (is.null(lengths)) full_lengths(data) else if (is.list(lengths)) lapply(lengths, as.integer) else
+    as.integer(lengths)
   if (is.null(nonfinite_rows)) {
     bad <- !finite_rows(parameters)
     if (!keep_nonfinite) bad <- bad | !finite_rows(data, lengths)
@@ -119,46 +119,25 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
                   class = "amortized_warning_nonfinite", call = call)
     parameters <- parameters[!bad, , drop = FALSE]
     data <- take_rows(data, !bad)
-    if (!is.null(lengths)) lengths <- lengths[!bad]
+    if (!is.null(lengths)) lengths <- take_lengths(lengths, !bad)
     if (!is.null(context)) context <- context[!bad, , drop = FALSE]
   }
   if (nrow(parameters) == 0) {
     cli::cli_abort("Every simulation had non-finite values; nothing is left.",
                    class = "amortized_error_simulator", call = call)
   }
-  if (!is.null(lengths) && length(lengths) > 0 && max(lengths) < dim(data)[2]) {  # drop padding nobody needs
-    data <- data[, seq_len(max(lengths)), , drop = FALSE]
-  }
+  data <- trim_padding(data, lengths)  # drop padding nobody needs
   set_structure <- if (length(set_structure) == 2) as.integer(set_structure)
   structure(list(parameters = parameters, data = data, set_structure = set_structure, lengths = lengths,
                  context = context),
             class = "amortized_simulations")
 }
 
-# TRUE for the rows of a matrix, or of an [n, n_obs, dim] array within the
-# first lengths[i] observations, whose values are all finite.
-finite_rows <- function(x, lengths = NULL) {
-  if (length(dim(x)) == 2) {
-    ok <- is.finite(rowSums(x))  # a sum can also overflow: check those rows value by value
-    if (!all(ok)) ok[!ok] <- apply(is.finite(x[!ok, , drop = FALSE]), 1, all)
-    return(ok)
-  }
-  bad <- !is.finite(x)
-  if (!is.null(lengths)) {
-    padding <- outer(lengths, seq_len(dim(x)[2]), `<`)
-    bad <- bad & !as.vector(padding)  # recycled over the variables
-  }
-  rowSums(bad, dims = 1L) == 0
-}
-
-# Rows i of a matrix or of an [n, n_obs, dim] array.
-take_rows <- function(x, i) if (length(dim(x)) == 3) x[i, , , drop = FALSE] else x[i, , drop = FALSE]
-
 # Both simulations in one (the same variables; sets padded to the longer).
 combine_simulations <- function(a, b) {
-  data <- bind_data(list(a$data, b$data))
+  data <- bind_data(list(a$data, b$data), list(a$lengths, b$lengths))
   new_simulations(rbind(a$parameters, b$parameters), data$data, nonfinite_rows = integer(),
-                  set_structure = a$set_structure, lengths = c(a$lengths, b$lengths),
+                  set_structure = a$set_structure, lengths = data$lengths,
                   context = if (!is.null(a$context)) rbind(a$context, b$context))
 }
 
@@ -166,19 +145,24 @@ combine_simulations <- function(a, b) {
 subset_simulations <- function(sims, i) {
   sims$parameters <- sims$parameters[i, , drop = FALSE]
   sims$data <- take_rows(sims$data, i)
-  if (!is.null(sims$lengths)) sims$lengths <- sims$lengths[i]
+  if (!is.null(sims$lengths)) sims$lengths <- take_lengths(sims$lengths, i)
   if (!is.null(sims$context)) sims$context <- sims$context[i, , drop = FALSE]
   sims
 }
-
-# The names of the data variables (the last dimension).
-data_names_of <- function(data) utils::tail(dimnames(data), 1)[[1]]
 
 #' @export
 print.amortized_simulations <- function(x, ...) {
   cat("<amortized_simulations> ", nrow(x$parameters), " simulations\n", sep = "")
   cat("  parameters (", ncol(x$parameters), "): ", abbreviate_names(colnames(x$parameters)), "\n", sep = "")
-  cat("  data       ", data_layout(data_names_of(x$data), dim(x$data)[-1], x$lengths), "\n", sep = "")
+  if (is_multi_source(x$data)) {
+    cat("  data       ", length(x$data), " sources\n", sep = "")
+    for (b in names(x$data)) {
+      cat("    ", b, ": ", data_layout(data_names_of(x$data[[b]]), data_shape_of(x$data[[b]]), x$lengths[[b]]), "\n",
+          sep = "")
+    }
+  } else {
+    cat("  data       ", data_layout(data_names_of(x$data), dim(x$data)[-1], x$lengths), "\n", sep = "")
+  }
   if (!is.null(x$context)) {
     ranges <- apply(x$context, 2, function(v) paste0(format(min(v)), "..", format(max(v))))
     cat("  context    (", ncol(x$context), "): ", paste(colnames(x$context), ranges, sep = " in ", collapse = ", "),
@@ -194,13 +178,19 @@ summary.amortized_simulations <- function(object, ...) {
                sd = apply(m, 2, stats::sd), min = apply(m, 2, min), max = apply(m, 2, max),
                row.names = NULL)
   }
-  data <- object$data
-  if (length(dim(data)) == 3) {  # pool the valid observations of every data set
-    data <- matrix(data, ncol = dim(data)[3], dimnames = list(NULL, dimnames(data)[[3]]))
-    valid <- as.vector(outer(object$lengths, seq_len(dim(object$data)[2]), `>=`))
-    data <- data[valid, , drop = FALSE]
+  pooled <- function(data, lengths) {  # the valid observations of every data set
+    if (length(dim(data)) != 3) return(data)
+    valid <- as.vector(outer(lengths, seq_len(dim(data)[2]), `>=`))
+    matrix(data, ncol = dim(data)[3], dimnames = list(NULL, dimnames(data)[[3]]))[valid, , drop = FALSE]
   }
-  out <- rbind(describe(object$parameters, "parameters"), describe(data, "data"))
+  data <- if (is_multi_source(object$data)) {
+    do.call(rbind, lapply(names(object$data), function(b) {
+      describe(pooled(object$data[[b]], object$lengths[[b]]), paste0("data$", b))
+    }))
+  } else {
+    describe(pooled(object$data, object$lengths), "data")
+  }
+  out <- rbind(describe(object$parameters, "parameters"), data)
   if (!is.null(object$context)) out <- rbind(out, describe(object$context, "context"))
   out
 }

@@ -111,7 +111,8 @@ with_rng_restored <- function(expr) {
 }
 
 # Checks one chunk's raw prior and model output and converts it to a
-# parameter matrix and a data matrix (or [n, n_obs, dim] array).
+# parameter matrix and a data matrix (or [n, n_obs, dim] array, or a named
+# list of such blocks).
 check_chunk <- function(raw, n, sim, call) {
   theta <- raw$theta
   if (is.data.frame(theta)) {
@@ -142,38 +143,17 @@ check_chunk <- function(raw, n, sim, call) {
     cli::cli_abort(c("{.arg model} failed.", "x" = "{conditionMessage(raw$data)}"),
                    class = "amortized_error_simulator", call = call)
   }
-  x <- if (isTRUE(sim$vectorized)) raw$data else stack_rows(raw$data, call)
-  if (is.data.frame(x)) x <- as.matrix(x)
-  if (is.null(dim(x)) && is.numeric(x) && length(x) == n) x <- matrix(x, ncol = 1)
-  if (!is.numeric(x) || !length(dim(x)) %in% 2:3) {
-    cli::cli_abort(c("{.arg model} must return a numeric matrix (one data set per row) or an [n, n_obs, dim] array.",
-                     "x" = "It returned {describe_value(x)}."),
+  x <- raw$data
+  if (!isTRUE(sim$vectorized)) {
+    x <- if (is_block_list(x[[1]]) && !is.null(names(x[[1]]))) stack_sources(x, call) else stack_rows(x, call)
+  }
+  if (!is_block_list(x) && is.list(sim$data_shape)) {
+    cli::cli_abort(c("{.arg model} returned one data block; earlier it returned the sources {.val {names(sim$data_shape)}}."),
                    class = "amortized_error_simulator", call = call)
   }
-  if (nrow(x) != n) {
-    cli::cli_abort(c("{.arg model} must return one data set per parameter row ({n}).",
-                     "x" = "It returned {nrow(x)}.",
-                     "i" = "For a model that takes one parameter vector, use {.code vectorized = FALSE}."),
-                   class = "amortized_error_simulator", call = call)
-  }
-  storage.mode(x) <- "double"
-  storage.mode(theta) <- "double"
-  d <- length(dim(x))
-  if (is.null(dimnames(x)[[d]])) {
-    dn <- dimnames(x) %||% vector("list", d)
-    dn[[d]] <- paste0("x_", seq_len(dim(x)[d]))
-    dimnames(x) <- dn
-  }
+  x <- if (is_block_list(x)) check_sources(x, n, sim$data_shape, call) else check_block(x, n, sim$data_shape, call)
   if (!is.null(sim$parameter_names) && !identical(colnames(theta), sim$parameter_names)) {
     cli::cli_abort("{.arg prior} returned other parameter names than before.",
-                   class = "amortized_error_simulator", call = call)
-  }
-  # the number of observations of set / series data may vary, nothing else
-  if (!is.null(sim$data_shape) && (length(dim(x)) != length(sim$data_shape) + 1 ||
-                                   utils::tail(dim(x), 1) != utils::tail(sim$data_shape, 1))) {
-    cli::cli_abort(c("{.arg model} returned data sets of another shape than before.",
-                     "x" = "Now {paste(dim(x)[-1], collapse = ' x ')}, earlier {paste(sim$data_shape, collapse = ' x ')}.",
-                     "i" = if (length(dim(x)) == 2) "Data sets of a varying number of observations must be {.code [n, n_obs, dim]} arrays."),
                    class = "amortized_error_simulator", call = call)
   }
   ctx <- NULL
@@ -191,13 +171,84 @@ check_chunk <- function(raw, n, sim, call) {
   list(parameters = theta, data = x, context = ctx)
 }
 
+# A model output that is a list of data blocks (multi-source data).
+is_block_list <- function(x) is.list(x) && !is.data.frame(x)
+
+# Checks one data block of a chunk (n rows) and returns it as a double
+# matrix or [n, n_obs, dim] array with variable names. shape: the shape of
+# earlier chunks (NULL for the first); source: the block's name, or NULL.
+check_block <- function(x, n, shape, call, source = NULL) {
+  what <- if (is.null(source)) "{.arg model}" else paste0("Source {.field ", source, "} of {.arg model}")
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.null(dim(x)) && is.numeric(x) && length(x) == n) x <- matrix(x, ncol = 1)
+  if (!is.numeric(x) || !length(dim(x)) %in% 2:3) {
+    cli::cli_abort(c(paste(what, "must return a numeric matrix (one data set per row) or an [n, n_obs, dim] array."),
+                     "x" = "It returned {describe_value(x)}.",
+                     "i" = if (is.null(source)) "For data from several sources, return a named list of such blocks."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  if (nrow(x) != n) {
+    cli::cli_abort(c(paste(what, "must return one data set per parameter row ({n})."),
+                     "x" = "It returned {nrow(x)}.",
+                     "i" = "For a model that takes one parameter vector, use {.code vectorized = FALSE}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  storage.mode(x) <- "double"
+  d <- length(dim(x))
+  if (is.null(dimnames(x)[[d]])) {
+    dn <- dimnames(x) %||% vector("list", d)
+    dn[[d]] <- paste0("x_", seq_len(dim(x)[d]))
+    dimnames(x) <- dn
+  }
+  # the number of observations of set / series data may vary, nothing else
+  if (!is.null(shape) && (length(dim(x)) != length(shape) + 1 ||
+                          utils::tail(dim(x), 1) != utils::tail(shape, 1))) {
+    cli::cli_abort(c(paste(what, "returned data sets of another shape than before."),
+                     "x" = "Now {paste(dim(x)[-1], collapse = ' x ')}, earlier {paste(shape, collapse = ' x ')}.",
+                     "i" = if (length(dim(x)) == 2) "Data sets of a varying number of observations must be {.code [n, n_obs, dim]} arrays."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  x
+}
+
+# Checks multi-source model output: a named list of blocks (the same names
+# as before, when shape, a list of earlier shapes, is given).
+check_sources <- function(x, n, shape, call) {
+  nm <- names(x)
+  if (length(x) == 0 || is.null(nm) || any(is.na(nm) | nm == "") || anyDuplicated(nm)) {
+    cli::cli_abort(c("{.arg model} returned a list: data from several sources must be a list of blocks with unique names.",
+                     "i" = "For example {.code list(trials = <[n, n_obs, 2] array>, summary = <n x 3 matrix>)}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  if (!is.null(shape) && (!is.list(shape) || !identical(nm, names(shape)))) {
+    cli::cli_abort(c("{.arg model} returned other data sources than before.",
+                     "x" = "Now {.val {nm}}, earlier {if (is.list(shape)) names(shape) else 'one block'}."),
+                   class = "amortized_error_simulator", call = call)
+  }
+  stats::setNames(lapply(nm, function(b) check_block(x[[b]], n, shape[[b]], call, source = b)), nm)
+}
+
+# Stacks the per-row multi-source outputs (named lists of a vector or an
+# [n_obs, dim] matrix each) source by source.
+stack_sources <- function(rows, call) {
+  nm <- names(rows[[1]])
+  for (i in seq_along(rows)) {
+    if (!is_block_list(rows[[i]]) || !identical(names(rows[[i]]), nm)) {
+      cli::cli_abort(c("{.arg model} (with {.code vectorized = FALSE}) returned different sources for different rows.",
+                       "x" = "Row 1 gave {.val {nm}}, row {i} {describe_value(rows[[i]])}."),
+                     class = "amortized_error_simulator", call = call)
+    }
+  }
+  stats::setNames(lapply(nm, function(b) stack_rows(lapply(rows, `[[`, b), call)), nm)
+}
+
 # Stacks the per-row outputs of a model run row by row: vectors into an
 # [n, d] matrix, [n_obs, dim] matrices into an [n, n_obs, dim] array.
 stack_rows <- function(rows, call) {
   for (i in seq_along(rows)) {
     out <- rows[[i]]
     if (!is.numeric(out) || length(dim(out)) > 2) {
-      cli::cli_abort(c("{.arg model} (with {.code vectorized = FALSE}) must return a numeric vector or an [n_obs, dim] matrix.",
+      cli::cli_abort(c("{.arg model} (with {.code vectorized = FALSE}) must return a numeric vector or an [n_obs, dim] matrix (for several sources: a named list of them).",
                        "x" = "For parameter row {i} it returned {describe_value(out)}."),
                      class = "amortized_error_simulator", call = call)
     }
@@ -217,25 +268,4 @@ stack_rows <- function(rows, call) {
   x <- matrix(unlist(rows, use.names = FALSE), nrow = length(rows), byrow = TRUE)
   colnames(x) <- names(first)
   x
-}
-
-# Binds data blocks along the first dimension: matrices, or 3-d arrays
-# padded with NA to the most observations. Returns list(data, lengths), the
-# lengths (observations per row) for 3-d data, else NULL.
-bind_data <- function(blocks) {
-  if (length(dim(blocks[[1]])) == 2) {
-    return(list(data = if (length(blocks) == 1) blocks[[1]] else do.call(rbind, blocks), lengths = NULL))
-  }
-  points <- vapply(blocks, function(b) dim(b)[2], numeric(1))
-  rows <- vapply(blocks, nrow, numeric(1))
-  lengths <- rep(as.integer(points), rows)
-  if (length(blocks) == 1) return(list(data = blocks[[1]], lengths = lengths))
-  d <- dim(blocks[[1]])
-  out <- array(NA_real_, c(sum(rows), max(points), d[3]), dimnames = list(NULL, NULL, dimnames(blocks[[1]])[[3]]))
-  start <- 0
-  for (b in blocks) {
-    out[start + seq_len(nrow(b)), seq_len(dim(b)[2]), ] <- b
-    start <- start + nrow(b)
-  }
-  list(data = out, lengths = lengths)
 }

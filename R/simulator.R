@@ -13,7 +13,11 @@
 #'   observations of `dim` variables, an `[n, n_obs, dim]` array. With
 #'   `vectorized = FALSE`, a function of one named parameter vector returning
 #'   one data set: a numeric vector, or an `[n_obs, dim]` matrix; it is
-#'   called row by row.
+#'   called row by row. For data from several sources (e.g. a set of trials
+#'   and a time series, or a set and a few flat values), return a named list
+#'   of such blocks instead (with `vectorized = FALSE`, a named list per
+#'   row); each source keeps its own variables and number of observations,
+#'   and [fusion()] gives each its own summary network.
 #' @param vectorized Whether `model` takes all parameter rows at once.
 #' @param context `NULL` or a named list of context variables, such as the
 #'   number of observations per data set: each a numeric vector of values to
@@ -77,7 +81,7 @@ simulator <- function(prior, model, vectorized = TRUE, context = NULL) {
   trial <- simulate_r(sim, 3, seed = 1, call = rlang::current_env())
   sim$parameter_names <- colnames(trial$parameters)
   sim$data_names <- data_names_of(trial$data)
-  sim$data_shape <- dim(trial$data)[-1]
+  sim$data_shape <- data_shape_of(trial$data)
   sim
 }
 
@@ -196,7 +200,15 @@ print.amortized_simulator <- function(x, ...) {
     paste0("R simulator (", if (x$vectorized) "vectorized" else "row by row", ")")
   cat("<amortized_simulator> ", what, "\n", sep = "")
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
-  cat("  data       ", data_layout(x$data_names, x$data_shape, varying = length(x$context) > 0), "\n", sep = "")
+  if (is.list(x$data_names)) {
+    cat("  data       ", length(x$data_names), " sources\n", sep = "")
+    for (b in names(x$data_names)) {
+      cat("    ", b, ": ", data_layout(x$data_names[[b]], x$data_shape[[b]], varying = length(x$context) > 0), "\n",
+          sep = "")
+    }
+  } else {
+    cat("  data       ", data_layout(x$data_names, x$data_shape, varying = length(x$context) > 0), "\n", sep = "")
+  }
   if (length(x$set_structure) == 2) {
     cat("  structure: ", set_layout(x$set_structure), "\n", sep = "")
   }

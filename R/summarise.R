@@ -43,6 +43,11 @@ summarise <- function(object, data, context = NULL, threads = inference_threads(
   core <- object$config$core
   if (k == 0) k <- ncol(cond) - core$dim_context - as.integer(core$variable_length)
   out <- cond[, seq_len(k), drop = FALSE]
-  colnames(out) <- paste0("summary_", seq_len(k))
+  nets <- object$config$summary_net$nets
+  colnames(out) <- if (identical(object$config$structure, "fusion")) {  # by source: trials_1, ..., series_1, ...
+    unlist(lapply(names(nets), function(b) paste0(b, "_", seq_len(nets[[b]]$summary_dim))))
+  } else {
+    paste0("summary_", seq_len(k))
+  }
   out
 }

@@ -9,7 +9,10 @@ new_summary_net <- function(type, summary_dim, ..., call = rlang::caller_env()) 
 is_summary_net <- function(x) inherits(x, "amortized_summary_net")
 
 # Which data structure a summary network is made for.
-summary_net_structure <- function(x) if (x$type %in% c("deep_set", "set_transformer")) "set" else "time_series"
+summary_net_structure <- function(x) {
+  if (x$type == "fusion") return("fusion")
+  if (x$type %in% c("deep_set", "set_transformer")) "set" else "time_series"
+}
 
 # The number of summaries: given, or by default twice the parameters (at least 8).
 resolve_summary_dim <- function(x, n_parameters) {
@@ -21,6 +24,8 @@ resolve_summary_dim <- function(x, n_parameters) {
 format.amortized_summary_net <- function(x, ...) {
   dim <- if (is.null(x$summary_dim)) "" else paste0(x$summary_dim, " summaries, ")
   switch(x$type,
+    fusion = paste0("fusion of ", length(x$nets), " source", if (length(x$nets) != 1) "s",
+                    if (length(x$nets)) paste0(": ", paste0(names(x$nets), " = ", vapply(x$nets, format, ""), collapse = "; "))),
     deep_set = paste0("deep set: ", dim, "width ", x$width, ", ", x$equivariant_layers,
                       " equivariant layers, mean/sd/max pooling, head ", paste(x$hidden, collapse = "x")),
     set_transformer = paste0("set transformer: ", dim, "width ", x$width, ", ", x$heads, " heads, ", x$blocks,

@@ -264,8 +264,9 @@ check_same_variables <- function(object, sims, arg = "simulator", call = rlang::
                      "x" = "Simulations: {abbreviate_names(colnames(sims$parameters))}; amortizer: {abbreviate_names(object$parameter_names)}."),
                    class = "amortized_error_argument", call = call)
   }
-  if (!identical(data_names_of(sims$data), object$data_names) ||
-      (length(dim(sims$data)) == 3) != (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points))) {
+  same_layout <- if (is_multi_source(sims$data)) identical(array_blocks(sims$data), plan$sources) else
+    (length(dim(sims$data)) == 3) == (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points))
+  if (!identical(data_names_of(sims$data), object$data_names) || !same_layout) {
     cli::cli_abort("{.arg {arg}} has other data variables or another data layout than the amortizer was trained on.",
                    class = "amortized_error_argument", call = call)
   }

@@ -13,7 +13,10 @@
 #' * for set data with a varying number of observations, `lengths.f64` (the
 #'   observations of each data set; the data are padded with NaN after
 #'   them), and for simulators with context variables `context.f64`
-#'   (format version 2; simulations without them are written in version 1).
+#'   (format version 2; simulations without them are written in version 1);
+#' * for multi-source data (format version 3), `sources` in the metadata
+#'   instead of `data`: per source (by name) its `data` block
+#'   (`source_1.f64`, ...) and, for sets and series, its `lengths` block.
 #'
 #' `read_simulations()` checks the format and its version, the sizes and the
 #' checksums, and fails with a clear message for a missing, corrupt or newer
@@ -63,16 +66,28 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
     list(file = file, dim = I(dim(x)), names = I(data_names_of(x)),
          md5 = unname(tools::md5sum(file.path(path, file))))
   }
-  varying <- !is.null(sims$lengths) && length(unique(sims$lengths)) > 1
+  multi <- is_multi_source(sims$data)
+  varying <- !multi && !is.null(sims$lengths) && length(unique(sims$lengths)) > 1
   extra <- varying || !is.null(sims$context)
-  meta <- list(format = "amortized-simulations", format_version = if (extra) 2L else 1L,
+  lengths_block <- function(lengths, file) {
+    block(matrix(as.numeric(lengths), ncol = 1, dimnames = list(NULL, "lengths")), file)
+  }
+  sources <- if (multi) {
+    lapply(stats::setNames(seq_along(sims$data), names(sims$data)), function(i) {
+      b <- names(sims$data)[i]
+      Filter(Negate(is.null), list(
+        data = block(sims$data[[b]], sprintf("source_%d.f64", i)),
+        lengths = if (!is.null(sims$lengths[[b]])) lengths_block(sims$lengths[[b]], sprintf("source_%d_lengths.f64", i))))
+    })
+  }
+  meta <- list(format = "amortized-simulations", format_version = if (multi) 3L else if (extra) 2L else 1L,
                package_version = as.character(utils::packageVersion("amortized")),
                n = nrow(sims$parameters), byte_order = "little", type = "float64", order = "row-major",
                set_structure = if (!is.null(sims$set_structure)) I(sims$set_structure),
                parameters = block(sims$parameters, "parameters.f64"),
-               data = block(sims$data, "data.f64"),
-               lengths = if (varying) block(matrix(as.numeric(sims$lengths), ncol = 1,
-                                                   dimnames = list(NULL, "lengths")), "lengths.f64"),
+               data = if (!multi) block(sims$data, "data.f64"),
+               sources = sources,
+               lengths = if (varying) lengths_block(sims$lengths, "lengths.f64"),
                context = if (!is.null(sims$context)) block(sims$context, "context.f64"))
   meta <- Filter(Negate(is.null), meta)
   jsonlite::write_json(meta, file.path(path, simulations_meta_file), auto_unbox = TRUE,
@@ -124,21 +139,41 @@ read_simulations <- function(path) {
     x
   }
   parameters <- block(meta$parameters, "the parameters")
-  data <- block(meta$data, "the data")
-  if (nrow(parameters) != meta$n || nrow(data) != meta$n) corrupt("The numbers of rows do not match.")
-  lengths <- if (!is.null(meta$lengths)) as.integer(block(meta$lengths, "the lengths")[, 1])
+  if (nrow(parameters) != meta$n) corrupt("The numbers of rows do not match.")
+  # one data block with its lengths (NULL: none stored)
+  read_data <- function(data_meta, lengths_meta, what) {
+    data <- block(data_meta, what)
+    lengths <- if (!is.null(lengths_meta)) as.integer(block(lengths_meta, paste("the lengths of", what))[, 1])
+    if (nrow(data) != meta$n || (!is.null(lengths) && length(lengths) != meta$n)) {
+      corrupt("The numbers of rows do not match.")
+    }
+    if (!is.null(lengths) && (length(dim(data)) != 3 || any(lengths < 1 | lengths > dim(data)[2]))) {
+      corrupt(paste("The lengths do not fit", what))
+    }
+    list(data = data, lengths = lengths)
+  }
+  if (!is.null(meta$sources)) {
+    if (!is.list(meta$sources) || is.null(names(meta$sources))) corrupt("The description of the sources is incomplete.")
+    parts <- lapply(names(meta$sources), function(b) {
+      read_data(meta$sources[[b]]$data, meta$sources[[b]]$lengths, paste0("source ", b))
+    })
+    names(parts) <- names(meta$sources)
+    data <- lapply(parts, `[[`, "data")
+    lengths <- Filter(Negate(is.null), lapply(parts, `[[`, "lengths"))
+    if (length(lengths) == 0) lengths <- NULL
+  } else {
+    part <- read_data(meta$data, meta$lengths, "the data")
+    data <- part$data
+    lengths <- part$lengths
+  }
   context <- if (!is.null(meta$context)) block(meta$context, "the context")
-  if ((!is.null(lengths) && length(lengths) != meta$n) || (!is.null(context) && nrow(context) != meta$n)) {
-    corrupt("The numbers of rows do not match.")
-  }
-  if (!is.null(lengths) && (length(dim(data)) != 3 || any(lengths < 1 | lengths > dim(data)[2]))) {
-    corrupt("The lengths do not fit the data.")
-  }
+  if (!is.null(context) && nrow(context) != meta$n) corrupt("The numbers of rows do not match.")
   new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context)
 }
 
-# The newest format written (2: lengths and context); 1 is still read.
-simulations_format_version <- 2L
+# The newest format written (3: multi-source data; 2: lengths and context);
+# 1 and 2 are still read, and written when they suffice.
+simulations_format_version <- 3L
 simulations_meta_file <- "simulations.json"
 
 check_path <- function(path, arg = rlang::caller_arg(path), call = rlang::caller_env()) {

@@ -60,14 +60,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_train
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch, SEXP optimizer_state);
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch, SEXP optimizer_state);
 RcppExport SEXP _amortized_amz_npe_train(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
@@ -79,14 +79,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_train_online
-Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch, SEXP optimizer_state);
+Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch, SEXP optimizer_state);
 RcppExport SEXP _amortized_amz_npe_train_online(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP next_batchSEXP, SEXP steps_per_epochSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
@@ -100,14 +100,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_log_prob
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
 RcppExport SEXP _amortized_amz_npe_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
@@ -117,13 +117,13 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_sample
-Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads, std::string device);
+Rcpp::NumericVector amz_npe_sample(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads, std::string device);
 RcppExport SEXP _amortized_amz_npe_sample(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type n_draws(n_drawsSEXP);
@@ -135,14 +135,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_sbc_ranks
-Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads, std::string device);
+Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws, double seed, int threads, std::string device);
 RcppExport SEXP _amortized_amz_npe_sbc_ranks(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP n_drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type n_draws(n_drawsSEXP);
@@ -154,13 +154,13 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_npe_condition
-Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
 RcppExport SEXP _amortized_amz_npe_condition(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);

@@ -7,6 +7,7 @@
 #include "amortized/flows/coupling_flow.h"
 #include "amortized/flows/flow_matching.h"
 #include "amortized/summary/deep_set.h"
+#include "amortized/summary/fusion.h"
 #include "amortized/summary/set_transformer.h"
 #include "amortized/summary/time_series.h"
 #include "amortized/train/trainer.h"
@@ -77,27 +78,67 @@ torch::Tensor data_to_tensor(const Rcpp::NumericVector& x) {
       .contiguous();
 }
 
+torch::Tensor lengths_to_tensor(const Rcpp::IntegerVector& lengths) {
+  return torch::tensor(std::vector<int64_t>(lengths.begin(), lengths.end()), torch::kLong);
+}
+
 // The estimator's batch from R: data (matrix or array), lengths (integer,
-// empty: all points valid), context (matrix, 0 columns: none).
-DataBatch as_batch(const Rcpp::NumericVector& x, const Rcpp::IntegerVector& lengths,
-                   const Rcpp::NumericMatrix& context) {
+// empty: all points valid), context (matrix, 0 columns: none). Multi-source
+// data come as x = list(flat = matrix (maybe 0 columns), sources =
+// list(list(x = array, lengths = integer), ...)).
+DataBatch as_batch(SEXP x, const Rcpp::IntegerVector& lengths, const Rcpp::NumericMatrix& context) {
   DataBatch b;
-  b.x = data_to_tensor(x);
-  if (lengths.size() > 0) {
-    b.lengths = torch::tensor(std::vector<int64_t>(lengths.begin(), lengths.end()), torch::kLong);
+  if (TYPEOF(x) == VECSXP) {
+    Rcpp::List l(x);
+    b.x = matrix_to_tensor(Rcpp::NumericMatrix(Rcpp::as<SEXP>(l["flat"])));
+    Rcpp::List sources = l["sources"];
+    for (R_xlen_t k = 0; k < sources.size(); ++k) {
+      Rcpp::List src = sources[k];
+      b.sources.push_back({data_to_tensor(src["x"]), lengths_to_tensor(src["lengths"])});
+    }
+  } else {
+    b.x = data_to_tensor(x);
+    if (lengths.size() > 0) b.lengths = lengths_to_tensor(lengths);
   }
   if (context.ncol() > 0) b.context = matrix_to_tensor(context);
   return b;
 }
 
+// f applied to every tensor of a batch (undefined ones stay so).
+template <typename F>
+DataBatch map_batch(const DataBatch& b, F f) {
+  auto g = [&](const torch::Tensor& t) { return t.defined() ? f(t) : t; };
+  DataBatch out{g(b.x), g(b.lengths), g(b.context)};
+  for (const auto& s : b.sources) out.sources.push_back({g(s.x), g(s.lengths)});
+  return out;
+}
+
 DataBatch narrow(const DataBatch& b, int64_t start, int64_t len) {
-  auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, len) : t; };
-  return DataBatch{cut(b.x), cut(b.lengths), cut(b.context)};
+  return map_batch(b, [&](const torch::Tensor& t) { return t.narrow(0, start, len); });
 }
 
 DataBatch to_device(const DataBatch& b, torch::Device device) {
-  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-  return DataBatch{move(b.x), move(b.lengths), move(b.context)};
+  return map_batch(b, [&](const torch::Tensor& t) { return t.to(device); });
+}
+
+// The number of data sets of a batch.
+int64_t batch_rows(const DataBatch& b) { return b.x.size(0); }
+
+// A batch as the trainer's row tensors (after theta): x, lengths, context,
+// then x and lengths of each source; and back.
+std::vector<torch::Tensor> batch_tensors(const torch::Tensor& theta, const DataBatch& b) {
+  std::vector<torch::Tensor> out = {theta, b.x, b.lengths, b.context};
+  for (const auto& s : b.sources) {
+    out.push_back(s.x);
+    out.push_back(s.lengths);
+  }
+  return out;
+}
+
+DataBatch batch_of(const std::vector<torch::Tensor>& t) {
+  DataBatch b{t[1], t[2], t[3]};
+  for (size_t k = 4; k + 1 < t.size(); k += 2) b.sources.push_back({t[k], t[k + 1]});
+  return b;
 }
 
 // Runs f on row chunks of x so that chunk * n_draws stays near 2^20 rows.
@@ -171,8 +212,25 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
                .lower(Rcpp::as<std::vector<double>>(config["lower"]))
                .upper(Rcpp::as<std::vector<double>>(config["upper"]));
   std::shared_ptr<SummaryNetImpl> summary_net;
-  if (!Rf_isNull(summary)) summary_net = make_summary_net(Rcpp::List(summary), o.dim_x(), gen);
-  const int64_t context = PosteriorEstimatorImpl::context_width(o, summary_net ? summary_net->output_dim() : 0);
+  FusionNet fusion{nullptr};
+  int64_t summary_dim = 0;
+  if (!Rf_isNull(summary)) {
+    Rcpp::List sl(summary);
+    if (Rcpp::as<std::string>(sl["type"]) == "fusion") {  // one net per source, input widths in the config
+      Rcpp::List nets = sl["nets"];
+      Rcpp::IntegerVector dims = config["source_dims"];
+      if (dims.size() != nets.size()) Rcpp::stop("the fusion network needs one input width per source");
+      std::vector<std::shared_ptr<SummaryNetImpl>> parts;
+      for (R_xlen_t k = 0; k < nets.size(); ++k) parts.push_back(make_summary_net(nets[k], dims[k], gen));
+      fusion = FusionNet(parts, Rcpp::as<std::vector<std::string>>(nets.names()));
+      o.sources(fusion->size());
+      summary_dim = fusion->output_dim();
+    } else {
+      summary_net = make_summary_net(sl, o.dim_x(), gen);
+      summary_dim = summary_net->output_dim();
+    }
+  }
+  const int64_t context = PosteriorEstimatorImpl::context_width(o, summary_dim);
   const int64_t dim_theta = o.dim_theta();
   std::shared_ptr<amortized::InferenceNetImpl> net;
   if (type == "coupling_flow") {
@@ -202,7 +260,7 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
   } else {
     Rcpp::stop("unknown inference network type \"" + type + "\"");
   }
-  auto* est = new NpeHandle(net, summary_net, o);
+  auto* est = fusion.is_empty() ? new NpeHandle(net, summary_net, o) : new NpeHandle(net, fusion, o);
   (*est)->eval();
   return NpePtr(est, true);
   AMZ_GLUE_END
@@ -214,8 +272,7 @@ Rcpp::List amz_npe_info(SEXP ptr) {
   auto& est = handle(ptr);
   return Rcpp::List::create(Rcpp::Named("n_parameters") = static_cast<double>(count_parameters(*est)),
                             Rcpp::Named("layers") = est->describe(),
-                            Rcpp::Named("summary_dim") = static_cast<int>(
-                                est->has_summary_net() ? est->summary_net().output_dim() : 0));
+                            Rcpp::Named("summary_dim") = static_cast<int>(est->summary_dim()));
   AMZ_GLUE_END
 }
 
@@ -320,7 +377,7 @@ Rcpp::List optimizer_state_to_r(const OptimizerState& state) {
 // device of options$device (where the estimator goes too), with the
 // standardization fitted on them when asked.
 std::vector<torch::Tensor> training_rows(NpeHandle& est, const Rcpp::NumericMatrix& theta,
-                                         const Rcpp::NumericVector& x, const Rcpp::IntegerVector& lengths,
+                                         SEXP x, const Rcpp::IntegerVector& lengths,
                                          const Rcpp::NumericMatrix& context, const Rcpp::List& options,
                                          bool fit_standardization) {
   set_threads(Rcpp::as<int>(options["threads"]));
@@ -329,20 +386,20 @@ std::vector<torch::Tensor> training_rows(NpeHandle& est, const Rcpp::NumericMatr
   torch::Tensor a = matrix_to_tensor(theta).to(device);
   DataBatch d = to_device(as_batch(x, lengths, context), device);
   if (fit_standardization) est->fit_standardization(a, d);
-  return {a, d.x, d.lengths, d.context};
+  return batch_tensors(a, d);
 }
 
 }  // namespace
 
 // Offline training on fixed simulations (theta, x, lengths, context).
 // [[Rcpp::export(.amz_npe_train)]]
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths,
                          Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization,
                          Rcpp::Function on_epoch, SEXP optimizer_state) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
   auto rows = training_rows(est, theta, x, lengths, context, options, fit_standardization);
-  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch_of(b)); };
   OptimizerState state = optimizer_state_from_r(optimizer_state, est);
   Rcpp::List out = train_result(fit(*est, loss, rows, train_options(options), train_hooks(on_epoch), &state));
   out["optimizer_state"] = optimizer_state_to_r(state);
@@ -354,7 +411,7 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVecto
 // list(theta, x, lengths, context); the fixed validation simulations also
 // fit the standardization (when asked).
 // [[Rcpp::export(.amz_npe_train_online)]]
-Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
+Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x,
                                 Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options,
                                 bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch,
                                 Rcpp::Function on_epoch, SEXP optimizer_state) {
@@ -365,9 +422,9 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Numer
   auto source = [&next_batch, device](int64_t step) {
     Rcpp::List b = next_batch(static_cast<double>(step));
     DataBatch d = to_device(as_batch(b["x"], b["lengths"], b["context"]), device);
-    return std::vector<torch::Tensor>{matrix_to_tensor(b["theta"]).to(device), d.x, d.lengths, d.context};
+    return batch_tensors(matrix_to_tensor(b["theta"]).to(device), d);
   };
-  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], b[3]}); };
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch_of(b)); };
   OptimizerState state = optimizer_state_from_r(optimizer_state, est);
   Rcpp::List out = train_result(fit_online(*est, loss, source, steps_per_epoch, validation, train_options(options),
                                            train_hooks(on_epoch), &state));
@@ -378,7 +435,7 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Numer
 
 // log q(theta_i | x_i) on the original scale for each row i.
 // [[Rcpp::export(.amz_npe_log_prob)]]
-Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
+Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x,
                                      Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads,
                                      std::string device) {
   AMZ_GLUE_BEGIN
@@ -394,7 +451,7 @@ Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::
 
 // Draws for every row of x; returns an array [n_draws, n_obs, dim_theta].
 // [[Rcpp::export(.amz_npe_sample)]]
-Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+Rcpp::NumericVector amz_npe_sample(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths,
                                    Rcpp::NumericMatrix context, int n_draws, double seed, int threads,
                                    std::string device) {
   AMZ_GLUE_BEGIN
@@ -402,7 +459,7 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::Intege
   torch::NoGradGuard no_grad;
   auto gen = make_generator(as_seed(seed));
   DataBatch data = as_batch(x, lengths, context);
-  const int64_t n_obs = data.x.size(0), dim = est->dim_theta();
+  const int64_t n_obs = batch_rows(data), dim = est->dim_theta();
   Rcpp::NumericVector out(static_cast<size_t>(n_draws) * n_obs * dim);
   // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
   // draws [chunk, n_draws, dim] into place parameter by parameter.
@@ -422,7 +479,7 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, Rcpp::NumericVector x, Rcpp::Intege
 
 // Ranks of theta among n_draws posterior draws given x, row by row.
 // [[Rcpp::export(.amz_npe_sbc_ranks)]]
-Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericVector x,
+Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x,
                                       Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int n_draws,
                                       double seed, int threads, std::string device) {
   AMZ_GLUE_BEGIN
@@ -431,7 +488,7 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp:
   auto gen = make_generator(as_seed(seed));
   torch::Tensor tt = matrix_to_tensor(theta);
   DataBatch data = as_batch(x, lengths, context);
-  const int64_t n = data.x.size(0);
+  const int64_t n = batch_rows(data);
   std::vector<torch::Tensor> parts;
   for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
     const torch::Device dev = device_of(est);
@@ -449,14 +506,14 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp:
 // What the inference net is conditioned on, row by row: the learned
 // summaries (or standardized flat data), then the extra context.
 // [[Rcpp::export(.amz_npe_condition)]]
-Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, Rcpp::NumericVector x, Rcpp::IntegerVector lengths,
+Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths,
                                       Rcpp::NumericMatrix context, int threads, std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
   torch::NoGradGuard no_grad;
   DataBatch data = as_batch(x, lengths, context);
   std::vector<torch::Tensor> parts;
-  for_chunks(data.x.size(0), 64, [&](int64_t start, int64_t len) {
+  for_chunks(batch_rows(data), 64, [&](int64_t start, int64_t len) {
     parts.push_back(est->condition(to_device(narrow(data, start, len), device_of(est))).to(torch::kCPU));
   });
   return tensor_to_matrix(torch::cat(parts, 0));

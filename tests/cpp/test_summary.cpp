@@ -5,6 +5,7 @@
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
 #include "amortized/summary/deep_set.h"
+#include "amortized/summary/fusion.h"
 #include "amortized/summary/set_transformer.h"
 #include "amortized/summary/time_series.h"
 #include "amortized/train/trainer.h"
@@ -267,6 +268,98 @@ TEST(PosteriorEstimatorWithSummary, ChecksItsInputs) {
   EXPECT_THROW(PosteriorEstimator(flow.ptr(), summary, PosteriorEstimatorOptions(1, 3).dim_context(2)), c10::Error);
   EXPECT_THROW(PosteriorEstimator(flow.ptr(), summary, PosteriorEstimatorOptions(1, 2)), c10::Error);
   EXPECT_THROW(PosteriorEstimator(flow.ptr(), summary, o.linear_residual(true)), c10::Error);
+}
+
+// A fusion network's summaries are its nets' summaries side by side, each
+// source with its own padding.
+TEST(FusionNet, ConcatenatesTheSummariesOfItsSources) {
+  auto gen = make_generator(3);
+  auto a = std::make_shared<DeepSetImpl>(DeepSetOptions(2, 3).width(8));
+  auto b = std::make_shared<TimeSeriesNetImpl>(TimeSeriesNetOptions(1, 4).filters({4}).hidden(6));
+  FusionNet fusion(std::vector<std::shared_ptr<SummaryNetImpl>>{a, b}, std::vector<std::string>{"trials", "series"});
+  fusion->reset_parameters(gen);
+  fusion->eval();
+  EXPECT_EQ(fusion->output_dim(), 7);
+  EXPECT_EQ(fusion->size(), 2);
+  torch::NoGradGuard no_grad;
+  auto xa = torch::randn({5, 6, 2}, gen), xb = torch::randn({5, 9, 1}, gen);
+  auto la = torch::tensor({6, 2, 3, 6, 1}, torch::kLong), lb = torch::tensor({9, 9, 4, 7, 5}, torch::kLong);
+  auto out = fusion->forward({{xa, la}, {xb, lb}});
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{5, 7}));
+  EXPECT_TRUE(torch::allclose(out.narrow(1, 0, 3), a->forward(xa, la)));
+  EXPECT_TRUE(torch::allclose(out.narrow(1, 3, 4), b->forward(xb, lb)));
+  // padding of either source never matters
+  auto pa = xa.clone(), pb = xb.clone();
+  pa.narrow(1, 3, 3).fill_(100.0);
+  pb.narrow(1, 7, 2).fill_(-100.0);
+  auto padded = fusion->forward({{pa, la}, {pb, lb}});
+  auto keep = torch::tensor({2, 4}, torch::kLong);  // the data sets whose padding alone changed
+  EXPECT_TRUE(torch::allclose(padded.index_select(0, keep), out.index_select(0, keep), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(padded.narrow(0, 0, 2), out.narrow(0, 0, 2), 1e-3, 1e-3));
+  EXPECT_THROW(fusion->forward({{xa, la}}), c10::Error);                                         // one source short
+  EXPECT_THROW(fusion->forward({{xa, la}, {xb.narrow(0, 0, 3), lb.narrow(0, 0, 3)}}), c10::Error);  // rows differ
+  EXPECT_THROW(fusion->forward({{xb, lb}, {xa, la}}), c10::Error);                               // swapped
+  auto lines = fusion->describe();
+  ASSERT_EQ(lines.size(), 1 + a->describe().size() + b->describe().size());
+  EXPECT_EQ(lines[1].rfind("trials: ", 0), 0u);
+  EXPECT_THROW(FusionNet(std::vector<std::shared_ptr<SummaryNetImpl>>{}), c10::Error);
+  EXPECT_THROW(FusionNet(std::vector<std::shared_ptr<SummaryNetImpl>>{a}, std::vector<std::string>{"x", "y"}),
+               c10::Error);
+}
+
+// Two sources and flat values, each informative about its own parameter:
+// mu from a set of 2..20 points N(mu, 1); nu from a set of 6 points
+// N(nu, 1) and two flat values N(nu, 0.5^2). The posterior is exact:
+// independent normals (prior N(0, 1)).
+TEST(PosteriorEstimatorWithFusion, LearnsFromEverySource) {
+  torch::manual_seed(0);
+  auto gen = make_generator(11);
+  const int64_t n_sims = 8000, n_max = 20, m = 6;
+  auto theta = torch::randn({n_sims, 2}, gen);
+  auto mu = theta.narrow(1, 0, 1), nu = theta.narrow(1, 1, 1);
+  auto la = torch::randint(2, n_max + 1, {n_sims}, gen, torch::kLong);
+  auto xa = mu.unsqueeze(2) + torch::randn({n_sims, n_max, 1}, gen);
+  auto xb = nu.unsqueeze(2) + torch::randn({n_sims, m, 1}, gen);
+  auto z = nu + 0.5 * torch::randn({n_sims, 2}, gen);
+  std::vector<std::shared_ptr<SummaryNetImpl>> nets = {
+      std::make_shared<DeepSetImpl>(DeepSetOptions(1, 4).width(16).hidden({16})),
+      std::make_shared<DeepSetImpl>(DeepSetOptions(1, 4).width(16).hidden({16}))};
+  FusionNet fusion(nets, std::vector<std::string>{"a", "b"});
+  fusion->reset_parameters(gen);
+  auto o = PosteriorEstimatorOptions(2, 2).sources(2).variable_length(true);
+  const int64_t width = PosteriorEstimatorImpl::context_width(o, 8);
+  EXPECT_EQ(width, 8 + 2 + 2);  // summaries, flat values, sqrt(length) per source
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, width).transform("affine").n_layers(4).hidden({32}), gen);
+  PosteriorEstimator est(flow.ptr(), fusion, o);
+  auto batch = [](const std::vector<torch::Tensor>& b) {
+    return DataBatch{b[1], {}, {}, {{b[2], b[3]}, {b[4], {}}}};
+  };
+  std::vector<torch::Tensor> rows = {theta, z, xa, la, xb};
+  est->fit_standardization(theta, batch(rows));
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch(b)); };
+  auto res = fit(*est, loss, rows, TrainOptions().epochs(30).batch_size(128).learning_rate(2e-3).seed(1),
+                 TrainHooks());
+  ASSERT_GT(res.history.size(), 5u);
+  est->eval();
+  torch::NoGradGuard no_grad;
+  for (int64_t n : {3, 18}) {
+    // set a: n points with mean 0.5; set b: mean -0.4; flat: both 0.2
+    auto obs = DataBatch{torch::full({1, 2}, 0.2), {}, {},
+                         {{torch::full({1, n_max, 1}, 0.5), torch::tensor({n}, torch::kLong)},
+                          {torch::full({1, m, 1}, -0.4), {}}}};
+    auto draws = est->sample(4000, obs, gen)[0];  // [4000, 2]
+    const double want_mu = 0.5 * n / (n + 1.0), sd_mu = 1.0 / std::sqrt(n + 1.0);
+    const double prec_nu = 1.0 + m + 2 * 4.0, want_nu = (-0.4 * m + 4.0 * 0.4) / prec_nu;
+    EXPECT_NEAR(draws.select(1, 0).mean().item<double>(), want_mu, 0.12) << "n = " << n;
+    EXPECT_NEAR(draws.select(1, 0).std().item<double>() / sd_mu, 1.0, 0.25) << "n = " << n;
+    EXPECT_NEAR(draws.select(1, 1).mean().item<double>(), want_nu, 0.1) << "n = " << n;
+    EXPECT_NEAR(draws.select(1, 1).std().item<double>() * std::sqrt(prec_nu), 1.0, 0.25) << "n = " << n;
+  }
+  EXPECT_EQ(est->summary_dim(), 8);
+  EXPECT_THROW(est->log_prob(torch::zeros({1, 2}), DataBatch{torch::zeros({1, 2}), {}, {}}), c10::Error);
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), fusion, PosteriorEstimatorOptions(2, 2).sources(1)), c10::Error);
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), fusion, PosteriorEstimatorOptions(2, 3).sources(2).variable_length(true)),
+               c10::Error);
 }
 
 }  // namespace

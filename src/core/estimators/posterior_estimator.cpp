@@ -1,5 +1,6 @@
 #include "amortized/estimators/posterior_estimator.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace amortized {
@@ -8,25 +9,44 @@ PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl>
                                                std::shared_ptr<SummaryNetImpl> summary,
                                                const PosteriorEstimatorOptions& options)
     : options_(options), net_(std::move(net)), summary_(std::move(summary)) {
+  TORCH_CHECK(options_.sources() == 0, "options.sources is for a fusion network");
+  check_options();
+}
+
+PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, FusionNet fusion,
+                                               const PosteriorEstimatorOptions& options)
+    : options_(options), net_(std::move(net)), fusion_(std::move(fusion)) {
+  TORCH_CHECK(!fusion_.is_empty(), "the fusion network is missing");
+  TORCH_CHECK(options_.sources() == fusion_->size(), "the fusion network has ", fusion_->size(),
+              " sources, options.sources is ", options_.sources());
+  check_options();
+}
+
+// Checks the options against the networks and registers every module.
+void PosteriorEstimatorImpl::check_options() {
   const auto& o = options_;
   const auto& set = o.set_shape();
+  const bool fused = has_fusion();
   TORCH_CHECK(o.dim_theta() >= 1, "the posterior estimator needs dim_theta >= 1, got ", o.dim_theta());
-  TORCH_CHECK(o.dim_x() >= 1, "the posterior estimator needs dim_x >= 1, got ", o.dim_x());
+  TORCH_CHECK(o.dim_x() >= (fused ? 0 : 1), "the posterior estimator needs dim_x >= ", fused ? 0 : 1, ", got ",
+              o.dim_x());
   TORCH_CHECK(o.dim_context() >= 0, "dim_context must be >= 0, got ", o.dim_context());
   TORCH_CHECK(set.empty() || (set.size() == 2 && set[0] >= 1 && set[1] >= 1 && set[0] * set[1] == o.dim_x()),
               "set_shape must be {n_obs, dim} with n_obs * dim equal to the ", o.dim_x(), " data values");
   TORCH_CHECK(net_ != nullptr, "the posterior estimator needs an inference network");
   TORCH_CHECK(net_->dim() == o.dim_theta(), "the inference network models ", net_->dim(),
               " parameters, the estimator ", o.dim_theta());
-  if (summary_) {
+  if (summary_ || fused) {
     TORCH_CHECK(set.empty(), "set_shape is for flat data; with a summary network the data are [batch, n, dim_x]");
     TORCH_CHECK(!o.linear_residual(), "the linear residual needs flat data (no summary network)");
-    TORCH_CHECK(summary_->input_dim() == o.dim_x(), "the summary network takes ", summary_->input_dim(),
-                " variables per point, the data have ", o.dim_x());
   } else {
     TORCH_CHECK(!o.variable_length(), "variable_length needs a summary network");
   }
-  const int64_t width = context_width(o, summary_ ? summary_->output_dim() : 0);
+  if (summary_) {
+    TORCH_CHECK(summary_->input_dim() == o.dim_x(), "the summary network takes ", summary_->input_dim(),
+                " variables per point, the data have ", o.dim_x());
+  }
+  const int64_t width = context_width(o, summary_dim());
   TORCH_CHECK(net_->context_dim() == width, "the inference network takes a context of width ",
               net_->context_dim(), ", the data give ", width, " features");
   TORCH_CHECK(o.lower().size() == o.upper().size() &&
@@ -34,14 +54,22 @@ PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl>
               "lower and upper need one bound per parameter (", o.dim_theta(), ")");
   register_module("net", net_);
   if (summary_) register_module("summary", summary_);
+  if (fused) {
+    register_module("fusion", fusion_);
+    for (int64_t k = 0; k < fusion_->size(); ++k) {
+      source_std_.push_back(register_module("source_standardize_" + std::to_string(k),
+                                            Standardize(fusion_->net(k).input_dim())));
+    }
+  }
   if (!o.lower().empty()) {
     Bounded b(o.lower(), o.upper());
     if (b->any_bounded()) bounds_ = register_module("bounds", b);
   }
   theta_std_ = register_module("theta_standardize", Standardize(o.dim_theta()));
-  x_std_ = register_module("x_standardize",
-                           Standardize(summary_ ? o.dim_x() : context_width(o.dim_x(), set)));
-  n_extra_ = (o.variable_length() ? 1 : 0) + o.dim_context();
+  if (o.dim_x() > 0) {
+    x_std_ = register_module("x_standardize", Standardize(summary_ ? o.dim_x() : context_width(o.dim_x(), set)));
+  }
+  n_extra_ = (o.variable_length() ? std::max<int64_t>(o.sources(), 1) : 0) + o.dim_context();
   if (n_extra_ > 0) extra_std_ = register_module("extra_standardize", Standardize(n_extra_));
   if (o.linear_residual()) residual_ = register_module("linear_residual", LinearResidual(o.dim_theta(), width));
 }
@@ -49,7 +77,7 @@ PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl>
 PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta,
                                                int64_t dim_x, std::vector<int64_t> set_shape,
                                                bool linear_residual)
-    : PosteriorEstimatorImpl(std::move(net), nullptr,
+    : PosteriorEstimatorImpl(std::move(net), std::shared_ptr<SummaryNetImpl>(),
                              PosteriorEstimatorOptions(dim_theta, dim_x)
                                  .set_shape(std::move(set_shape))
                                  .linear_residual(linear_residual)) {}
@@ -61,19 +89,44 @@ int64_t PosteriorEstimatorImpl::context_width(int64_t dim_x, const std::vector<i
 }
 
 int64_t PosteriorEstimatorImpl::context_width(const PosteriorEstimatorOptions& o, int64_t summary_dim) {
-  const int64_t data = summary_dim > 0 ? summary_dim : context_width(o.dim_x(), o.set_shape());
-  return data + (o.variable_length() ? 1 : 0) + o.dim_context();
+  int64_t data = summary_dim > 0 ? summary_dim : context_width(o.dim_x(), o.set_shape());
+  if (o.sources() > 0) data = summary_dim + o.dim_x();  // a fusion network's summaries and the flat values
+  return data + (o.variable_length() ? std::max<int64_t>(o.sources(), 1) : 0) + o.dim_context();
+}
+
+int64_t PosteriorEstimatorImpl::summary_dim() const {
+  if (summary_) return summary_->output_dim();
+  return has_fusion() ? fusion_->output_dim() : 0;
+}
+
+int64_t PosteriorEstimatorImpl::rows(const DataBatch& d) {
+  if (d.x.defined()) return d.x.size(0);
+  TORCH_CHECK(!d.sources.empty() && d.sources.front().x.defined(), "the data batch holds no data");
+  return d.sources.front().x.size(0);
 }
 
 void PosteriorEstimatorImpl::check_data(const DataBatch& d) const {
-  if (summary_) {
-    check_shape(d.x, "x", {-1, -1, dim_x()});
-    if (d.lengths.defined()) check_shape(d.lengths, "lengths", {d.x.size(0)});
+  if (has_fusion()) {
+    TORCH_CHECK(static_cast<int64_t>(d.sources.size()) == fusion_->size(), "the data have ", d.sources.size(),
+                " sources, the fusion network takes ", fusion_->size());
+    const int64_t b = rows(d);
+    for (int64_t k = 0; k < fusion_->size(); ++k) {
+      const std::string what = "source " + fusion_->names()[k];
+      check_shape(d.sources[k].x, what + " x", {b, -1, fusion_->net(k).input_dim()});
+      if (d.sources[k].lengths.defined()) check_shape(d.sources[k].lengths, what + " lengths", {b});
+    }
+    if (dim_x() > 0 || (d.x.defined() && d.x.numel() > 0)) check_shape(d.x, "x (the flat values)", {b, dim_x()});
   } else {
-    check_shape(d.x, "x", {-1, dim_x()});
+    TORCH_CHECK(d.sources.empty(), "data sources need a fusion network");
+    if (summary_) {
+      check_shape(d.x, "x", {-1, -1, dim_x()});
+      if (d.lengths.defined()) check_shape(d.lengths, "lengths", {d.x.size(0)});
+    } else {
+      check_shape(d.x, "x", {-1, dim_x()});
+    }
   }
   if (options_.dim_context() > 0) {
-    check_shape(d.context, "context", {d.x.size(0), options_.dim_context()});
+    check_shape(d.context, "context", {rows(d), options_.dim_context()});
   } else {
     TORCH_CHECK(!d.context.defined() || d.context.size(1) == 0, "this estimator takes no context variables");
   }
@@ -93,62 +146,88 @@ Tensor PosteriorEstimatorImpl::canonical(const Tensor& x) const {
   return torch::cat(features, 1);
 }
 
-// [batch, n_extra]: sqrt(length) (when lengths vary), then the context.
-static Tensor raw_extra(const DataBatch& d, bool variable_length, const Tensor& like) {
+namespace {
+
+// The valid points of every data set of x [batch, n, d], pooled: [m, d].
+Tensor valid_points(const Tensor& x, const Tensor& lengths) {
+  Tensor points = x.reshape({-1, x.size(2)});
+  if (!lengths.defined()) return points;
+  Tensor steps = torch::arange(x.size(1), lengths.options()).unsqueeze(0);
+  return points.index({(steps < lengths.unsqueeze(1)).reshape({-1})});
+}
+
+// x without the padding that no data set of the batch needs, the rest of it
+// zeroed (padding may hold NaN).
+Tensor trim_padding(const Tensor& x, const Tensor& lengths) {
+  if (!lengths.defined()) return x;
+  Tensor out = x;
+  const int64_t longest = lengths.max().item<int64_t>();
+  if (longest < out.size(1)) out = out.narrow(1, 0, longest);
+  Tensor valid = torch::arange(out.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
+  return torch::where(valid.unsqueeze(2), out, torch::zeros({}, out.options()));
+}
+
+// sqrt(length) of one source [batch, 1] (all n valid when lengths are undefined).
+Tensor sqrt_length(const Tensor& x, const Tensor& lengths, const Tensor& like) {
+  Tensor len = lengths.defined() ? lengths.to(like.scalar_type())
+                                 : torch::full({x.size(0)}, static_cast<double>(x.size(1)), like.options());
+  return torch::sqrt(len).unsqueeze(1);
+}
+
+}  // namespace
+
+// [batch, n_extra]: sqrt(length) of each source (when lengths vary), then
+// the context.
+Tensor PosteriorEstimatorImpl::raw_extra(const DataBatch& d) const {
   std::vector<Tensor> parts;
-  if (variable_length) {
-    Tensor len = d.lengths.defined() ? d.lengths.to(like.scalar_type())
-                                     : torch::full({d.x.size(0)}, static_cast<double>(d.x.size(1)), like.options());
-    parts.push_back(torch::sqrt(len).unsqueeze(1));
+  const Tensor& like = has_fusion() ? d.sources.front().x : d.x;
+  if (options_.variable_length()) {
+    if (has_fusion()) {
+      for (const auto& s : d.sources) parts.push_back(sqrt_length(s.x, s.lengths, like));
+    } else {
+      parts.push_back(sqrt_length(d.x, d.lengths, like));
+    }
   }
   if (d.context.defined() && d.context.size(1) > 0) parts.push_back(d.context.to(like.scalar_type()));
   return torch::cat(parts, 1);
 }
 
-Tensor PosteriorEstimatorImpl::extra_context(const DataBatch& d) const {
-  return extra_std_->apply(raw_extra(d, options_.variable_length(), d.x));
-}
+Tensor PosteriorEstimatorImpl::extra_context(const DataBatch& d) const { return extra_std_->apply(raw_extra(d)); }
 
 void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const DataBatch& d) {
   check_data(d);
-  check_shape(theta, "theta", {d.x.size(0), dim_theta()});
+  check_shape(theta, "theta", {rows(d), dim_theta()});
   torch::NoGradGuard no_grad;
   const Tensor unbounded = bounds_ ? bounds_->forward(theta, Tensor()).first : theta;
   if (options_.standardize_theta()) theta_std_->fit(unbounded);
-  if (!options_.standardize_x()) {
-    // x stays as it is
-  } else if (summary_) {
-    // the valid points of every data set, pooled
-    Tensor points = d.x.reshape({-1, dim_x()});
-    if (d.lengths.defined()) {
-      Tensor steps = torch::arange(d.x.size(1), d.lengths.options()).unsqueeze(0);
-      points = points.index({(steps < d.lengths.unsqueeze(1)).reshape({-1})});
+  if (options_.standardize_x()) {
+    for (size_t k = 0; k < source_std_.size(); ++k) {
+      source_std_[k]->fit(valid_points(d.sources[k].x, d.sources[k].lengths));
     }
-    x_std_->fit(points);
-  } else {
-    x_std_->fit(canonical(d.x));
+    if (x_std_) x_std_->fit(summary_ ? valid_points(d.x, d.lengths) : canonical(d.x));
   }
-  if (extra_std_) extra_std_->fit(raw_extra(d, options_.variable_length(), d.x));
+  if (extra_std_) extra_std_->fit(raw_extra(d));
   if (residual_) residual_->fit(theta_std_->apply(unbounded), condition(d));
 }
 
 Tensor PosteriorEstimatorImpl::condition(const DataBatch& d) {
   check_data(d);
-  Tensor features;
-  if (summary_) {
-    Tensor x = d.x, lengths = d.lengths;
-    if (lengths.defined()) {  // drop padding that no data set of the batch needs, zero the rest
-      const int64_t longest = lengths.max().item<int64_t>();
-      if (longest < x.size(1)) x = x.narrow(1, 0, longest);
-      Tensor valid = torch::arange(x.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
-      x = torch::where(valid.unsqueeze(2), x, torch::zeros({}, x.options()));
+  std::vector<Tensor> parts;
+  if (has_fusion()) {
+    std::vector<DataSource> sources;
+    for (size_t k = 0; k < source_std_.size(); ++k) {
+      const auto& s = d.sources[k];
+      sources.push_back({source_std_[k]->apply(trim_padding(s.x, s.lengths)), s.lengths});
     }
-    features = summary_->forward(x_std_->apply(x), lengths);
+    parts.push_back(fusion_->forward(sources));
+    if (x_std_) parts.push_back(x_std_->apply(d.x));
+  } else if (summary_) {
+    parts.push_back(summary_->forward(x_std_->apply(trim_padding(d.x, d.lengths)), d.lengths));
   } else {
-    features = x_std_->apply(canonical(d.x));
+    parts.push_back(x_std_->apply(canonical(d.x)));
   }
-  if (n_extra_ == 0) return features;
-  return torch::cat({features, extra_context(d)}, 1);
+  if (n_extra_ > 0) parts.push_back(extra_context(d));
+  return parts.size() == 1 ? parts.front() : torch::cat(parts, 1);
 }
 
 std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, const Tensor& cond) {
@@ -162,13 +241,13 @@ std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, co
 }
 
 Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
-  check_shape(theta, "theta", {d.x.size(0), dim_theta()});
+  check_shape(theta, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
   return net_->loss(to_net(theta, cond).first, cond);
 }
 
 Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta, const DataBatch& d) {
-  check_shape(theta, "theta", {d.x.size(0), dim_theta()});
+  check_shape(theta, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
   if (!bounds_) {
     auto [z, logdet] = to_net(theta, cond);
@@ -202,6 +281,9 @@ std::vector<std::string> PosteriorEstimatorImpl::describe() const {
   if (bounds_) out.push_back(bounds_->describe());
   if (summary_) {
     for (auto& line : summary_->describe()) out.push_back(line);
+  }
+  if (has_fusion()) {
+    for (auto& line : fusion_->describe()) out.push_back(line);
   }
   for (auto& line : net_->describe()) out.push_back(line);
   return out;

@@ -1,10 +1,13 @@
 // Neural posterior estimation (NPE): q(theta | x) = an inference net over
 // bounded-then-standardized theta, conditioned on the data: flat data
 // standardized, or set / time-series data summarized by a summary network,
-// plus standardized context variables.
+// plus standardized context variables. Multi-source data (several sets or
+// series, each with its own summary network, plus flat values) go through a
+// FusionNet.
 #pragma once
 
 #include "amortized/flows/inference_net.h"
+#include "amortized/summary/fusion.h"
 #include "amortized/summary/summary_net.h"
 #include "amortized/transforms/bounded.h"
 #include "amortized/transforms/linear_residual.h"
@@ -25,14 +28,20 @@ struct DataBatch {
   Tensor lengths;
   // [batch, dim_context], or undefined when dim_context is 0.
   Tensor context;
+  // With a fusion network: one source per summary network; x then holds
+  // the flat values [batch, dim_x] (undefined or no columns when dim_x is 0).
+  std::vector<DataSource> sources = {};
 };
 
 struct PosteriorEstimatorOptions {
   PosteriorEstimatorOptions(int64_t dim_theta, int64_t dim_x) : dim_theta_(dim_theta), dim_x_(dim_x) {}
   TORCH_ARG(int64_t, dim_theta);
   // Flat data: values per data set. With a summary network: variables per
-  // point (or time step).
+  // point (or time step). With a fusion network: the flat values beside the
+  // sources (may be 0).
   TORCH_ARG(int64_t, dim_x);
+  // With a fusion network: its number of sources (0: no fusion network).
+  TORCH_ARG(int64_t, sources) = 0;
   // Flat data only: {n_obs, dim} (n_obs * dim == dim_x) declares an
   // exchangeable set of n_obs points stored point after point. Each data
   // set's points are sorted by their first coordinate (a lossless canonical
@@ -45,7 +54,8 @@ struct PosteriorEstimatorOptions {
   // Context variables passed to the inference net (standardized).
   TORCH_ARG(int64_t, dim_context) = 0;
   // With a summary network: the number of valid points varies between data
-  // sets; sqrt(length) is then a (standardized) context feature.
+  // sets; sqrt(length) is then a (standardized) context feature (one per
+  // source of a fusion network).
   TORCH_ARG(bool, variable_length) = false;
   // Standardize theta (after the bounds) and the data (flat values, or each
   // variable of the points) with their training mean and sd; when false
@@ -62,6 +72,10 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // `net` models theta (dim_theta) given a context of width
   // context_width(options, summary); `summary` may be null (flat data).
   PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, std::shared_ptr<SummaryNetImpl> summary,
+                         const PosteriorEstimatorOptions& options);
+  // Multi-source data: `fusion` summarizes data.sources; options.sources()
+  // must be fusion->size().
+  PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, FusionNet fusion,
                          const PosteriorEstimatorOptions& options);
   // Flat data without summary network or context (the common case).
   PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta, int64_t dim_x,
@@ -93,21 +107,30 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   int64_t dim_theta() const { return options_.dim_theta(); }
   int64_t dim_x() const { return options_.dim_x(); }
   const PosteriorEstimatorOptions& options() const { return options_; }
-  // Width of the context the inference net sees.
+  // Width of the context the inference net sees (summary_dim: the output
+  // width of the summary or fusion network, 0 for none).
   static int64_t context_width(const PosteriorEstimatorOptions& options, int64_t summary_dim);
   // Flat data: width of the (canonical) data features.
   static int64_t context_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
   InferenceNetImpl& net() { return *net_; }
   bool has_summary_net() const { return summary_ != nullptr; }
   SummaryNetImpl& summary_net() { return *summary_; }
+  bool has_fusion() const { return !fusion_.is_empty(); }
+  FusionNetImpl& fusion() { return *fusion_; }
+  // The number of learned summary statistics (0 without a summary network).
+  int64_t summary_dim() const;
   const std::vector<int64_t>& set_shape() const { return options_.set_shape(); }
   // Lines describing the whole pipeline (bounds, summary net, inference net).
   std::vector<std::string> describe() const;
 
  private:
+  void check_options();
   void check_data(const DataBatch& data) const;
+  // The number of data sets of a batch.
+  static int64_t rows(const DataBatch& data);
   // The standardized extra context: [sqrt(length)], context variables.
   Tensor extra_context(const DataBatch& data) const;
+  Tensor raw_extra(const DataBatch& data) const;
   // theta -> (what the net models, log|det| of that map) given the condition.
   std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& cond);
   // x with each set's points in canonical order and the set's moments
@@ -116,6 +139,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   PosteriorEstimatorOptions options_;
   std::shared_ptr<InferenceNetImpl> net_;
   std::shared_ptr<SummaryNetImpl> summary_;
+  FusionNet fusion_{nullptr};
+  std::vector<Standardize> source_std_;
   Bounded bounds_{nullptr};
   Standardize theta_std_{nullptr}, x_std_{nullptr}, extra_std_{nullptr};
   LinearResidual residual_{nullptr};
