@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <sstream>
 
 namespace amortized {
@@ -93,34 +95,105 @@ std::pair<Tensor, Tensor> spline_from_knots(const Tensor& x, const Knots& kn, do
 
 constexpr int64_t kMaxFusedBins = 128;
 
-// Knots of one element from its raw parameters raw = (widths K | heights K |
-// derivatives K - 1): positions cw, ch [K + 1], derivatives d [K + 1], and
-// the softmax weights sw, sh [K] (for the backward).
+// exp for the kernels: in float a branch-free polynomial (Cody-Waite range
+// reduction, degree-6 Taylor on [-ln 2 / 2, ln 2 / 2]; relative error about
+// 2e-7, the order of float rounding, and several times faster than
+// std::exp); in double std::exp.
+inline float kernel_exp(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
+  const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
+  const float p =
+      1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f + r * 1.38888889e-3f)))));
+  int32_t bits;
+  const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  std::memcpy(&bits, &p, sizeof bits);
+  bits += e - (127 << 23);
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+inline double kernel_exp(double x) { return std::exp(x); }
+
+// log for the kernels (x > 0, finite): in float x = 2^e m with m in
+// [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), by its
+// series to s^9 (|s| < 0.172: relative error below 1e-9 before rounding);
+// in double std::log.
+inline float kernel_log(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int32_t e = ((bits >> 23) & 0xff) - 127;
+  bits = (bits & 0x007fffff) | 0x3f800000;  // mantissa in [1, 2)
+  float m;
+  std::memcpy(&m, &bits, sizeof m);
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    ++e;
+  }
+  const float s = (m - 1) / (m + 1), s2 = s * s;
+  const float series = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f))));
+  return series + static_cast<float>(e) * 0.693147181f;
+}
+inline double kernel_log(double x) { return std::log(x); }
+
+// softplus(raw + shift) + the minimum: an interior derivative.
 template <typename T>
-void element_knots(const T* raw, int64_t k, T bound, T* cw, T* ch, T* d, T* sw, T* sh) {
-  auto positions = [&](const T* r, T min_size, T* pos, T* soft) {
-    T m = r[0];
-    for (int64_t j = 1; j < k; ++j) m = std::max(m, r[j]);
+T interior_derivative(T raw) {
+  const T a = raw + static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
+  // softplus(a) = max(a, 0) + log(1 + exp(-|a|))
+  return static_cast<T>(kMinDerivative) + std::max(a, T(0)) + kernel_log(1 + kernel_exp(-std::abs(a)));
+}
+
+// The unnormalized softmax weights of every element: exp(raw - row max) of
+// its widths and of its heights, [n, 2k], the exponentials vectorized by
+// LibTorch (most of the kernels' work otherwise). rows: raw [n, 3k - 1].
+Tensor softmax_exps(const Tensor& rows, int64_t k) {
+  const int64_t n = rows.size(0), stride = rows.stride(0);
+  Tensor out = torch::empty({n, 2 * k}, rows.options());
+  AT_DISPATCH_FLOATING_TYPES(rows.scalar_type(), "rq_spline_exps", [&] {
+    const scalar_t* r = rows.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t part = 0; part < 2; ++part) {
+        const scalar_t* src = r + i * stride + part * k;
+        scalar_t* dst = o + (i * 2 + part) * k;
+        scalar_t m = src[0];
+        for (int64_t j = 1; j < k; ++j) m = std::max(m, src[j]);
+        for (int64_t j = 0; j < k; ++j) dst[j] = src[j] - m;
+      }
+    }
+  });
+  return out.exp_();
+}
+
+// Knots of one element from its softmax exponentials e = (widths K |
+// heights K) (see softmax_exps()): positions cw, ch [K + 1] and the softmax
+// weights sw, sh [K] (for the backward). The derivatives d_j are
+// interior_derivative(raw[2K + j - 1]) for j = 1..K - 1 and 1 at both ends;
+// the kernels compute only the two of the bin they need.
+template <typename T>
+void element_knots(const T* e, int64_t k, T bound, T* cw, T* ch, T* sw, T* sh) {
+  auto positions = [&](const T* ex, T min_size, T* pos, T* soft) {
     T sum = 0;
-    for (int64_t j = 0; j < k; ++j) sum += (soft[j] = std::exp(r[j] - m));
-    const T scale = 1 - min_size * static_cast<T>(k);
+    for (int64_t j = 0; j < k; ++j) sum += ex[j];
+    const T scale = 1 - min_size * static_cast<T>(k), inv = 1 / sum;
     T cum = 0;
     pos[0] = -bound;
     for (int64_t j = 0; j < k; ++j) {
-      soft[j] /= sum;
+      soft[j] = ex[j] * inv;
       cum += min_size + scale * soft[j];
       pos[j + 1] = 2 * bound * cum - bound;
     }
     pos[k] = bound;  // exact end despite rounding
   };
-  positions(raw, static_cast<T>(kMinBinWidth), cw, sw);
-  positions(raw + k, static_cast<T>(kMinBinHeight), ch, sh);
-  const T shift = static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
-  d[0] = d[k] = 1;
-  for (int64_t j = 1; j < k; ++j) {
-    const T a = raw[2 * k + j - 1] + shift;
-    d[j] = static_cast<T>(kMinDerivative) + (a > 20 ? a : std::log1p(std::exp(a)));  // softplus
-  }
+  positions(e, static_cast<T>(kMinBinWidth), cw, sw);
+  positions(e + k, static_cast<T>(kMinBinHeight), ch, sh);
+}
+
+// The derivative at knot j (0..k) of an element with raw parameters raw.
+template <typename T>
+T knot_derivative(const T* raw, int64_t k, int64_t j) {
+  return (j == 0 || j == k) ? T(1) : interior_derivative(raw[2 * k + j - 1]);
 }
 
 template <typename T>
@@ -130,10 +203,13 @@ int64_t find_bin(const T* loc, int64_t k, T v) {
   return b;
 }
 
-// Forward or inverse map of n elements; no gradients. raw: [n, 3k - 1].
+// Forward or inverse map of n elements; no gradients. raw: [n, 3k - 1],
+// rows `stride` apart; exps: its softmax_exps().
 template <typename T>
-void spline_kernel(int64_t n, int64_t k, const T* x, const T* raw, T bound, bool inverse, T* y, T* logdet) {
-  T cw[kMaxFusedBins + 1], ch[kMaxFusedBins + 1], d[kMaxFusedBins + 1], sw[kMaxFusedBins], sh[kMaxFusedBins];
+void spline_kernel(int64_t n, int64_t k, const T* x, const T* raw, int64_t stride, const T* exps, T bound,
+                   bool inverse, T* y, T* logdet) {
+  const T min_w = static_cast<T>(kMinBinWidth), min_h = static_cast<T>(kMinBinHeight);
+  const T scale_w = 1 - min_w * static_cast<T>(k), scale_h = 1 - min_h * static_cast<T>(k);
   for (int64_t i = 0; i < n; ++i) {
     const T v = x[i];
     if (!(v >= -bound && v <= bound)) {  // tails (and NaN) pass through
@@ -141,10 +217,33 @@ void spline_kernel(int64_t n, int64_t k, const T* x, const T* raw, T bound, bool
       logdet[i] = 0;
       continue;
     }
-    element_knots(raw + i * (3 * k - 1), k, bound, cw, ch, d, sw, sh);
-    const int64_t b = find_bin(inverse ? ch : cw, k, v);
-    const T x0 = cw[b], w = cw[b + 1] - cw[b], y0 = ch[b], h = ch[b + 1] - ch[b];
-    const T d0 = d[b], d1 = d[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
+    const T* r = raw + i * stride;
+    const T* e = exps + i * 2 * k;
+    T sum_w = 0, sum_h = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      sum_w += e[j];
+      sum_h += e[k + j];
+    }
+    const T inv_w = 1 / sum_w, inv_h = 1 / sum_h;
+    // Walk the knots (computed as element_knots() does, bit for bit) only
+    // up to the bin of v: b with position[b] <= v < position[b + 1].
+    T cum_w = 0, cum_h = 0, x0 = -bound, y0 = -bound, x1 = bound, y1 = bound;
+    int64_t b = 0;
+    for (; b + 1 < k; ++b) {
+      cum_w += min_w + scale_w * (e[b] * inv_w);
+      cum_h += min_h + scale_h * (e[k + b] * inv_h);
+      const T next_w = 2 * bound * cum_w - bound, next_h = 2 * bound * cum_h - bound;
+      if (v < (inverse ? next_h : next_w)) {
+        x1 = next_w;
+        y1 = next_h;
+        break;
+      }
+      x0 = next_w;
+      y0 = next_h;
+    }
+    const T w = x1 - x0, h = y1 - y0;
+    const T d0 = knot_derivative(r, k, b), d1 = knot_derivative(r, k, b + 1), s = h / w,
+            slope_sum = d1 + d0 - 2 * s;
     T theta;
     if (inverse) {
       const T dy = v - y0;
@@ -156,18 +255,19 @@ void spline_kernel(int64_t n, int64_t k, const T* x, const T* raw, T bound, bool
     }
     const T t1 = theta * (1 - theta), den = s + slope_sum * t1;
     const T p = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
-    const T ld = std::log(s * s * p) - 2 * std::log(den);
+    const T ld = kernel_log(s * s * p / (den * den));
     y[i] = inverse ? theta * w + x0 : y0 + h * (s * theta * theta + d0 * t1) / den;
     logdet[i] = inverse ? -ld : ld;
   }
 }
 
 // Gradients of (y, logdet) of the forward map, given their upstream
-// gradients gy, gl, into gx [n] and graw [n, 3k - 1] (zeroed).
+// gradients gy, gl, into gx [n] and graw [n, 3k - 1] (zeroed, contiguous);
+// raw rows `stride` apart.
 template <typename T>
-void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* raw, T bound, const T* gy, const T* gl,
-                            T* gx, T* graw) {
-  T cw[kMaxFusedBins + 1], ch[kMaxFusedBins + 1], d[kMaxFusedBins + 1], sw[kMaxFusedBins], sh[kMaxFusedBins];
+void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* raw, int64_t stride, const T* exps, T bound,
+                            const T* gy, const T* gl, T* gx, T* graw) {
+  T cw[kMaxFusedBins + 1], ch[kMaxFusedBins + 1], sw[kMaxFusedBins], sh[kMaxFusedBins];
   T gcw[kMaxFusedBins + 1], gch[kMaxFusedBins + 1];
   const T shift = static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
   for (int64_t i = 0; i < n; ++i) {
@@ -176,12 +276,13 @@ void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* raw, T bo
       gx[i] = g_y;
       continue;
     }
-    const T* r = raw + i * (3 * k - 1);
+    const T* r = raw + i * stride;
     T* gr = graw + i * (3 * k - 1);
-    element_knots(r, k, bound, cw, ch, d, sw, sh);
+    element_knots(exps + i * 2 * k, k, bound, cw, ch, sw, sh);
     const int64_t b = find_bin(cw, k, v);
     const T x0 = cw[b], w = cw[b + 1] - cw[b], h = ch[b + 1] - ch[b];
-    const T d0 = d[b], d1 = d[b + 1], s = h / w, slope_sum = d1 + d0 - 2 * s;
+    const T d0 = knot_derivative(r, k, b), d1 = knot_derivative(r, k, b + 1), s = h / w,
+            slope_sum = d1 + d0 - 2 * s;
     const T theta = (v - x0) / w, t1 = theta * (1 - theta), dt1 = 1 - 2 * theta;
     const T den = s + slope_sum * t1, num = h * (s * theta * theta + d0 * t1);
     const T p = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
@@ -221,20 +322,29 @@ void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* raw, T bo
       const int64_t j = b + e;  // interior derivatives j = 1..k-1 come from raw[2k + j - 1]
       if (j >= 1 && j <= k - 1) {
         const T a = r[2 * k + j - 1] + shift;
-        gr[2 * k + j - 1] = gd[e] / (1 + std::exp(-a));  // softplus' = sigmoid
+        gr[2 * k + j - 1] = gd[e] / (1 + kernel_exp(-a));  // softplus' = sigmoid
       }
     }
   }
 }
 
+// raw [..., 3k - 1] as [n, 3k - 1] rows with contiguous entries; a view
+// where possible (the raw parameters are a slice of the conditioner's output).
+Tensor raw_rows(const Tensor& raw, int64_t n) {
+  Tensor r = raw.reshape({n, raw.size(-1)});
+  return r.stride(1) == 1 ? r : r.contiguous();
+}
+
 std::pair<Tensor, Tensor> run_kernel(const Tensor& x, const Tensor& raw, double bound, bool inverse) {
   Tensor xf = x.reshape({-1}).contiguous();
-  Tensor rf = raw.reshape({xf.size(0), raw.size(-1)}).contiguous();
+  Tensor rf = raw_rows(raw, xf.size(0));
   Tensor y = torch::empty_like(xf), ld = torch::empty_like(xf);
   const int64_t k = (raw.size(-1) + 1) / 3;
+  Tensor exps = softmax_exps(rf, k);
   AT_DISPATCH_FLOATING_TYPES(xf.scalar_type(), "rq_spline", [&] {
-    spline_kernel<scalar_t>(xf.size(0), k, xf.data_ptr<scalar_t>(), rf.data_ptr<scalar_t>(),
-                            static_cast<scalar_t>(bound), inverse, y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
+    spline_kernel<scalar_t>(xf.size(0), k, xf.data_ptr<scalar_t>(), rf.data_ptr<scalar_t>(), rf.stride(0),
+                            exps.data_ptr<scalar_t>(), static_cast<scalar_t>(bound), inverse,
+                            y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
   });
   return {y.view(x.sizes()), ld.view(x.sizes())};
 }
@@ -255,14 +365,15 @@ class SplineFunction : public torch::autograd::Function<SplineFunction> {
     const double bound = ctx->saved_data["bound"].toDouble();
     const Tensor &x = saved[0], &raw = saved[1];
     Tensor xf = x.reshape({-1}).contiguous();
-    Tensor rf = raw.reshape({xf.size(0), raw.size(-1)}).contiguous();
+    Tensor rf = raw_rows(raw, xf.size(0));
     const int64_t k = (raw.size(-1) + 1) / 3;
     Tensor gy = grads[0].defined() ? grads[0].reshape({-1}).contiguous() : Tensor();
     Tensor gl = grads[1].defined() ? grads[1].reshape({-1}).contiguous() : Tensor();
-    Tensor gx = torch::zeros_like(xf), graw = torch::zeros_like(rf);
+    Tensor gx = torch::zeros_like(xf), graw = torch::zeros({rf.size(0), rf.size(1)}, rf.options());
+    Tensor exps = softmax_exps(rf, k);
     AT_DISPATCH_FLOATING_TYPES(xf.scalar_type(), "rq_spline_backward", [&] {
       spline_kernel_backward<scalar_t>(xf.size(0), k, xf.data_ptr<scalar_t>(), rf.data_ptr<scalar_t>(),
-                                       static_cast<scalar_t>(bound),
+                                       rf.stride(0), exps.data_ptr<scalar_t>(), static_cast<scalar_t>(bound),
                                        gy.defined() ? gy.data_ptr<scalar_t>() : nullptr,
                                        gl.defined() ? gl.data_ptr<scalar_t>() : nullptr, gx.data_ptr<scalar_t>(),
                                        graw.data_ptr<scalar_t>());
@@ -273,22 +384,29 @@ class SplineFunction : public torch::autograd::Function<SplineFunction> {
 
 }  // namespace
 
+std::pair<Tensor, Tensor> rational_quadratic_spline(const Tensor& x, const Tensor& raw, double tail_bound,
+                                                    bool inverse, bool fused) {
+  const int64_t k = (raw.size(-1) + 1) / 3;
+  TORCH_CHECK(k >= 2 && raw.size(-1) == 3 * k - 1,
+              "spline: the raw parameters need 3K - 1 entries (widths K, heights K, derivatives K - 1), K >= 2");
+  const bool needs_grad = torch::GradMode::is_enabled() && (x.requires_grad() || raw.requires_grad());
+  const bool cpu = x.device().is_cpu() && raw.device().is_cpu();
+  if (!fused || !cpu || k > kMaxFusedBins || (inverse && needs_grad) || raw.scalar_type() != x.scalar_type()) {
+    Knots kn = make_knots(raw.narrow(-1, 0, k), raw.narrow(-1, k, k), raw.narrow(-1, 2 * k, k - 1), tail_bound);
+    return spline_from_knots(x, kn, tail_bound, inverse);
+  }
+  if (inverse || !needs_grad) return run_kernel(x, raw, tail_bound, inverse);
+  auto out = SplineFunction::apply(x, raw, tail_bound);
+  return {out[0], out[1]};
+}
+
 std::pair<Tensor, Tensor> rational_quadratic_spline(const Tensor& x, const Tensor& widths, const Tensor& heights,
                                                     const Tensor& derivatives, double tail_bound, bool inverse,
                                                     bool fused) {
   const int64_t k = widths.size(-1);
   TORCH_CHECK(k >= 2 && heights.size(-1) == k && derivatives.size(-1) == k - 1,
               "spline: widths and heights need K >= 2 entries and derivatives K - 1");
-  const bool needs_grad = torch::GradMode::is_enabled() && (x.requires_grad() || widths.requires_grad() ||
-                                                            heights.requires_grad() || derivatives.requires_grad());
-  const bool cpu = x.device().is_cpu() && widths.device().is_cpu();
-  if (!fused || !cpu || k > kMaxFusedBins || (inverse && needs_grad)) {
-    return spline_from_knots(x, make_knots(widths, heights, derivatives, tail_bound), tail_bound, inverse);
-  }
-  Tensor raw = torch::cat({widths, heights, derivatives}, -1).to(x.scalar_type());
-  if (inverse || !needs_grad) return run_kernel(x, raw, tail_bound, inverse);
-  auto out = SplineFunction::apply(x, raw, tail_bound);
-  return {out[0], out[1]};
+  return rational_quadratic_spline(x, torch::cat({widths, heights, derivatives}, -1), tail_bound, inverse, fused);
 }
 
 SplineCouplingImpl::SplineCouplingImpl(const SplineCouplingOptions& options_)
@@ -300,17 +418,16 @@ SplineCouplingImpl::SplineCouplingImpl(const SplineCouplingOptions& options_)
 
 std::pair<Tensor, Tensor> SplineCouplingImpl::element_map(const Tensor& x_a, const Tensor& params, bool inverse) {
   const int64_t k = options.bins();
-  Tensor widths = params.narrow(2, 0, k), heights = params.narrow(2, k, k);
-  Tensor derivs = params.narrow(2, 2 * k, k - 1);
+  Tensor raw = params.narrow(2, 0, 3 * k - 1);  // widths k, heights k, derivatives k - 1
   Tensor shift = params.select(2, 3 * k - 1);
   const double c = options.clamp();
   Tensor log_scale = c * torch::tanh(params.select(2, 3 * k) / c);
   if (inverse) {
-    auto [u, ld_spline] = rational_quadratic_spline(x_a, widths, heights, derivs, options.tail_bound(), true);
+    auto [u, ld_spline] = rational_quadratic_spline(x_a, raw, options.tail_bound(), true);
     return {(u - shift) * torch::exp(-log_scale), ld_spline - log_scale};
   }
   Tensor u = x_a * torch::exp(log_scale) + shift;
-  auto [y, ld_spline] = rational_quadratic_spline(u, widths, heights, derivs, options.tail_bound(), false);
+  auto [y, ld_spline] = rational_quadratic_spline(u, raw, options.tail_bound(), false);
   return {y, ld_spline + log_scale};
 }
 

@@ -35,6 +35,11 @@ struct SplineCouplingOptions {
 std::pair<Tensor, Tensor> rational_quadratic_spline(const Tensor& x, const Tensor& widths, const Tensor& heights,
                                                     const Tensor& derivatives, double tail_bound, bool inverse,
                                                     bool fused = true);
+// The same with the unconstrained parameters side by side: raw [..., 3K - 1]
+// = (widths K | heights K | derivatives K - 1); a strided slice of a larger
+// tensor (e.g. the conditioner's output) is used without a copy.
+std::pair<Tensor, Tensor> rational_quadratic_spline(const Tensor& x, const Tensor& raw, double tail_bound,
+                                                    bool inverse, bool fused = true);
 
 class SplineCouplingImpl : public CouplingImpl {
  public:
