@@ -60,6 +60,7 @@ check_activation <- function(activation, arg = rlang::caller_arg(activation), ca
 
 #' @export
 format.amortized_inference_net <- function(x, ...) {
+  if (identical(x$type, "ensemble")) return(paste0("ensemble of ", x$members, " x ", format(x$member)))
   if (identical(x$type, "flow_matching")) {
     return(paste0("flow matching: velocity MLP ", paste(x$hidden, collapse = "x"), ", ", x$activation,
                   ", RK4 with ", x$steps, " steps"))

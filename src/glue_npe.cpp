@@ -5,6 +5,7 @@
 #include "amortized/diagnostics/sbc.h"
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
+#include "amortized/flows/ensemble.h"
 #include "amortized/flows/flow_matching.h"
 #include "amortized/summary/deep_set.h"
 #include "amortized/summary/fusion.h"
@@ -188,6 +189,45 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
   return net;
 }
 
+// The inference network of an R spec (a list with `type`) for dim
+// parameters and a context of the given width.
+std::shared_ptr<InferenceNetImpl> make_inference_net(const Rcpp::List& spec, int64_t dim, int64_t context,
+                                                     at::Generator& gen) {
+  const std::string type = Rcpp::as<std::string>(spec["type"]);
+  if (type == "coupling_flow") {
+    return make_coupling_flow(CouplingFlowOptions(dim, context)
+                                  .transform(Rcpp::as<std::string>(spec["transform"]))
+                                  .n_layers(Rcpp::as<int>(spec["n_layers"]))
+                                  .hidden(as_int64(spec["hidden"]))
+                                  .activation(Rcpp::as<std::string>(spec["activation"]))
+                                  .clamp(Rcpp::as<double>(spec["clamp"]))
+                                  .bins(spec.containsElementNamed("bins") ? Rcpp::as<int>(spec["bins"]) : 10)
+                                  .tail_bound(spec.containsElementNamed("tail_bound")
+                                                  ? Rcpp::as<double>(spec["tail_bound"])
+                                                  : 3.0)
+                                  .actnorm(Rcpp::as<bool>(spec["actnorm"])),
+                              gen)
+        .ptr();
+  }
+  if (type == "flow_matching") {
+    auto fm = std::make_shared<FlowMatchingImpl>(FlowMatchingOptions(dim, context)
+                                                     .hidden(as_int64(spec["hidden"]))
+                                                     .activation(Rcpp::as<std::string>(spec["activation"]))
+                                                     .time_frequencies(Rcpp::as<int>(spec["time_frequencies"]))
+                                                     .sigma_min(Rcpp::as<double>(spec["sigma_min"]))
+                                                     .steps(Rcpp::as<int>(spec["steps"])));
+    fm->reset_parameters(gen);
+    return fm;
+  }
+  if (type == "ensemble") {  // members built one after the other from gen: different initial weights
+    const int members = Rcpp::as<int>(spec["members"]);
+    std::vector<std::shared_ptr<InferenceNetImpl>> nets;
+    for (int k = 0; k < members; ++k) nets.push_back(make_inference_net(spec["member"], dim, context, gen));
+    return std::make_shared<EnsembleImpl>(nets);
+  }
+  Rcpp::stop("unknown inference network type \"" + type + "\"");
+}
+
 }  // namespace
 
 // spec: the inference net; summary: NULL or the summary net; config: the
@@ -199,7 +239,6 @@ bool amz_cuda_available() { return torch::cuda::is_available(); }
 // [[Rcpp::export(.amz_npe_new)]]
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) {
   AMZ_GLUE_BEGIN
-  const std::string type = Rcpp::as<std::string>(spec["type"]);
   auto gen = make_generator(as_seed(seed));
   Rcpp::IntegerVector set_shape = config["set_shape"];
   auto o = PosteriorEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
@@ -231,35 +270,7 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
     }
   }
   const int64_t context = PosteriorEstimatorImpl::context_width(o, summary_dim);
-  const int64_t dim_theta = o.dim_theta();
-  std::shared_ptr<amortized::InferenceNetImpl> net;
-  if (type == "coupling_flow") {
-    net = make_coupling_flow(CouplingFlowOptions(dim_theta, context)
-                                 .transform(Rcpp::as<std::string>(spec["transform"]))
-                                 .n_layers(Rcpp::as<int>(spec["n_layers"]))
-                                 .hidden(as_int64(spec["hidden"]))
-                                 .activation(Rcpp::as<std::string>(spec["activation"]))
-                                 .clamp(Rcpp::as<double>(spec["clamp"]))
-                                 .bins(spec.containsElementNamed("bins") ? Rcpp::as<int>(spec["bins"]) : 10)
-                                 .tail_bound(spec.containsElementNamed("tail_bound")
-                                                 ? Rcpp::as<double>(spec["tail_bound"])
-                                                 : 3.0)
-                                 .actnorm(Rcpp::as<bool>(spec["actnorm"])),
-                             gen)
-              .ptr();
-  } else if (type == "flow_matching") {
-    auto fm = std::make_shared<amortized::FlowMatchingImpl>(
-        amortized::FlowMatchingOptions(dim_theta, context)
-            .hidden(as_int64(spec["hidden"]))
-            .activation(Rcpp::as<std::string>(spec["activation"]))
-            .time_frequencies(Rcpp::as<int>(spec["time_frequencies"]))
-            .sigma_min(Rcpp::as<double>(spec["sigma_min"]))
-            .steps(Rcpp::as<int>(spec["steps"])));
-    fm->reset_parameters(gen);
-    net = fm;
-  } else {
-    Rcpp::stop("unknown inference network type \"" + type + "\"");
-  }
+  std::shared_ptr<amortized::InferenceNetImpl> net = make_inference_net(spec, o.dim_theta(), context, gen);
   auto* est = fusion.is_empty() ? new NpeHandle(net, summary_net, o) : new NpeHandle(net, fusion, o);
   (*est)->eval();
   return NpePtr(est, true);

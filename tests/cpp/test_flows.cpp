@@ -2,6 +2,7 @@
 #include "amortized/diagnostics/sbc.h"
 #include "amortized/estimators/posterior_estimator.h"
 #include "amortized/flows/coupling_flow.h"
+#include "amortized/flows/ensemble.h"
 #include "amortized/flows/flow_matching.h"
 #include "amortized/simulators/simulator.h"
 #include "amortized/train/trainer.h"
@@ -49,6 +50,11 @@ std::vector<NetCase> all_nets() {
              FlowMatchingOptions(dim, ctx).hidden({32, 32}).steps(20).time_frequencies(2));
          fm->reset_parameters(gen);
          return fm;
+       }},
+      {"ensemble",
+       [coupling](int64_t dim, int64_t ctx, at::Generator& gen) -> std::shared_ptr<InferenceNetImpl> {
+         return std::make_shared<EnsembleImpl>(std::vector<std::shared_ptr<InferenceNetImpl>>{
+             coupling("spline")(dim, ctx, gen), coupling("affine")(dim, ctx, gen)});
        }},
   };
 }
@@ -354,6 +360,32 @@ TEST(Sbc, RanksCountDrawsBelowTheTruth) {
   EXPECT_EQ(r[0][0].item<int64_t>(), 2);
   EXPECT_EQ(r[1][0].item<int64_t>(), 4);
   EXPECT_THROW(sbc_ranks(draws, torch::zeros({3, 1})), c10::Error);
+}
+
+// The ensemble is the equal mixture of its members: its density is their
+// mean, its draws come from each member about equally often, and its loss
+// is the members' mean loss.
+TEST(Ensemble, IsTheEqualMixtureOfItsMembers) {
+  auto gen = make_generator(13);
+  auto a = make_coupling_flow(CouplingFlowOptions(2, 1).transform("affine").n_layers(2).hidden({8}), gen);
+  auto b = make_coupling_flow(CouplingFlowOptions(2, 1).transform("affine").n_layers(2).hidden({8}), gen);
+  Ensemble ens(std::vector<std::shared_ptr<InferenceNetImpl>>{a.ptr(), b.ptr()});
+  torch::NoGradGuard no_grad;
+  auto theta = torch::randn({50, 2}, gen), ctx = torch::randn({50, 1}, gen);
+  auto want = torch::log(0.5 * (torch::exp(a->log_prob(theta, ctx)) + torch::exp(b->log_prob(theta, ctx))));
+  EXPECT_TRUE(torch::allclose(ens->log_prob(theta, ctx), want, 1e-4, 1e-5));
+  EXPECT_NEAR(ens->loss(theta, ctx).item<double>(),
+              0.5 * (a->loss(theta, ctx) + b->loss(theta, ctx)).item<double>(), 1e-5);
+  EXPECT_EQ(ens->describe().front(), "ensemble of 2 members (equal-weight mixture)");
+  EXPECT_EQ(ens->size(), 2);
+  // draws: the mixture's mean is the members' mean average
+  auto c1 = torch::zeros({1, 1});
+  auto draws = ens->sample(40000, c1, gen)[0];
+  auto ma = a->sample(40000, c1, gen)[0].mean(0), mb = b->sample(40000, c1, gen)[0].mean(0);
+  EXPECT_TRUE(torch::allclose(draws.mean(0), 0.5 * (ma + mb), 0.05, 0.05));
+  EXPECT_THROW(Ensemble(std::vector<std::shared_ptr<InferenceNetImpl>>{}), c10::Error);
+  auto c = make_coupling_flow(CouplingFlowOptions(3, 1).transform("affine").n_layers(1).hidden({4}), gen);
+  EXPECT_THROW(Ensemble(std::vector<std::shared_ptr<InferenceNetImpl>>{a.ptr(), c.ptr()}), c10::Error);
 }
 
 }  // namespace
