@@ -50,6 +50,11 @@
 #' @param patience Epochs without improvement before stopping (0: never stop
 #'   early).
 #' @param weight_decay AdamW weight decay.
+#' @param ema Exponential moving average of the weights, updated after every
+#'   step (its decay ramps up as (1 + t) / (10 + t) over the first steps);
+#'   validation, early stopping and the returned model use the averaged
+#'   weights. A decay in (0, 1), 0 for none, or `NULL` (default): 0.999 for
+#'   [flow_matching()] (whose noisy loss averaging helps), none otherwise.
 #' @param seed `NULL` or a whole number: the same seed gives the same network,
 #'   simulations and training on CPU.
 #' @param verbose Show a progress bar and a summary line.
@@ -92,7 +97,7 @@ train.default <- function(object, ...) {
 train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
                             learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30,
                             validation_fraction = 0.1, patience = 30,
-                            weight_decay = 1e-4, seed = NULL, verbose = interactive(),
+                            weight_decay = 1e-4, ema = NULL, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
                             device = getOption("amortized.device", "cpu"), ...) {
@@ -110,6 +115,13 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   validation_fraction <- check_number(validation_fraction, lower = 0, upper = 0.5)
   patience <- check_count(patience, min = 0)
   weight_decay <- check_number(weight_decay, lower = 0)
+  if (!is.null(ema)) {
+    ema <- check_number(ema, lower = 0)
+    if (ema >= 1) {
+      cli::cli_abort(c("{.arg ema} must be a decay in [0, 1) (0: no averaging).", "x" = "Got {ema}."),
+                     class = "amortized_error_argument")
+    }
+  }
   verbose <- check_flag(verbose)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
@@ -139,7 +151,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   if (rounds > 1) {
     args <- list(n_sims = n_sims, epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                  schedule = schedule, step_epochs = step_epochs,
-                 validation_fraction = validation_fraction, patience = patience, weight_decay = weight_decay,
+                 validation_fraction = validation_fraction, patience = patience, weight_decay = weight_decay, ema = ema,
                  verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint, device = device,
                  checkpoint_every = checkpoint_every)
     return(train_rounds(object, simulator, rounds, seed, args))
@@ -176,7 +188,8 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                   weight_decay = weight_decay, validation_fraction = validation_fraction,
                   clip_grad_norm = 5, patience = patience, seed = seed, threads = threads,
-                  schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5, device = device)
+                  schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5, device = device,
+                  ema_decay = ema %||% default_ema(object$inference_net))
   if (online) {
     steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
     dropped <- new.env(parent = emptyenv())
@@ -207,7 +220,8 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
                      nrow(sims$parameters),
                    mode = if (online) "online" else "offline",
                    best_epoch = res$best_epoch + offset,
-                   stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed)
+                   stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed,
+                   ema = options$ema_decay)
   fit$state <- core_call(.amz_npe_get_state(ptr))
   fit$optimizer_state <- res$optimizer_state
   report_training(fit, res, verbose)
@@ -227,6 +241,13 @@ online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite,
     inputs <- simulation_inputs(plan, sims)
     list(theta = sims$parameters, x = inputs$x, lengths = inputs$lengths, context = inputs$context)
   }
+}
+
+# The default decay of the weight average: flow matching learns from a
+# noisy regression loss and gains from averaging; flows need none.
+default_ema <- function(net) {
+  type <- if (identical(net$type, "ensemble")) net$member$type else net$type
+  if (identical(type, "flow_matching")) 0.999 else 0
 }
 
 # Rounds: simulate, train, repeat with more simulations, keeping them all.

@@ -301,7 +301,8 @@ TrainOptions train_options(const Rcpp::List& options) {
       .seed(as_seed(Rcpp::as<double>(options["seed"])))
       .schedule(Rcpp::as<std::string>(options["schedule"]))
       .step_epochs(Rcpp::as<int>(options["step_epochs"]))
-      .step_gamma(Rcpp::as<double>(options["step_gamma"]));
+      .step_gamma(Rcpp::as<double>(options["step_gamma"]))
+      .ema_decay(options.containsElementNamed("ema_decay") ? Rcpp::as<double>(options["ema_decay"]) : 0.0);
   return o;
 }
 

@@ -283,6 +283,47 @@ TEST(Training, EarlyStoppingRestoresTheBestWeights) {
   EXPECT_NEAR(now, best, 1e-5);
 }
 
+// With a moving average of the weights, validation and the result use the
+// averaged weights: the returned model has the best validation loss, and it
+// differs from the model trained the same way without averaging.
+TEST(Training, AveragedWeightsAreValidatedAndReturned) {
+  auto run = [](double decay) {
+    auto gen = make_generator(8);
+    auto flow = make_coupling_flow(CouplingFlowOptions(2, 2).n_layers(2).hidden({32}), gen);
+    auto theta = torch::randn({300, 2}, gen), x = torch::randn({300, 2}, gen);
+    auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return flow->loss(a, b); };
+    std::vector<double> seen;  // the validation loss recomputed in the epoch hook
+    auto order = torch::randperm(300, make_generator(2), torch::kLong).narrow(0, 0, 90);
+    auto val = [&]() {
+      torch::NoGradGuard no_grad;
+      return flow->loss(theta.index_select(0, order), x.index_select(0, order)).item<double>();
+    };
+    TrainHooks hooks;
+    hooks.on_epoch_end = [&](const EpochRecord&) {
+      seen.push_back(val());
+      return true;
+    };
+    auto opts = TrainOptions().epochs(12).batch_size(32).learning_rate(5e-3).validation_fraction(0.3).seed(2)
+                    .ema_decay(decay);
+    auto result = fit(*flow, loss, theta, x, opts, hooks);
+    double best = 1e300;
+    for (size_t i = 0; i < result.history.size(); ++i) {
+      EXPECT_NEAR(seen[i], result.history[i].validation_loss, 1e-5);  // hooks see what was validated
+      best = std::min(best, result.history[i].validation_loss);
+    }
+    EXPECT_NEAR(val(), best, 1e-5);
+    return flow->parameters().front().detach().clone();
+  };
+  auto averaged = run(0.95), raw = run(0.0);
+  EXPECT_FALSE(torch::allclose(averaged, raw));
+  auto gen = make_generator(1);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(1).hidden({4}), gen);
+  auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return flow->loss(a, b); };
+  EXPECT_THROW(fit(*flow, loss, torch::randn({20, 2}), torch::randn({20, 1}), TrainOptions().ema_decay(1.0),
+                   TrainHooks()),
+               c10::Error);
+}
+
 TEST(Training, NonFiniteBatchesAreSkippedAndWeightsStayFinite) {
   auto gen = make_generator(4);
   auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(2).hidden({16}), gen);

@@ -225,3 +225,21 @@ test_that("a simulator that sometimes returns NaN never corrupts training", {
   expect_equal(length(msgs), 2)
   expect_match(msgs[2], "Dropped [0-9]+ online simulations")
 })
+
+test_that("ema averages the weights: checked, on by default for flow matching, and what is returned", {
+  sim <- benchmark_simulator("two_moons")
+  expect_error(train(amortizer(), sim, n_sims = 100, ema = 1), "ema", class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, n_sims = 100, ema = -0.5), class = "amortized_error_argument")
+  sims <- simulate(sim, 2000, seed = 1)
+  small <- coupling_flow(n_layers = 2, hidden = 32)
+  plain <- train(amortizer(small), sims, epochs = 6, seed = 1, verbose = FALSE)
+  averaged <- train(amortizer(small), sims, epochs = 6, seed = 1, ema = 0.95, verbose = FALSE)
+  expect_equal(plain$info$ema, 0)
+  expect_equal(averaged$info$ema, 0.95)
+  expect_false(isTRUE(all.equal(plain$state$values, averaged$state$values)))
+  # (that the averaged weights are validated and returned is checked in C++)
+  fm <- train(amortizer(flow_matching(hidden = c(32, 32), steps = 10)), sims, epochs = 3, seed = 1, verbose = FALSE)
+  expect_equal(fm$info$ema, 0.999)
+  expect_equal(train(amortizer(ensemble(flow_matching(hidden = 16, steps = 5), 2)), sims, epochs = 1, seed = 1,
+                     verbose = FALSE)$info$ema, 0.999)
+})

@@ -136,6 +136,30 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
   TrainResult result;
   double best = std::numeric_limits<double>::infinity();
   Snapshot best_state;
+  // The moving average of the weights (started after the first step, when
+  // data-initialized layers have their values) and its updates.
+  std::vector<Tensor> ema;
+  int64_t ema_steps = 0;
+  auto update_ema = [&]() {
+    torch::NoGradGuard no_grad;
+    if (ema.empty()) {
+      for (const auto& p : params) ema.push_back(p.detach().clone());
+      return;
+    }
+    ++ema_steps;
+    const double d = std::min(o.ema_decay(), (1.0 + ema_steps) / (10.0 + ema_steps));
+    for (size_t i = 0; i < params.size(); ++i) ema[i].mul_(d).add_(params[i].detach(), 1.0 - d);
+  };
+  // Swaps the model's weights with the averaged ones (twice: back again).
+  auto swap_ema = [&]() {
+    if (ema.empty()) return;
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor raw = params[i].detach().clone();
+      params[i].detach().copy_(ema[i]);
+      ema[i].copy_(raw);
+    }
+  };
   int64_t since_best = 0, step = 0, nonfinite_run = 0;
   bool stop = false;
   // Counts a batch with a non-finite loss or gradient (never applied);
@@ -184,6 +208,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
       }
       nonfinite_run = 0;
       optimizer.step();
+      if (o.ema_decay() > 0) update_ema();
       const int64_t rows_in_batch = batch.front().size(0);
       total += lv * static_cast<double>(rows_in_batch);
       counted += rows_in_batch;
@@ -194,6 +219,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
     }
 
     model.eval();
+    swap_ema();  // validate (and keep as best) the averaged weights
     const double train_loss = total / static_cast<double>(counted);
     const double val_loss = validate ? validate() : train_loss;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -209,13 +235,18 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
       result.stop_reason = "early_stopping";
       stop = true;
     }
-    if (hooks.on_epoch_end && !hooks.on_epoch_end(rec) && !stop) {
+    if (hooks.on_epoch_end && !hooks.on_epoch_end(rec) && !stop) {  // callbacks see the averaged weights
       result.stop_reason = "callback";
       stop = true;
     }
+    swap_ema();
   }
   model.eval();
-  if (!best_state.empty()) restore(model, best_state);
+  if (!best_state.empty()) {
+    restore(model, best_state);
+  } else {
+    swap_ema();  // no epoch was validated: the averaged weights
+  }
   if (optimizer_state) *optimizer_state = save_optimizer_state(optimizer, model);
   return result;
 }
@@ -229,6 +260,7 @@ void check_options(const TrainOptions& o) {
   TORCH_CHECK(o.schedule() == "cosine" || o.schedule() == "constant" || o.schedule() == "step",
               "schedule must be \"cosine\", \"constant\" or \"step\", got \"", o.schedule(), "\"");
   TORCH_CHECK(o.step_epochs() >= 1 && o.step_gamma() > 0, "step schedules need step_epochs >= 1 and step_gamma > 0");
+  TORCH_CHECK(o.ema_decay() >= 0 && o.ema_decay() < 1, "ema_decay must be in [0, 1), got ", o.ema_decay());
 }
 
 // The number of rows shared by every defined tensor of data (-1: none).

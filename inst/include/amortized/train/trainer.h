@@ -37,6 +37,11 @@ struct TrainOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   // Stop when this many consecutive batches have a non-finite loss.
   TORCH_ARG(int64_t, max_nonfinite) = 20;
+  // Exponential moving average of the weights (0: none): after each step
+  // ema <- d ema + (1 - d) w with d = min(ema_decay, (1 + t) / (10 + t)) at
+  // step t; validation, the best weights and the result use the averaged
+  // weights, training goes on from the raw ones.
+  TORCH_ARG(double, ema_decay) = 0.0;
 };
 
 struct EpochRecord {
