@@ -62,8 +62,9 @@ check_activation <- function(activation, arg = rlang::caller_arg(activation), ca
 format.amortized_inference_net <- function(x, ...) {
   if (identical(x$type, "ensemble")) return(paste0("ensemble of ", x$members, " x ", format(x$member)))
   if (identical(x$type, "flow_matching")) {
-    return(paste0("flow matching: velocity MLP ", paste(x$hidden, collapse = "x"), ", ", x$activation,
-                  ", RK4 with ", x$steps, " steps"))
+    ode <- if (identical(x$solver, "dopri5")) paste0("adaptive Dormand-Prince (tolerance ", format(x$tolerance), ")") else
+      paste0("RK4 with ", x$steps, " steps")
+    return(paste0("flow matching: velocity MLP ", paste(x$hidden, collapse = "x"), ", ", x$activation, ", ", ode))
   }
   paste0("coupling flow: ", x$n_layers, " ", x$transform, " coupling block",
          if (x$n_layers > 1) "s", if (identical(x$transform, "spline")) paste0(" (", x$bins, " bins)"),

@@ -215,7 +215,13 @@ std::shared_ptr<InferenceNetImpl> make_inference_net(const Rcpp::List& spec, int
                                                      .activation(Rcpp::as<std::string>(spec["activation"]))
                                                      .time_frequencies(Rcpp::as<int>(spec["time_frequencies"]))
                                                      .sigma_min(Rcpp::as<double>(spec["sigma_min"]))
-                                                     .steps(Rcpp::as<int>(spec["steps"])));
+                                                     .steps(Rcpp::as<int>(spec["steps"]))
+                                                     .solver(spec.containsElementNamed("solver")
+                                                                 ? Rcpp::as<std::string>(spec["solver"])
+                                                                 : std::string("rk4"))
+                                                     .tolerance(spec.containsElementNamed("tolerance")
+                                                                    ? Rcpp::as<double>(spec["tolerance"])
+                                                                    : 1e-5));
     fm->reset_parameters(gen);
     return fm;
   }

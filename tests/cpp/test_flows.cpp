@@ -51,6 +51,13 @@ std::vector<NetCase> all_nets() {
          fm->reset_parameters(gen);
          return fm;
        }},
+      {"flow_matching_dopri5",
+       [](int64_t dim, int64_t ctx, at::Generator& gen) -> std::shared_ptr<InferenceNetImpl> {
+         auto fm = std::make_shared<FlowMatchingImpl>(
+             FlowMatchingOptions(dim, ctx).hidden({32, 32}).solver("dopri5").tolerance(1e-5).time_frequencies(2));
+         fm->reset_parameters(gen);
+         return fm;
+       }},
       {"ensemble",
        [coupling](int64_t dim, int64_t ctx, at::Generator& gen) -> std::shared_ptr<InferenceNetImpl> {
          return std::make_shared<EnsembleImpl>(std::vector<std::shared_ptr<InferenceNetImpl>>{
@@ -427,6 +434,36 @@ TEST(Ensemble, IsTheEqualMixtureOfItsMembers) {
   EXPECT_THROW(Ensemble(std::vector<std::shared_ptr<InferenceNetImpl>>{}), c10::Error);
   auto c = make_coupling_flow(CouplingFlowOptions(3, 1).transform("affine").n_layers(1).hidden({4}), gen);
   EXPECT_THROW(Ensemble(std::vector<std::shared_ptr<InferenceNetImpl>>{a.ptr(), c.ptr()}), c10::Error);
+}
+
+// The adaptive solver reaches the answer of a fine fixed-step solver, and an
+// ODE with a known solution (dy/dt = -y t: y = y0 exp(-t^2 / 2)) to its
+// tolerance, in either direction.
+TEST(FlowMatching, AdaptiveSolverMatchesFineFixedSteps) {
+  auto gen = make_generator(31);
+  auto fm = std::make_shared<FlowMatchingImpl>(FlowMatchingOptions(2, 1).hidden({32, 32}).time_frequencies(2));
+  fm->reset_parameters(gen);
+  for (auto& p : fm->parameters()) {
+    torch::NoGradGuard no_grad;
+    p.mul_(3.0);  // a curved velocity field
+  }
+  fm->to(torch::kDouble);
+  torch::NoGradGuard no_grad;
+  auto ctx = torch::randn({64, 1}, torch::kDouble);
+  auto z = torch::randn({64, 2}, torch::kDouble);
+  auto v = [&](const Tensor& x, double t) { return fm->velocity(x, torch::full({x.size(0)}, t, x.options()), ctx); };
+  auto fine = integrate_ode(v, z, 0, 1, "rk4", 2000, 0);
+  auto adaptive = integrate_ode(v, z, 0, 1, "dopri5", 0, 1e-7);
+  EXPECT_LT((adaptive - fine).abs().max().item<double>(), 1e-4);
+  auto coarse = integrate_ode(v, z, 0, 1, "rk4", 2, 0);
+  EXPECT_GT((coarse - fine).abs().max().item<double>(), 1e-3);  // the check can fail
+  auto y0 = torch::tensor({{1.0}, {-2.0}}, torch::kDouble);
+  auto decay = [](const Tensor& y, double t) { return -y * t; };
+  auto y2 = integrate_ode(decay, y0, 0, 2, "dopri5", 0, 1e-8);
+  EXPECT_TRUE(torch::allclose(y2, y0 * std::exp(-2.0), 1e-6, 1e-7));
+  auto back = integrate_ode(decay, y2, 2, 0, "dopri5", 0, 1e-8);
+  EXPECT_TRUE(torch::allclose(back, y0, 1e-6, 1e-7));
+  EXPECT_THROW(FlowMatching(FlowMatchingOptions(2, 1).solver("euler")), c10::Error);
 }
 
 }  // namespace

@@ -23,3 +23,20 @@ test_that("a spline coupling flow learns a conjugate posterior", {
   expect_lt(abs(mean(draws$mu) - sum(x) / 6), 0.06)
   expect_equal(sd(draws$mu), sqrt(1 / 6), tolerance = 0.15)
 })
+
+test_that("flow matching samples with the adaptive solver as with fine fixed steps", {
+  expect_error(flow_matching(solver = "euler"), class = "amortized_error_argument")
+  expect_error(flow_matching(tolerance = 0), class = "amortized_error_argument")
+  expect_match(format(flow_matching(solver = "dopri5", tolerance = 1e-4)), "adaptive Dormand-Prince \\(tolerance 1e-04\\)")
+  fit <- train(amortizer(flow_matching(hidden = c(32, 32), steps = 200)), conjugate, n_sims = 1000, epochs = 3,
+               seed = 1, verbose = FALSE)
+  adaptive <- fit
+  adaptive$inference_net <- flow_matching(hidden = c(32, 32), solver = "dopri5", tolerance = 1e-6)
+  adaptive$.handle <- new.env(parent = emptyenv())  # rebuilt from the spec and the same weights
+  x <- c(0.8, 1.4, 0.2, 1.1, 0.5)
+  a <- sample_posterior(fit, x, 500, seed = 3)$mu
+  b <- sample_posterior(adaptive, x, 500, seed = 3)$mu
+  expect_lt(max(abs(a - b)), 1e-3)
+  expect_equal(posterior_log_density(adaptive, c(mu = 0.6), x), posterior_log_density(fit, c(mu = 0.6), x),
+               tolerance = 1e-3)
+})

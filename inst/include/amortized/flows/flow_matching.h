@@ -10,6 +10,9 @@
 #include <torch/arg.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
+#include <string>
+
 namespace amortized {
 
 struct FlowMatchingOptions {
@@ -23,9 +26,22 @@ struct FlowMatchingOptions {
   TORCH_ARG(int64_t, time_frequencies) = 4;
   // Width of the path at t = 1: theta_t = (1 - (1 - sigma_min) t) z + t theta.
   TORCH_ARG(double, sigma_min) = 1e-4;
-  // Fixed RK4 steps for sampling and for log_prob.
+  // ODE solver for sampling and log_prob: "rk4" (fixed steps) or "dopri5"
+  // (adaptive Dormand-Prince 5(4), one step size for the whole batch,
+  // chosen so that every row's error stays within tolerance).
+  TORCH_ARG(std::string, solver) = "rk4";
+  // Fixed RK4 steps.
   TORCH_ARG(int64_t, steps) = 50;
+  // dopri5: relative and absolute tolerance of each step.
+  TORCH_ARG(double, tolerance) = 1e-5;
 };
+
+// Integrates dy/dt = f(y, t) from t0 to t1 (either direction) for a batch of
+// states y [batch, d]: with fixed RK4 steps, or adaptively with the
+// Dormand-Prince 5(4) pair (one step size for the batch; a step is accepted
+// when every row's RMS error, scaled by tolerance * (1 + |y|), is <= 1).
+Tensor integrate_ode(const std::function<Tensor(const Tensor&, double)>& f, Tensor y, double t0, double t1,
+                     const std::string& solver, int64_t steps, double tolerance);
 
 class FlowMatchingImpl : public InferenceNetImpl {
  public:
