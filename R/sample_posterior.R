@@ -21,7 +21,9 @@
 #'   end) or a list of matrices; the number of observations may differ from
 #'   the simulations' (a warning says when it is outside the range trained
 #'   on). Values are matched to the simulator's data names when `data` has
-#'   names, else taken in order.
+#'   names, else taken in order. For multi-source data (see [fusion()]): a
+#'   named list with one element per source, each in the form above for its
+#'   kind, all with the same number of data sets.
 #' @param context Values of the amortizer's context variables: a named
 #'   numeric vector (used for every data set) or a matrix or data frame with
 #'   one row per data set. A context variable `n_obs` is read from the data's

@@ -30,7 +30,10 @@
 #'   `[n, n_obs, dim]` array for set data such as `"ddm"`); for set data
 #'   also `lengths`, the observations of each data set (when they vary, the
 #'   array is padded with `NA` after them); for simulators with context
-#'   variables `context`, an n x k matrix of their values.
+#'   variables `context`, an n x k matrix of their values. For a
+#'   multi-source model (one returning a named list of blocks), `data` is a
+#'   named list of such blocks and `lengths` a named list with one vector
+#'   per set or series source.
 #' @examples
 #' sims <- simulate(benchmark_simulator("gaussian_linear"), 100, seed = 1)
 #' sims

@@ -17,7 +17,9 @@
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else the physical cores (at most 4).
 #' @return A numeric matrix with one row per data set and columns
-#'   `summary_1`, `summary_2`, ...
+#'   `summary_1`, `summary_2`, ...; with a [fusion()] of summary networks,
+#'   the summaries of each source side by side, named by source
+#'   (`trials_1`, ..., `series_1`, ...).
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("ddm", n_obs = 20:60)
