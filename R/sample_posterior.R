@@ -71,8 +71,7 @@ observed_inputs <- function(object, data, context = NULL, arg = "data", call = r
                                   call = call)
   } else if (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points)) {
     obs <- as_set_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
-    warn_extrapolation(obs$lengths, plan$length_range, if (plan$structure == "set") "observations" else "time steps",
-                       arg, call)
+    warn_extrapolation(obs$lengths, plan$length_range, plan$structure, arg, call)
   } else {
     obs <- as_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
     obs$data <- obs$matrix
@@ -82,9 +81,11 @@ observed_inputs <- function(object, data, context = NULL, arg = "data", call = r
   list(inputs = network_inputs(plan, obs$data, obs$lengths, ctx, call = call), single = obs$single, n = n)
 }
 
-# Warns when observed lengths lie outside the range trained on.
-warn_extrapolation <- function(lengths, range, what, arg, call) {
+# Warns when observed lengths lie outside the range trained on; structure:
+# "set" or "time_series".
+warn_extrapolation <- function(lengths, range, structure, arg, call) {
   if (is.null(range) || all(lengths >= range[1] & lengths <= range[2])) return(invisible())
+  what <- if (structure == "set") "observations" else "time steps"
   cli::cli_warn(c("{.arg {arg}} has {?a data set/data sets} with a number of {what} outside the range trained on ({range[1]}..{range[2]}).",
                   "i" = "The amortizer extrapolates there; its posteriors may be poor."),
                 class = "amortized_warning_extrapolation", call = call)
@@ -113,8 +114,7 @@ as_source_observations <- function(data, data_names, plan, arg = "data", allow_n
     where <- paste0(arg, "$", b)
     if (b %in% plan$sources) {
       o <- as_set_observations(data[[b]], data_names[[b]], arg = where, allow_nonfinite = allow_nonfinite, call = call)
-      kind <- summary_net_structure(plan$summary_net$nets[[b]])
-      warn_extrapolation(o$lengths, plan$length_range[[b]], if (kind == "set") "observations" else "time steps",
+      warn_extrapolation(o$lengths, plan$length_range[[b]], summary_net_structure(plan$summary_net$nets[[b]]),
                          where, call)
       o
     } else {

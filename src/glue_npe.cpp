@@ -122,9 +122,6 @@ DataBatch to_device(const DataBatch& b, torch::Device device) {
   return map_batch(b, [&](const torch::Tensor& t) { return t.to(device); });
 }
 
-// The number of data sets of a batch.
-int64_t batch_rows(const DataBatch& b) { return b.x.size(0); }
-
 // A batch as the trainer's row tensors (after theta): x, lengths, context,
 // then x and lengths of each source; and back.
 std::vector<torch::Tensor> batch_tensors(const torch::Tensor& theta, const DataBatch& b) {
@@ -477,7 +474,7 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths
   torch::NoGradGuard no_grad;
   auto gen = make_generator(as_seed(seed));
   DataBatch data = as_batch(x, lengths, context);
-  const int64_t n_obs = batch_rows(data), dim = est->dim_theta();
+  const int64_t n_obs = PosteriorEstimatorImpl::rows(data), dim = est->dim_theta();
   Rcpp::NumericVector out(static_cast<size_t>(n_draws) * n_obs * dim);
   // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
   // draws [chunk, n_draws, dim] into place parameter by parameter.
@@ -506,7 +503,7 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, SEXP 
   auto gen = make_generator(as_seed(seed));
   torch::Tensor tt = matrix_to_tensor(theta);
   DataBatch data = as_batch(x, lengths, context);
-  const int64_t n = batch_rows(data);
+  const int64_t n = PosteriorEstimatorImpl::rows(data);
   std::vector<torch::Tensor> parts;
   for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
     const torch::Device dev = device_of(est);
@@ -531,7 +528,7 @@ Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, SEXP x, Rcpp::IntegerVector leng
   torch::NoGradGuard no_grad;
   DataBatch data = as_batch(x, lengths, context);
   std::vector<torch::Tensor> parts;
-  for_chunks(batch_rows(data), 64, [&](int64_t start, int64_t len) {
+  for_chunks(PosteriorEstimatorImpl::rows(data), 64, [&](int64_t start, int64_t len) {
     parts.push_back(est->condition(to_device(narrow(data, start, len), device_of(est))).to(torch::kCPU));
   });
   return tensor_to_matrix(torch::cat(parts, 0));

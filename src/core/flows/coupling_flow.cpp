@@ -51,18 +51,7 @@ Tensor ConditionalFlowImpl::log_prob(const Tensor& theta, const Tensor& context)
 }
 
 Tensor ConditionalFlowImpl::sample(int64_t n, const Tensor& context, at::Generator& gen) {
-  auto [ctx, z] = repeat_for_draws(n, context, gen);
-  const int64_t batch = context.size(0), rows = z.size(0);
-  // Rows in chunks whose activations stay in the CPU's caches (measured:
-  // chunks of 2048 rows sample 100,000 rows 1.6x faster than one pass).
-  const int64_t chunk = z.device().is_cpu() ? 2048 : rows;
-  if (rows <= chunk) return from_latent(z, ctx).reshape({batch, n, dim()});
-  std::vector<Tensor> parts;
-  for (int64_t start = 0; start < rows; start += chunk) {
-    const int64_t len = std::min(chunk, rows - start);
-    parts.push_back(from_latent(z.narrow(0, start, len), ctx.narrow(0, start, len)));
-  }
-  return torch::cat(parts, 0).reshape({batch, n, dim()});
+  return draw_in_chunks(n, context, gen, [this](const Tensor& z, const Tensor& ctx) { return from_latent(z, ctx); });
 }
 
 void ConditionalFlowImpl::reset_parameters(at::Generator& gen) {

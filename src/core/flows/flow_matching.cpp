@@ -102,21 +102,12 @@ Tensor integrate_ode(const std::function<Tensor(const Tensor&, double)>& f, Tens
 }
 
 Tensor FlowMatchingImpl::sample(int64_t n, const Tensor& context, at::Generator& gen) {
-  auto [ctx, x] = repeat_for_draws(n, context, gen);
-  const int64_t batch = context.size(0), rows = x.size(0);
-  // Rows in cache-sized chunks on the CPU (as for coupling flows).
-  const int64_t chunk = x.device().is_cpu() ? 2048 : std::max<int64_t>(rows, 1);
-  std::vector<Tensor> parts;
-  for (int64_t start = 0; start < rows; start += chunk) {
-    const int64_t len = std::min(chunk, rows - start);
-    Tensor c = ctx.narrow(0, start, len);
+  return draw_in_chunks(n, context, gen, [this](const Tensor& z, const Tensor& ctx) {
     auto v = [&](const Tensor& xs, double t) {
-      return velocity(xs, torch::full({xs.size(0)}, t, xs.options()), c);
+      return velocity(xs, torch::full({xs.size(0)}, t, xs.options()), ctx);
     };
-    parts.push_back(integrate_ode(v, x.narrow(0, start, len), 0.0, 1.0, options.solver(), options.steps(),
-                                  options.tolerance()));
-  }
-  return torch::cat(parts, 0).reshape({batch, n, dim()});
+    return integrate_ode(v, z, 0.0, 1.0, options.solver(), options.steps(), options.tolerance());
+  });
 }
 
 Tensor FlowMatchingImpl::log_prob(const Tensor& theta, const Tensor& context) {

@@ -15,6 +15,9 @@ namespace amortized {
 namespace {
 
 constexpr double kMinBinWidth = 1e-3, kMinBinHeight = 1e-3, kMinDerivative = 1e-3;
+// Interior derivatives are kMinDerivative + softplus(raw + this shift), so
+// that raw = 0 gives a derivative of 1.
+const double kDerivativeShift = std::log(std::exp(1 - kMinDerivative) - 1);
 
 // Knot positions from unconstrained sizes: [..., K] -> [..., K + 1], from
 // -bound to bound, each bin at least min_size of 2 bound wide.
@@ -50,8 +53,7 @@ Knots make_knots(const Tensor& widths, const Tensor& heights, const Tensor& deri
   out.ch = knots(heights, tail_bound, kMinBinHeight);
   // Interior derivatives via softplus, shifted so that a zero input gives 1;
   // boundary derivatives are exactly 1 (matching the linear tails).
-  const double shift = std::log(std::exp(1 - kMinDerivative) - 1);
-  Tensor d = kMinDerivative + torch::softplus(derivatives + shift);
+  Tensor d = kMinDerivative + torch::softplus(derivatives + kDerivativeShift);
   Tensor ones = torch::ones_like(d.narrow(-1, 0, 1));
   out.d = torch::cat({ones, d, ones}, -1);
   return out;
@@ -139,7 +141,7 @@ inline double kernel_log(double x) { return std::log(x); }
 // softplus(raw + shift) + the minimum: an interior derivative.
 template <typename T>
 T interior_derivative(T raw) {
-  const T a = raw + static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
+  const T a = raw + static_cast<T>(kDerivativeShift);
   // softplus(a) = max(a, 0) + log(1 + exp(-|a|))
   return static_cast<T>(kMinDerivative) + std::max(a, T(0)) + kernel_log(1 + kernel_exp(-std::abs(a)));
 }
@@ -269,7 +271,7 @@ void spline_kernel_backward(int64_t n, int64_t k, const T* x, const T* raw, int6
                             const T* gy, const T* gl, T* gx, T* graw) {
   T cw[kMaxFusedBins + 1], ch[kMaxFusedBins + 1], sw[kMaxFusedBins], sh[kMaxFusedBins];
   T gcw[kMaxFusedBins + 1], gch[kMaxFusedBins + 1];
-  const T shift = static_cast<T>(std::log(std::exp(1 - kMinDerivative) - 1));
+  const T shift = static_cast<T>(kDerivativeShift);
   for (int64_t i = 0; i < n; ++i) {
     const T v = x[i], g_y = gy ? gy[i] : T(0), g_l = gl ? gl[i] : T(0);
     if (!(v >= -bound && v <= bound)) {

@@ -122,12 +122,12 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   const std::vector<int64_t>& set_shape() const { return options_.set_shape(); }
   // Lines describing the whole pipeline (bounds, summary net, inference net).
   std::vector<std::string> describe() const;
+  // The number of data sets of a batch.
+  static int64_t rows(const DataBatch& data);
 
  private:
   void check_options();
   void check_data(const DataBatch& data) const;
-  // The number of data sets of a batch.
-  static int64_t rows(const DataBatch& data);
   // The standardized extra context: [sqrt(length)], context variables.
   Tensor extra_context(const DataBatch& data) const;
   Tensor raw_extra(const DataBatch& data) const;
