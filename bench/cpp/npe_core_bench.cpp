@@ -8,6 +8,7 @@
 #include "amortized/simulators/simulator.h"
 #include "amortized/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -42,9 +43,18 @@ int main(int argc, char** argv) {
   auto obs = simulate(*sim, 100, 99);
   auto x_obs = torch::from_blob(obs.x.data(), {100, 10}, torch::kDouble).to(torch::kFloat);
   torch::NoGradGuard no_grad;
-  t0 = Clock::now();
-  auto draws = est->sample(1000, x_obs, gen);  // [100, 1000, 10]
-  const double sample_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  // AMORTIZED_BENCH_REPEAT=k repeats the sampling k times (for profilers); the fastest run counts.
+  const char* repeat_env = std::getenv("AMORTIZED_BENCH_REPEAT");
+  const int repeats = repeat_env ? std::max(1, std::atoi(repeat_env)) : 1;
+  torch::Tensor draws;
+  double sample_s = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    t0 = Clock::now();
+    draws = est->sample(1000, x_obs, gen);  // [100, 1000, 10]
+    const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (repeats > 1) std::printf("  run %d: %.3f s\n", r + 1, t);
+    sample_s = std::min(sample_s, t);
+  }
   auto mean_err = (draws.mean(1) - x_obs / 2).abs();
   auto sd_rel = (draws.std(1) / std::sqrt(0.05) - 1).abs();
   std::printf("sampling 1000 draws x 100 observations: %.3f s\n", sample_s);

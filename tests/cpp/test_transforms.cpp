@@ -1,6 +1,7 @@
 // Contract tests run over every transform of the core: invertibility,
 // log-determinant against autograd's Jacobian, shape errors, batch
 // independence, determinism and save/restore.
+#include "amortized/nn/mlp.h"
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
 #include "amortized/transforms/bounded.h"
@@ -293,6 +294,55 @@ TEST(Spline, FusedKernelMatchesTheTensorReferenceWithGradients) {
   auto inv_ref = rational_quadratic_spline(x, w, h, d, 2.0, true, false);
   EXPECT_TRUE(torch::allclose(inv_fused.first, inv_ref.first, 1e-10, 1e-12));
   EXPECT_TRUE(torch::allclose(inv_fused.second, inv_ref.second, 1e-10, 1e-12));
+}
+
+TEST(Spline, FloatKernelMatchesTheDoubleReferenceInEveryLayout) {
+  // The float kernel runs in SIMD blocks of elements; 203 rows x 3 columns
+  // make blocks that cross columns and a part-filled last block.
+  auto gen = make_generator(11);
+  const int64_t rows = 203, cols = 3, k = 10, n_raw = 3 * k - 1;
+  auto x = 1.3 * torch::randn({rows, cols}, gen, torch::kDouble);  // a few in the tails
+  x[5][1] = std::numeric_limits<double>::quiet_NaN();              // passes through
+  auto out_t = torch::randn({n_raw * cols, rows}, gen, torch::kDouble);  // a conditioner's transposed output
+  auto layouts = [&](torch::Dtype type) {
+    auto strided = out_t.to(type).view({n_raw, cols, rows}).permute({2, 1, 0});  // rows adjacent in memory
+    return std::vector<Tensor>{strided, strided.contiguous()};
+  };
+  torch::NoGradGuard no_grad;
+  for (bool inverse : {false, true}) {
+    auto ref = rational_quadratic_spline(x, out_t.view({n_raw, cols, rows}).permute({2, 1, 0}), 3.0, inverse,
+                                         /*fused=*/false);
+    for (const auto& raw : layouts(torch::kDouble)) {
+      auto got = rational_quadratic_spline(x, raw, 3.0, inverse);
+      EXPECT_TRUE(torch::allclose(got.first, ref.first, 1e-10, 1e-12, /*equal_nan=*/true)) << inverse;
+      EXPECT_TRUE(torch::allclose(got.second, ref.second, 1e-10, 1e-12)) << inverse;
+    }
+    for (const auto& raw : layouts(torch::kFloat)) {
+      auto got = rational_quadratic_spline(x.to(torch::kFloat), raw, 3.0, inverse);
+      EXPECT_TRUE(torch::allclose(got.first.to(torch::kDouble), ref.first, 1e-4, 1e-5, true)) << inverse;
+      EXPECT_TRUE(torch::allclose(got.second.to(torch::kDouble), ref.second, 1e-4, 1e-4)) << inverse;
+    }
+  }
+}
+
+TEST(MLP, InferenceModeMatchesTrainingModeAndTransposedOutput) {
+  // Without gradients the hidden activations run in place (silu: our SIMD
+  // kernel); the results must match the autograd path and leave the input
+  // alone.
+  for (std::string activation : {"silu", "relu", "tanh", "gelu"}) {
+    auto gen = make_generator(3);
+    MLP mlp(MLPOptions(6, 5).hidden({33, 17}).activation(activation));
+    mlp->reset_parameters(gen);
+    auto x = 3 * torch::randn({37, 6}, gen);
+    auto x_copy = x.clone();
+    auto with_grad = mlp->forward(x);
+    torch::NoGradGuard no_grad;
+    auto without = mlp->forward(x), transposed = mlp->forward_transposed(x);
+    EXPECT_TRUE(torch::allclose(without, with_grad.detach(), 1e-5, 1e-6)) << activation;
+    EXPECT_TRUE(torch::allclose(transposed, with_grad.detach().t(), 1e-5, 1e-6)) << activation;
+    EXPECT_TRUE(transposed.is_contiguous());
+    EXPECT_TRUE(torch::equal(x, x_copy)) << activation;
+  }
 }
 
 TEST(Spline, RejectsBadOptions) {

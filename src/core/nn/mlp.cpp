@@ -2,6 +2,8 @@
 
 #include <torch/nn/functional/activation.h>
 
+#include "../lanes.h"
+
 namespace amortized {
 
 namespace {
@@ -25,6 +27,34 @@ Tensor activate(const Tensor& x, int activation) {
     case kGelu: return torch::gelu(x);
     case kElu: return torch::elu(x);
     default: return torch::tanh(x);
+  }
+}
+// silu in place on n floats: x / (1 + exp(-x)), 8 lanes at a time (several
+// times faster than LibTorch's, whose exp is accurate to 1 ulp).
+AMORTIZED_SIMD_CLONES void silu_floats(float* x, int64_t n) {
+  using lanes::VF;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const VF v = lanes::load<VF>(x + i);
+    lanes::store(x + i, v / (1.0f + lanes::kernel_exp(-v)));
+  }
+  for (; i < n; ++i) x[i] = x[i] / (1.0f + lanes::kernel_exp(-x[i]));
+}
+
+// activate() of a tensor nobody else holds: in place when no gradient is
+// recorded (no graph needs the pre-activation; saves a pass over memory).
+Tensor activate_own(Tensor x, int activation) {
+  if (torch::GradMode::is_enabled()) return activate(x, activation);
+  switch (activation) {
+    case kRelu: return x.relu_();
+    case kSilu:
+      if (x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous()) {
+        silu_floats(x.data_ptr<float>(), x.numel());
+        return x;
+      }
+      return torch::silu_(x);
+    case kTanh: return x.tanh_();
+    default: return activate(x, activation);
   }
 }
 }  // namespace
@@ -52,9 +82,17 @@ Tensor MLPImpl::forward(const Tensor& x) {
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     h = layers_[i]->forward(h);
-    if (i + 1 < layers_.size()) h = activate(h, activation_);
+    if (i + 1 < layers_.size()) h = activate_own(h, activation_);
   }
   return h;
+}
+
+Tensor MLPImpl::forward_transposed(const Tensor& x) {
+  check_shape(x, "MLP input", {-1, options.in_features()});
+  Tensor h = x;
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) h = activate_own(layers_[i]->forward(h), activation_);
+  const auto& last = layers_.back();
+  return torch::addmm(last->bias.unsqueeze(1), last->weight, h.t());
 }
 
 void MLPImpl::reset_parameters(at::Generator& gen) {

@@ -23,8 +23,10 @@ std::pair<Tensor, Tensor> CouplingImpl::apply(const Tensor& x, const Tensor& con
   Tensor passive = x.narrow(1, 0, n_passive_);
   Tensor input = coupling_.context_dim() > 0 ? torch::cat({passive, context}, 1) : passive;
   // Conditioner outputs are blocks of n_active (first all of parameter 0,
-  // then all of parameter 1, ...), viewed as [batch, n_active, n_params].
-  Tensor params = net_->forward(input).view({x.size(0), n_params_, n_active()}).transpose(1, 2);
+  // then all of parameter 1, ...), viewed as [batch, n_active, n_params];
+  // computed transposed, so that each parameter's values over the batch are
+  // adjacent in memory (what the element kernels read).
+  Tensor params = net_->forward_transposed(input).view({n_params_, n_active(), x.size(0)}).permute({2, 1, 0});
   auto [active, logdet] = element_map(x.narrow(1, n_passive_, n_active()), params, inverse);
   return {torch::cat({passive, active}, 1), logdet.sum(1)};
 }

@@ -1,5 +1,7 @@
 #include "amortized/transforms/spline_coupling.h"
 
+#include "../lanes.h"
+
 #include <ATen/Dispatch.h>
 #include <torch/autograd.h>
 #include <torch/nn/functional/activation.h>
@@ -9,10 +11,13 @@
 #include <cstdint>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 namespace amortized {
 
 namespace {
+
+using namespace lanes;
 
 constexpr double kMinBinWidth = 1e-3, kMinBinHeight = 1e-3, kMinDerivative = 1e-3;
 // Interior derivatives are kMinDerivative + softplus(raw + this shift), so
@@ -97,58 +102,18 @@ std::pair<Tensor, Tensor> spline_from_knots(const Tensor& x, const Knots& kn, do
 
 constexpr int64_t kMaxFusedBins = 128;
 
-// exp for the kernels: in float a branch-free polynomial (Cody-Waite range
-// reduction, degree-6 Taylor on [-ln 2 / 2, ln 2 / 2]; relative error about
-// 2e-7, the order of float rounding, and several times faster than
-// std::exp); in double std::exp.
-inline float kernel_exp(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
-  const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
-  const float p =
-      1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f + r * 1.38888889e-3f)))));
-  int32_t bits;
-  const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
-  std::memcpy(&bits, &p, sizeof bits);
-  bits += e - (127 << 23);
-  float out;
-  std::memcpy(&out, &bits, sizeof out);
-  return out;
-}
-inline double kernel_exp(double x) { return std::exp(x); }
-
-// log for the kernels (x > 0, finite): in float x = 2^e m with m in
-// [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), by its
-// series to s^9 (|s| < 0.172: relative error below 1e-9 before rounding);
-// in double std::log.
-inline float kernel_log(float x) {
-  int32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  int32_t e = ((bits >> 23) & 0xff) - 127;
-  bits = (bits & 0x007fffff) | 0x3f800000;  // mantissa in [1, 2)
-  float m;
-  std::memcpy(&m, &bits, sizeof m);
-  if (m > 1.41421356f) {
-    m *= 0.5f;
-    ++e;
-  }
-  const float s = (m - 1) / (m + 1), s2 = s * s;
-  const float series = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f))));
-  return series + static_cast<float>(e) * 0.693147181f;
-}
-inline double kernel_log(double x) { return std::log(x); }
-
 // softplus(raw + shift) + the minimum: an interior derivative.
-template <typename T>
-T interior_derivative(T raw) {
-  const T a = raw + static_cast<T>(kDerivativeShift);
+template <typename V>
+AMORTIZED_LANES_INLINE V interior_derivative(V raw) {
+  using T = Elem<V>;
+  const V a = raw + static_cast<T>(kDerivativeShift);
   // softplus(a) = max(a, 0) + log(1 + exp(-|a|))
-  return static_cast<T>(kMinDerivative) + std::max(a, T(0)) + kernel_log(1 + kernel_exp(-std::abs(a)));
+  return static_cast<T>(kMinDerivative) + vmax(a, splat<V>(T(0))) + kernel_log(T(1) + kernel_exp(-vabs(a)));
 }
 
-// The unnormalized softmax weights of every element: exp(raw - row max) of
-// its widths and of its heights, [n, 2k], the exponentials vectorized by
-// LibTorch (most of the kernels' work otherwise). rows: raw [n, 3k - 1].
+// For the backward: the unnormalized softmax weights of every element,
+// exp(raw - row max) of its widths and of its heights, [n, 2k], the
+// exponentials vectorized by LibTorch. rows: raw [n, 3k - 1].
 Tensor softmax_exps(const Tensor& rows, int64_t k) {
   const int64_t n = rows.size(0), stride = rows.stride(0);
   Tensor out = torch::empty({n, 2 * k}, rows.options());
@@ -205,61 +170,153 @@ int64_t find_bin(const T* loc, int64_t k, T v) {
   return b;
 }
 
-// Forward or inverse map of n elements; no gradients. raw: [n, 3k - 1],
-// rows `stride` apart; exps: its softmax_exps().
-template <typename T>
-void spline_kernel(int64_t n, int64_t k, const T* x, const T* raw, int64_t stride, const T* exps, T bound,
-                   bool inverse, T* y, T* logdet) {
+// ---- Forward / inverse map (no gradients; its backward is below), in
+// blocks of kBlock elements: each block's parameters are gathered into a
+// structure of arrays [parameter][element], and every step works on W
+// elements at once, branch-free, in SIMD lanes (lanes.h); the float kernel
+// also has an AVX2 clone.
+constexpr int64_t kBlock = 64;
+
+// One block: p holds the raw parameters [(3k - 1) x kBlock] (the widths and
+// heights rows are overwritten by their softmax exponentials), v the
+// inputs; W lanes at a time.
+template <typename T, bool Inverse>
+AMORTIZED_LANES_INLINE void spline_block(int64_t k, T bound, T* p, const T* v_in, T* y, T* logdet) {
+  using V = typename Lanes<T>::V;
+  constexpr int64_t B = kBlock, W = Lanes<T>::kWidth;
   const T min_w = static_cast<T>(kMinBinWidth), min_h = static_cast<T>(kMinBinHeight);
-  const T scale_w = 1 - min_w * static_cast<T>(k), scale_h = 1 - min_h * static_cast<T>(k);
-  for (int64_t i = 0; i < n; ++i) {
-    const T v = x[i];
-    if (!(v >= -bound && v <= bound)) {  // tails (and NaN) pass through
-      y[i] = v;
-      logdet[i] = 0;
-      continue;
+  const T scale_w = 1 - min_w * static_cast<T>(k), scale_h = 1 - min_h * static_cast<T>(k), span = 2 * bound;
+  const V zero = splat<V>(T(0)), one = splat<V>(T(1)), lower = splat<V>(-bound), upper = splat<V>(bound);
+  const auto all = zero == zero, none = zero != zero;
+  for (int64_t g = 0; g < B; g += W) {
+    T* pw = p + g;
+    T* ph = p + k * B + g;
+    const T* pd = p + 2 * k * B + g;
+    V m_w = load<V>(pw), m_h = load<V>(ph);
+    for (int64_t j = 1; j < k; ++j) {
+      m_w = vmax(m_w, load<V>(pw + j * B));
+      m_h = vmax(m_h, load<V>(ph + j * B));
     }
-    const T* r = raw + i * stride;
-    const T* e = exps + i * 2 * k;
-    T sum_w = 0, sum_h = 0;
+    V sum_w = zero, sum_h = zero;
     for (int64_t j = 0; j < k; ++j) {
-      sum_w += e[j];
-      sum_h += e[k + j];
+      const V ew = kernel_exp(load<V>(pw + j * B) - m_w), eh = kernel_exp(load<V>(ph + j * B) - m_h);
+      store(pw + j * B, ew);
+      store(ph + j * B, eh);
+      sum_w += ew;
+      sum_h += eh;
     }
-    const T inv_w = 1 / sum_w, inv_h = 1 / sum_h;
-    // Walk the knots (computed as element_knots() does, bit for bit) only
-    // up to the bin of v: b with position[b] <= v < position[b + 1].
-    T cum_w = 0, cum_h = 0, x0 = -bound, y0 = -bound, x1 = bound, y1 = bound;
-    int64_t b = 0;
-    for (; b + 1 < k; ++b) {
-      cum_w += min_w + scale_w * (e[b] * inv_w);
-      cum_h += min_h + scale_h * (e[k + b] * inv_h);
-      const T next_w = 2 * bound * cum_w - bound, next_h = 2 * bound * cum_h - bound;
-      if (v < (inverse ? next_h : next_w)) {
-        x1 = next_w;
-        y1 = next_h;
-        break;
-      }
-      x0 = next_w;
-      y0 = next_h;
+    const V a_w = scale_w / sum_w, a_h = scale_h / sum_h;
+    // Walk the interior knots: the bin of v is [x0, x1] x [y0, y1], with the
+    // raw derivative parameters r0, r1 at its ends (end0, end1: a boundary
+    // knot, derivative 1).
+    const V v = load<V>(v_in + g);
+    V x0 = lower, y0 = lower, x1 = upper, y1 = upper, r0 = zero, r1 = zero, cum_w = zero, cum_h = zero;
+    auto end0 = all, end1 = all, found = none;
+    for (int64_t j = 0; j + 1 < k; ++j) {
+      cum_w += min_w + load<V>(pw + j * B) * a_w;
+      cum_h += min_h + load<V>(ph + j * B) * a_h;
+      const V nw = span * cum_w - bound, nh = span * cum_h - bound, d = load<V>(pd + j * B);
+      const auto passed = v >= (Inverse ? nh : nw), take = mask_and(mask_not(passed), mask_not(found));
+      x0 = select(passed, nw, x0);
+      y0 = select(passed, nh, y0);
+      r0 = select(passed, d, r0);
+      end0 = mask_and(end0, mask_not(passed));
+      x1 = select(take, nw, x1);
+      y1 = select(take, nh, y1);
+      r1 = select(take, d, r1);
+      end1 = mask_and(end1, mask_not(take));
+      found = mask_or(found, mask_not(passed));
     }
-    const T w = x1 - x0, h = y1 - y0;
-    const T d0 = knot_derivative(r, k, b), d1 = knot_derivative(r, k, b + 1), s = h / w,
-            slope_sum = d1 + d0 - 2 * s;
-    T theta;
-    if (inverse) {
-      const T dy = v - y0;
-      const T a = h * (s - d0) + dy * slope_sum, bb = h * d0 - dy * slope_sum, c = -s * dy;
-      const T disc = std::max(bb * bb - 4 * a * c, T(0));
-      theta = (2 * c) / (-bb - std::sqrt(disc));
+    const V d0 = select(end0, one, interior_derivative(r0)), d1 = select(end1, one, interior_derivative(r1));
+    const V w = x1 - x0, h = y1 - y0, s = h / w, slope_sum = d1 + d0 - 2 * s;
+    V theta;
+    if constexpr (Inverse) {
+      const V dy = v - y0;
+      const V a = h * (s - d0) + dy * slope_sum, bb = h * d0 - dy * slope_sum, c = -s * dy;
+      theta = (2 * c) / (-bb - vsqrt(vmax(bb * bb - 4 * a * c, zero)));
     } else {
       theta = (v - x0) / w;
     }
-    const T t1 = theta * (1 - theta), den = s + slope_sum * t1;
-    const T p = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
-    const T ld = kernel_log(s * s * p / (den * den));
-    y[i] = inverse ? theta * w + x0 : y0 + h * (s * theta * theta + d0 * t1) / den;
-    logdet[i] = inverse ? -ld : ld;
+    const V t1 = theta * (1 - theta), den = s + slope_sum * t1;
+    const V q = d1 * theta * theta + 2 * s * t1 + d0 * (1 - theta) * (1 - theta);
+    const V ld = kernel_log(s * s * q / (den * den));
+    const V out = Inverse ? theta * w + x0 : y0 + h * (s * theta * theta + d0 * t1) / den;
+    const auto inside = mask_and(v >= lower, v <= upper);  // tails (and NaN) pass through
+    store(y + g, select(inside, out, v));
+    store(logdet + g, select(inside, Inverse ? -ld : ld, zero));
+  }
+}
+
+template <typename T>
+AMORTIZED_LANES_INLINE void spline_block_any(bool inverse, int64_t k, T bound, T* p, const T* v,
+                                                            T* y, T* logdet) {
+  if (inverse) {
+    spline_block<T, true>(k, bound, p, v, y, logdet);
+  } else {
+    spline_block<T, false>(k, bound, p, v, y, logdet);
+  }
+}
+
+AMORTIZED_SIMD_CLONES void spline_block_dispatch(bool inverse, int64_t k, float bound, float* p, const float* v,
+                                                 float* y, float* logdet) {
+  spline_block_any(inverse, k, bound, p, v, y, logdet);
+}
+void spline_block_dispatch(bool inverse, int64_t k, double bound, double* p, const double* v, double* y,
+                           double* logdet) {
+  spline_block_any(inverse, k, bound, p, v, y, logdet);
+}
+
+// The raw parameters of the elements as [rows, cols, 3k - 1] with any
+// strides; x is [rows, cols] row-major.
+template <typename T>
+struct RawLayout {
+  const T* data;
+  int64_t cols, s_row, s_col, s_param;
+};
+
+template <typename T>
+void spline_map(int64_t n, int64_t k, const T* x, RawLayout<T> raw, T bound, bool inverse, T* y, T* logdet) {
+  constexpr int64_t B = kBlock;
+  const int64_t n_raw = 3 * k - 1, rows = n / raw.cols;
+  // Elements go down the columns when rows are adjacent in memory (the
+  // couplings' layout: the conditioner's output transposed), so that a
+  // block's parameters are contiguous; else along the rows.
+  const bool down = raw.s_row == 1;
+  std::vector<T> p(static_cast<size_t>(n_raw * B));
+  T v[B], yb[B], lb[B];
+  int64_t offset[B], index[B];
+  int64_t row = 0, col = 0;
+  for (int64_t start = 0; start < n; start += B) {
+    const int64_t m = std::min(B, n - start);
+    for (int64_t i = 0; i < m; ++i) {
+      offset[i] = row * raw.s_row + col * raw.s_col;
+      index[i] = row * raw.cols + col;
+      v[i] = x[index[i]];
+      if (down && ++row == rows) {
+        row = 0;
+        ++col;
+      } else if (!down && ++col == raw.cols) {
+        col = 0;
+        ++row;
+      }
+    }
+    const bool contiguous = down && offset[m - 1] - offset[0] == m - 1;
+    for (int64_t q = 0; q < n_raw; ++q) {  // parameter by parameter
+      const T* src = raw.data + q * raw.s_param;
+      T* dst = p.data() + q * B;
+      if (contiguous) {
+        std::copy(src + offset[0], src + offset[0] + m, dst);
+      } else {
+        for (int64_t i = 0; i < m; ++i) dst[i] = src[offset[i]];
+      }
+      std::fill(dst + m, dst + B, T(0));  // padding of the last block
+    }
+    std::fill(v + m, v + B, T(0));
+    spline_block_dispatch(inverse, k, bound, p.data(), v, yb, lb);
+    for (int64_t i = 0; i < m; ++i) {
+      y[index[i]] = yb[i];
+      logdet[index[i]] = lb[i];
+    }
   }
 }
 
@@ -339,14 +396,14 @@ Tensor raw_rows(const Tensor& raw, int64_t n) {
 
 std::pair<Tensor, Tensor> run_kernel(const Tensor& x, const Tensor& raw, double bound, bool inverse) {
   Tensor xf = x.reshape({-1}).contiguous();
-  Tensor rf = raw_rows(raw, xf.size(0));
+  const int64_t n = xf.size(0), k = (raw.size(-1) + 1) / 3;
+  Tensor r3 = raw.dim() == 3 ? raw : raw.reshape({n, 1, raw.size(-1)});
+  TORCH_CHECK(r3.size(0) * r3.size(1) == n, "spline: the raw parameters need one row per element of x");
   Tensor y = torch::empty_like(xf), ld = torch::empty_like(xf);
-  const int64_t k = (raw.size(-1) + 1) / 3;
-  Tensor exps = softmax_exps(rf, k);
   AT_DISPATCH_FLOATING_TYPES(xf.scalar_type(), "rq_spline", [&] {
-    spline_kernel<scalar_t>(xf.size(0), k, xf.data_ptr<scalar_t>(), rf.data_ptr<scalar_t>(), rf.stride(0),
-                            exps.data_ptr<scalar_t>(), static_cast<scalar_t>(bound), inverse,
-                            y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
+    const RawLayout<scalar_t> layout{r3.data_ptr<scalar_t>(), r3.size(1), r3.stride(0), r3.stride(1), r3.stride(2)};
+    spline_map<scalar_t>(n, k, xf.data_ptr<scalar_t>(), layout, static_cast<scalar_t>(bound), inverse,
+                         y.data_ptr<scalar_t>(), ld.data_ptr<scalar_t>());
   });
   return {y.view(x.sizes()), ld.view(x.sizes())};
 }

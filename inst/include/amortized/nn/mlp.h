@@ -29,6 +29,9 @@ class MLPImpl : public torch::nn::Module {
   explicit MLPImpl(const MLPOptions& options);
   // x: [batch, in_features] -> [batch, out_features]
   Tensor forward(const Tensor& x);
+  // forward(x) transposed, [out_features, rows] contiguous (the last layer
+  // computed as W h^T + b): each output unit's values adjacent in memory.
+  Tensor forward_transposed(const Tensor& x);
   // Re-draws all weights from `gen` (zeroing the last layer if zero_last).
   void reset_parameters(at::Generator& gen);
 

@@ -1,0 +1,198 @@
+// Internal to the core: SIMD lanes for element-wise kernels, written once for
+// scalars and for GCC/Clang vector extensions (a kernel is a template over
+// the value type V: float or double, or Lanes<T>::V, kWidth lanes of T).
+// Comparisons give masks (bool for scalars, lane-wise -1/0 integers for
+// vectors); select(), vmax() etc. are overloaded for both, so one kernel
+// body serves the scalar backward and the vectorized forward.
+#pragma once
+
+// 32-byte vectors are passed between these inline functions only; their ABI
+// without AVX does not matter.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+// Everything here must be inlined into its caller, so that a kernel compiled
+// for another target (target_clones) never calls it across the ABI.
+#define AMORTIZED_LANES_INLINE inline __attribute__((always_inline))
+
+// A float kernel that calls these (and only these) may also be compiled for
+// x86-64-v3 (AVX2, FMA), picked at run time, where GCC can.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
+#define AMORTIZED_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define AMORTIZED_SIMD_CLONES
+#endif
+
+namespace amortized {
+namespace lanes {
+
+template <typename T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  static constexpr int kWidth = 8;
+  typedef float V __attribute__((vector_size(32)));
+  typedef int32_t I __attribute__((vector_size(32)));
+};
+template <>
+struct Lanes<double> {
+  static constexpr int kWidth = 4;
+  typedef double V __attribute__((vector_size(32)));
+  typedef int64_t I __attribute__((vector_size(32)));
+};
+using VF = Lanes<float>::V;
+using IF = Lanes<float>::I;
+using VD = Lanes<double>::V;
+using ID = Lanes<double>::I;
+
+// The element type of V.
+template <typename V>
+struct ElemOf {
+  using type = V;
+};
+template <>
+struct ElemOf<VF> {
+  using type = float;
+};
+template <>
+struct ElemOf<VD> {
+  using type = double;
+};
+template <typename V>
+using Elem = typename ElemOf<V>::type;
+
+template <typename V, typename T>
+AMORTIZED_LANES_INLINE V load(const T* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V, typename T>
+AMORTIZED_LANES_INLINE void store(T* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
+template <typename V, typename T>
+AMORTIZED_LANES_INLINE V splat(T t) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    return t;
+  } else {
+    V v = {};
+    return v + t;
+  }
+}
+
+// select(mask, a, b): a where mask, else b
+AMORTIZED_LANES_INLINE float select(bool m, float a, float b) { return m ? a : b; }
+AMORTIZED_LANES_INLINE double select(bool m, double a, double b) { return m ? a : b; }
+AMORTIZED_LANES_INLINE VF select(IF m, VF a, VF b) { return (VF)((m & (IF)a) | (~m & (IF)b)); }
+AMORTIZED_LANES_INLINE VD select(ID m, VD a, VD b) { return (VD)((m & (ID)a) | (~m & (ID)b)); }
+AMORTIZED_LANES_INLINE bool mask_and(bool a, bool b) { return a && b; }
+AMORTIZED_LANES_INLINE IF mask_and(IF a, IF b) { return a & b; }
+AMORTIZED_LANES_INLINE ID mask_and(ID a, ID b) { return a & b; }
+AMORTIZED_LANES_INLINE bool mask_or(bool a, bool b) { return a || b; }
+AMORTIZED_LANES_INLINE IF mask_or(IF a, IF b) { return a | b; }
+AMORTIZED_LANES_INLINE ID mask_or(ID a, ID b) { return a | b; }
+AMORTIZED_LANES_INLINE bool mask_not(bool a) { return !a; }
+AMORTIZED_LANES_INLINE IF mask_not(IF a) { return ~a; }
+AMORTIZED_LANES_INLINE ID mask_not(ID a) { return ~a; }
+
+template <typename V>
+AMORTIZED_LANES_INLINE V vmax(V a, V b) {
+  return select(a < b, b, a);
+}
+template <typename V>
+AMORTIZED_LANES_INLINE V vmin(V a, V b) {
+  return select(b < a, b, a);
+}
+template <typename V>
+AMORTIZED_LANES_INLINE V vabs(V a) {
+  return select(a < 0, -a, a);
+}
+
+// Lane by lane, for what has no vector form here.
+template <typename V, typename F>
+AMORTIZED_LANES_INLINE V each(V a, F f) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    return f(a);
+  } else {
+    for (size_t l = 0; l < sizeof(V) / sizeof(a[0]); ++l) a[l] = f(a[l]);
+    return a;
+  }
+}
+template <typename V>
+AMORTIZED_LANES_INLINE V vsqrt(V a) {
+  return each(a, [](auto x) { return std::sqrt(x); });
+}
+
+// exp in float: Cody-Waite range reduction and a degree-6 Taylor polynomial on
+// [-ln 2 / 2, ln 2 / 2] (relative error about 2e-7, the order of float
+// rounding), branch-free; in double std::exp.
+// float <-> int32 lane by lane (value conversions)
+AMORTIZED_LANES_INLINE int32_t to_int(float x) { return static_cast<int32_t>(x); }
+AMORTIZED_LANES_INLINE IF to_int(VF x) { return __builtin_convertvector(x, IF); }
+AMORTIZED_LANES_INLINE float to_float(int32_t x) { return static_cast<float>(x); }
+AMORTIZED_LANES_INLINE VF to_float(IF x) { return __builtin_convertvector(x, VF); }
+
+template <typename V, typename I>
+AMORTIZED_LANES_INLINE V exp_float(V x) {
+  x = vmin(vmax(x, splat<V>(-87.0f)), splat<V>(88.0f));
+  const V n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
+  const V r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
+  const V p =
+      1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f + r * 1.38888889e-3f)))));
+  I bits;
+  std::memcpy(&bits, &p, sizeof bits);
+  bits += ((to_int(n) + 127) << 23) - (127 << 23);  // times 2^n (n >= -126 after the clamp)
+  V out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+AMORTIZED_LANES_INLINE float kernel_exp(float x) {
+  return exp_float<float, int32_t>(x);
+}
+AMORTIZED_LANES_INLINE VF kernel_exp(VF x) {
+  return exp_float<VF, IF>(x);
+}
+AMORTIZED_LANES_INLINE double kernel_exp(double x) { return std::exp(x); }
+AMORTIZED_LANES_INLINE VD kernel_exp(VD x) {
+  return each(x, [](double v) { return std::exp(v); });
+}
+
+// log (x > 0, finite) in float: x = 2^e m with m in [sqrt(1/2), sqrt(2)),
+// log m = 2 atanh(s), s = (m - 1) / (m + 1), by its series to s^9 (|s| <
+// 0.172: relative error below 1e-9 before rounding), branch-free; in double
+// std::log.
+template <typename V, typename I>
+AMORTIZED_LANES_INLINE V log_float(V x) {
+  I bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  I e = ((bits >> 23) & 0xff) - 127;
+  bits = (bits & 0x007fffff) | 0x3f800000;  // mantissa in [1, 2)
+  V m;
+  std::memcpy(&m, &bits, sizeof m);
+  const auto big = m > 1.41421356f;
+  m = select(big, m * 0.5f, m);
+  const V ef = select(big, to_float(e) + 1.0f, to_float(e));
+  const V s = (m - 1) / (m + 1), s2 = s * s;
+  const V series = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f))));
+  return series + ef * 0.693147181f;
+}
+AMORTIZED_LANES_INLINE float kernel_log(float x) {
+  return log_float<float, int32_t>(x);
+}
+AMORTIZED_LANES_INLINE VF kernel_log(VF x) {
+  return log_float<VF, IF>(x);
+}
+AMORTIZED_LANES_INLINE double kernel_log(double x) { return std::log(x); }
+AMORTIZED_LANES_INLINE VD kernel_log(VD x) {
+  return each(x, [](double v) { return std::log(v); });
+}
+
+}  // namespace lanes
+}  // namespace amortized
