@@ -28,12 +28,16 @@
 #'   transforms, structure and context. `NULL`: inferred from the
 #'   simulations.
 #' @param use_structure Use the structure a simulator declares about its
-#'   data. So far: data that are an exchangeable set of points (e.g.
+#'   data and parameters. Data that are an exchangeable set of points (e.g.
 #'   `benchmark_simulator("slcp")`, 4 points of 2) have each data set's points
 #'   put in a canonical order (sorted by their first coordinate), and the
 #'   set's mean and second moments appended as permutation-invariant
 #'   features, before they reach the network, so the network need not learn
 #'   that order does not matter. Observations keep their flat layout.
+#'   Parameters in whose sign the posterior is even (slcp's theta_3 and
+#'   theta_4) are learned as absolute values and drawn with random signs (as
+#'   [symmetric()] does; a `symmetric()` step in the configurator replaces
+#'   the simulator's declaration).
 #' @param linear_residual Let the network model the residual of a linear
 #'   regression of the parameters on the data (fitted by least squares on the
 #'   training simulations and standardized) rather than the parameters

@@ -12,6 +12,9 @@
 #'   (0, Inf), a probability in (0, 1)), learned on an unbounded scale with
 #'   the Jacobian included, so densities are on the original scale and draws
 #'   always respect the bounds;
+#' * [symmetric()]: parameters in whose sign the posterior is even (the
+#'   likelihood depends on them only through their absolute value), learned
+#'   as absolute values with random signs on the draws;
 #' * [standardize()]: whether parameters and data are standardized with
 #'   their training means and standard deviations (default: both);
 #' * [as_set()] / [as_time_series()]: what the second dimension of
@@ -41,7 +44,7 @@ configurator <- function(...) {
   if (sum(kinds %in% c("as_set", "as_time_series")) > 1) {
     cli::cli_abort("Give at most one of {.fn as_set} and {.fn as_time_series}.", class = "amortized_error_argument")
   }
-  for (k in c("standardize", "context", "nan_to_num")) {
+  for (k in c("standardize", "context", "nan_to_num", "symmetric")) {
     if (sum(kinds == k) > 1) cli::cli_abort("Give {.fn {k}} at most once.", class = "amortized_error_argument")
   }
   structure(list(steps = steps), class = "amortized_configurator")
@@ -56,8 +59,18 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #' @param ... For `constrain()`: named bounds, each `c(lower, upper)` (use
 #'   `-Inf`/`Inf` for a side without bound) or `"positive"` (`c(0, Inf)`).
 #'   For `context_variables()`, `drop_data()`, `keep_data()`, `log1p_data()`,
-#'   `sqrt_data()`: variable names (strings); for the transforms, none
+#'   `sqrt_data()`: variable names (strings); for `symmetric()`: parameter
+#'   names; for the transforms, none
 #'   means every data variable, for `context_variables()` none means no context.
+#' @details `symmetric()` declares parameters in whose sign the posterior is
+#'   even for every data set: the model depends on them only through their
+#'   absolute value (e.g. a scale that enters squared, or a sign that the
+#'   data cannot identify) and the prior is even in them. The network then
+#'   learns the posterior of their absolute values, which has half the
+#'   modes, draws get a fair random sign, and densities are halved
+#'   accordingly. Their bounds, if any, must be symmetric about 0. Without
+#'   names it declares none, overriding what a simulator declares (see
+#'   `use_structure` of [amortizer()]).
 #' @param parameters,data For `standardize()`: standardize the parameters /
 #'   the data.
 #' @param value For `nan_to_num()`: the number that replaces non-finite
@@ -86,6 +99,10 @@ constrain <- function(...) {
   }
   new_step("constrain", bounds = bounds)
 }
+
+#' @rdname configurator-steps
+#' @export
+symmetric <- function(...) new_step("symmetric", names = step_names(..., fn = "symmetric"))
 
 #' @rdname configurator-steps
 #' @export
@@ -145,6 +162,8 @@ format.amortized_step <- function(x, ...) {
     standardize = paste0("standardize: ", if (x$parameters) "parameters" else "not parameters", ", ",
                          if (x$data) "data" else "not data"),
     as_set = "as_set: observations are exchangeable",
+    symmetric = paste0("symmetric: ", if (length(x$names)) paste0("the posterior is even in the sign of ",
+                                                                  paste(x$names, collapse = ", ")) else "none"),
     as_time_series = "as_time_series: observations are time steps",
     context = paste0("context: ", if (length(x$names)) paste(x$names, collapse = ", ") else "none"),
     drop_data = paste0("drop_data: ", paste(x$names, collapse = ", ")),
@@ -202,12 +221,16 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     }
   }
 
+  symmetric <- resolve_symmetric(x, cfg, sims, lower, upper, call)
+
   # data steps, checked against the variable names as they evolve
   data_steps <- Filter(function(s) s$step %in% c("drop_data", "keep_data", "log1p_data", "sqrt_data", "nan_to_num"),
                        cfg$steps)
   context_names <- resolve_context_names(cfg, sims, call)
   if (is_multi_source(sims$data)) {
-    return(resolve_sources(x, sims, cfg, data_steps, context_names, lower, upper, call))
+    plan <- resolve_sources(x, sims, cfg, data_steps, context_names, lower, upper, call)
+    plan$core$symmetric <- symmetric
+    return(plan)
   }
   steps <- steps_for_block(data_steps, raw_names, call = call)
   names_now <- steps$names
@@ -268,8 +291,32 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     core = c(list(dim_theta = length(pnames), dim_x = per_point,
                   set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
                   linear_residual = linear_residual, dim_context = length(context_names),
-                  variable_length = variable_length, lower = lower, upper = upper), standardize_flags(cfg))
+                  variable_length = variable_length, lower = lower, upper = upper, symmetric = symmetric),
+                standardize_flags(cfg))
   )
+}
+
+# The 0-based indices of the parameters in whose sign the posterior is even:
+# those of the configurator's symmetric() step, else (with use_structure)
+# those the simulator declares.
+resolve_symmetric <- function(x, cfg, sims, lower, upper, call) {
+  pnames <- colnames(sims$parameters)
+  step <- steps_of(cfg, "symmetric")
+  names <- if (length(step)) step[[1]]$names else if (isTRUE(x$use_structure %||% TRUE)) sims$symmetric
+  if (length(names) == 0) return(integer())
+  unknown <- setdiff(names, pnames)
+  if (length(unknown) > 0) {
+    cli::cli_abort(c("{.fn symmetric} names {?a parameter/parameters} the simulator does not have: {.val {unknown}}.",
+                     "i" = "Parameters: {abbreviate_names(pnames)}."), class = "amortized_error_argument", call = call)
+  }
+  i <- match(names, pnames)
+  uneven <- i[lower[i] != -upper[i]]
+  if (length(uneven) > 0) {
+    cli::cli_abort(c("A symmetric parameter needs bounds symmetric about 0, {.code c(-b, b)}.",
+                     "x" = "{.field {pnames[uneven]}} {?has/have} bounds {paste0('(', lower[uneven], ', ', upper[uneven], ')')} in {.fn constrain}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  as.integer(i - 1L)
 }
 
 # Whether parameters and data are standardized: list(standardize_parameters,
@@ -497,6 +544,10 @@ describe_plan <- function(plan, parameter_names) {
       paste0(" of ", paste(unique(plan$length_range), collapse = "..")), " observations"),
     time_series = paste0("structure: time series", if (!is.null(plan$length_range))
       paste0(" of ", paste(unique(plan$length_range), collapse = ".."), " steps"))))
+  if (length(core$symmetric)) {
+    out <- c(out, paste0("symmetric: ", paste(parameter_names[core$symmetric + 1], collapse = ", "),
+                         " (learned as absolute values, drawn with random signs)"))
+  }
   if (length(plan$context_names)) out <- c(out, paste0("context: ", paste(plan$context_names, collapse = ", ")))
   std <- c(if (core$standardize_parameters) "parameters", if (core$standardize_data) "data")
   out <- c(out, paste0("standardized: ", if (length(std)) paste(std, collapse = ", ") else "nothing"))

@@ -56,7 +56,8 @@ simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
 
 simulations_from_raw <- function(raw, sim, keep_nonfinite = FALSE, call = rlang::caller_env()) {
   new_simulations(raw$parameters, raw$data, nonfinite_rows = if (!keep_nonfinite) raw$nonfinite_rows,
-                  set_structure = sim$set_structure, lengths = raw$lengths, context = raw$context,
+                  set_structure = sim$set_structure, symmetric = sim$symmetric, lengths = raw$lengths,
+                  context = raw$context,
                   keep_nonfinite = keep_nonfinite, call = call)
 }
 
@@ -96,11 +97,13 @@ simulate_benchmark_varying <- function(sim, n, seed, threads, call) {
 # nonfinite_rows: the rows with non-finite values when already known (the
 # C++ simulators find them; NULL: checked here).
 # set_structure: c(n_obs, dim) when each flat data row is an exchangeable set.
+# symmetric: names of parameters in whose sign the posterior is even (the
+# simulator's declaration, see benchmark_simulator()).
 # lengths: for [n, n_obs, dim] data, the valid observations of each row (the
 # rest is padding, never checked). context: NULL or an n x k matrix.
 # keep_nonfinite: keep rows whose only non-finite values are in the data.
 new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structure = NULL, lengths = NULL,
-                            context = NULL, keep_nonfinite = FALSE, call = rlang::caller_env()) {
+                            context = NULL, keep_nonfinite = FALSE, symmetric = NULL, call = rlang::caller_env()) {
   if (n_rows(data) != nrow(parameters)) {
     cli::cli_abort("{.arg parameters} and {.arg data} have different numbers of rows.",
                    class = "amortized_error_data", call = call)
@@ -132,7 +135,7 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
   data <- trim_padding(data, lengths)  # drop padding nobody needs
   set_structure <- if (length(set_structure) == 2) as.integer(set_structure)
   structure(list(parameters = parameters, data = data, set_structure = set_structure, lengths = lengths,
-                 context = context),
+                 context = context, symmetric = if (length(symmetric)) as.character(symmetric)),
             class = "amortized_simulations")
 }
 
@@ -140,7 +143,7 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
 combine_simulations <- function(a, b) {
   data <- bind_data(list(a$data, b$data), list(a$lengths, b$lengths))
   new_simulations(rbind(a$parameters, b$parameters), data$data, nonfinite_rows = integer(),
-                  set_structure = a$set_structure, lengths = data$lengths,
+                  set_structure = a$set_structure, symmetric = a$symmetric, lengths = data$lengths,
                   context = if (!is.null(a$context)) rbind(a$context, b$context))
 }
 

@@ -123,7 +123,10 @@ check_context_spec <- function(context, model, call = rlang::caller_env()) {
 #'   shifted by (-|theta_1 + theta_2| / sqrt 2, (theta_2 - theta_1) / sqrt 2).
 #' * `"slcp"`: theta ~ U(-3, 3)^5; 4 iid 2-d normal points with mean
 #'   (theta_1, theta_2), sds theta_3^2, theta_4^2 and correlation
-#'   tanh(theta_5), flattened as (x11, x12, x21, ...) into 8 values.
+#'   tanh(theta_5), flattened as (x11, x12, x21, ...) into 8 values. It
+#'   declares its structure: the data are an exchangeable set of 4 points,
+#'   and the posterior is even in the signs of theta_3 and theta_4 (they
+#'   enter only squared); [amortizer()] uses both by default.
 #' * `"gaussian_mixture"`: theta ~ U(-10, 10)^2,
 #'   x ~ 0.5 N(theta, I) + 0.5 N(theta, 0.01 I).
 #' * `"inverse_kinematics"`: theta ~ N(0, diag(1/16, 1/4, 1/4, 1/4)); x is the
@@ -181,6 +184,7 @@ benchmark_simulator <- function(name, n_obs = 100) {
                  parameter_names = info$parameter_names, data_names = info$data_names,
                  data_shape = info$data_shape,
                  set_structure = if (length(info$set_structure)) as.integer(info$set_structure),
+                 symmetric = if (length(info$symmetric)) info$parameter_names[info$symmetric + 1],
                  options = options, context = if (varying) list(n_obs = n_obs)),
             class = "amortized_simulator")
 }
@@ -211,6 +215,9 @@ print.amortized_simulator <- function(x, ...) {
   }
   if (length(x$set_structure) == 2) {
     cat("  structure: ", set_layout(x$set_structure), "\n", sep = "")
+  }
+  if (length(x$symmetric) > 0) {
+    cat("  symmetric: the posterior is even in the sign of ", paste(x$symmetric, collapse = ", "), "\n", sep = "")
   }
   if (length(x$context) > 0) {
     cat("  context: ", paste(vapply(names(x$context), function(n) describe_context(n, x$context[[n]]), ""),

@@ -84,6 +84,7 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
                package_version = as.character(utils::packageVersion("amortized")),
                n = nrow(sims$parameters), byte_order = "little", type = "float64", order = "row-major",
                set_structure = if (!is.null(sims$set_structure)) I(sims$set_structure),
+               symmetric = if (!is.null(sims$symmetric)) I(sims$symmetric),
                parameters = block(sims$parameters, "parameters.f64"),
                data = if (!multi) block(sims$data, "data.f64"),
                sources = sources,
@@ -168,7 +169,12 @@ read_simulations <- function(path) {
   }
   context <- if (!is.null(meta$context)) block(meta$context, "the context")
   if (!is.null(context) && nrow(context) != meta$n) corrupt("The numbers of rows do not match.")
-  new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context)
+  symmetric <- meta$symmetric
+  if (!is.null(symmetric) && (!is.character(symmetric) || !all(symmetric %in% colnames(parameters)))) {
+    corrupt("The symmetric parameters are not parameters of these simulations.")
+  }
+  new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context,
+                  symmetric = symmetric)
 }
 
 # The newest format written (3: multi-source data; 2: lengths and context);

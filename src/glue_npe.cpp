@@ -253,6 +253,10 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
                .standardize_x(Rcpp::as<bool>(config["standardize_data"]))
                .lower(Rcpp::as<std::vector<double>>(config["lower"]))
                .upper(Rcpp::as<std::vector<double>>(config["upper"]));
+  if (config.containsElementNamed("symmetric")) {  // absent from models saved by amortized 0.1.0
+    Rcpp::IntegerVector sym = config["symmetric"];
+    o.symmetric(std::vector<int64_t>(sym.begin(), sym.end()));
+  }
   std::shared_ptr<SummaryNetImpl> summary_net;
   FusionNet fusion{nullptr};
   int64_t summary_dim = 0;

@@ -29,10 +29,12 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
     const auto dims = sim->data_shape();
     std::vector<double> shape(dims.begin(), dims.end());
     const auto set = sim->set_structure();
+    const auto sym = sim->symmetric_parameters();
     return Rcpp::List::create(Rcpp::Named("parameter_names") = sim->parameter_names(),
                               Rcpp::Named("data_names") = sim->data_names(),
                               Rcpp::Named("data_shape") = shape,
-                              Rcpp::Named("set_structure") = std::vector<double>(set.begin(), set.end()));
+                              Rcpp::Named("set_structure") = std::vector<double>(set.begin(), set.end()),
+                              Rcpp::Named("symmetric") = std::vector<double>(sym.begin(), sym.end()));
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

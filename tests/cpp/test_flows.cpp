@@ -11,6 +11,7 @@
 #include <torch/serialize.h>
 
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <sstream>
 
@@ -182,6 +183,61 @@ TEST(PosteriorEstimator, LogProbIsOnTheOriginalScale) {
   auto x = torch::zeros({grid.size(0), 1}, torch::kDouble);
   const double integral = torch::trapz(torch::exp(est->log_prob(grid, x)), grid.squeeze(1)).item<double>();
   EXPECT_NEAR(integral, 1.0, 1e-3);
+}
+
+TEST(PosteriorEstimator, SymmetricParametersAreLearnedFoldedAndDrawnWithRandomSigns) {
+  // theta_1 symmetric in (-2, 2), theta_2 free: the density is that of the
+  // same net on (|theta_1| in (0, 2), theta_2), halved.
+  auto gen = make_generator(12);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(2).hidden({8}), gen);
+  perturb(*flow, gen, 0.3);
+  const double inf = std::numeric_limits<double>::infinity();
+  PosteriorEstimator sym(flow.ptr(), std::shared_ptr<SummaryNetImpl>(),
+                         PosteriorEstimatorOptions(2, 1).lower({-2.0, -inf}).upper({2.0, inf}).symmetric({0}));
+  PosteriorEstimator folded(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).lower({0.0, -inf}).upper({2.0, inf}));
+  auto train = torch::stack({4.0 * torch::rand({500}, gen) - 2.0, torch::randn({500}, gen)}, 1);
+  auto train_x = torch::randn({500, 1}, gen);
+  sym->fit_standardization(train, train_x);
+  auto train_abs = train.clone();
+  train_abs.select(1, 0).abs_();
+  folded->fit_standardization(train_abs, train_x);  // the same standardization
+  for (auto* est : {&sym, &folded}) {
+    (*est)->eval();
+    (*est)->to(torch::kDouble);
+  }
+  torch::NoGradGuard no_grad;
+  auto theta = torch::stack({4.0 * torch::rand({50}, gen, torch::kDouble) - 2.0, torch::randn({50}, gen, torch::kDouble)}, 1);
+  auto x = torch::randn({50, 1}, gen, torch::kDouble);
+  auto flipped = theta * torch::tensor({-1.0, 1.0}, torch::kDouble);
+  auto abs_theta = theta * torch::tensor({1.0, 1.0}, torch::kDouble);
+  abs_theta.select(1, 0).abs_();
+  EXPECT_TRUE(torch::allclose(sym->log_prob(theta, x), sym->log_prob(flipped, x), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(sym->log_prob(theta, x), folded->log_prob(abs_theta, x) - std::log(2.0), 1e-10, 1e-10));
+  // a proper density on (-2, 2) x R: integrate q(t, y) + q(-t, y) over t in
+  // (0, 2) and y, on a grid in u = logit(t / 2) (smooth where q is steep)
+  const int64_t m = 801;
+  auto u = torch::linspace(-40, 40, m, torch::kDouble), y = torch::linspace(-12, 12, m, torch::kDouble);
+  auto t = 2.0 * torch::sigmoid(u), dt = t * (1.0 - t / 2.0);
+  auto context = torch::full({m * m, 1}, 0.7, torch::kDouble);
+  auto density = [&](const Tensor& t1) {
+    return torch::exp(sym->log_prob(torch::stack({t1.repeat_interleave(m), y.repeat({m})}, 1), context)).view({m, m});
+  };
+  auto dens = (density(t) + density(-t)) * dt.unsqueeze(1);
+  EXPECT_NEAR(torch::trapz(torch::trapz(dens, y, 1), u).item<double>(), 1.0, 5e-3);
+  EXPECT_TRUE(std::isinf(sym->log_prob(torch::tensor({{2.5, 0.0}}, torch::kDouble), x.narrow(0, 0, 1))[0].item<double>()));
+  // draws: inside the bounds, each sign about half of the time; |draws| follow the folded estimator
+  auto draws = sym->sample(20000, x.narrow(0, 0, 1), gen).squeeze(0);
+  auto positive = (draws.select(1, 0) > 0).to(torch::kDouble).mean().item<double>();
+  EXPECT_NEAR(positive, 0.5, 0.015);  // 4.2 binomial sds
+  EXPECT_TRUE((draws.select(1, 0).abs() < 2).all().item<bool>());
+  auto reference = folded->sample(20000, x.narrow(0, 0, 1), gen).squeeze(0);
+  EXPECT_NEAR(draws.select(1, 0).abs().mean().item<double>(), reference.select(1, 0).mean().item<double>(), 0.03);
+  // bad declarations
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(),
+                                  PosteriorEstimatorOptions(2, 1).lower({0.0, -inf}).upper({2.0, inf}).symmetric({0})),
+               c10::Error);  // bounds not symmetric
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).symmetric({2})), c10::Error);
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).symmetric({1, 1})), c10::Error);
 }
 
 TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {

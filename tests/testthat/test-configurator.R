@@ -80,6 +80,69 @@ test_that("bounds are checked against the parameters and the prior", {
                      epochs = 1, verbose = FALSE), "not strictly inside the bounds", class = "amortized_error_argument")
 })
 
+# theta ~ N(0, 1); 8 draws y ~ N(0, theta^2): only |theta| is identified.
+scale_sim <- function() {
+  simulator(function(n) cbind(theta = stats::rnorm(n), mu = stats::rnorm(n)),
+            function(theta) matrix(stats::rnorm(nrow(theta) * 8, theta[, "mu"], abs(theta[, "theta"])), ncol = 8,
+                                   dimnames = list(NULL, paste0("y", 1:8))))
+}
+
+test_that("symmetric(): the posterior is even in the sign, proper, and right in |theta|", {
+  sims <- simulate(scale_sim(), 4000, seed = 1)
+  fit <- train(amortizer(coupling_flow(hidden = c(32, 32)), configurator = configurator(symmetric("theta"))), sims,
+               seed = 1, verbose = FALSE)
+  expect_output(print(fit), "symmetric: theta \\(learned as absolute values")
+  y <- c(-0.9, 1.4, 0.3, -1.8, 0.8, 1.1, -0.2, -1.2)
+  names(y) <- paste0("y", 1:8)
+  draws <- as.matrix(sample_posterior(fit, y, n_draws = 4000, seed = 2))
+  expect_equal(mean(draws[, "theta"] > 0), 0.5, tolerance = 0.04 / 0.5)  # 5 binomial sds
+  # the exact posterior of |theta| on a grid (mu integrated out numerically)
+  a <- seq(0.01, 4, length.out = 400)
+  m <- seq(-3, 3, length.out = 301)
+  joint <- outer(a, m, Vectorize(function(s, mu) sum(stats::dnorm(y, mu, s, log = TRUE)) + stats::dnorm(s, log = TRUE) +
+                                  stats::dnorm(mu, log = TRUE)))
+  post <- rowSums(exp(joint - max(joint)))
+  exact_mean <- sum(a * post) / sum(post)
+  expect_equal(mean(abs(draws[, "theta"])), exact_mean, tolerance = 0.1)
+  # even in theta, and proper: the theta marginal at mu = 0.1 integrates like the joint slice does
+  th <- cbind(theta = c(-1.3, -0.4, 0.7), mu = c(0.1, -0.5, 0.2))
+  flipped <- th
+  flipped[, "theta"] <- -th[, "theta"]
+  expect_equal(posterior_log_density(fit, th, y), posterior_log_density(fit, flipped, y))
+  f <- function(v) exp(posterior_log_density(fit, cbind(theta = rep(v, each = 61), mu = rep(seq(-3, 3, 0.1), length(v))), y))
+  grid <- seq(-5, 5, length.out = 801)
+  dens <- matrix(f(grid), nrow = 61)
+  expect_equal(sum(dens) * 0.1 * diff(grid[1:2]), 1, tolerance = 0.03)
+})
+
+test_that("symmetric() checks its parameters and their bounds; simulators declare symmetries", {
+  sims <- simulate(scale_sim(), 300, seed = 1)
+  expect_error(symmetric(1), "variable names as strings", class = "amortized_error_argument")
+  expect_match(format(symmetric("a", "b")), "even in the sign of a, b")
+  expect_match(format(symmetric()), "symmetric: none")
+  expect_error(configurator(symmetric("a"), symmetric("b")), "at most once", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(symmetric("sigma"))), sims, epochs = 1,
+                     verbose = FALSE), "does not have: \"sigma\"", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(symmetric("theta"), constrain(theta = c(-5, 6)))),
+                     sims, epochs = 1, verbose = FALSE), "symmetric about 0", class = "amortized_error_argument")
+  slcp <- benchmark_simulator("slcp")
+  expect_identical(slcp$symmetric, c("theta_3", "theta_4"))
+  expect_output(print(slcp), "even in the sign of theta_3, theta_4")
+  small <- simulate(slcp, 300, seed = 1)
+  declared <- train(amortizer(tiny_net()), small, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(declared$config$core$symmetric, c(2L, 3L))
+  expect_length(train(amortizer(tiny_net(), use_structure = FALSE), small, epochs = 1, seed = 1,
+                      verbose = FALSE)$config$core$symmetric, 0)
+  expect_length(train(amortizer(tiny_net(), configurator = configurator(symmetric())), small, epochs = 1, seed = 1,
+                      verbose = FALSE)$config$core$symmetric, 0)
+  # draws of the declared symmetric parameters take both signs
+  d <- as.matrix(sample_posterior(declared, small$data[1, ], n_draws = 2000, seed = 1))
+  expect_true(all(abs(colMeans(d[, c("theta_3", "theta_4")] > 0) - 0.5) < 0.05))
+  path <- file.path(new_temp_dir(), "slcp.amz")
+  save_amortizer(declared, path)
+  expect_identical(as.matrix(sample_posterior(load_amortizer(path), small$data[1, ], n_draws = 2000, seed = 1)), d)
+})
+
 test_that("data steps transform, select and fill data the same way in training and inference", {
   sims <- simulate(bounded_sim(), 400, seed = 1)
   cfg <- configurator(log1p_data("k"), drop_data("y5"), sqrt_data("k"), nan_to_num(0))

@@ -4,6 +4,10 @@ test_that("write_simulations() and read_simulations() round-trip flat and set da
   write_simulations(flat, file.path(dir, "flat"))
   back <- read_simulations(file.path(dir, "flat"))
   expect_identical(back, flat)
+  declared <- simulate(benchmark_simulator("slcp"), 30, seed = 1)  # a set of points, symmetric parameters
+  write_simulations(declared, file.path(dir, "declared"))
+  expect_identical(read_simulations(file.path(dir, "declared")), declared)
+  expect_identical(declared$symmetric, c("theta_3", "theta_4"))
   sets <- simulate(benchmark_simulator("ddm", n_obs = 7), 50, seed = 2)
   write_simulations(sets, file.path(dir, "sets"))
   expect_identical(read_simulations(file.path(dir, "sets")), sets)

@@ -1,6 +1,7 @@
 #include "amortized/estimators/posterior_estimator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace amortized {
@@ -61,8 +62,26 @@ void PosteriorEstimatorImpl::check_options() {
                                             Standardize(fusion_->net(k).input_dim())));
     }
   }
-  if (!o.lower().empty()) {
-    Bounded b(o.lower(), o.upper());
+  std::vector<double> lower = o.lower(), upper = o.upper();
+  if (!o.symmetric().empty()) {  // symmetric parameters are modelled as |theta_i| in (0, upper)
+    const double inf = std::numeric_limits<double>::infinity();
+    if (lower.empty()) {
+      lower.assign(o.dim_theta(), -inf);
+      upper.assign(o.dim_theta(), inf);
+    }
+    std::vector<bool> seen(o.dim_theta(), false);
+    for (int64_t i : o.symmetric()) {
+      TORCH_CHECK(i >= 0 && i < o.dim_theta(), "symmetric: parameter index ", i, " is outside 0..",
+                  o.dim_theta() - 1);
+      TORCH_CHECK(!seen[i], "symmetric: parameter index ", i, " is given twice");
+      seen[i] = true;
+      TORCH_CHECK(lower[i] == -upper[i], "symmetric: the bounds of parameter ", i,
+                  " must be symmetric about 0 (lower = -upper), got (", lower[i], ", ", upper[i], ")");
+      lower[i] = 0.0;
+    }
+  }
+  if (!lower.empty()) {
+    Bounded b(lower, upper);
     if (b->any_bounded()) bounds_ = register_module("bounds", b);
   }
   theta_std_ = register_module("theta_standardize", Standardize(o.dim_theta()));
@@ -146,6 +165,14 @@ Tensor PosteriorEstimatorImpl::canonical(const Tensor& x) const {
   return torch::cat(features, 1);
 }
 
+Tensor PosteriorEstimatorImpl::fold(const Tensor& theta) const {
+  if (options_.symmetric().empty()) return theta;
+  Tensor idx = torch::tensor(options_.symmetric(), torch::kLong).to(theta.device());
+  const double tiny = theta.scalar_type() == torch::kDouble ? std::numeric_limits<double>::min()
+                                                            : std::numeric_limits<float>::min();
+  return theta.index_copy(1, idx, theta.index_select(1, idx).abs().clamp_min(tiny));
+}
+
 namespace {
 
 // The valid points of every data set of x [batch, n, d], pooled: [m, d].
@@ -198,7 +225,8 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const Data
   check_data(d);
   check_shape(theta, "theta", {rows(d), dim_theta()});
   torch::NoGradGuard no_grad;
-  const Tensor unbounded = bounds_ ? bounds_->forward(theta, Tensor()).first : theta;
+  const Tensor folded = fold(theta);
+  const Tensor unbounded = bounds_ ? bounds_->forward(folded, Tensor()).first : folded;
   if (options_.standardize_theta()) theta_std_->fit(unbounded);
   if (options_.standardize_x()) {
     for (size_t k = 0; k < source_std_.size(); ++k) {
@@ -243,21 +271,24 @@ std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, co
 Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
   check_shape(theta, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
-  return net_->loss(to_net(theta, cond).first, cond);
+  return net_->loss(to_net(fold(theta), cond).first, cond);
 }
 
-Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta, const DataBatch& d) {
-  check_shape(theta, "theta", {rows(d), dim_theta()});
+Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta_in, const DataBatch& d) {
+  check_shape(theta_in, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
+  // a symmetric parameter's density is half that of its absolute value
+  const Tensor theta = fold(theta_in);
+  const double log_half = -std::log(2.0) * static_cast<double>(options_.symmetric().size());
   if (!bounds_) {
     auto [z, logdet] = to_net(theta, cond);
-    return net_->log_prob(z, cond) + logdet;
+    return net_->log_prob(z, cond) + logdet + log_half;
   }
   // outside the bounds the density is zero; evaluate the net at safe values there
   Tensor inside = bounds_->inside(theta);
   Tensor safe = torch::where(inside.unsqueeze(1), theta, bounds_->inverse(torch::zeros_like(theta), Tensor()).first);
   auto [z, logdet] = to_net(safe, cond);
-  Tensor lp = net_->log_prob(z, cond) + logdet;
+  Tensor lp = net_->log_prob(z, cond) + logdet + log_half;
   return torch::where(inside, lp, torch::full_like(lp, -std::numeric_limits<double>::infinity()));
 }
 
@@ -273,6 +304,15 @@ Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generat
   }
   flat = theta_std_->inverse(flat, Tensor()).first;
   if (bounds_) flat = bounds_->inverse(flat, Tensor()).first;
+  if (!options_.symmetric().empty()) {  // fair random signs, drawn on the CPU like the flow's noise
+    const int64_t k = static_cast<int64_t>(options_.symmetric().size());
+    Tensor idx = torch::tensor(options_.symmetric(), torch::kLong).to(flat.device());
+    Tensor signs = torch::randint(0, 2, {flat.size(0), k}, gen, torch::TensorOptions().dtype(flat.scalar_type()))
+                       .mul_(2)
+                       .sub_(1)
+                       .to(flat.device());
+    flat = flat.index_copy(1, idx, flat.index_select(1, idx) * signs);
+  }
   return flat.reshape({batch, n, dim_theta()});
 }
 

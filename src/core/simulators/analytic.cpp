@@ -59,6 +59,8 @@ class Slcp : public Benchmark {
  public:
   Slcp() : Benchmark("slcp", 5, 8) {}
   std::vector<int64_t> set_structure() const override { return {4, 2}; }
+  // the covariance depends on t3 and t4 only through their squares
+  std::vector<int64_t> symmetric_parameters() const override { return {2, 3}; }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 5, -3.0, 3.0, rng, theta);
   }

@@ -65,6 +65,13 @@ struct PosteriorEstimatorOptions {
   // Bounds of theta (empty: unbounded); see Bounded.
   TORCH_ARG(std::vector<double>, lower) = {};
   TORCH_ARG(std::vector<double>, upper) = {};
+  // Sign symmetries: 0-based indices of parameters in whose sign the
+  // posterior is even for every data set (the likelihood depends on them
+  // only through |theta_i| and the prior is even in them). The net models
+  // |theta_i| (bounds (0, upper): the given bounds must be symmetric,
+  // lower = -upper), draws get a fair random sign, and the density is half
+  // that of |theta_i| per symmetric parameter.
+  TORCH_ARG(std::vector<int64_t>, symmetric) = {};
 };
 
 class PosteriorEstimatorImpl : public torch::nn::Module {
@@ -91,7 +98,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // log q(theta | data) on the original scale (bounds included; -inf
   // outside them): [batch]
   Tensor log_prob(const Tensor& theta, const DataBatch& data);
-  // Draws on the original scale: [batch, n, dim_theta]
+  // Draws on the original scale: [batch, n, dim_theta] (symmetric
+  // parameters with random signs from gen)
   Tensor sample(int64_t n, const DataBatch& data, at::Generator& gen);
   // What the inference net is conditioned on: [batch, context width]. With
   // a summary network its first summary_net().output_dim() columns are the
@@ -133,6 +141,9 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   Tensor raw_extra(const DataBatch& data) const;
   // theta -> (what the net models, log|det| of that map) given the condition.
   std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& cond);
+  // theta with |theta_i| for the symmetric parameters (at least the
+  // smallest positive normal number, so that it is inside (0, upper)).
+  Tensor fold(const Tensor& theta) const;
   // x with each set's points in canonical order and the set's moments
   // appended (x itself for flat data).
   Tensor canonical(const Tensor& x) const;

@@ -70,6 +70,10 @@ class Simulator {
   // For flat data that are an exchangeable set: {n_obs, dim} (points stored
   // one after the other); empty otherwise. Estimators can exploit it.
   virtual std::vector<int64_t> set_structure() const { return {}; }
+  // 0-based indices of parameters in whose sign the posterior is even (the
+  // likelihood depends on them only through their absolute value and the
+  // prior is even in them); estimators can exploit it.
+  virtual std::vector<int64_t> symmetric_parameters() const { return {}; }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }
