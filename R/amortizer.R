@@ -34,6 +34,10 @@
 #'   set's mean and second moments appended as permutation-invariant
 #'   features, before they reach the network, so the network need not learn
 #'   that order does not matter. Observations keep their flat layout.
+#'   Parameters are bounded by the prior's support where the simulator
+#'   declares it (the benchmark simulators with uniform or log-normal priors
+#'   do), as [constrain()] would bound them (a `constrain()` step overrides
+#'   it per parameter), so draws never leave the support.
 #'   Parameters in whose sign the posterior is even (slcp's theta_3 and
 #'   theta_4) are learned as absolute values and drawn with random signs (as
 #'   [symmetric()] does; a `symmetric()` step in the configurator replaces

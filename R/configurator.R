@@ -199,9 +199,14 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   raw_names <- data_names_of(sims$data)
   three_d <- length(dim(sims$data)) == 3
 
-  # parameter bounds
+  # parameter bounds: the prior support a simulator declares (with
+  # use_structure), then those of constrain()
   lower <- rep(-Inf, length(pnames))
   upper <- rep(Inf, length(pnames))
+  if (isTRUE(x$use_structure %||% TRUE) && !is.null(sims$support)) {
+    lower <- unname(sims$support[1, ])
+    upper <- unname(sims$support[2, ])
+  }
   for (s in steps_of(cfg, "constrain")) {
     unknown <- setdiff(names(s$bounds), pnames)
     if (length(unknown) > 0) {
@@ -520,8 +525,7 @@ describe_plan <- function(plan, parameter_names) {
   core <- plan$core
   bounded <- is.finite(core$lower) | is.finite(core$upper)
   if (any(bounded)) {
-    out <- c(out, paste0("bounds: ", paste0(parameter_names[bounded], " in (", core$lower[bounded], ", ",
-                                            core$upper[bounded], ")", collapse = ", ")))
+    out <- c(out, paste0("bounds: ", describe_support(parameter_names, rbind(core$lower, core$upper))))
   }
   if (identical(plan$structure, "fusion")) {
     for (b in names(plan$data_steps)) {

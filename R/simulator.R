@@ -153,6 +153,13 @@ check_context_spec <- function(context, model, call = rlang::caller_env()) {
 #'   simulated by Euler-Maruyama with step 1 ms (choice 1: upper
 #'   boundary), returned as an `[n, n_obs, 2]` array.
 #'
+#' The simulators declare what they know about themselves, and [amortizer()]
+#' uses it by default (`use_structure`): the support of the prior (the
+#' uniform and log-normal priors: two_moons, slcp, gaussian_mixture, ddm,
+#' sir, lotka_volterra), which bounds the draws; slcp's data as a set of 4
+#' points; and parameters in whose sign the posterior is even (slcp's
+#' theta_3 and theta_4). `print()` shows the declarations.
+#'
 #' Simulations are made in chunks (1,024 rows; 64 for the ODE tasks, 8 for
 #' `"ddm"`), each with its own random stream derived from the seed and
 #' spread over `threads` threads, so the same seed gives the same
@@ -185,6 +192,7 @@ benchmark_simulator <- function(name, n_obs = 100) {
                  data_shape = info$data_shape,
                  set_structure = if (length(info$set_structure)) as.integer(info$set_structure),
                  symmetric = if (length(info$symmetric)) info$parameter_names[info$symmetric + 1],
+                 support = if (length(info$lower)) rbind(lower = info$lower, upper = info$upper),
                  options = options, context = if (varying) list(n_obs = n_obs)),
             class = "amortized_simulator")
 }
@@ -216,6 +224,9 @@ print.amortized_simulator <- function(x, ...) {
   if (length(x$set_structure) == 2) {
     cat("  structure: ", set_layout(x$set_structure), "\n", sep = "")
   }
+  if (length(x$support) > 0) {
+    cat("  prior support: ", describe_support(x$parameter_names, x$support), "\n", sep = "")
+  }
   if (length(x$symmetric) > 0) {
     cat("  symmetric: the posterior is even in the sign of ", paste(x$symmetric, collapse = ", "), "\n", sep = "")
   }
@@ -224,6 +235,13 @@ print.amortized_simulator <- function(x, ...) {
                              collapse = "; "), "\n", sep = "")
   }
   invisible(x)
+}
+
+# "theta_1 in (-3, 3), ..." for the bounded parameters of a support
+# (a 2-row matrix: lower, upper).
+describe_support <- function(names, support) {
+  bounded <- is.finite(support[1, ]) | is.finite(support[2, ])
+  paste0(names[bounded], " in (", support[1, bounded], ", ", support[2, bounded], ")", collapse = ", ")
 }
 
 # "n_obs in 5..100" / "rate drawn by a function".

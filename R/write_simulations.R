@@ -85,6 +85,9 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
                n = nrow(sims$parameters), byte_order = "little", type = "float64", order = "row-major",
                set_structure = if (!is.null(sims$set_structure)) I(sims$set_structure),
                symmetric = if (!is.null(sims$symmetric)) I(sims$symmetric),
+               # as exact strings: JSON has no infinity
+               support = if (!is.null(sims$support)) list(lower = I(sprintf("%.17g", sims$support[1, ])),
+                                                          upper = I(sprintf("%.17g", sims$support[2, ]))),
                parameters = block(sims$parameters, "parameters.f64"),
                data = if (!multi) block(sims$data, "data.f64"),
                sources = sources,
@@ -173,8 +176,17 @@ read_simulations <- function(path) {
   if (!is.null(symmetric) && (!is.character(symmetric) || !all(symmetric %in% colnames(parameters)))) {
     corrupt("The symmetric parameters are not parameters of these simulations.")
   }
+  support <- meta$support
+  if (!is.null(support)) {
+    lower <- suppressWarnings(as.numeric(support$lower))
+    upper <- suppressWarnings(as.numeric(support$upper))
+    if (length(lower) != ncol(parameters) || length(upper) != ncol(parameters) || anyNA(c(lower, upper))) {
+      corrupt("The prior support does not match the parameters.")
+    }
+    support <- rbind(lower, upper)
+  }
   new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context,
-                  symmetric = symmetric)
+                  symmetric = symmetric, support = support)
 }
 
 # The newest format written (3: multi-source data; 2: lengths and context);

@@ -91,6 +91,58 @@ TEST_P(EverySimulator, ShapesFinitenessSeedsAndThreads) {
   EXPECT_NE(s.theta, simulate(*sim, n, 8, 2).theta);
 }
 
+TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreValid) {
+  auto sim = make(GetParam());
+  const auto support = sim->prior_support();
+  const int64_t d = sim->dim_theta();
+  ASSERT_TRUE(support.lower.empty() || (static_cast<int64_t>(support.lower.size()) == d &&
+                                        static_cast<int64_t>(support.upper.size()) == d));
+  auto s = simulate(*sim, 3000, 11, 1);
+  // a finite support is tight: draws come within 2% of its width of both bounds
+  for (size_t j = 0; j < support.lower.size(); ++j) {
+    double lo = 1e300, hi = -1e300;
+    for (int64_t i = 0; i < 3000; ++i) {
+      const double v = s.theta[i * d + j];
+      ASSERT_GT(v, support.lower[j]);
+      ASSERT_LT(v, support.upper[j]);
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    const double width = support.upper[j] - support.lower[j];
+    if (std::isfinite(width)) {
+      EXPECT_LT(lo - support.lower[j], 0.02 * width) << "parameter " << j;
+      EXPECT_LT(support.upper[j] - hi, 0.02 * width) << "parameter " << j;
+    }
+  }
+  // a declared sign symmetry: for fixed parameters, the data of theta and
+  // of theta with that sign flipped have the same distribution (compared
+  // through means of tanh(x_k) and of tanh(x_k) tanh(x_l))
+  const int64_t reps = 10000, dx = sim->dim_x();
+  for (int64_t j : sim->symmetric_parameters()) {
+    ASSERT_TRUE(j >= 0 && j < d);
+    if (!support.lower.empty()) EXPECT_EQ(support.lower[j], -support.upper[j]);
+    for (int64_t p = 0; p < 4; ++p) {
+      std::vector<double> theta(reps * d);
+      for (int64_t i = 0; i < reps; ++i)
+        for (int64_t k = 0; k < d; ++k) theta[i * d + k] = s.theta[p * d + k];
+      std::vector<double> flipped = theta, a(reps * dx), b(reps * dx);
+      for (int64_t i = 0; i < reps; ++i) flipped[i * d + j] = -flipped[i * d + j];
+      simulate_to(*sim, reps, 5, 2, theta.data(), a.data(), false, true);
+      simulate_to(*sim, reps, 6, 2, flipped.data(), b.data(), false, true);
+      for (int64_t k = 0; k < dx; ++k) {
+        for (int64_t l = -1; l < k; ++l) {
+          double ma = 0, mb = 0;
+          for (int64_t i = 0; i < reps; ++i) {
+            ma += std::tanh(a[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(a[i * dx + l])) / reps;
+            mb += std::tanh(b[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(b[i * dx + l])) / reps;
+          }
+          EXPECT_NEAR(ma, mb, 0.06) << "parameter " << j << " at draw " << p << ", data values " << k << ", " << l;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(EverySimulator, ColumnMajorOutputIsATransposeOfRowMajor) {
   auto sim = make(GetParam());
   const int64_t n = 1100, dt = sim->dim_theta(), dx = sim->dim_x();

@@ -115,7 +115,7 @@ test_that("symmetric(): the posterior is even in the sign, proper, and right in 
   expect_equal(sum(dens) * 0.1 * diff(grid[1:2]), 1, tolerance = 0.03)
 })
 
-test_that("symmetric() checks its parameters and their bounds; simulators declare symmetries", {
+test_that("symmetric() checks its parameters and their bounds; simulators declare symmetries and support", {
   sims <- simulate(scale_sim(), 300, seed = 1)
   expect_error(symmetric(1), "variable names as strings", class = "amortized_error_argument")
   expect_match(format(symmetric("a", "b")), "even in the sign of a, b")
@@ -131,13 +131,20 @@ test_that("symmetric() checks its parameters and their bounds; simulators declar
   small <- simulate(slcp, 300, seed = 1)
   declared <- train(amortizer(tiny_net()), small, epochs = 1, seed = 1, verbose = FALSE)
   expect_identical(declared$config$core$symmetric, c(2L, 3L))
-  expect_length(train(amortizer(tiny_net(), use_structure = FALSE), small, epochs = 1, seed = 1,
-                      verbose = FALSE)$config$core$symmetric, 0)
+  expect_identical(declared$config$core$lower, rep(-3, 5))  # the prior's support bounds the draws
+  expect_output(print(declared), "bounds: theta_1 in \\(-3, 3\\)")
+  plain <- train(amortizer(tiny_net(), use_structure = FALSE), small, epochs = 1, seed = 1, verbose = FALSE)
+  expect_length(plain$config$core$symmetric, 0)
+  expect_identical(plain$config$core$upper, rep(Inf, 5))
+  wider <- train(amortizer(tiny_net(), configurator = configurator(constrain(theta_1 = c(-5, 5)))), small, epochs = 1,
+                 seed = 1, verbose = FALSE)
+  expect_identical(wider$config$core$lower, c(-5, -3, -3, -3, -3))
   expect_length(train(amortizer(tiny_net(), configurator = configurator(symmetric())), small, epochs = 1, seed = 1,
                       verbose = FALSE)$config$core$symmetric, 0)
   # draws of the declared symmetric parameters take both signs
   d <- as.matrix(sample_posterior(declared, small$data[1, ], n_draws = 2000, seed = 1))
   expect_true(all(abs(colMeans(d[, c("theta_3", "theta_4")] > 0) - 0.5) < 0.05))
+  expect_true(all(abs(d[, paste0("theta_", 1:5)]) < 3))
   path <- file.path(new_temp_dir(), "slcp.amz")
   save_amortizer(declared, path)
   expect_identical(as.matrix(sample_posterior(load_amortizer(path), small$data[1, ], n_draws = 2000, seed = 1)), d)

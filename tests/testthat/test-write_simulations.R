@@ -8,6 +8,10 @@ test_that("write_simulations() and read_simulations() round-trip flat and set da
   write_simulations(declared, file.path(dir, "declared"))
   expect_identical(read_simulations(file.path(dir, "declared")), declared)
   expect_identical(declared$symmetric, c("theta_3", "theta_4"))
+  positive <- simulate(benchmark_simulator("sir"), 20, seed = 1)  # support (0, Inf): infinity survives JSON
+  write_simulations(positive, file.path(dir, "positive"))
+  expect_identical(read_simulations(file.path(dir, "positive")), positive)
+  expect_identical(unname(positive$support[2, ]), c(Inf, Inf))
   sets <- simulate(benchmark_simulator("ddm", n_obs = 7), 50, seed = 2)
   write_simulations(sets, file.path(dir, "sets"))
   expect_identical(read_simulations(file.path(dir, "sets")), sets)

@@ -29,6 +29,7 @@ class GaussianLinear : public Benchmark {
 class TwoMoons : public Benchmark {
  public:
   TwoMoons() : Benchmark("two_moons", 2, 2) {}
+  Support prior_support() const override { return box(2, -1.0, 1.0); }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 2, -1.0, 1.0, rng, theta);
   }
@@ -61,6 +62,7 @@ class Slcp : public Benchmark {
   std::vector<int64_t> set_structure() const override { return {4, 2}; }
   // the covariance depends on t3 and t4 only through their squares
   std::vector<int64_t> symmetric_parameters() const override { return {2, 3}; }
+  Support prior_support() const override { return box(5, -3.0, 3.0); }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 5, -3.0, 3.0, rng, theta);
   }
@@ -86,6 +88,7 @@ class Slcp : public Benchmark {
 class GaussianMixture : public Benchmark {
  public:
   GaussianMixture() : Benchmark("gaussian_mixture", 2, 2) {}
+  Support prior_support() const override { return box(2, -10.0, 10.0); }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 2, -10.0, 10.0, rng, theta);
   }

@@ -25,6 +25,11 @@ inline void fill_uniform(int64_t n, double lo, double hi, Rng& rng, double* out)
   for (int64_t i = 0; i < n; ++i) out[i] = lo + width * rng.uniform();
 }
 
+// A support of n parameters, each in (lo, hi).
+inline Simulator::Support box(int64_t n, double lo, double hi) {
+  return {std::vector<double>(n, lo), std::vector<double>(n, hi)};
+}
+
 // A benchmark task with named parameters and data.
 class Benchmark : public Simulator {
  public:

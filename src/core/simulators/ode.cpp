@@ -82,6 +82,7 @@ std::array<double, 2 * kSaves> lv_populations(const double* t, bool* ok) {
 class Sir : public benchmarks::Benchmark {
  public:
   Sir() : Benchmark("sir", {"beta", "gamma"}, benchmarks::numbered("x_", kSaves)) {}
+  Support prior_support() const override { return benchmarks::box(2, 0.0, std::numeric_limits<double>::infinity()); }
   int64_t chunk_size() const override { return 64; }
   // beta ~ LogNormal(log 0.4, 0.5), gamma ~ LogNormal(log 0.125, 0.2).
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
@@ -112,6 +113,7 @@ class LotkaVolterra : public benchmarks::Benchmark {
  public:
   LotkaVolterra()
       : Benchmark("lotka_volterra", {"alpha", "beta", "gamma", "delta"}, names()) {}
+  Support prior_support() const override { return benchmarks::box(4, 0.0, std::numeric_limits<double>::infinity()); }
   int64_t chunk_size() const override { return 64; }
   // LogNormal with log-means (-0.125, -3, -0.125, -3) and log-sd 0.5.
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {

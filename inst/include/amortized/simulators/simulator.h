@@ -74,6 +74,13 @@ class Simulator {
   // likelihood depends on them only through their absolute value and the
   // prior is even in them); estimators can exploit it.
   virtual std::vector<int64_t> symmetric_parameters() const { return {}; }
+  // The support of the prior, one (lower, upper) per parameter (+-infinity:
+  // unbounded); empty when unbounded in every parameter. The posterior
+  // lives inside it, so estimators can keep their draws there.
+  struct Support {
+    std::vector<double> lower, upper;
+  };
+  virtual Support prior_support() const { return {}; }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }
