@@ -475,7 +475,7 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths
                                    std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
   auto gen = make_generator(as_seed(seed));
   DataBatch data = as_batch(x, lengths, context);
   const int64_t n_obs = PosteriorEstimatorImpl::rows(data), dim = est->dim_theta();
@@ -503,7 +503,7 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, SEXP 
                                       double seed, int threads, std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
   auto gen = make_generator(as_seed(seed));
   torch::Tensor tt = matrix_to_tensor(theta);
   DataBatch data = as_batch(x, lengths, context);
@@ -529,7 +529,7 @@ Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, SEXP x, Rcpp::IntegerVector leng
                                       Rcpp::NumericMatrix context, int threads, std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
   DataBatch data = as_batch(x, lengths, context);
   std::vector<torch::Tensor> parts;
   for_chunks(PosteriorEstimatorImpl::rows(data), 64, [&](int64_t start, int64_t len) {

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
               best.validation_loss);
   auto obs = simulate(*sim, 100, 99);
   auto x_obs = torch::from_blob(obs.x.data(), {100, 10}, torch::kDouble).to(torch::kFloat);
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   // AMORTIZED_BENCH_REPEAT=k repeats the sampling k times (for profilers); the fastest run counts.
   const char* repeat_env = std::getenv("AMORTIZED_BENCH_REPEAT");
   const int repeats = repeat_env ? std::max(1, std::atoi(repeat_env)) : 1;

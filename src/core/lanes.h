@@ -6,8 +6,8 @@
 // body serves the scalar backward and the vectorized forward.
 #pragma once
 
-// 32-byte vectors are passed between these inline functions only; their ABI
-// without AVX does not matter.
+// Vectors are passed between these inline functions only; their ABI without
+// AVX does not matter.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
@@ -22,9 +22,10 @@
 #define AMORTIZED_LANES_INLINE inline __attribute__((always_inline))
 
 // A float kernel that calls these (and only these) may also be compiled for
-// x86-64-v3 (AVX2, FMA), picked at run time, where GCC can.
+// x86-64-v4 (AVX-512) and x86-64-v3 (AVX2, FMA), picked at run time, where
+// GCC can. Float vectors have 16 lanes: one AVX-512 register, two AVX2 ones.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
-#define AMORTIZED_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define AMORTIZED_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AMORTIZED_SIMD_CLONES
 #endif
@@ -36,9 +37,9 @@ template <typename T>
 struct Lanes;
 template <>
 struct Lanes<float> {
-  static constexpr int kWidth = 8;
-  typedef float V __attribute__((vector_size(32)));
-  typedef int32_t I __attribute__((vector_size(32)));
+  static constexpr int kWidth = 16;
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));
 };
 template <>
 struct Lanes<double> {

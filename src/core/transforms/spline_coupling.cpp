@@ -174,7 +174,7 @@ int64_t find_bin(const T* loc, int64_t k, T v) {
 // blocks of kBlock elements: each block's parameters are gathered into a
 // structure of arrays [parameter][element], and every step works on W
 // elements at once, branch-free, in SIMD lanes (lanes.h); the float kernel
-// also has an AVX2 clone.
+// also has AVX-512 and AVX2 clones.
 constexpr int64_t kBlock = 64;
 
 // One block: p holds the raw parameters [(3k - 1) x kBlock] (the widths and
