@@ -49,6 +49,13 @@
 #'   early stopping, in \[0, 0.5\].
 #' @param patience Epochs without improvement before stopping (0: never stop
 #'   early).
+#' @param anneal Epochs of annealing after early stopping: when the
+#'   validation loss has not improved for `patience` epochs before the
+#'   schedule has run its course (the learning rate is still high),
+#'   training goes on from the best weights for `anneal` more epochs with
+#'   the learning rate decaying from its current value to 0 (cosine), and
+#'   keeps the best validated weights. `NULL` (default): `ceiling(patience /
+#'   2)`; 0: stop at once. Not with `schedule = "constant"`.
 #' @param weight_decay AdamW weight decay.
 #' @param ema Exponential moving average of the weights, updated after every
 #'   step (its decay ramps up as (1 + t) / (10 + t) over the first steps);
@@ -96,7 +103,7 @@ train.default <- function(object, ...) {
 #' @export
 train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
                             learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30,
-                            validation_fraction = 0.1, patience = 30,
+                            validation_fraction = 0.1, patience = 30, anneal = NULL,
                             weight_decay = 1e-4, ema = NULL, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
@@ -114,6 +121,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   step_epochs <- check_count(step_epochs)
   validation_fraction <- check_number(validation_fraction, lower = 0, upper = 0.5)
   patience <- check_count(patience, min = 0)
+  anneal <- if (is.null(anneal)) as.integer(ceiling(patience / 2)) else check_count(anneal, min = 0)
   weight_decay <- check_number(weight_decay, lower = 0)
   if (!is.null(ema)) {
     ema <- check_number(ema, lower = 0)
@@ -151,7 +159,8 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   if (rounds > 1) {
     args <- list(n_sims = n_sims, epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                  schedule = schedule, step_epochs = step_epochs,
-                 validation_fraction = validation_fraction, patience = patience, weight_decay = weight_decay, ema = ema,
+                 validation_fraction = validation_fraction, patience = patience, anneal = anneal,
+                 weight_decay = weight_decay, ema = ema,
                  verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint, device = device,
                  checkpoint_every = checkpoint_every)
     return(train_rounds(object, simulator, rounds, seed, args))
@@ -187,7 +196,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, bat
   on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                   weight_decay = weight_decay, validation_fraction = validation_fraction,
-                  clip_grad_norm = 5, patience = patience, seed = seed, threads = threads,
+                  clip_grad_norm = 5, patience = patience, anneal_epochs = anneal, seed = seed, threads = threads,
                   schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5, device = device,
                   ema_decay = ema %||% default_ema(object$inference_net))
   if (online) {

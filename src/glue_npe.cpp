@@ -309,7 +309,8 @@ TrainOptions train_options(const Rcpp::List& options) {
       .schedule(Rcpp::as<std::string>(options["schedule"]))
       .step_epochs(Rcpp::as<int>(options["step_epochs"]))
       .step_gamma(Rcpp::as<double>(options["step_gamma"]))
-      .ema_decay(options.containsElementNamed("ema_decay") ? Rcpp::as<double>(options["ema_decay"]) : 0.0);
+      .ema_decay(options.containsElementNamed("ema_decay") ? Rcpp::as<double>(options["ema_decay"]) : 0.0)
+      .anneal_epochs(options.containsElementNamed("anneal_epochs") ? Rcpp::as<int>(options["anneal_epochs"]) : 0);
   return o;
 }
 

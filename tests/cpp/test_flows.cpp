@@ -346,6 +346,43 @@ TEST(Training, EarlyStoppingRestoresTheBestWeights) {
   EXPECT_NEAR(now, best, 1e-5);
 }
 
+// Annealing after early stopping: anneal_epochs more epochs from the best
+// weights with the rate decaying from its value at the stop to 0; the best
+// validated weights are returned.
+TEST(Training, EarlyStoppingAnnealsFromTheBestWeights) {
+  auto run = [](int64_t anneal) {
+    auto gen = make_generator(8);
+    auto flow = make_coupling_flow(CouplingFlowOptions(2, 2).n_layers(2).hidden({32}), gen);
+    auto theta = torch::randn({60, 2}, gen), x = torch::randn({60, 2}, gen);
+    auto loss = [&](const torch::Tensor& a, const torch::Tensor& b) { return flow->loss(a, b); };
+    auto opts = TrainOptions().epochs(300).batch_size(16).patience(10).learning_rate(1e-2)
+                    .validation_fraction(0.3).seed(2).anneal_epochs(anneal);
+    auto result = fit(*flow, loss, theta, x, opts, TrainHooks());
+    auto order = torch::randperm(60, make_generator(2), torch::kLong).narrow(0, 0, 18);
+    torch::NoGradGuard no_grad;
+    const double now = flow->loss(theta.index_select(0, order), x.index_select(0, order)).item<double>();
+    return std::make_pair(result, now);
+  };
+  auto [plain, plain_loss] = run(0);
+  auto [annealed, annealed_loss] = run(8);
+  const size_t stop = plain.history.size();
+  ASSERT_EQ(annealed.history.size(), stop + 8);  // the same run up to the stop, then 8 epochs
+  EXPECT_EQ(annealed.history[stop - 1].validation_loss, plain.history[stop - 1].validation_loss);
+  EXPECT_EQ(annealed.stop_reason, "early_stopping");
+  const double rate_at_stop = plain.history[stop - 1].learning_rate;
+  EXPECT_LT(annealed.history[stop].learning_rate, rate_at_stop);  // decaying from there
+  EXPECT_GT(annealed.history[stop].learning_rate, 0.5 * rate_at_stop);
+  EXPECT_LT(annealed.history.back().learning_rate, 0.05 * rate_at_stop);  // nearly 0 at the end
+  for (size_t e = stop + 1; e < annealed.history.size(); ++e) {
+    EXPECT_LT(annealed.history[e].learning_rate, annealed.history[e - 1].learning_rate);
+  }
+  double best = 1e300;
+  for (const auto& r : annealed.history) best = std::min(best, r.validation_loss);
+  EXPECT_NEAR(annealed_loss, best, 1e-5);  // the best validated weights are returned
+  EXPECT_LE(annealed_loss, plain_loss + 1e-9);
+  EXPECT_THROW(run(-1), c10::Error);
+}
+
 // With a moving average of the weights, validation and the result use the
 // averaged weights: the returned model has the best validation loss, and it
 // differs from the model trained the same way without averaging.

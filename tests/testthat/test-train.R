@@ -20,6 +20,21 @@ test_that("training records a history and early stopping keeps the best epoch", 
   expect_true(fit$info$stop_reason %in% c("early_stopping", "completed"))
 })
 
+test_that("early stopping anneals the learning rate from the best weights", {
+  sim <- benchmark_simulator("gaussian_linear")  # its best epoch comes early (the linear residual)
+  net <- amortizer(coupling_flow(n_layers = 2, hidden = c(16, 16)))
+  plain <- train(net, sim, n_sims = 2000, epochs = 100, patience = 4, anneal = 0, seed = 1, verbose = FALSE)
+  annealed <- train(net, sim, n_sims = 2000, epochs = 100, patience = 4, seed = 1, verbose = FALSE)  # anneal 2
+  expect_identical(plain$info$stop_reason, "early_stopping")
+  n <- nrow(plain$history)
+  expect_equal(nrow(annealed$history), n + 2)
+  expect_equal(annealed$history$learning_rate[1:n], plain$history$learning_rate)
+  expect_true(all(diff(annealed$history$learning_rate[n:(n + 2)]) < 0))
+  expect_equal(annealed$history$validation_loss[annealed$info$best_epoch], min(annealed$history$validation_loss))
+  expect_error(train(net, sim, n_sims = 100, anneal = -1, verbose = FALSE), "`anneal` must be a whole number",
+               class = "amortized_error_argument")
+})
+
 test_that("the same seed gives the same network and the same draws", {
   sim <- benchmark_simulator("gaussian_linear")
   small <- amortizer(coupling_flow(n_layers = 2, hidden = c(16, 16)))

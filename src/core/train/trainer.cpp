@@ -162,6 +162,10 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
   };
   int64_t since_best = 0, step = 0, nonfinite_run = 0;
   bool stop = false;
+  // The anneal after early stopping: from step anneal_start on, the rate
+  // decays from anneal_rate to 0 over anneal_steps steps; the last epoch.
+  int64_t anneal_start = -1, anneal_steps = 0, last_epoch = o.epochs();
+  double anneal_rate = 0.0;
   // Counts a batch with a non-finite loss or gradient (never applied);
   // returns true once too many came in a row.
   auto skip_batch = [&]() {
@@ -172,7 +176,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
     return true;
   };
 
-  for (int64_t epoch = 1; epoch <= o.epochs() && !stop; ++epoch) {
+  for (int64_t epoch = 1; epoch <= last_epoch && !stop; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     model.train();
     double total = 0.0;
@@ -185,7 +189,10 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
         break;
       }
       std::vector<Tensor> batch = next_batch(epoch, s);
-      lr = learning_rate_at(o, step, total_steps, steps_per_epoch);
+      lr = anneal_start < 0 ? learning_rate_at(o, step, total_steps, steps_per_epoch)
+                            : anneal_rate * 0.5 *
+                                  (1.0 + std::cos(M_PI * std::min(1.0, static_cast<double>(step - anneal_start) /
+                                                                           static_cast<double>(anneal_steps))));
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
@@ -231,7 +238,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
       best_state = snapshot(model);
       result.best_epoch = epoch;
       since_best = 0;
-    } else if (o.patience() > 0 && ++since_best >= o.patience()) {
+    } else if (o.patience() > 0 && anneal_start < 0 && ++since_best >= o.patience()) {
       result.stop_reason = "early_stopping";
       stop = true;
     }
@@ -240,6 +247,20 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
       stop = true;
     }
     swap_ema();
+    if (stop && result.stop_reason == "early_stopping" && o.anneal_epochs() > 0 && o.schedule() != "constant" &&
+        epoch < o.epochs()) {
+      // anneal: from the best (validated) weights, with the rate decaying
+      stop = false;
+      restore(model, best_state);
+      if (!ema.empty()) {
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < params.size(); ++i) ema[i].copy_(params[i].detach());
+      }
+      anneal_start = step;
+      anneal_steps = o.anneal_epochs() * steps_per_epoch;
+      anneal_rate = lr;
+      last_epoch = std::min(o.epochs(), epoch + o.anneal_epochs());
+    }
   }
   model.eval();
   if (!best_state.empty()) {
@@ -253,6 +274,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
 
 void check_options(const TrainOptions& o) {
   TORCH_CHECK(o.epochs() >= 1, "epochs must be >= 1, got ", o.epochs());
+  TORCH_CHECK(o.anneal_epochs() >= 0, "anneal_epochs must be >= 0, got ", o.anneal_epochs());
   TORCH_CHECK(o.batch_size() >= 1, "batch_size must be >= 1, got ", o.batch_size());
   TORCH_CHECK(o.learning_rate() > 0, "learning_rate must be > 0, got ", o.learning_rate());
   TORCH_CHECK(o.validation_fraction() >= 0 && o.validation_fraction() < 1,

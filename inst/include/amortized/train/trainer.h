@@ -26,6 +26,11 @@ struct TrainOptions {
   TORCH_ARG(double, clip_grad_norm) = 5.0;
   // Stop after this many epochs without a better validation loss (0: never).
   TORCH_ARG(int64_t, patience) = 15;
+  // When early stopping fires while the learning rate is still high: go on
+  // from the best weights for this many epochs with the learning rate
+  // decaying from its current value to 0 (cosine), keep the best validated
+  // weights, then stop (0: stop at once). Not with "constant" schedules.
+  TORCH_ARG(int64_t, anneal_epochs) = 0;
   // Share of all steps spent warming the learning rate up linearly.
   TORCH_ARG(double, warmup_fraction) = 0.02;
   // After the warm-up: "cosine" (decay to 0 over the remaining steps),
