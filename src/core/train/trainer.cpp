@@ -248,6 +248,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
     }
     swap_ema();
     if (stop && result.stop_reason == "early_stopping" && o.anneal_epochs() > 0 && o.schedule() != "constant" &&
+        !best_state.empty() &&
         epoch < o.epochs()) {
       // anneal: from the best (validated) weights, with the rate decaying
       stop = false;
