@@ -39,8 +39,14 @@ document: setup
 	$(RSCRIPT) -e 'Rcpp::compileAttributes(".")' -e 'roxygen2::roxygenise(".", roclets = c("rd", "namespace"))'
 
 ## install: build and install the R package
+# An install that was killed leaves a lock directory (00LOCK-<source dir>) in
+# the library, and every later install fails on it: remove ours first.
 install: setup $(BUILD)/Makevars.user
-	R_MAKEVARS_USER=$(CURDIR)/$(BUILD)/Makevars.user MAKEFLAGS="-j$(JOBS)" $(R) CMD INSTALL --no-test-load --preclean . 2>&1 | tail -n 3
+	@lib=$$($(RSCRIPT) -e 'cat(.libPaths()[1])'); \
+	for l in "$$lib/00LOCK-$(notdir $(CURDIR))" "$$lib/00LOCK-amortized"; do \
+	  if [ -e "$$l" ]; then echo "install: removing $$l, left by an interrupted install"; rm -rf "$$l"; fi; \
+	done
+	set -o pipefail; R_MAKEVARS_USER=$(CURDIR)/$(BUILD)/Makevars.user MAKEFLAGS="-j$(JOBS)" $(R) CMD INSTALL --no-test-load --preclean . 2>&1 | tail -n 3
 	@$(RSCRIPT) -e 'suppressMessages(library(amortized)); cat("installed amortized", format(packageVersion("amortized")), "\n")'
 
 ## demo: setup + install + an end-to-end example (train, sample, SBC, plot)
