@@ -201,9 +201,10 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 
   # parameter bounds: the prior support a simulator declares (with
   # use_structure), then those of constrain()
+  use_structure <- isTRUE(x$use_structure %||% TRUE)
   lower <- rep(-Inf, length(pnames))
   upper <- rep(Inf, length(pnames))
-  if (isTRUE(x$use_structure %||% TRUE) && !is.null(sims$support)) {
+  if (use_structure && !is.null(sims$support)) {
     lower <- unname(sims$support[1, ])
     upper <- unname(sims$support[2, ])
   }
@@ -226,7 +227,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     }
   }
 
-  symmetric <- resolve_symmetric(x, cfg, sims, lower, upper, call)
+  symmetric <- resolve_symmetric(cfg, sims, use_structure, lower, upper, call)
 
   # data steps, checked against the variable names as they evolve
   data_steps <- Filter(function(s) s$step %in% c("drop_data", "keep_data", "log1p_data", "sqrt_data", "nan_to_num"),
@@ -269,7 +270,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
       cli::cli_abort(c("{.fn as_set} and {.fn as_time_series} need {.code [n, n_obs, dim]} data, or a simulator that declares its data a set.",
                        "x" = "These data are flat."), class = "amortized_error_argument", call = call)
     }
-    structure_kind <- if (flat_set && isTRUE(x$use_structure %||% TRUE)) "flat_set" else "flat"
+    structure_kind <- if (flat_set && use_structure) "flat_set" else "flat"
   }
   if (!is.null(summary_net)) {
     summary_net <- resolve_summary_dim(summary_net, length(pnames))
@@ -304,10 +305,10 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 # The 0-based indices of the parameters in whose sign the posterior is even:
 # those of the configurator's symmetric() step, else (with use_structure)
 # those the simulator declares.
-resolve_symmetric <- function(x, cfg, sims, lower, upper, call) {
+resolve_symmetric <- function(cfg, sims, use_structure, lower, upper, call) {
   pnames <- colnames(sims$parameters)
   step <- steps_of(cfg, "symmetric")
-  names <- if (length(step)) step[[1]]$names else if (isTRUE(x$use_structure %||% TRUE)) sims$symmetric
+  names <- if (length(step)) step[[1]]$names else if (use_structure) sims$symmetric
   if (length(names) == 0) return(integer())
   unknown <- setdiff(names, pnames)
   if (length(unknown) > 0) {

@@ -165,9 +165,13 @@ Tensor PosteriorEstimatorImpl::canonical(const Tensor& x) const {
   return torch::cat(features, 1);
 }
 
+Tensor PosteriorEstimatorImpl::symmetric_index(const torch::Device& device) const {
+  return torch::tensor(options_.symmetric(), torch::kLong).to(device);
+}
+
 Tensor PosteriorEstimatorImpl::fold(const Tensor& theta) const {
   if (options_.symmetric().empty()) return theta;
-  Tensor idx = torch::tensor(options_.symmetric(), torch::kLong).to(theta.device());
+  Tensor idx = symmetric_index(theta.device());
   const double tiny = theta.scalar_type() == torch::kDouble ? std::numeric_limits<double>::min()
                                                             : std::numeric_limits<float>::min();
   return theta.index_copy(1, idx, theta.index_select(1, idx).abs().clamp_min(tiny));
@@ -306,7 +310,7 @@ Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generat
   if (bounds_) flat = bounds_->inverse(flat, Tensor()).first;
   if (!options_.symmetric().empty()) {  // fair random signs, drawn on the CPU like the flow's noise
     const int64_t k = static_cast<int64_t>(options_.symmetric().size());
-    Tensor idx = torch::tensor(options_.symmetric(), torch::kLong).to(flat.device());
+    Tensor idx = symmetric_index(flat.device());
     Tensor signs = torch::randint(0, 2, {flat.size(0), k}, gen, torch::TensorOptions().dtype(flat.scalar_type()))
                        .mul_(2)
                        .sub_(1)

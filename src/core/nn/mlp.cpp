@@ -78,22 +78,18 @@ MLPImpl::MLPImpl(const MLPOptions& options_) : options(options_) {
   }
 }
 
-Tensor MLPImpl::forward(const Tensor& x) {
-  check_shape(x, "MLP input", {-1, options.in_features()});
-  Tensor h = x;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    h = layers_[i]->forward(h);
-    if (i + 1 < layers_.size()) h = activate_own(h, activation_);
-  }
-  return h;
-}
-
-Tensor MLPImpl::forward_transposed(const Tensor& x) {
+Tensor MLPImpl::hidden(const Tensor& x) {
   check_shape(x, "MLP input", {-1, options.in_features()});
   Tensor h = x;
   for (size_t i = 0; i + 1 < layers_.size(); ++i) h = activate_own(layers_[i]->forward(h), activation_);
+  return h;
+}
+
+Tensor MLPImpl::forward(const Tensor& x) { return layers_.back()->forward(hidden(x)); }
+
+Tensor MLPImpl::forward_transposed(const Tensor& x) {
   const auto& last = layers_.back();
-  return torch::addmm(last->bias.unsqueeze(1), last->weight, h.t());
+  return torch::addmm(last->bias.unsqueeze(1), last->weight, hidden(x).t());
 }
 
 void MLPImpl::reset_parameters(at::Generator& gen) {

@@ -144,6 +144,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // theta with |theta_i| for the symmetric parameters (at least the
   // smallest positive normal number, so that it is inside (0, upper)).
   Tensor fold(const Tensor& theta) const;
+  // options.symmetric() as an index tensor on `device`.
+  Tensor symmetric_index(const torch::Device& device) const;
   // x with each set's points in canonical order and the set's moments
   // appended (x itself for flat data).
   Tensor canonical(const Tensor& x) const;

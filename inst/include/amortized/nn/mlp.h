@@ -38,6 +38,8 @@ class MLPImpl : public torch::nn::Module {
   MLPOptions options;
 
  private:
+  // The activations before the last layer: [batch, last hidden width].
+  Tensor hidden(const Tensor& x);
   std::vector<torch::nn::Linear> layers_;
   int activation_;
 };
