@@ -37,7 +37,10 @@
 #'   Parameters are bounded by the prior's support where the simulator
 #'   declares it (the benchmark simulators with uniform or log-normal priors
 #'   do), as [constrain()] would bound them (a `constrain()` step overrides
-#'   it per parameter), so draws never leave the support.
+#'   it per parameter), so draws never leave the support: mapped onto the
+#'   real line, or, for parameters whose posterior the simulator declares
+#'   cut off sharply by the bounds (two_moons' crescents run into the
+#'   corners of its box), truncated by rejection (`.how = "truncate"`).
 #'   Parameters in whose sign the posterior is even (slcp's theta_3 and
 #'   theta_4) are learned as absolute values and drawn with random signs (as
 #'   [symmetric()] does; a `symmetric()` step in the configurator replaces

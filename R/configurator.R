@@ -10,8 +10,10 @@
 #' Steps:
 #' * [constrain()]: bounds of parameters (e.g. a standard deviation in
 #'   (0, Inf), a probability in (0, 1)), learned on an unbounded scale with
-#'   the Jacobian included, so densities are on the original scale and draws
-#'   always respect the bounds;
+#'   the Jacobian included (`.how = "transform"`), or learned as they are
+#'   with the draws outside the bounds rejected (`.how = "truncate"`); either
+#'   way densities are on the original scale and draws always respect the
+#'   bounds;
 #' * [symmetric()]: parameters in whose sign the posterior is even (the
 #'   likelihood depends on them only through their absolute value), learned
 #'   as absolute values with random signs on the draws;
@@ -71,6 +73,17 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #'   accordingly. Their bounds, if any, must be symmetric about 0. Without
 #'   names it declares none, overriding what a simulator declares (see
 #'   `use_structure` of [amortizer()]).
+#' @param .how For `constrain()`: how the bounds are kept. `"transform"`
+#'   maps each bounded parameter onto the real line (logit for an interval,
+#'   log for a half-line) and learns it there. `"truncate"` learns it as it
+#'   is and rejects draws outside the bounds (drawing again until there are
+#'   enough); densities are divided by the network's mass inside the bounds,
+#'   a Monte Carlo estimate for each data set. Truncation suits posteriors
+#'   that the bounds cut off sharply, such as where a uniform prior's box
+#'   cuts through the likelihood; the transform suits half-lines and
+#'   posteriors that fade out before the bounds. A simulator's declared
+#'   support (see `use_structure` of [amortizer()]) is truncated where both
+#'   bounds are finite and transformed otherwise.
 #' @param parameters,data For `standardize()`: standardize the parameters /
 #'   the data.
 #' @param value For `nan_to_num()`: the number that replaces non-finite
@@ -81,7 +94,8 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #' constrain(sigma = "positive", p = c(0, 1))
 #' log1p_data("count")
 #' @export
-constrain <- function(...) {
+constrain <- function(..., .how = c("transform", "truncate")) {
+  how <- check_choice(.how, c("transform", "truncate"), arg = ".how")
   bounds <- list(...)
   nm <- names(bounds)
   if (length(bounds) == 0 || is.null(nm) || any(nm == "") || anyDuplicated(nm)) {
@@ -97,7 +111,7 @@ constrain <- function(...) {
     }
     bounds[[name]] <- as.numeric(b)
   }
-  new_step("constrain", bounds = bounds)
+  new_step("constrain", bounds = bounds, how = how)
 }
 
 #' @rdname configurator-steps
@@ -158,7 +172,7 @@ format.amortized_step <- function(x, ...) {
     constrain = paste0("constrain: ", paste(vapply(names(x$bounds), function(n) {
       b <- x$bounds[[n]]
       paste0(n, " in (", format(b[1]), ", ", format(b[2]), ")")
-    }, ""), collapse = ", ")),
+    }, ""), collapse = ", "), if (identical(x$how, "truncate")) " (truncated)"),
     standardize = paste0("standardize: ", if (x$parameters) "parameters" else "not parameters", ", ",
                          if (x$data) "data" else "not data"),
     as_set = "as_set: observations are exchangeable",
@@ -204,9 +218,11 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   use_structure <- isTRUE(x$use_structure %||% TRUE)
   lower <- rep(-Inf, length(pnames))
   upper <- rep(Inf, length(pnames))
+  how <- rep("transform", length(pnames))
   if (use_structure && !is.null(sims$support)) {
     lower <- unname(sims$support[1, ])
     upper <- unname(sims$support[2, ])
+    how[pnames %in% sims$truncated] <- "truncate"
   }
   for (s in steps_of(cfg, "constrain")) {
     unknown <- setdiff(names(s$bounds), pnames)
@@ -217,6 +233,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     i <- match(names(s$bounds), pnames)
     lower[i] <- vapply(s$bounds, `[`, 0, 1)
     upper[i] <- vapply(s$bounds, `[`, 0, 2)
+    how[i] <- s$how %||% "transform"
   }
   for (j in which(is.finite(lower) | is.finite(upper))) {
     out <- sims$parameters[, j] <= lower[j] | sims$parameters[, j] >= upper[j]
@@ -228,14 +245,16 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   }
 
   symmetric <- resolve_symmetric(cfg, sims, use_structure, lower, upper, call)
+  bounds <- split_bounds(lower, upper, how)
 
   # data steps, checked against the variable names as they evolve
   data_steps <- Filter(function(s) s$step %in% c("drop_data", "keep_data", "log1p_data", "sqrt_data", "nan_to_num"),
                        cfg$steps)
   context_names <- resolve_context_names(cfg, sims, call)
   if (is_multi_source(sims$data)) {
-    plan <- resolve_sources(x, sims, cfg, data_steps, context_names, lower, upper, call)
+    plan <- resolve_sources(x, sims, cfg, data_steps, context_names, bounds$lower, bounds$upper, call)
     plan$core$symmetric <- symmetric
+    plan$core[c("truncate_lower", "truncate_upper")] <- bounds[c("truncate_lower", "truncate_upper")]
     return(plan)
   }
   steps <- steps_for_block(data_steps, raw_names, call = call)
@@ -297,7 +316,8 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     core = c(list(dim_theta = length(pnames), dim_x = per_point,
                   set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
                   linear_residual = linear_residual, dim_context = length(context_names),
-                  variable_length = variable_length, lower = lower, upper = upper, symmetric = symmetric),
+                  variable_length = variable_length, symmetric = symmetric),
+                bounds,
                 standardize_flags(cfg))
   )
 }
@@ -323,6 +343,15 @@ resolve_symmetric <- function(cfg, sims, use_structure, lower, upper, call) {
                    class = "amortized_error_argument", call = call)
   }
   as.integer(i - 1L)
+}
+
+# The C++ options for bounds: lower/upper for the transformed parameters,
+# truncate_lower/truncate_upper for the truncated ones (empty when none is).
+split_bounds <- function(lower, upper, how) {
+  cut <- how == "truncate" & (is.finite(lower) | is.finite(upper))
+  list(lower = ifelse(cut, -Inf, lower), upper = ifelse(cut, Inf, upper),
+       truncate_lower = if (any(cut)) ifelse(cut, lower, -Inf) else numeric(),
+       truncate_upper = if (any(cut)) ifelse(cut, upper, Inf) else numeric())
 }
 
 # Whether parameters and data are standardized: list(standardize_parameters,
@@ -527,6 +556,10 @@ describe_plan <- function(plan, parameter_names) {
   bounded <- is.finite(core$lower) | is.finite(core$upper)
   if (any(bounded)) {
     out <- c(out, paste0("bounds: ", describe_support(parameter_names, rbind(core$lower, core$upper))))
+  }
+  if (length(core$truncate_lower)) {
+    out <- c(out, paste0("truncated to: ", describe_support(parameter_names, rbind(core$truncate_lower, core$truncate_upper)),
+                         " (draws outside rejected)"))
   }
   if (identical(plan$structure, "fusion")) {
     for (b in names(plan$data_steps)) {

@@ -193,6 +193,7 @@ benchmark_simulator <- function(name, n_obs = 100) {
                  set_structure = if (length(info$set_structure)) as.integer(info$set_structure),
                  symmetric = if (length(info$symmetric)) info$parameter_names[info$symmetric + 1],
                  support = if (length(info$lower)) rbind(lower = info$lower, upper = info$upper),
+                 truncated = if (length(info$truncated)) info$parameter_names[info$truncated + 1],
                  options = options, context = if (varying) list(n_obs = n_obs)),
             class = "amortized_simulator")
 }
@@ -225,7 +226,9 @@ print.amortized_simulator <- function(x, ...) {
     cat("  structure: ", set_layout(x$set_structure), "\n", sep = "")
   }
   if (length(x$support) > 0) {
-    cat("  prior support: ", describe_support(x$parameter_names, x$support), "\n", sep = "")
+    cat("  prior support: ", describe_support(x$parameter_names, x$support),
+        if (length(x$truncated)) paste0(" (posteriors cut off at the bounds of ", paste(x$truncated, collapse = ", "), ")"),
+        "\n", sep = "")
   }
   if (length(x$symmetric) > 0) {
     cat("  symmetric: the posterior is even in the sign of ", paste(x$symmetric, collapse = ", "), "\n", sep = "")

@@ -4,7 +4,9 @@
 #' directory that other tools can read too:
 #' * `simulations.json`: metadata: `format` (`"amortized-simulations"`),
 #'   `format_version`, `package_version`, the number of simulations,
-#'   `set_structure` where the data rows are exchangeable sets, and for
+#'   `set_structure` where the data rows are exchangeable sets, what the
+#'   simulator declares about its parameters (`symmetric`, `support` as
+#'   exact strings with rows `lower` and `upper`, `truncated`), and for
 #'   `parameters` and `data` the file name, the dimensions, the variable
 #'   names and an MD5 checksum;
 #' * `parameters.f64` and `data.f64`: the values as little-endian 64-bit
@@ -88,6 +90,7 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
                # as exact strings: JSON has no infinity
                support = if (!is.null(sims$support)) list(lower = I(sprintf("%.17g", sims$support[1, ])),
                                                           upper = I(sprintf("%.17g", sims$support[2, ]))),
+               truncated = if (!is.null(sims$truncated)) I(sims$truncated),
                parameters = block(sims$parameters, "parameters.f64"),
                data = if (!multi) block(sims$data, "data.f64"),
                sources = sources,
@@ -176,6 +179,10 @@ read_simulations <- function(path) {
   if (!is.null(symmetric) && (!is.character(symmetric) || !all(symmetric %in% colnames(parameters)))) {
     corrupt("The symmetric parameters are not parameters of these simulations.")
   }
+  truncated <- meta$truncated
+  if (!is.null(truncated) && (!is.character(truncated) || !all(truncated %in% colnames(parameters)))) {
+    corrupt("The truncated parameters are not parameters of these simulations.")
+  }
   support <- meta$support
   if (!is.null(support)) {
     lower <- suppressWarnings(as.numeric(support$lower))
@@ -186,7 +193,7 @@ read_simulations <- function(path) {
     support <- rbind(lower, upper)
   }
   new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context,
-                  symmetric = symmetric, support = support)
+                  symmetric = symmetric, support = support, truncated = truncated)
 }
 
 # The newest format written (3: multi-source data; 2: lengths and context);

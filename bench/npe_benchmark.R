@@ -10,7 +10,8 @@
 #   net: an R expression for the inference network, default "coupling_flow()"
 # e.g. Rscript bench/npe_benchmark.R two_moons 10000 1 'coupling_flow(transform = "affine")'
 # Environment: AMORTIZED_TRAIN_ARGS='list(batch_size = 128)' overrides train()
-# defaults (for exploring recipes); AMORTIZED_REFERENCE: the reference folder;
+# defaults (for exploring recipes); AMORTIZED_AMORTIZER_ARGS='list(use_structure = FALSE)'
+# likewise for amortizer(); AMORTIZED_REFERENCE: the reference folder;
 # AMORTIZED_OBSERVATIONS='1,2': score only these reference observations (the
 # C2ST classifier takes minutes per observation in 10 dimensions).
 suppressMessages(library(amortized))
@@ -21,6 +22,7 @@ n_sims <- if (length(args) >= 2) as.integer(args[2]) else 10000L
 threads <- if (length(args) >= 3) as.integer(args[3]) else 1L
 net_expr <- if (length(args) >= 4) args[4] else "coupling_flow()"
 train_args <- eval(parse(text = Sys.getenv("AMORTIZED_TRAIN_ARGS", "list()")))
+amortizer_args <- eval(parse(text = Sys.getenv("AMORTIZED_AMORTIZER_ARGS", "list()")))
 c2st_threads <- 2L  # the classifier is the slow part; it does not measure us
 
 root <- Sys.getenv("AMORTIZED_REFERENCE", file.path("..", "shared", "reference"))
@@ -39,7 +41,7 @@ for (task in tasks) {
   net <- eval(parse(text = net_expr))
   fit <- NULL
   t_train <- elapsed(fit <- suppressWarnings(do.call(train, c(
-    list(amortizer(net), sim, n_sims = n_sims, seed = 1, verbose = FALSE, threads = threads), train_args))))
+    list(do.call(amortizer, c(list(net), amortizer_args)), sim, n_sims = n_sims, seed = 1, verbose = FALSE, threads = threads), train_args))))
   obs100 <- simulate(sim, 100, seed = 99)$data
   invisible(sample_posterior(fit, obs100[1:2, ], 10, seed = 1, threads = threads))  # warm-up
   t_batch <- min(vapply(1:3, function(r) elapsed(sample_posterior(fit, obs100, n_draws = 1000, seed = 2, threads = threads)), 0))

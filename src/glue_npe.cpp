@@ -257,6 +257,10 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
     Rcpp::IntegerVector sym = config["symmetric"];
     o.symmetric(std::vector<int64_t>(sym.begin(), sym.end()));
   }
+  if (config.containsElementNamed("truncate_lower")) {  // likewise
+    o.truncate_lower(Rcpp::as<std::vector<double>>(config["truncate_lower"]))
+        .truncate_upper(Rcpp::as<std::vector<double>>(config["truncate_upper"]));
+  }
   std::shared_ptr<SummaryNetImpl> summary_net;
   FusionNet fusion{nullptr};
   int64_t summary_dim = 0;

@@ -31,12 +31,14 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
     const auto set = sim->set_structure();
     const auto sym = sim->symmetric_parameters();
     const auto support = sim->prior_support();
+    const auto cut = sim->truncated_parameters();
     return Rcpp::List::create(Rcpp::Named("parameter_names") = sim->parameter_names(),
                               Rcpp::Named("data_names") = sim->data_names(),
                               Rcpp::Named("data_shape") = shape,
                               Rcpp::Named("set_structure") = std::vector<double>(set.begin(), set.end()),
                               Rcpp::Named("symmetric") = std::vector<double>(sym.begin(), sym.end()),
-                              Rcpp::Named("lower") = support.lower, Rcpp::Named("upper") = support.upper);
+                              Rcpp::Named("lower") = support.lower, Rcpp::Named("upper") = support.upper,
+                              Rcpp::Named("truncated") = std::vector<double>(cut.begin(), cut.end()));
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

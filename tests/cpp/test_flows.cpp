@@ -240,6 +240,70 @@ TEST(PosteriorEstimator, SymmetricParametersAreLearnedFoldedAndDrawnWithRandomSi
   EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).symmetric({1, 1})), c10::Error);
 }
 
+TEST(PosteriorEstimator, TruncationRejectsDrawsOutsideTheSupportAndRenormalizes) {
+  // The same net with and without a truncation to (-1, 1) x (-inf, 0.5):
+  // truncated draws are the untruncated ones that fall inside, and the
+  // truncated density is the untruncated one over its mass inside.
+  auto gen = make_generator(21);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(2).hidden({8}), gen);
+  perturb(*flow, gen, 0.3);
+  const double inf = std::numeric_limits<double>::infinity();
+  auto options = [&] { return PosteriorEstimatorOptions(2, 1).truncate_lower({-1.0, -inf}).truncate_upper({1.0, 0.5}); };
+  PosteriorEstimator cut(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), options().truncation_draws(200000));
+  PosteriorEstimator plain(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1));
+  auto train = torch::stack({2.0 * torch::rand({500}, gen) - 1.0, torch::rand({500}, gen) - 0.5}, 1);
+  auto train_x = torch::randn({500, 1}, gen);
+  for (auto* est : {&cut, &plain}) {
+    (*est)->fit_standardization(train, train_x);
+    (*est)->eval();
+    (*est)->to(torch::kDouble);
+  }
+  torch::NoGradGuard no_grad;
+  auto x = torch::tensor({{-0.8}, {0.3}, {1.5}}, torch::kDouble);
+  auto inside = [](const Tensor& t) {
+    return (t.select(-1, 0).abs() < 1) & (t.select(-1, 1) < 0.5);
+  };
+  // draws: n per data set, all inside, distributed as the accepted untruncated draws
+  auto draws = cut->sample(20000, x, gen);
+  ASSERT_EQ(draws.sizes(), (std::vector<int64_t>{3, 20000, 2}));
+  EXPECT_TRUE(inside(draws).all().item<bool>());
+  auto free = plain->sample(60000, x, gen);
+  auto mass_mc = inside(free).to(torch::kDouble).mean(1);
+  EXPECT_LT(mass_mc.max().item<double>(), 0.97);  // the truncation matters for this net
+  for (int64_t i = 0; i < 3; ++i) {
+    auto accepted = free[i].index({inside(free[i])});
+    EXPECT_LT((draws[i].mean(0) - accepted.mean(0)).abs().max().item<double>(), 0.03) << "data set " << i;
+    EXPECT_LT((draws[i].std(0) - accepted.std(0)).abs().max().item<double>(), 0.03) << "data set " << i;
+  }
+  // the mass inside matches the accepted fraction; log_prob is renormalized, -inf outside, deterministic
+  auto log_mass = cut->log_support_mass(DataBatch{x, {}, {}});
+  EXPECT_LT((log_mass.exp() - mass_mc).abs().max().item<double>(), 0.01);
+  auto theta = torch::tensor({{0.2, 0.1}, {-0.5, -1.0}, {0.9, 0.4}}, torch::kDouble);
+  auto lp = cut->log_prob(theta, x);
+  EXPECT_TRUE(torch::allclose(lp, plain->log_prob(theta, x) - log_mass, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::equal(lp, cut->log_prob(theta, x)));
+  auto outside = torch::tensor({{1.2, 0.0}, {0.0, 0.6}}, torch::kDouble);
+  EXPECT_TRUE(torch::isinf(cut->log_prob(outside, x.narrow(0, 0, 2))).all().item<bool>());
+  // a proper density on the box: integrate over (-1, 1) x (-12, 0.5)
+  const int64_t m = 601;
+  auto t1 = torch::linspace(-1, 1, m, torch::kDouble), t2 = torch::linspace(-12, 0.5, m, torch::kDouble);
+  auto grid = torch::stack({t1.repeat_interleave(m), t2.repeat({m})}, 1);
+  auto dens = torch::exp(cut->log_prob(grid, torch::full({m * m, 1}, 0.3, torch::kDouble))).view({m, m});
+  EXPECT_NEAR(torch::trapz(torch::trapz(dens, t2, 1), t1).item<double>(), 1.0, 1e-2);
+  // a support the net gives (almost) no mass: a clear error, not an endless loop
+  PosteriorEstimator far(flow.ptr(), std::shared_ptr<SummaryNetImpl>(),
+                         PosteriorEstimatorOptions(2, 1).truncate_lower({50.0, -inf}).truncate_upper({51.0, inf}));
+  far->fit_standardization(train, train_x);
+  far->eval();
+  far->to(torch::kDouble);
+  EXPECT_THROW(far->sample(10, x.narrow(0, 0, 1), gen), c10::Error);
+  // bad declarations
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(),
+                                  PosteriorEstimatorOptions(2, 1).truncate_lower({-1.0}).truncate_upper({1.0})),
+               c10::Error);
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), options().truncation_draws(10)), c10::Error);
+}
+
 TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
   auto gen = make_generator(6);
   auto make = [&](std::vector<int64_t> set_shape) {

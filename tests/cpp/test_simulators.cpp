@@ -114,6 +114,22 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
       EXPECT_LT(support.upper[j] - hi, 0.02 * width) << "parameter " << j;
     }
   }
+  // a declared truncation: a parameter with finite bounds, whose model is
+  // defined beyond them (the likelihood reaches past the box: finite data a
+  // tenth of the width outside)
+  for (int64_t j : sim->truncated_parameters()) {
+    ASSERT_TRUE(j >= 0 && j < d);
+    ASSERT_FALSE(support.lower.empty());
+    ASSERT_TRUE(std::isfinite(support.lower[j]) && std::isfinite(support.upper[j])) << "parameter " << j;
+    const double width = support.upper[j] - support.lower[j];
+    for (double beyond : {support.lower[j] - 0.1 * width, support.upper[j] + 0.1 * width}) {
+      std::vector<double> theta(100 * d), x(100 * sim->dim_x());
+      for (int64_t i = 0; i < 100; ++i)
+        for (int64_t k = 0; k < d; ++k) theta[i * d + k] = k == j ? beyond : s.theta[k];
+      simulate_to(*sim, 100, 7, 1, theta.data(), x.data(), false, true);
+      for (double v : x) ASSERT_TRUE(std::isfinite(v)) << "parameter " << j << " at " << beyond;
+    }
+  }
   // a declared sign symmetry: for fixed parameters, the data of theta and
   // of theta with that sign flipped have the same distribution (compared
   // through means of tanh(x_k) and of tanh(x_k) tanh(x_l))

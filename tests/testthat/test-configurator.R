@@ -115,6 +115,43 @@ test_that("symmetric(): the posterior is even in the sign, proper, and right in 
   expect_equal(sum(dens) * 0.1 * diff(grid[1:2]), 1, tolerance = 0.03)
 })
 
+test_that("constrain(.how = \"truncate\") rejects draws outside the bounds and renormalizes the density", {
+  # mu ~ U(0, 1), y_1..5 ~ N(mu, 0.5^2): the posterior is a normal truncated to (0, 1)
+  sim <- simulator(prior = function(n) cbind(mu = stats::runif(n)),
+                   model = function(theta) matrix(stats::rnorm(nrow(theta) * 5, theta[, "mu"], 0.5), ncol = 5,
+                                                  dimnames = list(NULL, paste0("y", 1:5))))
+  cut <- configurator(constrain(mu = c(0, 1), .how = "truncate"))
+  expect_match(format(cut$steps[[1]]), "mu in \\(0, 1\\) \\(truncated\\)")
+  fit <- train(amortizer(tiny_net(), configurator = cut), sim, n_sims = 4000, epochs = 30, seed = 1, verbose = FALSE)
+  expect_identical(fit$config$core$truncate_lower, 0)
+  expect_identical(fit$config$core$truncate_upper, 1)
+  expect_identical(fit$config$core$upper, Inf)  # learned as it is
+  expect_output(print(fit), "truncated to: mu in \\(0, 1\\) \\(draws outside rejected\\)")
+  y <- c(0.95, 1.1, 0.8, 1.3, 0.9)  # the likelihood peaks at 1.01: the bound cuts the posterior near its mode
+  grid <- seq(0.0005, 0.9995, by = 0.001)
+  exact <- stats::dnorm(grid, mean(y), 0.5 / sqrt(5))
+  exact_mean <- sum(grid * exact) / sum(exact)
+  d <- as.matrix(sample_posterior(fit, y, n_draws = 4000, seed = 1))[, "mu"]
+  expect_length(d, 4000)
+  expect_true(all(d > 0 & d < 1))
+  expect_equal(mean(d), exact_mean, tolerance = 0.03)
+  dens <- exp(posterior_log_density(fit, cbind(mu = grid), y))
+  expect_equal(sum(dens) * 0.001, 1, tolerance = 0.01)
+  expect_identical(posterior_log_density(fit, c(mu = 1.2), y), -Inf)
+  expect_error(constrain(mu = c(0, 1), .how = "cut"), "`.how` must be one of", class = "amortized_error_argument")
+  # a simulator's declared support is truncated where it declares the posterior cut off by it
+  expect_identical(benchmark_simulator("two_moons")$truncated, c("theta_1", "theta_2"))
+  expect_output(print(benchmark_simulator("two_moons")), "cut off at the bounds of theta_1, theta_2")
+  two_moons <- train(amortizer(tiny_net()), simulate(benchmark_simulator("two_moons"), 300, seed = 1), epochs = 1,
+                     seed = 1, verbose = FALSE)
+  expect_identical(two_moons$config$core$truncate_upper, c(1, 1))
+  expect_identical(two_moons$config$core$lower, c(-Inf, -Inf))
+  transformed <- train(amortizer(tiny_net(), configurator = configurator(constrain(theta_1 = c(-1, 1)))),
+                       simulate(benchmark_simulator("two_moons"), 300, seed = 1), epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(transformed$config$core$lower, c(-1, -Inf))
+  expect_identical(transformed$config$core$truncate_upper, c(Inf, 1))
+})
+
 test_that("symmetric() checks its parameters and their bounds; simulators declare symmetries and support", {
   sims <- simulate(scale_sim(), 300, seed = 1)
   expect_error(symmetric(1), "variable names as strings", class = "amortized_error_argument")
@@ -136,6 +173,7 @@ test_that("symmetric() checks its parameters and their bounds; simulators declar
   plain <- train(amortizer(tiny_net(), use_structure = FALSE), small, epochs = 1, seed = 1, verbose = FALSE)
   expect_length(plain$config$core$symmetric, 0)
   expect_identical(plain$config$core$upper, rep(Inf, 5))
+  expect_length(plain$config$core$truncate_upper, 0)
   wider <- train(amortizer(tiny_net(), configurator = configurator(constrain(theta_1 = c(-5, 5)))), small, epochs = 1,
                  seed = 1, verbose = FALSE)
   expect_identical(wider$config$core$lower, c(-5, -3, -3, -3, -3))

@@ -80,6 +80,14 @@ void PosteriorEstimatorImpl::check_options() {
       lower[i] = 0.0;
     }
   }
+  if (!o.truncate_lower().empty() || !o.truncate_upper().empty()) {
+    TORCH_CHECK(static_cast<int64_t>(o.truncate_lower().size()) == o.dim_theta() &&
+                    o.truncate_upper().size() == o.truncate_lower().size(),
+                "truncate_lower and truncate_upper need one bound per parameter (", o.dim_theta(), ")");
+    TORCH_CHECK(o.truncation_draws() >= 100, "truncation_draws must be at least 100, got ", o.truncation_draws());
+    Bounded t(o.truncate_lower(), o.truncate_upper());
+    if (t->any_bounded()) support_ = t;
+  }
   if (!lower.empty()) {
     Bounded b(lower, upper);
     if (b->any_bounded()) bounds_ = register_module("bounds", b);
@@ -284,20 +292,55 @@ Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta_in, const DataBatch&
   // a symmetric parameter's density is half that of its absolute value
   const Tensor theta = fold(theta_in);
   const double log_half = -std::log(2.0) * static_cast<double>(options_.symmetric().size());
+  const double minus_inf = -std::numeric_limits<double>::infinity();
+  Tensor lp;
   if (!bounds_) {
     auto [z, logdet] = to_net(theta, cond);
-    return net_->log_prob(z, cond) + logdet + log_half;
+    lp = net_->log_prob(z, cond) + logdet + log_half;
+  } else {
+    // outside the bounds the density is zero; evaluate the net at safe values there
+    Tensor inside = bounds_->inside(theta);
+    Tensor safe =
+        torch::where(inside.unsqueeze(1), theta, bounds_->inverse(torch::zeros_like(theta), Tensor()).first);
+    auto [z, logdet] = to_net(safe, cond);
+    lp = net_->log_prob(z, cond) + logdet + log_half;
+    lp = torch::where(inside, lp, torch::full_like(lp, minus_inf));
   }
-  // outside the bounds the density is zero; evaluate the net at safe values there
-  Tensor inside = bounds_->inside(theta);
-  Tensor safe = torch::where(inside.unsqueeze(1), theta, bounds_->inverse(torch::zeros_like(theta), Tensor()).first);
-  auto [z, logdet] = to_net(safe, cond);
-  Tensor lp = net_->log_prob(z, cond) + logdet + log_half;
-  return torch::where(inside, lp, torch::full_like(lp, -std::numeric_limits<double>::infinity()));
+  if (!support_) return lp;
+  lp = lp - log_support_mass_of(cond.detach()).to(lp.scalar_type());
+  return torch::where(support_->inside(theta_in).to(lp.device()), lp, torch::full_like(lp, minus_inf));
 }
 
+Tensor PosteriorEstimatorImpl::log_support_mass(const DataBatch& d) {
+  Tensor cond = condition(d);
+  if (!support_) return torch::zeros({cond.size(0)}, cond.options());
+  return log_support_mass_of(cond);
+}
+
+Tensor PosteriorEstimatorImpl::log_support_mass_of(const Tensor& cond) {
+  torch::NoGradGuard no_grad;
+  // one estimate per distinct data set (log_prob often evaluates many theta
+  // for one data set), from a fixed stream
+  auto [unique, inverse, counts] = torch::unique_dim(cond, 0, /*sorted=*/true, /*return_inverse=*/true);
+  at::Generator gen = make_generator(20261124);
+  const int64_t m = options_.truncation_draws();
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 20) / m);
+  std::vector<Tensor> mass;
+  for (int64_t start = 0; start < unique.size(0); start += chunk) {
+    Tensor c = unique.narrow(0, start, std::min(chunk, unique.size(0) - start));
+    Tensor draws = draw(m, c, gen);
+    Tensor inside = support_->inside(draws.reshape({-1, dim_theta()})).reshape({c.size(0), m});
+    // (count + 1) / (m + 2): never log(0) when no draw falls inside
+    mass.push_back((inside.sum(1).to(torch::kDouble) + 1.0) / static_cast<double>(m + 2));
+  }
+  return torch::cat(mass).log().index_select(0, inverse.to(torch::kLong)).to(cond.scalar_type());
+}
 Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generator& gen) {
   Tensor cond = condition(d);
+  return support_ ? draw_truncated(n, cond, gen) : draw(n, cond, gen);
+}
+
+Tensor PosteriorEstimatorImpl::draw(int64_t n, const Tensor& cond, at::Generator& gen) {
   Tensor draws = net_->sample(n, cond, gen);  // [batch, n, dim_theta]
   const int64_t batch = draws.size(0);
   Tensor flat = draws.reshape({batch * n, dim_theta()});
@@ -320,9 +363,67 @@ Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generat
   return flat.reshape({batch, n, dim_theta()});
 }
 
+// Rejection: rounds of draws for the data sets that still need some, each
+// round sized by the acceptance seen so far; accepted draws keep their order.
+Tensor PosteriorEstimatorImpl::draw_truncated(int64_t n, const Tensor& cond, at::Generator& gen) {
+  const int64_t batch = cond.size(0), dim = dim_theta();
+  Tensor out = torch::empty({batch, n, dim}, cond.options());
+  if (n == 0 || batch == 0) return out;
+  std::vector<int64_t> filled(batch, 0), tried(batch, 0);
+  // give up on a data set after this many draws (acceptance below 1 in 1000)
+  const int64_t max_tries = 1000 * n + 100000;
+  const int64_t max_rows = int64_t{1} << 21;  // draws per round, all data sets together
+  std::vector<int64_t> pending(batch);
+  for (int64_t i = 0; i < batch; ++i) pending[i] = i;
+  while (!pending.empty()) {
+    // draws per data set this round: its shortfall over the lowest acceptance seen
+    double accept = 1.0;
+    int64_t need = 0;
+    for (int64_t i : pending) {
+      if (tried[i] > 0) accept = std::min(accept, std::max(1e-3, static_cast<double>(filled[i]) / tried[i]));
+      need = std::max(need, n - filled[i]);
+    }
+    const int64_t p = static_cast<int64_t>(pending.size());
+    int64_t k = static_cast<int64_t>(std::ceil(1.1 * static_cast<double>(need) / accept)) + 16;
+    k = std::max<int64_t>(1, std::min(k, std::max<int64_t>(need, max_rows / p)));
+    Tensor idx = torch::tensor(pending, torch::kLong).to(cond.device());
+    Tensor cand = draw(k, cond.index_select(0, idx), gen);  // [p, k, dim]
+    Tensor ok = support_->inside(cand.reshape({p * k, dim})).reshape({p, k}).to(cand.device());
+    std::vector<int64_t> have_now(p);
+    for (int64_t j = 0; j < p; ++j) have_now[j] = filled[pending[j]];
+    Tensor have = torch::tensor(have_now, torch::kLong);
+    // each accepted draw's slot in out: filled + its rank among the accepted
+    Tensor slot = have.to(cand.device()).unsqueeze(1) + ok.to(torch::kLong).cumsum(1) - 1;
+    Tensor keep = ok & (slot < n);
+    Tensor row = idx.unsqueeze(1).expand({p, k});
+    out.index_put_({row.index({keep}), slot.index({keep})}, cand.index({keep}));
+    Tensor got = ok.sum(1).to(torch::kCPU);
+    std::vector<int64_t> still;
+    for (int64_t j = 0; j < p; ++j) {
+      const int64_t i = pending[j];
+      filled[i] = std::min(n, filled[i] + got[j].item<int64_t>());
+      tried[i] += k;
+      if (filled[i] >= n) continue;
+      TORCH_CHECK(tried[i] < max_tries, "only ", filled[i], " of ", tried[i],
+                  " draws fell inside the truncation (the prior's support) for data set ", i + 1,
+                  ": the estimator puts almost no mass there. Are these data possible under the simulator?");
+      still.push_back(i);
+    }
+    pending.swap(still);
+  }
+  return out;
+}
+
 std::vector<std::string> PosteriorEstimatorImpl::describe() const {
   std::vector<std::string> out;
   if (bounds_) out.push_back(bounds_->describe());
+  if (support_) {
+    int64_t k = 0;
+    for (size_t i = 0; i < options_.truncate_lower().size(); ++i) {
+      k += std::isfinite(options_.truncate_lower()[i]) || std::isfinite(options_.truncate_upper()[i]);
+    }
+    out.push_back("truncated by rejection to the bounds of " + std::to_string(k) + " parameter" + (k == 1 ? "" : "s"));
+  }
   if (summary_) {
     for (auto& line : summary_->describe()) out.push_back(line);
   }

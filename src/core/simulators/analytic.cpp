@@ -30,6 +30,7 @@ class TwoMoons : public Benchmark {
  public:
   TwoMoons() : Benchmark("two_moons", 2, 2) {}
   Support prior_support() const override { return box(2, -1.0, 1.0); }
+  std::vector<int64_t> truncated_parameters() const override { return {0, 1}; }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 2, -1.0, 1.0, rng, theta);
   }

@@ -72,6 +72,16 @@ struct PosteriorEstimatorOptions {
   // lower = -upper), draws get a fair random sign, and the density is half
   // that of |theta_i| per symmetric parameter.
   TORCH_ARG(std::vector<int64_t>, symmetric) = {};
+  // Truncation to the prior's support (empty: none): the net models theta
+  // without these bounds (give them as lower/upper to transform instead),
+  // draws outside them are rejected and drawn again, and log_prob is
+  // renormalized by the net's mass inside them for each data set, a Monte
+  // Carlo estimate from truncation_draws draws (a fixed stream, so that
+  // log_prob is deterministic). Suits posteriors that the support cuts off
+  // sharply (a uniform prior's box), where a transform distorts them.
+  TORCH_ARG(std::vector<double>, truncate_lower) = {};
+  TORCH_ARG(std::vector<double>, truncate_upper) = {};
+  TORCH_ARG(int64_t, truncation_draws) = 4096;
 };
 
 class PosteriorEstimatorImpl : public torch::nn::Module {
@@ -96,11 +106,15 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // theta: [batch, dim_theta] -> scalar
   Tensor loss(const Tensor& theta, const DataBatch& data);
   // log q(theta | data) on the original scale (bounds included; -inf
-  // outside them): [batch]
+  // outside them and outside the truncation): [batch]
   Tensor log_prob(const Tensor& theta, const DataBatch& data);
   // Draws on the original scale: [batch, n, dim_theta] (symmetric
-  // parameters with random signs from gen)
+  // parameters with random signs from gen; with a truncation, only draws
+  // inside it: an error names the data set whose draws almost never are).
   Tensor sample(int64_t n, const DataBatch& data, at::Generator& gen);
+  // log of the net's mass inside the truncation for each data set: [batch]
+  // (zeros without a truncation).
+  Tensor log_support_mass(const DataBatch& data);
   // What the inference net is conditioned on: [batch, context width]. With
   // a summary network its first summary_net().output_dim() columns are the
   // learned summary statistics.
@@ -144,6 +158,11 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // theta with |theta_i| for the symmetric parameters (at least the
   // smallest positive normal number, so that it is inside (0, upper)).
   Tensor fold(const Tensor& theta) const;
+  // n untruncated draws on the original scale for each row of cond:
+  // [rows, n, dim_theta].
+  Tensor draw(int64_t n, const Tensor& cond, at::Generator& gen);
+  Tensor draw_truncated(int64_t n, const Tensor& cond, at::Generator& gen);
+  Tensor log_support_mass_of(const Tensor& cond);
   // options.symmetric() as an index tensor on `device`.
   Tensor symmetric_index(const torch::Device& device) const;
   // x with each set's points in canonical order and the set's moments
@@ -155,6 +174,7 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   FusionNet fusion_{nullptr};
   std::vector<Standardize> source_std_;
   Bounded bounds_{nullptr};
+  Bounded support_{nullptr};  // the truncation (not a submodule: nothing to save)
   Standardize theta_std_{nullptr}, x_std_{nullptr}, extra_std_{nullptr};
   LinearResidual residual_{nullptr};
   int64_t n_extra_ = 0;

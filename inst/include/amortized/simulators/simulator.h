@@ -81,6 +81,13 @@ class Simulator {
     std::vector<double> lower, upper;
   };
   virtual Support prior_support() const { return {}; }
+  // 0-based indices of bounded parameters whose posterior the support cuts
+  // off sharply: the likelihood reaches well beyond the prior's bounds, so
+  // posteriors often end at a bound with high density (two_moons' crescents
+  // run into the corners of its box). Estimators then truncate their draws
+  // to the bounds rather than map the bounds onto the real line, which
+  // stretches such cut-off posteriors to infinity.
+  virtual std::vector<int64_t> truncated_parameters() const { return {}; }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }
