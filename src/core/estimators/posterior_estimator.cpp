@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace amortized {
 
@@ -364,7 +365,9 @@ Tensor PosteriorEstimatorImpl::draw(int64_t n, const Tensor& cond, at::Generator
 }
 
 // Rejection: rounds of draws for the data sets that still need some, each
-// round sized by the acceptance seen so far; accepted draws keep their order.
+// sized by that data set's shortfall over its acceptance so far and drawn
+// in blocks of q (a data set's condition repeated once per block);
+// accepted draws keep their order.
 Tensor PosteriorEstimatorImpl::draw_truncated(int64_t n, const Tensor& cond, at::Generator& gen) {
   const int64_t batch = cond.size(0), dim = dim_theta();
   Tensor out = torch::empty({batch, n, dim}, cond.options());
@@ -372,37 +375,50 @@ Tensor PosteriorEstimatorImpl::draw_truncated(int64_t n, const Tensor& cond, at:
   std::vector<int64_t> filled(batch, 0), tried(batch, 0);
   // give up on a data set after this many draws (acceptance below 1 in 1000)
   const int64_t max_tries = 1000 * n + 100000;
-  const int64_t max_rows = int64_t{1} << 21;  // draws per round, all data sets together
+  const int64_t max_draws = int64_t{1} << 21;  // per round, all data sets together
   std::vector<int64_t> pending(batch);
-  for (int64_t i = 0; i < batch; ++i) pending[i] = i;
+  std::iota(pending.begin(), pending.end(), int64_t{0});
   while (!pending.empty()) {
-    // draws per data set this round: its shortfall over the lowest acceptance seen
-    double accept = 1.0;
-    int64_t need = 0;
-    for (int64_t i : pending) {
-      if (tried[i] > 0) accept = std::min(accept, std::max(1e-3, static_cast<double>(filled[i]) / tried[i]));
-      need = std::max(need, n - filled[i]);
-    }
     const int64_t p = static_cast<int64_t>(pending.size());
-    int64_t k = static_cast<int64_t>(std::ceil(1.1 * static_cast<double>(need) / accept)) + 16;
-    k = std::max<int64_t>(1, std::min(k, std::max<int64_t>(need, max_rows / p)));
-    Tensor idx = torch::tensor(pending, torch::kLong).to(cond.device());
-    Tensor cand = draw(k, cond.index_select(0, idx), gen);  // [p, k, dim]
-    Tensor ok = support_->inside(cand.reshape({p * k, dim})).reshape({p, k}).to(cand.device());
-    std::vector<int64_t> have_now(p);
-    for (int64_t j = 0; j < p; ++j) have_now[j] = filled[pending[j]];
-    Tensor have = torch::tensor(have_now, torch::kLong);
-    // each accepted draw's slot in out: filled + its rank among the accepted
-    Tensor slot = have.to(cand.device()).unsqueeze(1) + ok.to(torch::kLong).cumsum(1) - 1;
+    std::vector<int64_t> want(p);
+    for (int64_t j = 0; j < p; ++j) {
+      const int64_t i = pending[j];
+      // first round: n each (most data sets lose few draws); later: 10% spare
+      const double accept = tried[i] > 0 ? std::max(1e-3, static_cast<double>(filled[i]) / tried[i]) / 1.1 : 1.0;
+      want[j] = std::min(static_cast<int64_t>(std::ceil(static_cast<double>(n - filled[i]) / accept)) + 16,
+                         std::max(n - filled[i], max_draws / p));
+    }
+    const int64_t q = std::max<int64_t>(1, *std::min_element(want.begin(), want.end()));
+    std::vector<int64_t> owners, blocks(p);
+    for (int64_t j = 0; j < p; ++j) {
+      blocks[j] = (want[j] + q - 1) / q;
+      owners.insert(owners.end(), blocks[j], pending[j]);
+    }
+    const auto device = cond.device();
+    Tensor own = torch::tensor(owners, torch::kLong).to(device);
+    const int64_t m = own.size(0) * q;
+    Tensor cand = draw(q, cond.index_select(0, own), gen).reshape({m, dim});
+    Tensor ok = support_->inside(cand).to(device);
+    // each accepted draw's slot in out: filled + its rank among its data set's accepted draws
+    Tensor accepted = ok.to(torch::kLong).cumsum(0);
+    Tensor ends = torch::tensor(blocks, torch::kLong).cumsum(0).mul_(q).sub_(1);  // last candidate of each data set
+    Tensor at_end = accepted.index_select(0, ends.to(device)).to(torch::kCPU);
+    std::vector<int64_t> base(p), count(p), first(p);
+    for (int64_t j = 0; j < p; ++j) {
+      base[j] = j == 0 ? 0 : at_end[j - 1].item<int64_t>();
+      count[j] = blocks[j] * q;
+      first[j] = filled[pending[j]];
+    }
+    Tensor counts = torch::tensor(count, torch::kLong).to(device);
+    Tensor offset = (torch::tensor(first, torch::kLong) - torch::tensor(base, torch::kLong)).to(device);
+    Tensor slot = accepted - 1 + offset.repeat_interleave(counts);
     Tensor keep = ok & (slot < n);
-    Tensor row = idx.unsqueeze(1).expand({p, k});
-    out.index_put_({row.index({keep}), slot.index({keep})}, cand.index({keep}));
-    Tensor got = ok.sum(1).to(torch::kCPU);
+    out.index_put_({own.repeat_interleave(q).index({keep}), slot.index({keep})}, cand.index({keep}));
     std::vector<int64_t> still;
     for (int64_t j = 0; j < p; ++j) {
       const int64_t i = pending[j];
-      filled[i] = std::min(n, filled[i] + got[j].item<int64_t>());
-      tried[i] += k;
+      filled[i] = std::min(n, filled[i] + at_end[j].item<int64_t>() - base[j]);
+      tried[i] += count[j];
       if (filled[i] >= n) continue;
       TORCH_CHECK(tried[i] < max_tries, "only ", filled[i], " of ", tried[i],
                   " draws fell inside the truncation (the prior's support) for data set ", i + 1,
