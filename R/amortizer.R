@@ -44,7 +44,10 @@
 #'   Parameters in whose sign the posterior is even (slcp's theta_3 and
 #'   theta_4) are learned as absolute values and drawn with random signs (as
 #'   [symmetric()] does; a `symmetric()` step in the configurator replaces
-#'   the simulator's declaration).
+#'   the simulator's declaration), and mirror symmetries across other planes
+#'   (two_moons: (t1, t2) -> (-t2, -t1)) are learned on one side of the
+#'   mirror, as [reflection()] does, where the parameters they mix are not
+#'   mapped by bounds.
 #' @param linear_residual Let the network model the residual of a linear
 #'   regression of the parameters on the data (fitted by least squares on the
 #'   training simulations and standardized) rather than the parameters

@@ -14,6 +14,9 @@
 #'   with the draws outside the bounds rejected (`.how = "truncate"`); either
 #'   way densities are on the original scale and draws always respect the
 #'   bounds;
+#' * [reflection()]: a mirror symmetry of the posterior across a plane
+#'   through 0 (two_moons: (t1, t2) -> (-t2, -t1)), learned on one side of
+#'   the mirror with draws reflected at random;
 #' * [symmetric()]: parameters in whose sign the posterior is even (the
 #'   likelihood depends on them only through their absolute value), learned
 #'   as absolute values with random signs on the draws;
@@ -119,6 +122,30 @@ constrain <- function(..., .how = c("transform", "truncate")) {
 symmetric <- function(...) new_step("symmetric", names = step_names(..., fn = "symmetric"))
 
 #' @rdname configurator-steps
+#' @details `reflection()` declares a mirror symmetry: the prior and the
+#'   likelihood are unchanged when theta is reflected across the plane
+#'   through 0 orthogonal to the normal `n` given by the named values, theta
+#'   -> theta - 2 (n . theta) n / |n|^2. For two_moons, `reflection(theta_1
+#'   = 1, theta_2 = 1)`: (t1, t2) -> (-t2, -t1). The network learns the
+#'   posterior of the rotated parameters with the coordinate along `n`
+#'   folded to its absolute value, and draws are reflected with probability
+#'   1/2; the posterior then has half the modes. Give one step per mirror
+#'   (normals orthogonal to each other); `reflection()` without values
+#'   declares none, overriding what a simulator declares. Parameters mixed by
+#'   a reflection cannot be mapped by [constrain()]; truncate them
+#'   (`.how = "truncate"`). `symmetric("a")` is `reflection(a = 1)`.
+#' @export
+reflection <- function(...) {
+  n <- unlist(list(...))
+  if (length(n) > 0 && (!is.numeric(n) || is.null(names(n)) || any(names(n) == "") || anyDuplicated(names(n)) ||
+                        any(!is.finite(n)) || all(n == 0))) {
+    cli::cli_abort(c("{.fn reflection} takes the normal of the mirror as named numbers, e.g. {.code reflection(theta_1 = 1, theta_2 = 1)}.",
+                     "x" = "Got {describe_value(n)}."), class = "amortized_error_argument")
+  }
+  new_step("reflection", normal = if (length(n)) n[n != 0] / sqrt(sum(n^2)))
+}
+
+#' @rdname configurator-steps
 #' @export
 standardize <- function(parameters = TRUE, data = TRUE) {
   new_step("standardize", parameters = check_flag(parameters), data = check_flag(data))
@@ -176,6 +203,8 @@ format.amortized_step <- function(x, ...) {
     standardize = paste0("standardize: ", if (x$parameters) "parameters" else "not parameters", ", ",
                          if (x$data) "data" else "not data"),
     as_set = "as_set: observations are exchangeable",
+    reflection = paste0("reflection: ", if (length(x$normal)) paste0("the posterior is even under the mirror with normal ",
+                                                                     format_normal(x$normal)) else "none"),
     symmetric = paste0("symmetric: ", if (length(x$names)) paste0("the posterior is even in the sign of ",
                                                                   paste(x$names, collapse = ", ")) else "none"),
     as_time_series = "as_time_series: observations are time steps",
@@ -246,6 +275,8 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 
   symmetric <- resolve_symmetric(cfg, sims, use_structure, lower, upper, call)
   bounds <- split_bounds(lower, upper, how)
+  mirrors <- resolve_reflections(cfg, sims, use_structure, symmetric, bounds, call)
+  symmetric <- sort(unique(c(symmetric, mirrors$symmetric)))
 
   # data steps, checked against the variable names as they evolve
   data_steps <- Filter(function(s) s$step %in% c("drop_data", "keep_data", "log1p_data", "sqrt_data", "nan_to_num"),
@@ -254,6 +285,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   if (is_multi_source(sims$data)) {
     plan <- resolve_sources(x, sims, cfg, data_steps, context_names, bounds$lower, bounds$upper, call)
     plan$core$symmetric <- symmetric
+    plan$core$rotation <- mirrors$rotation
     plan$core[c("truncate_lower", "truncate_upper")] <- bounds[c("truncate_lower", "truncate_upper")]
     return(plan)
   }
@@ -316,7 +348,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     core = c(list(dim_theta = length(pnames), dim_x = per_point,
                   set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
                   linear_residual = linear_residual, dim_context = length(context_names),
-                  variable_length = variable_length, symmetric = symmetric),
+                  variable_length = variable_length, symmetric = symmetric, rotation = mirrors$rotation),
                 bounds,
                 standardize_flags(cfg))
   )
@@ -353,6 +385,84 @@ split_bounds <- function(lower, upper, how) {
        truncate_lower = if (any(cut)) ifelse(cut, lower, -Inf) else numeric(),
        truncate_upper = if (any(cut)) ifelse(cut, upper, Inf) else numeric())
 }
+
+# The mirror symmetries (reflection() steps, else with use_structure the
+# simulator's): list(rotation = the C++ rotation Q row-major (numeric() for
+# none), symmetric = the 0-based rotated coordinates along the normals).
+# Normals along one axis are sign symmetries (no rotation). The parameters
+# that other normals mix get an orthonormal basis whose first vectors are
+# the normals; they must not be mapped by bounds, and the reflected training
+# parameters must stay inside the truncation (the prior must be symmetric).
+resolve_reflections <- function(cfg, sims, use_structure, symmetric, bounds, call) {
+  pnames <- colnames(sims$parameters)
+  d <- length(pnames)
+  steps <- steps_of(cfg, "reflection")
+  normals <- if (length(steps)) {
+    rows <- Filter(length, lapply(steps, `[[`, "normal"))
+    unknown <- setdiff(unlist(lapply(rows, names)), pnames)
+    if (length(unknown) > 0) {
+      cli::cli_abort(c("{.fn reflection} names {?a parameter/parameters} the simulator does not have: {.val {unknown}}.",
+                       "i" = "Parameters: {abbreviate_names(pnames)}."), class = "amortized_error_argument", call = call)
+    }
+    t(vapply(rows, function(n) {
+      v <- stats::setNames(numeric(d), pnames)
+      v[names(n)] <- n
+      v
+    }, numeric(d)))
+  } else if (use_structure && length(sims$reflections)) {
+    # a simulator's mirrors where the parameters they mix are not mapped by bounds
+    fits <- apply(sims$reflections, 1, function(n) {
+      mixed <- n != 0
+      sum(mixed) == 1 || !any(is.finite(bounds$lower[mixed]) | is.finite(bounds$upper[mixed]))
+    })
+    sims$reflections[fits, , drop = FALSE]
+  }
+  none <- list(rotation = numeric(), symmetric = integer())
+  if (length(normals) == 0 || nrow(normals) == 0) return(none)
+  normals <- normals / sqrt(rowSums(normals^2))
+  gram <- normals %*% t(normals)
+  if (any(abs(gram[upper.tri(gram)]) > 1e-8)) {
+    cli::cli_abort("The normals of the reflections must be orthogonal to each other.",
+                   class = "amortized_error_argument", call = call)
+  }
+  axis <- rowSums(normals != 0) == 1
+  sym <- unlist(lapply(which(axis), function(k) which(normals[k, ] != 0) - 1L))
+  mixed <- normals[!axis, , drop = FALSE]
+  if (nrow(mixed) == 0) return(list(rotation = numeric(), symmetric = as.integer(sym)))
+  s <- which(colSums(mixed != 0) > 0)
+  clash <- intersect(c(symmetric, sym) + 1L, s)
+  if (length(clash) > 0) {
+    cli::cli_abort("{.field {pnames[clash]}} {?is/are} both sign-symmetric and mixed by a reflection; declare one mirror per direction.",
+                   class = "amortized_error_argument", call = call)
+  }
+  mapped <- s[is.finite(bounds$lower[s]) | is.finite(bounds$upper[s])]
+  if (length(mapped) > 0) {
+    cli::cli_abort(c("A reflection mixes {.field {pnames[mapped]}}, whose bounds map {?it/them} onto the real line.",
+                     "i" = "{cli::qty(length(mapped))}Truncate {?it/them} instead: {.code constrain(..., .how = \"truncate\")}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  block <- mixed[, s, drop = FALSE]
+  k <- nrow(block)
+  basis <- if (k < length(s)) qr.Q(qr(t(block)), complete = TRUE)[, (k + 1):length(s), drop = FALSE]
+  q <- diag(d)
+  q[s, s] <- rbind(block, t(basis))
+  if (length(bounds$truncate_lower)) {
+    for (r in seq_len(k)) {
+      n <- mixed[r, ]
+      th <- sims$parameters - 2 * (sims$parameters %*% n) %*% t(n)
+      out <- sweep(th, 2, bounds$truncate_lower, "<=") | sweep(th, 2, bounds$truncate_upper, ">=")
+      if (any(out)) {
+        cli::cli_abort(c("The reflection with normal {format_normal(n[n != 0])} takes simulated parameters outside their bounds.",
+                         "i" = "The prior must be symmetric under the reflection."),
+                       class = "amortized_error_argument", call = call)
+      }
+    }
+  }
+  list(rotation = as.vector(t(q)), symmetric = as.integer(c(sym, s[seq_len(k)] - 1L)))
+}
+
+# "(0.707 theta_1, 0.707 theta_2)"
+format_normal <- function(n) paste0("(", paste(format(signif(n, 3)), names(n), collapse = ", "), ")")
 
 # Whether parameters and data are standardized: list(standardize_parameters,
 # standardize_data).
@@ -582,6 +692,14 @@ describe_plan <- function(plan, parameter_names) {
       paste0(" of ", paste(unique(plan$length_range), collapse = "..")), " observations"),
     time_series = paste0("structure: time series", if (!is.null(plan$length_range))
       paste0(" of ", paste(unique(plan$length_range), collapse = ".."), " steps"))))
+  if (length(core$rotation)) {
+    q <- matrix(core$rotation, length(parameter_names), byrow = TRUE, dimnames = list(NULL, parameter_names))
+    sym <- core$symmetric + 1L
+    mixed <- sym[rowSums(q[sym, , drop = FALSE] != 0) > 1]
+    out <- c(out, paste0("reflection: learned on one side of the mirror with normal ",
+                         vapply(mixed, function(r) format_normal(q[r, q[r, ] != 0]), ""), ", drawn reflected at random"))
+    core$symmetric <- setdiff(core$symmetric, mixed - 1L)
+  }
   if (length(core$symmetric)) {
     out <- c(out, paste0("symmetric: ", paste(parameter_names[core$symmetric + 1], collapse = ", "),
                          " (learned as absolute values, drawn with random signs)"))

@@ -194,6 +194,7 @@ benchmark_simulator <- function(name, n_obs = 100) {
                  symmetric = if (length(info$symmetric)) info$parameter_names[info$symmetric + 1],
                  support = if (length(info$lower)) rbind(lower = info$lower, upper = info$upper),
                  truncated = if (length(info$truncated)) info$parameter_names[info$truncated + 1],
+                 reflections = reflection_matrix(info$reflections, info$parameter_names),
                  options = options, context = if (varying) list(n_obs = n_obs)),
             class = "amortized_simulator")
 }
@@ -233,11 +234,26 @@ print.amortized_simulator <- function(x, ...) {
   if (length(x$symmetric) > 0) {
     cat("  symmetric: the posterior is even in the sign of ", paste(x$symmetric, collapse = ", "), "\n", sep = "")
   }
+  for (k in seq_len(NROW(x$reflections))) {
+    n <- x$reflections[k, ]
+    cat("  reflection: the posterior is even under the mirror with normal ", format_normal(n[n != 0]), "\n", sep = "")
+  }
   if (length(x$context) > 0) {
     cat("  context: ", paste(vapply(names(x$context), function(n) describe_context(n, x$context[[n]]), ""),
                              collapse = "; "), "\n", sep = "")
   }
   invisible(x)
+}
+
+# The normals of declared reflections as a k x dim matrix with the
+# parameter names as column names; NULL for none.
+reflection_matrix <- function(normals, names) {
+  if (length(normals) == 0) return(NULL)
+  m <- matrix(as.numeric(normals), ncol = length(names), dimnames = list(NULL, names))
+  if (anyNA(m) || nrow(m) == 0) {
+    cli::cli_abort("The normals of the reflections need one value per parameter.", class = "amortized_error_data")
+  }
+  m
 }
 
 # "theta_1 in (-3, 3), ..." for the bounded parameters of a support

@@ -6,7 +6,8 @@
 #'   `format_version`, `package_version`, the number of simulations,
 #'   `set_structure` where the data rows are exchangeable sets, what the
 #'   simulator declares about its parameters (`symmetric`, `support` as
-#'   exact strings with rows `lower` and `upper`, `truncated`), and for
+#'   exact strings with rows `lower` and `upper`, `truncated`, `reflections`
+#'   as rows of exact strings), and for
 #'   `parameters` and `data` the file name, the dimensions, the variable
 #'   names and an MD5 checksum;
 #' * `parameters.f64` and `data.f64`: the values as little-endian 64-bit
@@ -91,6 +92,8 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
                support = if (!is.null(sims$support)) list(lower = I(sprintf("%.17g", sims$support[1, ])),
                                                           upper = I(sprintf("%.17g", sims$support[2, ]))),
                truncated = if (!is.null(sims$truncated)) I(sims$truncated),
+               reflections = if (!is.null(sims$reflections)) lapply(seq_len(nrow(sims$reflections)), function(k)
+                 I(sprintf("%.17g", sims$reflections[k, ]))),
                parameters = block(sims$parameters, "parameters.f64"),
                data = if (!multi) block(sims$data, "data.f64"),
                sources = sources,
@@ -183,6 +186,16 @@ read_simulations <- function(path) {
   if (!is.null(truncated) && (!is.character(truncated) || !all(truncated %in% colnames(parameters)))) {
     corrupt("The truncated parameters are not parameters of these simulations.")
   }
+  reflections <- meta$reflections
+  if (!is.null(reflections)) {
+    rows <- if (is.matrix(reflections)) lapply(seq_len(nrow(reflections)), function(k) reflections[k, ]) else
+      lapply(reflections, unlist)
+    rows <- lapply(rows, function(r) suppressWarnings(as.numeric(r)))
+    if (!all(lengths(rows) == ncol(parameters)) || anyNA(unlist(rows))) {
+      corrupt("The normals of the reflections do not match the parameters.")
+    }
+    reflections <- do.call(rbind, rows)
+  }
   support <- meta$support
   if (!is.null(support)) {
     lower <- suppressWarnings(as.numeric(support$lower))
@@ -193,7 +206,7 @@ read_simulations <- function(path) {
     support <- rbind(lower, upper)
   }
   new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context,
-                  symmetric = symmetric, support = support, truncated = truncated)
+                  symmetric = symmetric, support = support, truncated = truncated, reflections = reflections)
 }
 
 # The newest format written (3: multi-source data; 2: lengths and context);

@@ -257,6 +257,9 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
     Rcpp::IntegerVector sym = config["symmetric"];
     o.symmetric(std::vector<int64_t>(sym.begin(), sym.end()));
   }
+  if (config.containsElementNamed("rotation")) {  // likewise
+    o.rotation(Rcpp::as<std::vector<double>>(config["rotation"]));
+  }
   if (config.containsElementNamed("truncate_lower")) {  // likewise
     o.truncate_lower(Rcpp::as<std::vector<double>>(config["truncate_lower"]))
         .truncate_upper(Rcpp::as<std::vector<double>>(config["truncate_upper"]));

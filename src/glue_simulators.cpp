@@ -32,13 +32,18 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
     const auto sym = sim->symmetric_parameters();
     const auto support = sim->prior_support();
     const auto cut = sim->truncated_parameters();
+    const auto mirrors = sim->reflections();
+    Rcpp::NumericMatrix normals(static_cast<int>(mirrors.size()), static_cast<int>(sim->dim_theta()));
+    for (size_t k = 0; k < mirrors.size(); ++k)
+      for (size_t j = 0; j < mirrors[k].size(); ++j) normals(k, j) = mirrors[k][j];
     return Rcpp::List::create(Rcpp::Named("parameter_names") = sim->parameter_names(),
                               Rcpp::Named("data_names") = sim->data_names(),
                               Rcpp::Named("data_shape") = shape,
                               Rcpp::Named("set_structure") = std::vector<double>(set.begin(), set.end()),
                               Rcpp::Named("symmetric") = std::vector<double>(sym.begin(), sym.end()),
                               Rcpp::Named("lower") = support.lower, Rcpp::Named("upper") = support.upper,
-                              Rcpp::Named("truncated") = std::vector<double>(cut.begin(), cut.end()));
+                              Rcpp::Named("truncated") = std::vector<double>(cut.begin(), cut.end()),
+                              Rcpp::Named("reflections") = normals);
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

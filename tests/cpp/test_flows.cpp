@@ -304,6 +304,57 @@ TEST(PosteriorEstimator, TruncationRejectsDrawsOutsideTheSupportAndRenormalizes)
   EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), options().truncation_draws(10)), c10::Error);
 }
 
+TEST(PosteriorEstimator, ARotationDeclaresAReflectionSymmetry) {
+  // Q = [[1, 1], [-1, 1]] / sqrt 2 with its first coordinate symmetric: the
+  // posterior is even under (t1, t2) -> (-t2, -t1), and it is the estimator
+  // of Q theta (first coordinate folded) seen through Q.
+  auto gen = make_generator(31);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(2).hidden({8}), gen);
+  perturb(*flow, gen, 0.3);
+  const double r = 1.0 / std::sqrt(2.0);
+  const std::vector<double> q = {r, r, -r, r};
+  PosteriorEstimator rotated(flow.ptr(), std::shared_ptr<SummaryNetImpl>(),
+                             PosteriorEstimatorOptions(2, 1).rotation(q).symmetric({0}));
+  PosteriorEstimator inner(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).symmetric({0}));
+  PosteriorEstimator cut(flow.ptr(), std::shared_ptr<SummaryNetImpl>(),
+                         PosteriorEstimatorOptions(2, 1).rotation(q).symmetric({0}).truncate_lower({-1.0, -1.0}).truncate_upper({1.0, 1.0}));
+  auto train = 2.0 * torch::rand({500, 2}, gen) - 1.0;
+  auto train_x = torch::randn({500, 1}, gen);
+  auto qt = torch::tensor(q, torch::kDouble).view({2, 2});
+  rotated->fit_standardization(train, train_x);
+  cut->fit_standardization(train, train_x);
+  inner->fit_standardization(train.to(torch::kDouble).mm(qt.t()).to(torch::kFloat), train_x);
+  for (auto* est : {&rotated, &inner, &cut}) {
+    (*est)->eval();
+    (*est)->to(torch::kDouble);
+  }
+  torch::NoGradGuard no_grad;
+  auto theta = 2.0 * torch::rand({50, 2}, gen, torch::kDouble) - 1.0;
+  auto x = torch::randn({50, 1}, gen, torch::kDouble);
+  auto mirrored = torch::stack({-theta.select(1, 1), -theta.select(1, 0)}, 1);
+  EXPECT_TRUE(torch::allclose(rotated->log_prob(theta, x), rotated->log_prob(mirrored, x), 1e-10, 1e-10));
+  EXPECT_TRUE(torch::allclose(rotated->log_prob(theta, x), inner->log_prob(theta.mm(qt.t()), x), 1e-10, 1e-10));
+  EXPECT_FALSE(torch::allclose(rotated->log_prob(theta, x), inner->log_prob(theta, x), 1e-3, 1e-3));
+  // draws: Q theta is what the inner estimator draws from the same random
+  // stream; each side of the mirror about half of the time
+  auto one = x.narrow(0, 0, 1);
+  auto gen_a = make_generator(77), gen_b = make_generator(77);
+  auto draws = rotated->sample(20000, one, gen_a).squeeze(0);
+  auto inner_draws = inner->sample(20000, one, gen_b).squeeze(0);
+  EXPECT_TRUE(torch::allclose(draws.mm(qt.t()), inner_draws, 1e-9, 1e-9));
+  EXPECT_NEAR((draws.sum(1) > 0).to(torch::kDouble).mean().item<double>(), 0.5, 0.015);
+  // with a truncation to the box, which the mirror maps onto itself
+  auto boxed = cut->sample(20000, one, gen).squeeze(0);
+  EXPECT_TRUE((boxed.abs() < 1).all().item<bool>());
+  EXPECT_NEAR((boxed.sum(1) > 0).to(torch::kDouble).mean().item<double>(), 0.5, 0.015);
+  EXPECT_TRUE(torch::allclose(cut->log_prob(theta, x), cut->log_prob(mirrored, x), 1e-10, 1e-10));
+  // bad rotations
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).rotation({1.0, 1.0, 0.0, 1.0})),
+               c10::Error);  // not orthogonal
+  EXPECT_THROW(PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(2, 1).rotation({1.0, 0.0, 0.0})),
+               c10::Error);  // not 2 x 2
+}
+
 TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
   auto gen = make_generator(6);
   auto make = [&](std::vector<int64_t> set_shape) {

@@ -130,19 +130,54 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
       for (double v : x) ASSERT_TRUE(std::isfinite(v)) << "parameter " << j << " at " << beyond;
     }
   }
-  // a declared sign symmetry: for fixed parameters, the data of theta and
-  // of theta with that sign flipped have the same distribution (compared
-  // through means of tanh(x_k) and of tanh(x_k) tanh(x_l))
-  const int64_t reps = 10000, dx = sim->dim_x();
+  // a declared mirror symmetry (a sign flip, or a reflection with a unit
+  // normal n): it maps the support onto itself, and for fixed parameters the
+  // data of theta and of its mirror image have the same distribution
+  // (compared through means of tanh(x_k) and of tanh(x_k) tanh(x_l))
+  std::vector<std::vector<double>> normals;
   for (int64_t j : sim->symmetric_parameters()) {
     ASSERT_TRUE(j >= 0 && j < d);
-    if (!support.lower.empty()) EXPECT_EQ(support.lower[j], -support.upper[j]);
+    normals.emplace_back(d, 0.0);
+    normals.back()[j] = 1.0;
+  }
+  for (const auto& n : sim->reflections()) {
+    ASSERT_EQ(static_cast<int64_t>(n.size()), d);
+    double norm = 0;
+    for (double v : n) norm += v * v;
+    EXPECT_NEAR(norm, 1.0, 1e-12);
+    normals.push_back(n);
+  }
+  auto mirror = [&](const std::vector<double>& n, const double* theta, double* out) {
+    double dot = 0;
+    for (int64_t k = 0; k < d; ++k) dot += n[k] * theta[k];
+    for (int64_t k = 0; k < d; ++k) out[k] = theta[k] - 2 * dot * n[k];
+  };
+  const int64_t reps = 10000, dx = sim->dim_x();
+  for (size_t m = 0; m < normals.size(); ++m) {
+    const auto& n = normals[m];
+    if (!support.lower.empty()) {  // the support's corners (of the bounded box) map into it
+      std::vector<double> corner(d), image(d);
+      for (int64_t c = 0; c < (int64_t{1} << std::min<int64_t>(d, 10)); ++c) {
+        for (int64_t k = 0; k < d; ++k) {
+          const double lo = std::isfinite(support.lower[k]) ? support.lower[k] : -1.0;
+          const double hi = std::isfinite(support.upper[k]) ? support.upper[k] : 1.0;
+          corner[k] = (c >> (k % 10)) & 1 ? hi : lo;
+        }
+        mirror(n, corner.data(), image.data());
+        for (int64_t k = 0; k < d; ++k) {
+          if (std::isfinite(support.lower[k]) && std::isfinite(support.upper[k])) {
+            EXPECT_GE(image[k], support.lower[k] - 1e-9) << "mirror " << m << ", corner " << c;
+            EXPECT_LE(image[k], support.upper[k] + 1e-9) << "mirror " << m << ", corner " << c;
+          }
+        }
+      }
+    }
     for (int64_t p = 0; p < 4; ++p) {
-      std::vector<double> theta(reps * d);
-      for (int64_t i = 0; i < reps; ++i)
+      std::vector<double> theta(reps * d), flipped(reps * d), a(reps * dx), b(reps * dx);
+      for (int64_t i = 0; i < reps; ++i) {
         for (int64_t k = 0; k < d; ++k) theta[i * d + k] = s.theta[p * d + k];
-      std::vector<double> flipped = theta, a(reps * dx), b(reps * dx);
-      for (int64_t i = 0; i < reps; ++i) flipped[i * d + j] = -flipped[i * d + j];
+        mirror(n, &theta[i * d], &flipped[i * d]);
+      }
       simulate_to(*sim, reps, 5, 2, theta.data(), a.data(), false, true);
       simulate_to(*sim, reps, 6, 2, flipped.data(), b.data(), false, true);
       for (int64_t k = 0; k < dx; ++k) {
@@ -152,11 +187,17 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
             ma += std::tanh(a[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(a[i * dx + l])) / reps;
             mb += std::tanh(b[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(b[i * dx + l])) / reps;
           }
-          EXPECT_NEAR(ma, mb, 0.06) << "parameter " << j << " at draw " << p << ", data values " << k << ", " << l;
+          EXPECT_NEAR(ma, mb, 0.06) << "mirror " << m << " at draw " << p << ", data values " << k << ", " << l;
         }
       }
     }
   }
+  for (size_t a = 0; a < normals.size(); ++a)  // orthogonal mirrors
+    for (size_t b = a + 1; b < normals.size(); ++b) {
+      double dot = 0;
+      for (int64_t k = 0; k < d; ++k) dot += normals[a][k] * normals[b][k];
+      EXPECT_NEAR(dot, 0.0, 1e-12) << "mirrors " << a << " and " << b;
+    }
 }
 
 TEST_P(EverySimulator, ColumnMajorOutputIsATransposeOfRowMajor) {

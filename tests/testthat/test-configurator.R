@@ -150,6 +150,66 @@ test_that("constrain(.how = \"truncate\") rejects draws outside the bounds and r
                        simulate(benchmark_simulator("two_moons"), 300, seed = 1), epochs = 1, seed = 1, verbose = FALSE)
   expect_identical(transformed$config$core$lower, c(-1, -Inf))
   expect_identical(transformed$config$core$truncate_upper, c(Inf, 1))
+  expect_length(transformed$config$core$rotation, 0)  # the declared mirror would mix a mapped parameter
+})
+
+test_that("reflection() learns one side of a mirror: a proper, mirror-even posterior that matches the exact one", {
+  # x1 = |t1 + t2| + noise, x2 = t2 - t1 + noise, t ~ N(0, I): even under (t1, t2) -> (-t2, -t1)
+  sim <- simulator(prior = function(n) cbind(t1 = stats::rnorm(n), t2 = stats::rnorm(n)),
+                   model = function(theta) cbind(x1 = abs(theta[, 1] + theta[, 2]) + stats::rnorm(nrow(theta), 0, 0.2),
+                                                 x2 = theta[, 2] - theta[, 1] + stats::rnorm(nrow(theta), 0, 0.2)))
+  mirror <- configurator(reflection(t1 = 1, t2 = 1))
+  expect_match(format(mirror$steps[[1]]), "normal \\(0.707 t1, 0.707 t2\\)")
+  fit <- train(amortizer(tiny_net(), configurator = mirror), sim, n_sims = 4000, epochs = 30, seed = 1, verbose = FALSE)
+  expect_length(fit$config$core$rotation, 4)
+  expect_identical(fit$config$core$symmetric, 0L)
+  expect_output(print(fit), "reflection: learned on one side of the mirror with normal \\(0.707 t1, 0.707 t2\\)")
+  y <- c(x1 = 1, x2 = 0.5)
+  # the exact posterior on a grid in (s, u) = (t1 + t2, t2 - t1) (Jacobian 1/2, constant)
+  g <- seq(-4, 4, length.out = 401)
+  post <- outer(g, g, function(sv, uv) stats::dnorm(y[1], abs(sv), 0.2) * stats::dnorm(y[2], uv, 0.2) *
+                  stats::dnorm((sv - uv) / 2) * stats::dnorm((sv + uv) / 2))
+  post <- post / sum(post)
+  d <- as.matrix(sample_posterior(fit, y, n_draws = 4000, seed = 1))[, c("t1", "t2")]
+  s_draw <- d[, "t1"] + d[, "t2"]
+  expect_equal(mean(abs(s_draw)), sum(rowSums(post) * abs(g)), tolerance = 0.05)
+  expect_equal(mean(d[, "t2"] - d[, "t1"]), sum(colSums(post) * g), tolerance = 0.05)
+  expect_equal(mean(s_draw > 0), 0.5, tolerance = 0.05)
+  th <- cbind(t1 = c(0.3, -0.2, 1.1), t2 = c(0.4, 0.9, -0.6))
+  expect_equal(posterior_log_density(fit, th, y), posterior_log_density(fit, cbind(t1 = -th[, 2], t2 = -th[, 1]), y))
+  grid <- as.matrix(expand.grid(t1 = seq(-3, 3, 0.03), t2 = seq(-3, 3, 0.03)))
+  expect_equal(sum(exp(posterior_log_density(fit, grid, y))) * 0.03^2, 1, tolerance = 0.03)
+  # errors: names, orthogonality, bounds that map the mixed parameters, a prior that is not symmetric
+  expect_error(reflection(1, 2), "named numbers", class = "amortized_error_argument")
+  expect_error(reflection(a = 0), "named numbers", class = "amortized_error_argument")
+  sims <- simulate(sim, 200, seed = 1)
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(reflection(t3 = 1))), sims, epochs = 1,
+                     verbose = FALSE), "does not have: \"t3\"", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(reflection(t1 = 1, t2 = 1), reflection(t1 = 1))),
+                     sims, epochs = 1, verbose = FALSE), "orthogonal", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(reflection(t1 = 1, t2 = 1), constrain(t1 = c(-9, 9)))),
+                     sims, epochs = 1, verbose = FALSE), "Truncate", class = "amortized_error_argument")
+  lopsided <- simulate(simulator(prior = function(n) cbind(t1 = stats::runif(n), t2 = stats::runif(n, -1, 1)),
+                                 model = function(theta) theta + stats::rnorm(length(theta))), 200, seed = 1)
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(reflection(t1 = 1, t2 = 1),
+                                                                     constrain(t1 = c(0, 1), t2 = c(-1, 1), .how = "truncate"))),
+                     lopsided, epochs = 1, verbose = FALSE), "symmetric under the reflection", class = "amortized_error_argument")
+  # two_moons declares its mirror; reflection() without values declares none
+  moons <- benchmark_simulator("two_moons")
+  expect_equal(unname(moons$reflections), matrix(sqrt(0.5), 1, 2))
+  expect_output(print(moons), "mirror with normal \\(0.707 theta_1, 0.707 theta_2\\)")
+  small <- simulate(moons, 300, seed = 1)
+  declared <- train(amortizer(tiny_net()), small, epochs = 1, seed = 1, verbose = FALSE)
+  expect_length(declared$config$core$rotation, 4)
+  d <- as.matrix(sample_posterior(declared, small$data[1, ], n_draws = 2000, seed = 1))
+  expect_true(all(abs(d[, c("theta_1", "theta_2")]) < 1))
+  expect_equal(mean(d[, "theta_1"] + d[, "theta_2"] > 0), 0.5, tolerance = 0.1)
+  plain <- train(amortizer(tiny_net(), configurator = configurator(reflection())), small, epochs = 1, seed = 1,
+                 verbose = FALSE)
+  expect_length(plain$config$core$rotation, 0)
+  path <- file.path(new_temp_dir(), "moons.amz")
+  save_amortizer(declared, path)
+  expect_identical(as.matrix(sample_posterior(load_amortizer(path), small$data[1, ], n_draws = 2000, seed = 1)), d)
 })
 
 test_that("symmetric() checks its parameters and their bounds; simulators declare symmetries and support", {

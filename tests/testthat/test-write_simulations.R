@@ -5,6 +5,8 @@ test_that("write_simulations() and read_simulations() round-trip flat and set da
   back <- read_simulations(file.path(dir, "flat"))
   expect_identical(back, flat)
   expect_identical(back$truncated, c("theta_1", "theta_2"))  # declared by two_moons
+  expect_identical(back$reflections, flat$reflections)
+  expect_equal(unname(back$reflections), matrix(sqrt(0.5), 1, 2))
   declared <- simulate(benchmark_simulator("slcp"), 30, seed = 1)  # a set of points, symmetric parameters
   write_simulations(declared, file.path(dir, "declared"))
   expect_identical(read_simulations(file.path(dir, "declared")), declared)

@@ -81,6 +81,15 @@ void PosteriorEstimatorImpl::check_options() {
       lower[i] = 0.0;
     }
   }
+  if (!o.rotation().empty()) {
+    const int64_t d = o.dim_theta();
+    TORCH_CHECK(static_cast<int64_t>(o.rotation().size()) == d * d, "rotation must be a ", d, " x ", d,
+                " matrix (", d * d, " values), got ", o.rotation().size(), " values");
+    Tensor q = torch::tensor(o.rotation(), torch::kDouble).reshape({d, d});
+    const double err = (q.mm(q.t()) - torch::eye(d, torch::kDouble)).abs().max().item<double>();
+    TORCH_CHECK(err < 1e-6, "rotation must be orthogonal (Q Q' = I), but Q Q' - I has an entry of ", err);
+    rotation_ = q;
+  }
   if (!o.truncate_lower().empty() || !o.truncate_upper().empty()) {
     TORCH_CHECK(static_cast<int64_t>(o.truncate_lower().size()) == o.dim_theta() &&
                     o.truncate_upper().size() == o.truncate_lower().size(),
@@ -178,6 +187,16 @@ Tensor PosteriorEstimatorImpl::symmetric_index(const torch::Device& device) cons
   return torch::tensor(options_.symmetric(), torch::kLong).to(device);
 }
 
+Tensor PosteriorEstimatorImpl::rotate(const Tensor& theta) const {
+  if (!rotation_.defined()) return theta;
+  return theta.mm(rotation_.t().to(theta.device(), theta.scalar_type()));
+}
+
+Tensor PosteriorEstimatorImpl::unrotate(const Tensor& rotated) const {
+  if (!rotation_.defined()) return rotated;
+  return rotated.mm(rotation_.to(rotated.device(), rotated.scalar_type()));
+}
+
 Tensor PosteriorEstimatorImpl::fold(const Tensor& theta) const {
   if (options_.symmetric().empty()) return theta;
   Tensor idx = symmetric_index(theta.device());
@@ -238,7 +257,7 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const Data
   check_data(d);
   check_shape(theta, "theta", {rows(d), dim_theta()});
   torch::NoGradGuard no_grad;
-  const Tensor folded = fold(theta);
+  const Tensor folded = fold(rotate(theta));
   const Tensor unbounded = bounds_ ? bounds_->forward(folded, Tensor()).first : folded;
   if (options_.standardize_theta()) theta_std_->fit(unbounded);
   if (options_.standardize_x()) {
@@ -284,14 +303,14 @@ std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, co
 Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
   check_shape(theta, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
-  return net_->loss(to_net(fold(theta), cond).first, cond);
+  return net_->loss(to_net(fold(rotate(theta)), cond).first, cond);
 }
 
 Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta_in, const DataBatch& d) {
   check_shape(theta_in, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
   // a symmetric parameter's density is half that of its absolute value
-  const Tensor theta = fold(theta_in);
+  const Tensor theta = fold(rotate(theta_in));
   const double log_half = -std::log(2.0) * static_cast<double>(options_.symmetric().size());
   const double minus_inf = -std::numeric_limits<double>::infinity();
   Tensor lp;
@@ -361,7 +380,7 @@ Tensor PosteriorEstimatorImpl::draw(int64_t n, const Tensor& cond, at::Generator
                        .to(flat.device());
     flat = flat.index_copy(1, idx, flat.index_select(1, idx) * signs);
   }
-  return flat.reshape({batch, n, dim_theta()});
+  return unrotate(flat).reshape({batch, n, dim_theta()});
 }
 
 // Rejection: rounds of draws for the data sets that still need some, each

@@ -31,6 +31,11 @@ class TwoMoons : public Benchmark {
   TwoMoons() : Benchmark("two_moons", 2, 2) {}
   Support prior_support() const override { return box(2, -1.0, 1.0); }
   std::vector<int64_t> truncated_parameters() const override { return {0, 1}; }
+  // x depends on |t1 + t2| and t2 - t1, both unchanged by (t1, t2) -> (-t2, -t1)
+  std::vector<std::vector<double>> reflections() const override {
+    const double r = 1.0 / std::sqrt(2.0);
+    return {{r, r}};
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 2, -1.0, 1.0, rng, theta);
   }

@@ -72,6 +72,13 @@ struct PosteriorEstimatorOptions {
   // lower = -upper), draws get a fair random sign, and the density is half
   // that of |theta_i| per symmetric parameter.
   TORCH_ARG(std::vector<int64_t>, symmetric) = {};
+  // An orthogonal matrix Q (dim_theta x dim_theta, row-major; empty: the
+  // identity): the net models Q theta, and symmetric, lower and upper refer
+  // to its coordinates (the truncation to theta's). With a row of Q in
+  // `symmetric`, the posterior is even under the reflection of theta in the
+  // plane orthogonal to that row (two_moons: (t1, t2) -> (-t2, -t1), the row
+  // (1, 1) / sqrt 2). |det Q| = 1, so densities need no correction.
+  TORCH_ARG(std::vector<double>, rotation) = {};
   // Truncation to the prior's support (empty: none): the net models theta
   // without these bounds (give them as lower/upper to transform instead),
   // draws outside them are rejected and drawn again, and log_prob is
@@ -158,6 +165,9 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // theta with |theta_i| for the symmetric parameters (at least the
   // smallest positive normal number, so that it is inside (0, upper)).
   Tensor fold(const Tensor& theta) const;
+  // Q theta and back (theta itself without a rotation): [batch, dim_theta].
+  Tensor rotate(const Tensor& theta) const;
+  Tensor unrotate(const Tensor& rotated) const;
   // n untruncated draws on the original scale for each row of cond:
   // [rows, n, dim_theta].
   Tensor draw(int64_t n, const Tensor& cond, at::Generator& gen);
@@ -175,6 +185,7 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   std::vector<Standardize> source_std_;
   Bounded bounds_{nullptr};
   Bounded support_{nullptr};  // the truncation (not a submodule: nothing to save)
+  Tensor rotation_;           // Q [dim_theta, dim_theta] double, or undefined (likewise)
   Standardize theta_std_{nullptr}, x_std_{nullptr}, extra_std_{nullptr};
   LinearResidual residual_{nullptr};
   int64_t n_extra_ = 0;

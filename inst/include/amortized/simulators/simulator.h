@@ -88,6 +88,12 @@ class Simulator {
   // to the bounds rather than map the bounds onto the real line, which
   // stretches such cut-off posteriors to infinity.
   virtual std::vector<int64_t> truncated_parameters() const { return {}; }
+  // Mirror symmetries beyond sign flips: unit normals n (one value per
+  // parameter, orthogonal to each other) such that the prior and the
+  // likelihood are unchanged by theta -> theta - 2 (n . theta) n, so every
+  // posterior is even under that reflection (two_moons: (t1, t2) -> (-t2,
+  // -t1), n = (1, 1) / sqrt 2). Estimators can learn one side of the mirror.
+  virtual std::vector<std::vector<double>> reflections() const { return {}; }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }
