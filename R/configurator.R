@@ -85,8 +85,9 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #'   that the bounds cut off sharply, such as where a uniform prior's box
 #'   cuts through the likelihood; the transform suits half-lines and
 #'   posteriors that fade out before the bounds. A simulator's declared
-#'   support (see `use_structure` of [amortizer()]) is truncated where both
-#'   bounds are finite and transformed otherwise.
+#'   support (see `use_structure` of [amortizer()]) is truncated where the
+#'   simulator declares its posteriors cut off by it, and transformed
+#'   otherwise.
 #' @param parameters,data For `standardize()`: standardize the parameters /
 #'   the data.
 #' @param value For `nan_to_num()`: the number that replaces non-finite
@@ -425,6 +426,18 @@ resolve_reflections <- function(cfg, sims, use_structure, symmetric, bounds, cal
     cli::cli_abort("The normals of the reflections must be orthogonal to each other.",
                    class = "amortized_error_argument", call = call)
   }
+  # the prior must be symmetric: reflected training parameters stay inside every bound
+  lo <- pmax(bounds$lower, if (length(bounds$truncate_lower)) bounds$truncate_lower else -Inf)
+  hi <- pmin(bounds$upper, if (length(bounds$truncate_upper)) bounds$truncate_upper else Inf)
+  for (r in seq_len(nrow(normals))) {
+    n <- normals[r, ]
+    th <- sims$parameters - 2 * (sims$parameters %*% n) %*% t(n)
+    if (any(sweep(th, 2, lo, "<=") | sweep(th, 2, hi, ">="))) {
+      cli::cli_abort(c("The reflection with normal {format_normal(n[n != 0])} takes simulated parameters outside their bounds.",
+                       "i" = "The prior must be symmetric under the reflection."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
   axis <- rowSums(normals != 0) == 1
   sym <- unlist(lapply(which(axis), function(k) which(normals[k, ] != 0) - 1L))
   mixed <- normals[!axis, , drop = FALSE]
@@ -441,23 +454,12 @@ resolve_reflections <- function(cfg, sims, use_structure, symmetric, bounds, cal
                      "i" = "{cli::qty(length(mapped))}Truncate {?it/them} instead: {.code constrain(..., .how = \"truncate\")}."),
                    class = "amortized_error_argument", call = call)
   }
+  # an orthonormal basis of the mixed parameters whose first vectors are the normals
   block <- mixed[, s, drop = FALSE]
   k <- nrow(block)
   basis <- if (k < length(s)) qr.Q(qr(t(block)), complete = TRUE)[, (k + 1):length(s), drop = FALSE]
   q <- diag(d)
   q[s, s] <- rbind(block, t(basis))
-  if (length(bounds$truncate_lower)) {
-    for (r in seq_len(k)) {
-      n <- mixed[r, ]
-      th <- sims$parameters - 2 * (sims$parameters %*% n) %*% t(n)
-      out <- sweep(th, 2, bounds$truncate_lower, "<=") | sweep(th, 2, bounds$truncate_upper, ">=")
-      if (any(out)) {
-        cli::cli_abort(c("The reflection with normal {format_normal(n[n != 0])} takes simulated parameters outside their bounds.",
-                         "i" = "The prior must be symmetric under the reflection."),
-                       class = "amortized_error_argument", call = call)
-      }
-    }
-  }
   list(rotation = as.vector(t(q)), symmetric = as.integer(c(sym, s[seq_len(k)] - 1L)))
 }
 
