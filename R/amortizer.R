@@ -31,9 +31,10 @@
 #'   data and parameters. Data that are an exchangeable set of points (e.g.
 #'   `benchmark_simulator("slcp")`, 4 points of 2) have each data set's points
 #'   put in a canonical order (sorted by their first coordinate), and the
-#'   set's mean and second moments appended as permutation-invariant
-#'   features, before they reach the network, so the network need not learn
-#'   that order does not matter. Observations keep their flat layout.
+#'   set's mean, log standard deviations and correlations appended as
+#'   permutation-invariant features, before they reach the network, so the
+#'   network need not learn that order does not matter, nor that scales
+#'   matter on a log scale. Observations keep their flat layout.
 #'   Parameters are bounded by the prior's support where the simulator
 #'   declares it (the benchmark simulators with uniform or log-normal priors
 #'   do), as [constrain()] would bound them (a `constrain()` step overrides

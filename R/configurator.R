@@ -348,7 +348,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     keep_nonfinite = length(steps_of(cfg, "nan_to_num")) > 0,
     core = c(list(dim_theta = length(pnames), dim_x = per_point,
                   set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
-                  linear_residual = linear_residual, dim_context = length(context_names),
+                  set_features = 2L, linear_residual = linear_residual, dim_context = length(context_names),
                   variable_length = variable_length, symmetric = symmetric, rotation = mirrors$rotation),
                 bounds,
                 standardize_flags(cfg))

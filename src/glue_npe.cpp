@@ -253,6 +253,8 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
                .standardize_x(Rcpp::as<bool>(config["standardize_data"]))
                .lower(Rcpp::as<std::vector<double>>(config["lower"]))
                .upper(Rcpp::as<std::vector<double>>(config["upper"]));
+  // set_features is absent from models trained with the mean products (1)
+  o.set_features(config.containsElementNamed("set_features") ? Rcpp::as<int>(config["set_features"]) : 1);
   if (config.containsElementNamed("symmetric")) {  // absent from models saved by amortized 0.1.0
     Rcpp::IntegerVector sym = config["symmetric"];
     o.symmetric(std::vector<int64_t>(sym.begin(), sym.end()));

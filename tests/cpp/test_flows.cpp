@@ -384,6 +384,46 @@ TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
                c10::Error);  // the net must take the moments too
 }
 
+// The features appended to flat set data: sorted points, then the mean, log
+// standard deviations and correlations (2) or the mean products (1).
+TEST(PosteriorEstimator, SetFeaturesAreLocationLogScaleAndCorrelation) {
+  auto gen = make_generator(8);
+  auto x = torch::randn({5, 8}, gen, torch::kDouble);  // 5 sets of 4 points of 2
+  const std::vector<int64_t> shape = {4, 2};
+  auto f = PosteriorEstimatorImpl::set_features(x, shape, 2);
+  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{5, PosteriorEstimatorImpl::context_width(8, shape)}));
+  auto points = x.reshape({5, 4, 2});
+  for (int64_t b = 0; b < 5; ++b) {
+    auto p = points[b];
+    auto mean = p.mean(0), sd = p.std(0, /*unbiased=*/false);
+    auto corr = ((p.select(1, 0) - mean[0]) * (p.select(1, 1) - mean[1])).mean() / (sd[0] * sd[1]);
+    EXPECT_TRUE(torch::allclose(f[b].narrow(0, 8, 2), mean, 1e-9, 1e-9));
+    EXPECT_TRUE(torch::allclose(f[b].narrow(0, 10, 2), sd.log(), 1e-6, 1e-6));
+    EXPECT_NEAR(f[b][12].item<double>(), corr.item<double>(), 1e-6);
+    // the sorted points come first, ascending in their first coordinate
+    auto first = f[b].narrow(0, 0, 8).reshape({4, 2}).select(1, 0);
+    EXPECT_TRUE(torch::equal(first, std::get<0>(p.select(1, 0).sort())));
+  }
+  // scaling the data by 3 shifts the log scales by log 3 and keeps the correlations
+  auto scaled = PosteriorEstimatorImpl::set_features(3 * x, shape, 2);
+  EXPECT_TRUE(torch::allclose(scaled.narrow(1, 10, 2), f.narrow(1, 10, 2) + std::log(3.0), 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(scaled.narrow(1, 12, 1), f.narrow(1, 12, 1), 1e-6, 1e-6));
+  // another order of the points gives the same features
+  auto permuted = torch::cat({x.narrow(1, 6, 2), x.narrow(1, 0, 6)}, 1);
+  EXPECT_TRUE(torch::allclose(PosteriorEstimatorImpl::set_features(permuted, shape, 2), f, 1e-9, 1e-9));
+  // features 1: the mean products x_1 x_1, x_1 x_2, x_2 x_2
+  auto g = PosteriorEstimatorImpl::set_features(x, shape, 1);
+  auto products = torch::stack({(points.select(2, 0) * points.select(2, 0)).mean(1),
+                                (points.select(2, 0) * points.select(2, 1)).mean(1),
+                                (points.select(2, 1) * points.select(2, 1)).mean(1)}, 1);
+  EXPECT_TRUE(torch::allclose(g.narrow(1, 10, 3), products, 1e-9, 1e-9));
+  // a set without spread gets finite features
+  auto flat = PosteriorEstimatorImpl::set_features(torch::ones({1, 8}, torch::kDouble), shape, 2);
+  EXPECT_TRUE(torch::isfinite(flat).all().item<bool>());
+  EXPECT_THROW(PosteriorEstimatorImpl::set_features(x, shape, 3), c10::Error);
+  EXPECT_THROW(PosteriorEstimatorImpl::set_features(x, {3, 2}, 2), c10::Error);
+}
+
 // Trains NPE on gaussian_linear; the exact posterior is N(x/2, 0.05 I).
 TEST(Training, LearnsTheConjugateGaussianPosterior) {
   set_threads(1);

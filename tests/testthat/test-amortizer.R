@@ -67,7 +67,18 @@ test_that("an amortizer uses a simulator's set structure (slcp: 4 exchangeable p
   net <- coupling_flow(n_layers = 2, hidden = c(16, 16))
   fit <- train(amortizer(net), sims, epochs = 2, seed = 1, verbose = FALSE)
   expect_equal(fit$config$core$set_shape, c(4L, 2L))
+  expect_identical(fit$config$core$set_features, 2L)  # mean, log scales, correlations
   expect_output(print(fit), "exchangeable set of 4 points of 2, in canonical order with its moments")
+  # a model from before set_features (no such field) is rebuilt with the mean products
+  theta <- sims$parameters[1:5, ]
+  rebuilt <- function(features) {
+    y <- unserialize(serialize(fit, NULL))
+    y$config$core$set_features <- features
+    posterior_log_density(y, theta, sims$data[1:5, ])
+  }
+  expect_equal(rebuilt(2L), posterior_log_density(fit, theta, sims$data[1:5, ]))
+  expect_equal(rebuilt(NULL), rebuilt(1L))
+  expect_false(isTRUE(all.equal(rebuilt(1L), rebuilt(2L))))
   x <- sims$data[1, ]
   shuffled <- x[c(5, 6, 1, 2, 7, 8, 3, 4)]  # the same 4 points in another order
   a <- sample_posterior(fit, x, 100, seed = 3)

@@ -35,6 +35,7 @@ void PosteriorEstimatorImpl::check_options() {
   TORCH_CHECK(o.dim_context() >= 0, "dim_context must be >= 0, got ", o.dim_context());
   TORCH_CHECK(set.empty() || (set.size() == 2 && set[0] >= 1 && set[1] >= 1 && set[0] * set[1] == o.dim_x()),
               "set_shape must be {n_obs, dim} with n_obs * dim equal to the ", o.dim_x(), " data values");
+  TORCH_CHECK(o.set_features() == 1 || o.set_features() == 2, "set_features must be 1 or 2, not ", o.set_features());
   TORCH_CHECK(net_ != nullptr, "the posterior estimator needs an inference network");
   TORCH_CHECK(net_->dim() == o.dim_theta(), "the inference network models ", net_->dim(),
               " parameters, the estimator ", o.dim_theta());
@@ -172,15 +173,38 @@ void PosteriorEstimatorImpl::check_data(const DataBatch& d) const {
 Tensor PosteriorEstimatorImpl::canonical(const Tensor& x) const {
   const auto& set = options_.set_shape();
   if (set.empty()) return x;
-  const int64_t b = x.size(0), n = set[0], d = set[1];
+  return set_features(x, set, options_.set_features());
+}
+
+Tensor PosteriorEstimatorImpl::set_features(const Tensor& x, const std::vector<int64_t>& set_shape,
+                                            int64_t features) {
+  TORCH_CHECK(set_shape.size() == 2 && x.dim() == 2 && x.size(1) == set_shape[0] * set_shape[1],
+              "set_features needs x [batch, n_obs * dim] and set_shape {n_obs, dim}");
+  TORCH_CHECK(features == 1 || features == 2, "set_features must be 1 or 2, not ", features);
+  const int64_t b = x.size(0), n = set_shape[0], d = set_shape[1];
   Tensor points = x.reshape({b, n, d});
   Tensor order = std::get<1>(points.select(2, 0).sort(1));  // [b, n]
   Tensor sorted = points.gather(1, order.unsqueeze(2).expand({b, n, d})).reshape({b, n * d});
-  // moments: the mean point and the mean of x_i x_j for i <= j
-  std::vector<Tensor> features = {sorted, points.mean(1)};
+  Tensor mean = points.mean(1);
+  std::vector<Tensor> parts = {sorted, mean};
+  if (features == 1) {  // the mean of x_i x_j for i <= j
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = i; j < d; ++j) parts.push_back((points.select(2, i) * points.select(2, j)).mean(1, true));
+    return torch::cat(parts, 1);
+  }
+  // Scales spread over orders of magnitude (a variance of 1e-4 and one of
+  // 10 are equally informative), so they enter as logs; dependence as
+  // correlations, free of the scales. A set without spread gets a floor
+  // relative to its size (10^-5 of its root mean square) rather than -inf.
+  Tensor centred = points - mean.unsqueeze(1);
+  Tensor floor = points.pow(2).mean({1, 2}).unsqueeze(1) * 1e-10 + 1e-30;  // [b, 1]
+  Tensor var = centred.pow(2).mean(1) + floor;                             // [b, d]
+  parts.push_back(0.5 * var.log());
   for (int64_t i = 0; i < d; ++i)
-    for (int64_t j = i; j < d; ++j) features.push_back((points.select(2, i) * points.select(2, j)).mean(1, true));
-  return torch::cat(features, 1);
+    for (int64_t j = i + 1; j < d; ++j)
+      parts.push_back((centred.select(2, i) * centred.select(2, j)).mean(1, true) /
+                      (var.select(1, i) * var.select(1, j)).sqrt().unsqueeze(1));
+  return torch::cat(parts, 1);
 }
 
 Tensor PosteriorEstimatorImpl::symmetric_index(const torch::Device& device) const {

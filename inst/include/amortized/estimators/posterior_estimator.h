@@ -45,9 +45,15 @@ struct PosteriorEstimatorOptions {
   // Flat data only: {n_obs, dim} (n_obs * dim == dim_x) declares an
   // exchangeable set of n_obs points stored point after point. Each data
   // set's points are sorted by their first coordinate (a lossless canonical
-  // order) and the set's mean and mean products x_i x_j (i <= j) are
-  // appended, before standardization. Empty: plain flat data.
+  // order) and permutation-invariant features of the set are appended (see
+  // set_features), before standardization. Empty: plain flat data.
   TORCH_ARG(std::vector<int64_t>, set_shape) = {};
+  // The features appended to a set (dim + dim (dim + 1) / 2 of them):
+  // 2: its mean, log standard deviations and correlations (location, scale
+  // and dependence on the scales a network learns from easily); 1: its mean
+  // and mean products x_i x_j (i <= j), as models saved by amortized 0.1.0
+  // were trained with.
+  TORCH_ARG(int64_t, set_features) = 2;
   // Flat data only: the net models the standardized residual of a linear
   // regression of theta on the standardized data (see LinearResidual).
   TORCH_ARG(bool, linear_residual) = false;
@@ -141,6 +147,11 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   static int64_t context_width(const PosteriorEstimatorOptions& options, int64_t summary_dim);
   // Flat data: width of the (canonical) data features.
   static int64_t context_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
+  // Flat set data x [batch, n_obs * dim] (set_shape {n_obs, dim}): each
+  // set's points sorted by their first coordinate, then the set's features
+  // of kind `features` (see PosteriorEstimatorOptions::set_features):
+  // [batch, context_width(n_obs * dim, set_shape)].
+  static Tensor set_features(const Tensor& x, const std::vector<int64_t>& set_shape, int64_t features);
   InferenceNetImpl& net() { return *net_; }
   bool has_summary_net() const { return summary_ != nullptr; }
   SummaryNetImpl& summary_net() { return *summary_; }
