@@ -48,7 +48,14 @@
 #'   the simulator's declaration), and mirror symmetries across other planes
 #'   (two_moons: (t1, t2) -> (-t2, -t1)) are learned on one side of the
 #'   mirror, as [reflection()] does, where the parameters they mix are not
-#'   mapped by bounds.
+#'   mapped by bounds. Equivariances, transformations of the parameters
+#'   together with the data that leave their joint distribution unchanged
+#'   (slcp: flipping a coordinate of the points flips its mean and the
+#'   correlation; swapping the coordinates swaps the means and the scales),
+#'   are used as [equivariance()] does: training sees every simulation
+#'   transformed at random (as if there were 8 times more slcp
+#'   simulations), and draws and densities are averaged over the
+#'   transformations, so the posterior is exactly equivariant.
 #' @param linear_residual Let the network model the residual of a linear
 #'   regression of the parameters on the data (fitted by least squares on the
 #'   training simulations and standardized) rather than the parameters

@@ -17,6 +17,11 @@
 #' * [reflection()]: a mirror symmetry of the posterior across a plane
 #'   through 0 (two_moons: (t1, t2) -> (-t2, -t1)), learned on one side of
 #'   the mirror with draws reflected at random;
+#' * [equivariance()]: a signed permutation of the parameters together with
+#'   the data that leaves their joint distribution unchanged (slcp: flipping
+#'   a coordinate of the points flips the mean and the correlation); the
+#'   networks train on every simulation transformed at random, as if there
+#'   were that many times more simulations;
 #' * [symmetric()]: parameters in whose sign the posterior is even (the
 #'   likelihood depends on them only through their absolute value), learned
 #'   as absolute values with random signs on the draws;
@@ -147,6 +152,46 @@ reflection <- function(...) {
 }
 
 #' @rdname configurator-steps
+#' @param parameters For `equivariance()`: a signed permutation of the
+#'   parameters, `c(-1, 2, 3, 4, -5)` for "parameter 1 becomes minus
+#'   parameter 1, parameter 5 minus parameter 5, the others stay".
+#' @param data For `equivariance()`: the signed permutation of the data that
+#'   goes with it: of the data values for flat data, of each point's
+#'   variables for set and time-series data (also where a simulator declares
+#'   its flat data a set).
+#' @details `equivariance()` declares a transformation g of the parameters
+#'   together with the data that leaves their joint distribution (prior times
+#'   likelihood) unchanged, so that the posterior is equivariant: p(g theta |
+#'   g x) = p(theta | x). Entry i of `parameters` (and of `data`) is the
+#'   1-based index of the component that moves to position i, negative where
+#'   its sign flips. For slcp (points of 2 coordinates): flipping the first
+#'   coordinate flips the first mean and the correlation,
+#'   `equivariance(c(-1, 2, 3, 4, -5), c(-1, 2))`; swapping the coordinates
+#'   swaps the means and the scales, `equivariance(c(2, 1, 4, 3, 5), c(2,
+#'   1))`. The steps generate a group (at most 10000 elements); in training,
+#'   every batch sees each simulation transformed by a random element, as if
+#'   there were that many times more simulations, and the standardization is
+#'   fitted over the group. The prior must be invariant (transformed
+#'   simulated parameters stay inside their bounds, which is checked), the
+#'   likelihood equivariant (not checked: a wrong declaration teaches the
+#'   network a wrong posterior), and context variables unchanged.
+#'   `equivariance()` without arguments declares none, overriding what a
+#'   simulator declares. Not with data steps that transform the data, nor
+#'   with multi-source data.
+#' @export
+equivariance <- function(parameters = NULL, data = NULL) {
+  if (is.null(parameters) && is.null(data)) return(new_step("equivariance", parameters = NULL, data = NULL))
+  for (arg in c("parameters", "data")) {
+    p <- get(arg)
+    if (!is_signed_permutation(p)) {
+      cli::cli_abort(c("{.arg {arg}} must be a signed permutation: the whole numbers 1..n in any order, each with either sign.",
+                       "x" = "Got {describe_value(p)}."), class = "amortized_error_argument")
+    }
+  }
+  new_step("equivariance", parameters = as.integer(parameters), data = as.integer(data))
+}
+
+#' @rdname configurator-steps
 #' @export
 standardize <- function(parameters = TRUE, data = TRUE) {
   new_step("standardize", parameters = check_flag(parameters), data = check_flag(data))
@@ -206,6 +251,9 @@ format.amortized_step <- function(x, ...) {
     as_set = "as_set: observations are exchangeable",
     reflection = paste0("reflection: ", if (length(x$normal)) paste0("the posterior is even under the mirror with normal ",
                                                                      format_normal(x$normal)) else "none"),
+    equivariance = paste0("equivariance: ", if (length(x$parameters))
+      paste0("parameters (", paste(x$parameters, collapse = ", "), ") with data (", paste(x$data, collapse = ", "), ")")
+      else "none"),
     symmetric = paste0("symmetric: ", if (length(x$names)) paste0("the posterior is even in the sign of ",
                                                                   paste(x$names, collapse = ", ")) else "none"),
     as_time_series = "as_time_series: observations are time steps",
@@ -284,6 +332,10 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
                        cfg$steps)
   context_names <- resolve_context_names(cfg, sims, call)
   if (is_multi_source(sims$data)) {
+    if (any(lengths(lapply(steps_of(cfg, "equivariance"), `[[`, "parameters")) > 0)) {
+      cli::cli_abort("{.fn equivariance} does not work with multi-source data.", class = "amortized_error_argument",
+                     call = call)
+    }
     plan <- resolve_sources(x, sims, cfg, data_steps, context_names, bounds$lower, bounds$upper, call)
     plan$core$symmetric <- symmetric
     plan$core$rotation <- mirrors$rotation
@@ -322,7 +374,8 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
       cli::cli_abort(c("{.fn as_set} and {.fn as_time_series} need {.code [n, n_obs, dim]} data, or a simulator that declares its data a set.",
                        "x" = "These data are flat."), class = "amortized_error_argument", call = call)
     }
-    structure_kind <- if (flat_set && use_structure) "flat_set" else "flat"
+    # a set as long as data steps keep its variables
+    structure_kind <- if (flat_set && use_structure && identical(names_now, raw_names)) "flat_set" else "flat"
   }
   if (!is.null(summary_net)) {
     summary_net <- resolve_summary_dim(summary_net, length(pnames))
@@ -340,6 +393,8 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   per_point <- if (three_d) length(names_now) else if (!is.null(summary_net)) flat_points[2] else length(names_now)
   variable_length <- !is.null(summary_net) && length(lengths) > 0 && min(lengths) < max(lengths)
   linear_residual <- isTRUE(x$linear_residual %||% TRUE) && is.null(summary_net)
+  equivariances <- resolve_equivariances(cfg, sims, use_structure, structure_kind, length(data_steps) > 0,
+                                         bounds, call)
   list(
     structure = structure_kind, summary_net = summary_net, data_steps = data_steps,
     data_names_raw = raw_names, data_names = names_now, context_names = context_names,
@@ -349,7 +404,8 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     core = c(list(dim_theta = length(pnames), dim_x = per_point,
                   set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
                   set_features = 2L, linear_residual = linear_residual, dim_context = length(context_names),
-                  variable_length = variable_length, symmetric = symmetric, rotation = mirrors$rotation),
+                  variable_length = variable_length, symmetric = symmetric, rotation = mirrors$rotation,
+                  equivariances = equivariances),
                 bounds,
                 standardize_flags(cfg))
   )
@@ -461,6 +517,51 @@ resolve_reflections <- function(cfg, sims, use_structure, symmetric, bounds, cal
   q <- diag(d)
   q[s, s] <- rbind(block, t(basis))
   list(rotation = as.vector(t(q)), symmetric = as.integer(c(sym, s[seq_len(k)] - 1L)))
+}
+
+# The equivariances as the C++ options take them, list(list(theta, x), ...):
+# equivariance() steps, else (with use_structure) the simulator's. The data
+# permutation is per point for sets and series (flat sets as well, unless
+# their structure is not used: then it is spread over every point). The
+# transformed training parameters must stay inside every bound (the prior
+# must be invariant). A simulator's declaration is dropped where data steps
+# transform the data; a step then is an error.
+resolve_equivariances <- function(cfg, sims, use_structure, structure_kind, data_steps, bounds, call) {
+  steps <- steps_of(cfg, "equivariance")
+  given <- length(steps) > 0
+  eq <- if (given) Filter(function(e) length(e$parameters) > 0, steps) else if (use_structure) sims$equivariances
+  if (length(eq) == 0) return(list())
+  if (data_steps) {
+    if (!given) return(list())
+    cli::cli_abort("{.fn equivariance} does not work with data steps that transform the data.",
+                   class = "amortized_error_argument", call = call)
+  }
+  pnames <- colnames(sims$parameters)
+  three_d <- length(dim(sims$data)) == 3
+  set <- sims$set_structure
+  per_point <- if (three_d) dim(sims$data)[3] else if (length(set) == 2) set[2] else ncol(sims$data)
+  what <- if (three_d || length(set) == 2) "variables per point" else "data values"
+  lo <- pmax(bounds$lower, if (length(bounds$truncate_lower)) bounds$truncate_lower else -Inf)
+  hi <- pmin(bounds$upper, if (length(bounds$truncate_upper)) bounds$truncate_upper else Inf)
+  lapply(eq, function(e) {
+    if (length(e$parameters) != length(pnames) || length(e$data) != per_point) {
+      cli::cli_abort(c("An equivariance needs a signed permutation of the {length(pnames)} parameters and of the {per_point} {what}.",
+                       "x" = "Got {length(e$parameters)} and {length(e$data)} entries."),
+                     class = "amortized_error_argument", call = call)
+    }
+    th <- sweep(sims$parameters[, abs(e$parameters), drop = FALSE], 2, sign(e$parameters), "*")
+    if (any(sweep(th, 2, lo, "<=") | sweep(th, 2, hi, ">="))) {
+      label <- format_equivariance(e, pnames, if (what == "data values") colnames(sims$data))
+      cli::cli_abort(c("The equivariance {label} takes simulated parameters outside their bounds.",
+                       "i" = "The prior must be unchanged by it."), class = "amortized_error_argument", call = call)
+    }
+    x <- e$data
+    if (structure_kind == "flat" && !three_d && length(set) == 2) {  # every point alike
+      x <- as.vector(outer(seq_len(set[2]) * 0, (seq_len(set[1]) - 1L) * set[2], "+") +
+                       matrix(abs(x), set[2], set[1])) * sign(x)
+    }
+    list(theta = as.integer(e$parameters), x = as.integer(x))
+  })
 }
 
 # "(0.707 theta_1, 0.707 theta_2)"
@@ -701,6 +802,11 @@ describe_plan <- function(plan, parameter_names) {
     out <- c(out, paste0("reflection: learned on one side of the mirror with normal ",
                          vapply(mixed, function(r) format_normal(q[r, q[r, ] != 0]), ""), ", drawn reflected at random"))
     core$symmetric <- setdiff(core$symmetric, mixed - 1L)
+  }
+  if (length(core$equivariances)) {
+    k <- length(core$equivariances)
+    out <- c(out, paste0("equivariance: trained on every simulation transformed by ", k, " signed permutation",
+                         if (k > 1) "s", " and their products"))
   }
   if (length(core$symmetric)) {
     out <- c(out, paste0("symmetric: ", paste(parameter_names[core$symmetric + 1], collapse = ", "),

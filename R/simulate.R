@@ -57,8 +57,8 @@ simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
 simulations_from_raw <- function(raw, sim, keep_nonfinite = FALSE, call = rlang::caller_env()) {
   new_simulations(raw$parameters, raw$data, nonfinite_rows = if (!keep_nonfinite) raw$nonfinite_rows,
                   set_structure = sim$set_structure, symmetric = sim$symmetric, support = sim$support,
-                  truncated = sim$truncated, reflections = sim$reflections, lengths = raw$lengths,
-                  context = raw$context,
+                  truncated = sim$truncated, reflections = sim$reflections, equivariances = sim$equivariances,
+                  lengths = raw$lengths, context = raw$context,
                   keep_nonfinite = keep_nonfinite, call = call)
 }
 
@@ -104,12 +104,14 @@ simulate_benchmark_varying <- function(sim, n, seed, threads, call) {
 # parameter (declared by benchmark simulators). truncated: names of
 # parameters whose posterior the support cuts off sharply (likewise).
 # reflections: NULL or a k x dim matrix of the normals of mirror symmetries.
+# equivariances: NULL or a list of list(parameters, data) signed permutations.
 # lengths: for [n, n_obs, dim] data, the valid observations of each row (the
 # rest is padding, never checked). context: NULL or an n x k matrix.
 # keep_nonfinite: keep rows whose only non-finite values are in the data.
 new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structure = NULL, lengths = NULL,
                             context = NULL, keep_nonfinite = FALSE, symmetric = NULL, support = NULL,
-                            truncated = NULL, reflections = NULL, call = rlang::caller_env()) {
+                            truncated = NULL, reflections = NULL, equivariances = NULL,
+                            call = rlang::caller_env()) {
   if (n_rows(data) != nrow(parameters)) {
     cli::cli_abort("{.arg parameters} and {.arg data} have different numbers of rows.",
                    class = "amortized_error_data", call = call)
@@ -144,7 +146,8 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
                  context = context, symmetric = if (length(symmetric)) as.character(symmetric),
                  support = if (length(support)) support_matrix(support, colnames(parameters)),
                  truncated = if (length(truncated)) as.character(truncated),
-                 reflections = reflection_matrix(reflections, colnames(parameters))),
+                 reflections = reflection_matrix(reflections, colnames(parameters)),
+                 equivariances = equivariance_list(equivariances)),
             class = "amortized_simulations")
 }
 
@@ -162,8 +165,8 @@ combine_simulations <- function(a, b) {
   data <- bind_data(list(a$data, b$data), list(a$lengths, b$lengths))
   new_simulations(rbind(a$parameters, b$parameters), data$data, nonfinite_rows = integer(),
                   set_structure = a$set_structure, symmetric = a$symmetric, support = a$support,
-                  truncated = a$truncated, reflections = a$reflections, lengths = data$lengths,
-                  context = if (!is.null(a$context)) rbind(a$context, b$context))
+                  truncated = a$truncated, reflections = a$reflections, equivariances = a$equivariances,
+                  lengths = data$lengths, context = if (!is.null(a$context)) rbind(a$context, b$context))
 }
 
 # The simulations of rows i.

@@ -195,6 +195,7 @@ benchmark_simulator <- function(name, n_obs = 100) {
                  support = if (length(info$lower)) rbind(lower = info$lower, upper = info$upper),
                  truncated = if (length(info$truncated)) info$parameter_names[info$truncated + 1],
                  reflections = reflection_matrix(info$reflections, info$parameter_names),
+                 equivariances = equivariance_list(info$equivariances),
                  options = options, context = if (varying) list(n_obs = n_obs)),
             class = "amortized_simulator")
 }
@@ -238,6 +239,11 @@ print.amortized_simulator <- function(x, ...) {
     n <- x$reflections[k, ]
     cat("  reflection: the posterior is even under the mirror with normal ", format_normal(n[n != 0]), "\n", sep = "")
   }
+  for (e in x$equivariances) {
+    per_point <- length(x$set_structure) == 2 || length(x$data_shape) == 2
+    cat("  equivariance: ", format_equivariance(e, x$parameter_names, if (!per_point && !is.list(x$data_names)) x$data_names),
+        "\n", sep = "")
+  }
   if (length(x$context) > 0) {
     cat("  context: ", paste(vapply(names(x$context), function(n) describe_context(n, x$context[[n]]), ""),
                              collapse = "; "), "\n", sep = "")
@@ -254,6 +260,41 @@ reflection_matrix <- function(normals, names) {
     cli::cli_abort("The normals of the reflections need one value per parameter.", class = "amortized_error_data")
   }
   m
+}
+
+# Declared equivariances as a list of list(parameters, data) signed
+# permutations (integer vectors; see equivariance()); NULL for none. Each
+# comes from C++ as list(theta, x), from R or JSON as list(parameters, data).
+equivariance_list <- function(eq) {
+  if (length(eq) == 0) return(NULL)
+  lapply(eq, function(e) {
+    p <- e$parameters %||% e$theta
+    d <- e$data %||% e$x
+    if (!is_signed_permutation(p) || !is_signed_permutation(d)) {
+      cli::cli_abort("An equivariance must be two signed permutations (parameters, data).",
+                     class = "amortized_error_data")
+    }
+    list(parameters = as.integer(unlist(p)), data = as.integer(unlist(d)))
+  })
+}
+
+is_signed_permutation <- function(p) {
+  p <- unlist(p)
+  is.numeric(p) && length(p) >= 1 && !anyNA(p) && all(p == round(p)) && setequal(abs(p), seq_along(p)) &&
+    !anyDuplicated(abs(p))
+}
+
+# "(theta_1, theta_2) -> (theta_2, theta_1) with data (x_1, x_2) -> (x_1, -x_2)"
+format_equivariance <- function(e, parameter_names, data_names = NULL) {
+  signed <- function(p, names) paste0(ifelse(p < 0, "-", ""), names[abs(p)])
+  moved <- which(e$parameters != seq_along(e$parameters))
+  dn <- data_names %||% paste0("v", seq_along(e$data))
+  dmoved <- which(e$data != seq_along(e$data))
+  paste0("(", paste(parameter_names[moved], collapse = ", "), ") -> (",
+         paste(signed(e$parameters[moved], parameter_names), collapse = ", "), ") with ",
+         if (is.null(data_names)) "each point's variables " else "data ",
+         if (length(dmoved)) paste0("(", paste(dn[dmoved], collapse = ", "), ") -> (",
+                                    paste(signed(e$data[dmoved], dn), collapse = ", "), ")") else "unchanged")
 }
 
 # "theta_1 in (-3, 3), ..." for the bounded parameters of a support

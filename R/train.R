@@ -101,7 +101,7 @@ train.default <- function(object, ...) {
 
 #' @rdname train
 #' @export
-train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 200, batch_size = NULL,
+train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, batch_size = NULL,
                             learning_rate = 2e-3, schedule = c("cosine", "constant", "step"), step_epochs = 30,
                             validation_fraction = 0.1, patience = 30, anneal = NULL,
                             weight_decay = 1e-4, ema = NULL, seed = NULL, verbose = interactive(),

@@ -7,7 +7,8 @@
 #'   `set_structure` where the data rows are exchangeable sets, what the
 #'   simulator declares about its parameters (`symmetric`, `support` as
 #'   exact strings with rows `lower` and `upper`, `truncated`, `reflections`
-#'   as rows of exact strings), and for
+#'   as rows of exact strings, `equivariances` as rows of signed
+#'   permutations under `parameters` and `data`; see [equivariance()]), and for
 #'   `parameters` and `data` the file name, the dimensions, the variable
 #'   names and an MD5 checksum;
 #' * `parameters.f64` and `data.f64`: the values as little-endian 64-bit
@@ -94,6 +95,9 @@ write_simulations <- function(sims, path, overwrite = FALSE) {
                truncated = if (!is.null(sims$truncated)) I(sims$truncated),
                reflections = if (!is.null(sims$reflections)) lapply(seq_len(nrow(sims$reflections)), function(k)
                  I(sprintf("%.17g", sims$reflections[k, ]))),
+               equivariances = if (!is.null(sims$equivariances)) list(
+                 parameters = lapply(sims$equivariances, function(e) I(e$parameters)),
+                 data = lapply(sims$equivariances, function(e) I(e$data))),
                parameters = block(sims$parameters, "parameters.f64"),
                data = if (!multi) block(sims$data, "data.f64"),
                sources = sources,
@@ -196,6 +200,17 @@ read_simulations <- function(path) {
     }
     reflections <- do.call(rbind, rows)
   }
+  equivariances <- meta$equivariances
+  if (!is.null(equivariances)) {
+    rows <- function(m) if (is.matrix(m)) lapply(seq_len(nrow(m)), function(k) m[k, ]) else lapply(m, unlist)
+    p <- rows(equivariances$parameters)
+    d <- rows(equivariances$data)
+    if (length(p) != length(d) || !all(lengths(p) == ncol(parameters)) ||
+        !all(vapply(c(p, d), is_signed_permutation, TRUE))) {
+      corrupt("The equivariances do not match the parameters.")
+    }
+    equivariances <- Map(function(a, b) list(parameters = a, data = b), p, d)
+  }
   support <- meta$support
   if (!is.null(support)) {
     lower <- suppressWarnings(as.numeric(support$lower))
@@ -206,7 +221,8 @@ read_simulations <- function(path) {
     support <- rbind(lower, upper)
   }
   new_simulations(parameters, data, set_structure = meta$set_structure, lengths = lengths, context = context,
-                  symmetric = symmetric, support = support, truncated = truncated, reflections = reflections)
+                  symmetric = symmetric, support = support, truncated = truncated, reflections = reflections,
+                  equivariances = equivariances)
 }
 
 # The newest format written (3: multi-source data; 2: lengths and context);

@@ -266,6 +266,16 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
     o.truncate_lower(Rcpp::as<std::vector<double>>(config["truncate_lower"]))
         .truncate_upper(Rcpp::as<std::vector<double>>(config["truncate_upper"]));
   }
+  if (config.containsElementNamed("equivariances")) {  // list(list(theta =, x =), ...); absent from older models
+    Rcpp::List eq = config["equivariances"];
+    std::vector<Equivariance> group;
+    for (R_xlen_t k = 0; k < eq.size(); ++k) {
+      Rcpp::List e = eq[k];
+      Rcpp::IntegerVector t = e["theta"], x = e["x"];
+      group.push_back({std::vector<int64_t>(t.begin(), t.end()), std::vector<int64_t>(x.begin(), x.end())});
+    }
+    o.equivariances(group);
+  }
   std::shared_ptr<SummaryNetImpl> summary_net;
   FusionNet fusion{nullptr};
   int64_t summary_dim = 0;
@@ -415,6 +425,7 @@ std::vector<torch::Tensor> training_rows(NpeHandle& est, const Rcpp::NumericMatr
   torch::Tensor a = matrix_to_tensor(theta).to(device);
   DataBatch d = to_device(as_batch(x, lengths, context), device);
   if (fit_standardization) est->fit_standardization(a, d);
+  est->seed_augmentation(as_seed(Rcpp::as<double>(options["seed"])) + 1);
   return batch_tensors(a, d);
 }
 

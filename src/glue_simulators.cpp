@@ -36,6 +36,11 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
     Rcpp::NumericMatrix normals(static_cast<int>(mirrors.size()), static_cast<int>(sim->dim_theta()));
     for (size_t k = 0; k < mirrors.size(); ++k)
       for (size_t j = 0; j < mirrors[k].size(); ++j) normals(k, j) = mirrors[k][j];
+    Rcpp::List equivariances;
+    for (const auto& e : sim->equivariances()) {
+      equivariances.push_back(Rcpp::List::create(Rcpp::Named("theta") = std::vector<double>(e.theta.begin(), e.theta.end()),
+                                                 Rcpp::Named("x") = std::vector<double>(e.x.begin(), e.x.end())));
+    }
     return Rcpp::List::create(Rcpp::Named("parameter_names") = sim->parameter_names(),
                               Rcpp::Named("data_names") = sim->data_names(),
                               Rcpp::Named("data_shape") = shape,
@@ -43,7 +48,7 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
                               Rcpp::Named("symmetric") = std::vector<double>(sym.begin(), sym.end()),
                               Rcpp::Named("lower") = support.lower, Rcpp::Named("upper") = support.upper,
                               Rcpp::Named("truncated") = std::vector<double>(cut.begin(), cut.end()),
-                              Rcpp::Named("reflections") = normals);
+                              Rcpp::Named("reflections") = normals, Rcpp::Named("equivariances") = equivariances);
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

@@ -384,6 +384,89 @@ TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
                c10::Error);  // the net must take the moments too
 }
 
+// Equivariances: sets of 4 points of 2 whose first coordinate may flip
+// (with theta_1 and theta_3) and whose coordinates may swap (with theta_1 and
+// theta_2): a group of 8. Training batches are transformed at random;
+// densities and draws are averaged over the group, so exactly equivariant.
+TEST(PosteriorEstimator, EquivariancesAugmentTrainingAndMakeThePosteriorEquivariant) {
+  auto gen = make_generator(12);
+  const std::vector<int64_t> shape = {4, 2};
+  const int64_t width = PosteriorEstimatorImpl::context_width(8, shape);
+  auto flow = make_coupling_flow(CouplingFlowOptions(3, width).n_layers(2).hidden({16}), gen);
+  perturb(*flow, gen, 0.3);
+  const std::vector<Equivariance> group = {{{-1, 2, -3}, {-1, 2}}, {{2, 1, 3}, {2, 1}}};
+  auto options = PosteriorEstimatorOptions(3, 8).set_shape(shape);
+  PosteriorEstimator est(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(options).equivariances(group));
+  PosteriorEstimator plain(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), options);
+  EXPECT_EQ(est->group_size(), 8);
+  EXPECT_EQ(plain->group_size(), 1);
+  auto train_theta = torch::randn({64, 3}, gen, torch::kDouble), train_x = torch::randn({64, 8}, gen, torch::kDouble);
+  est->to(torch::kDouble);
+  plain->to(torch::kDouble);
+  est->fit_standardization(train_theta, train_x);
+  // est fits its standardization over the group: row i transformed by element i mod 8
+  auto [aug_theta, aug_x] = est->transform(train_theta, DataBatch{train_x, {}, {}},
+                                           torch::arange(64, torch::kLong).remainder(8));
+  plain->fit_standardization(aug_theta, aug_x.x);
+  // element 1 is the first generator: theta_1 and theta_3 flip, and every point's first coordinate
+  auto theta = torch::randn({5, 3}, gen, torch::kDouble), x = torch::randn({5, 8}, gen, torch::kDouble);
+  auto [t1, d1] = est->transform(theta, DataBatch{x, {}, {}}, torch::ones({5}, torch::kLong));
+  EXPECT_TRUE(torch::equal(t1, theta * torch::tensor({-1.0, 1.0, -1.0}, torch::kDouble)));
+  EXPECT_TRUE(torch::equal(d1.x, x * torch::tensor({-1.0, 1.0}, torch::kDouble).repeat({4})));
+  // element 2, the swap: theta_1 <-> theta_2 and each point's coordinates
+  auto [t2, d2] = est->transform(theta, DataBatch{x, {}, {}}, torch::full({5}, 2, torch::kLong));
+  EXPECT_TRUE(torch::equal(t2, theta.index_select(1, torch::tensor({1, 0, 2}, torch::kLong))));
+  EXPECT_TRUE(torch::equal(d2.x, x.index_select(1, torch::tensor({1, 0, 3, 2, 5, 4, 7, 6}, torch::kLong))));
+  // the density is the same at (g theta, g x) for every g; the net's own is not
+  est->eval();
+  plain->eval();
+  {
+    torch::NoGradGuard no_grad;
+    auto lp = est->log_prob(theta, x);
+    for (int64_t g = 1; g < 8; ++g) {
+      auto [tg, dg] = est->transform(theta, DataBatch{x, {}, {}}, torch::full({5}, g, torch::kLong));
+      EXPECT_TRUE(torch::allclose(est->log_prob(tg, dg), lp, 1e-9, 1e-9)) << "group element " << g;
+    }
+    auto [tf, df] = est->transform(theta, DataBatch{x, {}, {}}, torch::ones({5}, torch::kLong));
+    EXPECT_FALSE(torch::allclose(plain->log_prob(tf, df.x), plain->log_prob(theta, x), 1e-3, 1e-3));
+    // and it is the mean of the net's densities over the group
+    auto mean = torch::zeros({5}, torch::kDouble);
+    for (int64_t g = 0; g < 8; ++g) {
+      auto [tg, dg] = est->transform(theta, DataBatch{x, {}, {}}, torch::full({5}, g, torch::kLong));
+      mean += plain->log_prob(tg, dg.x).exp() / 8.0;
+    }
+    EXPECT_TRUE(torch::allclose(lp, mean.log(), 1e-9, 1e-9));
+    // draws for g x are g applied to draws for x, in distribution
+    auto one = x.narrow(0, 0, 1);
+    auto draws = est->sample(40000, one, gen).squeeze(0);
+    auto flipped = est->sample(40000, d1.x.narrow(0, 0, 1), gen).squeeze(0);
+    ASSERT_EQ(draws.sizes(), (std::vector<int64_t>{40000, 3}));
+    auto sd = draws.std(0);
+    EXPECT_TRUE(((flipped.mean(0) - draws.mean(0) * torch::tensor({-1.0, 1.0, -1.0}, torch::kDouble)).abs() < 0.05 * sd)
+                    .all().item<bool>());
+    EXPECT_TRUE(((flipped.std(0) - sd).abs() < 0.05 * sd).all().item<bool>());
+  }
+  // training batches are transformed at random, from a seeded stream; validation ones are not
+  est->train();
+  est->seed_augmentation(5);
+  auto a = est->loss(theta, x).item<double>();
+  est->seed_augmentation(5);
+  EXPECT_EQ(est->loss(theta, x).item<double>(), a);
+  std::vector<double> seen;
+  for (int k = 0; k < 10; ++k) seen.push_back(est->loss(theta, x).item<double>());
+  EXPECT_GT(*std::max_element(seen.begin(), seen.end()) - *std::min_element(seen.begin(), seen.end()), 1e-6);
+  est->eval();
+  EXPECT_EQ(est->loss(theta, x).item<double>(), est->loss(theta, x).item<double>());
+  // bad declarations
+  auto bad = [&](std::vector<Equivariance> g) {
+    return PosteriorEstimator(flow.ptr(), std::shared_ptr<SummaryNetImpl>(), PosteriorEstimatorOptions(options).equivariances(g));
+  };
+  EXPECT_THROW(bad({{{1, 1, 3}, {1, 2}}}), c10::Error);     // not a permutation
+  EXPECT_THROW(bad({{{1, 2}, {1, 2}}}), c10::Error);        // too short for theta
+  EXPECT_THROW(bad({{{1, 2, 3}, {1, 2, 3}}}), c10::Error);  // a point has 2 variables
+  EXPECT_THROW(bad({{{1, 2, 4}, {1, 2}}}), c10::Error);     // index out of range
+}
+
 // The features appended to flat set data: sorted points, then the mean, log
 // standard deviations and correlations (2) or the mean products (1).
 TEST(PosteriorEstimator, SetFeaturesAreLocationLogScaleAndCorrelation) {

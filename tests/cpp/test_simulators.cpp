@@ -192,6 +192,53 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
       }
     }
   }
+  // a declared equivariance g: signed permutations of the parameters and of
+  // the data values (each point's, for sets); g maps the support onto
+  // itself, and the data of g theta have the distribution of g applied to
+  // the data of theta
+  const auto set = sim->set_structure();
+  const int64_t per_point = set.size() == 2 ? set[1] : dx, points = dx / per_point;
+  auto apply = [](const std::vector<int64_t>& g, const double* v, double* out) {
+    for (size_t i = 0; i < g.size(); ++i) out[i] = g[i] < 0 ? -v[-g[i] - 1] : v[g[i] - 1];
+  };
+  const auto equivariances = sim->equivariances();
+  for (size_t m = 0; m < equivariances.size(); ++m) {
+    const auto& e = equivariances[m];
+    ASSERT_EQ(static_cast<int64_t>(e.theta.size()), d);
+    ASSERT_EQ(static_cast<int64_t>(e.x.size()), per_point);
+    ASSERT_EQ(points * per_point, dx);
+    for (int64_t k = 0; k < d; ++k) {  // support: bounds move with their parameter (flipped with its sign)
+      if (support.lower.empty()) break;
+      const int64_t j = std::abs(e.theta[k]) - 1;
+      const double lo = e.theta[k] < 0 ? -support.upper[j] : support.lower[j];
+      const double hi = e.theta[k] < 0 ? -support.lower[j] : support.upper[j];
+      EXPECT_EQ(lo, support.lower[k]) << "equivariance " << m << ", parameter " << k;
+      EXPECT_EQ(hi, support.upper[k]) << "equivariance " << m << ", parameter " << k;
+    }
+    for (int64_t p = 0; p < 4; ++p) {
+      std::vector<double> theta(reps * d), moved(reps * d), a(reps * dx), b(reps * dx), ga(dx);
+      for (int64_t i = 0; i < reps; ++i) {
+        for (int64_t k = 0; k < d; ++k) theta[i * d + k] = s.theta[p * d + k];
+        apply(e.theta, &theta[i * d], &moved[i * d]);
+      }
+      simulate_to(*sim, reps, 5, 2, theta.data(), a.data(), false, true);
+      simulate_to(*sim, reps, 6, 2, moved.data(), b.data(), false, true);
+      for (int64_t i = 0; i < reps; ++i) {  // a <- g a
+        for (int64_t q = 0; q < points; ++q) apply(e.x, &a[i * dx + q * per_point], &ga[q * per_point]);
+        std::copy(ga.begin(), ga.end(), a.begin() + i * dx);
+      }
+      for (int64_t k = 0; k < dx; ++k) {
+        for (int64_t l = -1; l < k; ++l) {
+          double ma = 0, mb = 0;
+          for (int64_t i = 0; i < reps; ++i) {
+            ma += std::tanh(a[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(a[i * dx + l])) / reps;
+            mb += std::tanh(b[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(b[i * dx + l])) / reps;
+          }
+          EXPECT_NEAR(ma, mb, 0.06) << "equivariance " << m << " at draw " << p << ", data values " << k << ", " << l;
+        }
+      }
+    }
+  }
   for (size_t a = 0; a < normals.size(); ++a)  // orthogonal mirrors
     for (size_t b = a + 1; b < normals.size(); ++b) {
       double dot = 0;

@@ -212,6 +212,78 @@ test_that("reflection() learns one side of a mirror: a proper, mirror-even poste
   expect_identical(as.matrix(sample_posterior(load_amortizer(path), small$data[1, ], n_draws = 2000, seed = 1)), d)
 })
 
+test_that("equivariance(): trains on transformed simulations and gives an equivariant posterior that matches the exact one", {
+  # t ~ N(0, I_2), x ~ N(t, I_2): unchanged by swapping (t1, x1) with (t2, x2)
+  # and by flipping the signs of t1 and x1; the posterior is N(x / 2, I / 2)
+  sim <- simulator(prior = function(n) cbind(t1 = stats::rnorm(n), t2 = stats::rnorm(n)),
+                   model = function(theta) cbind(x1 = theta[, 1] + stats::rnorm(nrow(theta)),
+                                                 x2 = theta[, 2] + stats::rnorm(nrow(theta))))
+  eq <- configurator(equivariance(c(2, 1), c(2, 1)), equivariance(c(-1, 2), c(-1, 2)))
+  expect_match(format(eq$steps[[1]]), "equivariance: parameters \\(2, 1\\) with data \\(2, 1\\)")
+  fit <- train(amortizer(tiny_net(), configurator = eq), sim, n_sims = 3000, epochs = 40, seed = 1, verbose = FALSE)
+  expect_length(fit$config$core$equivariances, 2)
+  expect_output(print(fit), "equivariance: trained on every simulation transformed by 2 signed permutations")
+  y <- c(x1 = 1.2, x2 = -0.4)
+  d <- as.matrix(sample_posterior(fit, y, n_draws = 4000, seed = 1))[, c("t1", "t2")]
+  expect_equal(unname(colMeans(d)), unname(y / 2), tolerance = 0.08)
+  expect_equal(unname(apply(d, 2, stats::sd)), rep(sqrt(0.5), 2), tolerance = 0.08)
+  # exactly equivariant: the density at (g t, g x) is that at (t, x)
+  th <- cbind(t1 = c(0.3, -0.2, 1.1), t2 = c(0.4, 0.9, -0.6))
+  lp <- posterior_log_density(fit, th, y)
+  # (columns are matched by name: swap the values, keep the names)
+  swap_th <- cbind(t1 = th[, 2], t2 = th[, 1])
+  swap_y <- c(x1 = y[[2]], x2 = y[[1]])
+  expect_equal(posterior_log_density(fit, swap_th, swap_y), lp, tolerance = 1e-8)
+  expect_equal(posterior_log_density(fit, cbind(-th[, 1], th[, 2]), c(-y[1], y[2])), lp, tolerance = 1e-8)
+  expect_equal(lp, rowSums(stats::dnorm(th, rep(y / 2, each = 3), sqrt(0.5), log = TRUE)), tolerance = 0.1)
+  grid <- as.matrix(expand.grid(t1 = seq(-3, 4, 0.05), t2 = seq(-4, 3, 0.05)))
+  expect_equal(sum(exp(posterior_log_density(fit, grid, y))) * 0.05^2, 1, tolerance = 0.02)
+  # without the declaration the network's density is not equivariant
+  plain <- train(amortizer(tiny_net()), sim, n_sims = 300, epochs = 2, seed = 1, verbose = FALSE)
+  expect_length(plain$config$core$equivariances, 0)
+  expect_false(isTRUE(all.equal(posterior_log_density(plain, swap_th, swap_y), posterior_log_density(plain, th, y))))
+  # errors: not signed permutations, wrong lengths, a prior the transformation changes, data steps
+  expect_error(equivariance(c(1, 1), c(1, 2)), "signed permutation", class = "amortized_error_argument")
+  expect_error(equivariance(c(2, 1), c(1, 3)), "`data` must be a signed permutation", class = "amortized_error_argument")
+  expect_error(equivariance(c(2, 1)), "`data` must be a signed permutation", class = "amortized_error_argument")
+  sims <- simulate(sim, 200, seed = 1)
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(equivariance(c(2, 1, 3), c(2, 1)))), sims,
+                     epochs = 1, verbose = FALSE), "signed permutation of the 2 parameters", class = "amortized_error_argument")
+  positive <- simulate(simulator(prior = function(n) cbind(t1 = stats::runif(n), t2 = stats::rnorm(n)),
+                                 model = function(theta) theta + stats::rnorm(length(theta))), 200, seed = 1)
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(equivariance(c(-1, 2), c(-1, 2)), constrain(t1 = c(0, 1)))),
+                     positive, epochs = 1, verbose = FALSE), "outside their bounds", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny_net(), configurator = configurator(equivariance(c(2, 1), c(2, 1)), nan_to_num())),
+                     sims, epochs = 1, verbose = FALSE), "data steps", class = "amortized_error_argument")
+})
+
+test_that("slcp declares its equivariances: per point, kept with its simulations, dropped where they do not apply", {
+  slcp <- benchmark_simulator("slcp")
+  expect_length(slcp$equivariances, 3)
+  expect_identical(slcp$equivariances[[3]], list(parameters = c(2L, 1L, 4L, 3L, 5L), data = c(2L, 1L)))
+  expect_output(print(slcp), "equivariance: \\(theta_1, theta_5\\) -> \\(-theta_1, -theta_5\\)")
+  sims <- simulate(slcp, 300, seed = 1)
+  expect_identical(sims$equivariances, slcp$equivariances)
+  fit <- train(amortizer(tiny_net()), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(fit$config$core$equivariances[[1]], list(theta = c(-1L, 2L, 3L, 4L, -5L), x = c(-1L, 2L)))
+  # flipping every point's first coordinate flips theta_1 and theta_5 in the posterior
+  y <- sims$data[1, ]
+  flip <- y * rep(c(-1, 1), 4)
+  th <- sims$parameters[2:4, ]
+  expect_equal(posterior_log_density(fit, th, y), posterior_log_density(fit, th * rep(c(-1, 1, 1, 1, -1), each = 3), flip),
+               tolerance = 1e-8)
+  # without the set structure, the permutation is spread over every point
+  flat <- train(amortizer(tiny_net(), use_structure = FALSE, configurator = configurator(equivariance(c(2, 1, 4, 3, 5), c(2, 1)))),
+                sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(flat$config$core$equivariances[[1]]$x, c(2L, 1L, 4L, 3L, 6L, 5L, 8L, 7L))
+  # equivariance() declares none; use_structure = FALSE and data steps drop the simulator's
+  for (a in list(amortizer(tiny_net(), configurator = configurator(equivariance())),
+                 amortizer(tiny_net(), use_structure = FALSE),
+                 amortizer(tiny_net(), configurator = configurator(nan_to_num())))) {
+    expect_length(train(a, sims, epochs = 1, seed = 1, verbose = FALSE)$config$core$equivariances, 0)
+  }
+})
+
 test_that("symmetric() checks its parameters and their bounds; simulators declare symmetries and support", {
   sims <- simulate(scale_sim(), 300, seed = 1)
   expect_error(symmetric(1), "variable names as strings", class = "amortized_error_argument")

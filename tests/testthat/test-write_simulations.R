@@ -11,6 +11,7 @@ test_that("write_simulations() and read_simulations() round-trip flat and set da
   write_simulations(declared, file.path(dir, "declared"))
   expect_identical(read_simulations(file.path(dir, "declared")), declared)
   expect_identical(declared$symmetric, c("theta_3", "theta_4"))
+  expect_length(declared$equivariances, 3)  # kept: the read-back object is identical
   positive <- simulate(benchmark_simulator("sir"), 20, seed = 1)  # support (0, Inf): infinity survives JSON
   write_simulations(positive, file.path(dir, "positive"))
   expect_identical(read_simulations(file.path(dir, "positive")), positive)

@@ -5,7 +5,10 @@ test_that("z-scores and contraction of the exact-posterior gaussian_linear", {
   m <- zc$metrics
   # posterior variance 0.05 of prior variance 0.1: contraction 0.5; z ~ N(0, 1)
   expect_true(all(abs(m$mean_contraction - 0.5) < 0.1))
-  expect_true(all(abs(m$mean_z) < 0.2))
+  # the mean z of the exact posterior on these simulations (its own sampling
+  # error, about 0.05, reaches 0.13 here): the network's bias stays within 0.1 sd
+  exact_z <- colMeans((sims$data / 2 - sims$parameters) / sqrt(0.05))
+  expect_true(all(abs(m$mean_z - exact_z[m$parameter]) < 0.1))
   expect_true(all(abs(m$sd_z - 1) < 0.2))
   expect_output(print(zc), "sd_z near 1")
   p <- autoplot(zc)

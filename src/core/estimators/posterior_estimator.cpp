@@ -110,6 +110,103 @@ void PosteriorEstimatorImpl::check_options() {
   n_extra_ = (o.variable_length() ? std::max<int64_t>(o.sources(), 1) : 0) + o.dim_context();
   if (n_extra_ > 0) extra_std_ = register_module("extra_standardize", Standardize(n_extra_));
   if (o.linear_residual()) residual_ = register_module("linear_residual", LinearResidual(o.dim_theta(), width));
+  build_group();
+}
+
+namespace {
+
+using SignedPerm = std::vector<int64_t>;
+
+void check_signed_permutation(const SignedPerm& p, size_t size, const std::string& what, size_t k) {
+  TORCH_CHECK(p.size() == size, "equivariance ", k + 1, ": ", what, " needs ", size, " entries, got ", p.size());
+  std::vector<bool> seen(size, false);
+  for (int64_t v : p) {
+    const int64_t j = v < 0 ? -v : v;
+    TORCH_CHECK(j >= 1 && j <= static_cast<int64_t>(size) && !seen[j - 1], "equivariance ", k + 1, ": ", what,
+                " must be a signed permutation of 1..", size, " (each index once, any sign)");
+    seen[j - 1] = true;
+  }
+}
+
+// a after b: (a o b)_i = sign(a_i) b_|a_i|.
+SignedPerm compose(const SignedPerm& a, const SignedPerm& b) {
+  SignedPerm out(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out[i] = a[i] < 0 ? -b[-a[i] - 1] : b[a[i] - 1];
+  return out;
+}
+
+}  // namespace
+
+void PosteriorEstimatorImpl::build_group() {
+  const auto& gens = options_.equivariances();
+  if (gens.empty()) return;
+  TORCH_CHECK(!has_fusion(), "equivariances do not work with a fusion network");
+  const auto& set = options_.set_shape();
+  const size_t dt = static_cast<size_t>(dim_theta());
+  const size_t dx = static_cast<size_t>(set.empty() ? dim_x() : set[1]);
+  for (size_t k = 0; k < gens.size(); ++k) {
+    check_signed_permutation(gens[k].theta, dt, "theta", k);
+    check_signed_permutation(gens[k].x, dx, "x", k);
+  }
+  // the closure: every product of generators, found breadth first
+  using Element = std::pair<SignedPerm, SignedPerm>;
+  SignedPerm id_t(dt), id_x(dx);
+  std::iota(id_t.begin(), id_t.end(), 1);
+  std::iota(id_x.begin(), id_x.end(), 1);
+  std::vector<Element> group{{id_t, id_x}};
+  for (size_t next = 0; next < group.size(); ++next) {
+    for (const auto& g : gens) {
+      Element e{compose(g.theta, group[next].first), compose(g.x, group[next].second)};
+      if (std::find(group.begin(), group.end(), e) != group.end()) continue;
+      TORCH_CHECK(group.size() < 10000, "the equivariances generate a group of more than 10000 elements");
+      group.push_back(std::move(e));
+    }
+  }
+  // gather tables; flat set data: each point's variables permuted alike
+  const int64_t points = set.empty() ? 1 : set[0];
+  const int64_t g_n = static_cast<int64_t>(group.size());
+  std::vector<int64_t> ti, xi;
+  std::vector<double> ts, xs;
+  for (const auto& [t, x] : group) {
+    for (int64_t v : t) {
+      ti.push_back((v < 0 ? -v : v) - 1);
+      ts.push_back(v < 0 ? -1.0 : 1.0);
+    }
+    for (int64_t p = 0; p < points; ++p) {
+      for (int64_t v : x) {
+        xi.push_back(p * static_cast<int64_t>(dx) + (v < 0 ? -v : v) - 1);
+        xs.push_back(v < 0 ? -1.0 : 1.0);
+      }
+    }
+  }
+  group_theta_index_ = torch::tensor(ti, torch::kLong).reshape({g_n, -1});
+  group_theta_sign_ = torch::tensor(ts, torch::kDouble).reshape({g_n, -1});
+  group_x_index_ = torch::tensor(xi, torch::kLong).reshape({g_n, -1});
+  group_x_sign_ = torch::tensor(xs, torch::kDouble).reshape({g_n, -1});
+}
+
+std::pair<Tensor, DataBatch> PosteriorEstimatorImpl::transform(const Tensor& theta, const DataBatch& d,
+                                                               const Tensor& elements) const {
+  check_data(d);
+  check_shape(theta, "theta", {rows(d), dim_theta()});
+  check_shape(elements, "elements", {rows(d)});
+  if (group_size() == 1) return {theta, d};
+  const Tensor e = elements.to(torch::kCPU, torch::kLong);
+  TORCH_CHECK(e.numel() == 0 || (e.min().item<int64_t>() >= 0 && e.max().item<int64_t>() < group_size()),
+              "group elements must be in 0..", group_size() - 1);
+  auto pick = [&](const Tensor& table, const Tensor& like) {
+    return table.index_select(0, e).to(like.device(), table.scalar_type() == torch::kLong ? torch::kLong
+                                                                                              : like.scalar_type());
+  };
+  Tensor t = theta.gather(1, pick(group_theta_index_, theta)) * pick(group_theta_sign_, theta);
+  DataBatch out = d;
+  Tensor xi = pick(group_x_index_, d.x), xs = pick(group_x_sign_, d.x);
+  if (d.x.dim() == 3) {  // [batch, n, dim_x]: every point alike
+    xi = xi.unsqueeze(1).expand({-1, d.x.size(1), -1});
+    xs = xs.unsqueeze(1);
+  }
+  out.x = d.x.gather(d.x.dim() - 1, xi) * xs;
+  return {t, out};
 }
 
 PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta,
@@ -277,10 +374,13 @@ Tensor PosteriorEstimatorImpl::raw_extra(const DataBatch& d) const {
 
 Tensor PosteriorEstimatorImpl::extra_context(const DataBatch& d) const { return extra_std_->apply(raw_extra(d)); }
 
-void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta, const DataBatch& d) {
-  check_data(d);
-  check_shape(theta, "theta", {rows(d), dim_theta()});
+void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta_in, const DataBatch& d_in) {
+  check_data(d_in);
+  check_shape(theta_in, "theta", {rows(d_in), dim_theta()});
   torch::NoGradGuard no_grad;
+  // with a group: row i transformed by element i mod G, so that the
+  // standardization is (close to) invariant
+  auto [theta, d] = transform(theta_in, d_in, torch::arange(rows(d_in), torch::kLong).remainder(group_size()));
   const Tensor folded = fold(rotate(theta));
   const Tensor unbounded = bounds_ ? bounds_->forward(folded, Tensor()).first : folded;
   if (options_.standardize_theta()) theta_std_->fit(unbounded);
@@ -325,12 +425,70 @@ std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, co
 }
 
 Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
+  if (!is_training() || group_size() == 1) return loss_of(theta, d);
+  auto [t, a] = transform(theta, d, torch::randint(0, group_size(), {rows(d)}, augment_gen_, torch::kLong));
+  return loss_of(t, a);
+}
+
+Tensor PosteriorEstimatorImpl::loss_of(const Tensor& theta, const DataBatch& d) {
   check_shape(theta, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
   return net_->loss(to_net(fold(rotate(theta)), cond).first, cond);
 }
 
-Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta_in, const DataBatch& d) {
+namespace {
+
+// Every row of the data `times` times, block after block.
+DataBatch repeat_rows(const DataBatch& d, int64_t times) {
+  auto rep = [times](const Tensor& t) {
+    if (!t.defined()) return t;
+    std::vector<int64_t> r(t.dim(), 1);
+    r[0] = times;
+    return t.repeat(r);
+  };
+  DataBatch out = d;
+  out.x = rep(d.x);
+  out.lengths = rep(d.lengths);
+  out.context = rep(d.context);
+  return out;
+}
+
+}  // namespace
+
+Tensor PosteriorEstimatorImpl::untransform_theta(const Tensor& theta, const Tensor& elements) const {
+  const Tensor e = elements.to(torch::kCPU, torch::kLong);
+  Tensor idx = group_theta_index_.index_select(0, e).to(theta.device());
+  Tensor sign = group_theta_sign_.index_select(0, e).to(theta.device(), theta.scalar_type());
+  return torch::zeros_like(theta).scatter(1, idx, theta * sign);  // signs are +-1: their own inverses
+}
+
+Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta, const DataBatch& d) {
+  if (!symmetrized()) return log_prob_of(theta, d);
+  // the mean density over the group: log (1/G) sum_g q(g theta | g x)
+  check_shape(theta, "theta", {rows(d), dim_theta()});
+  const int64_t g_n = group_size(), b = rows(d);
+  Tensor elements = torch::arange(g_n, torch::kLong).repeat_interleave(b);
+  auto [t, dg] = transform(theta.repeat({g_n, 1}), repeat_rows(d, g_n), elements);
+  return torch::logsumexp(log_prob_of(t, dg).view({g_n, b}), 0) - std::log(static_cast<double>(g_n));
+}
+
+Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generator& gen) {
+  if (!symmetrized()) return sample_of(n, d, gen);
+  // an equal mixture of g^-1 q(. | g x) over the group: ceil(n / G) draws
+  // from each member, shuffled, the first n kept
+  check_data(d);
+  const int64_t g_n = group_size(), b = rows(d), m = (n + g_n - 1) / g_n, k = dim_theta();
+  Tensor elements = torch::arange(g_n, torch::kLong).repeat_interleave(b);
+  DataBatch dg = transform(torch::zeros({g_n * b, k}, torch::kDouble).to(d.x.device()), repeat_rows(d, g_n),
+                           elements).second;
+  Tensor draws = sample_of(m, dg, gen);  // [G b, m, k]
+  draws = untransform_theta(draws.reshape({-1, k}), elements.repeat_interleave(m)).view({g_n, b, m, k});
+  draws = draws.permute({1, 0, 2, 3}).reshape({b, g_n * m, k});
+  Tensor order = torch::rand({b, g_n * m}, gen, torch::kDouble).argsort(/*dim=*/int64_t{1}).narrow(1, 0, n).to(draws.device());
+  return draws.gather(1, order.unsqueeze(2).expand({b, n, k}));
+}
+
+Tensor PosteriorEstimatorImpl::log_prob_of(const Tensor& theta_in, const DataBatch& d) {
   check_shape(theta_in, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
   // a symmetric parameter's density is half that of its absolute value
@@ -379,7 +537,7 @@ Tensor PosteriorEstimatorImpl::log_support_mass_of(const Tensor& cond) {
   }
   return torch::cat(mass).log().index_select(0, inverse.to(torch::kLong)).to(cond.scalar_type());
 }
-Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generator& gen) {
+Tensor PosteriorEstimatorImpl::sample_of(int64_t n, const DataBatch& d, at::Generator& gen) {
   Tensor cond = condition(d);
   return support_ ? draw_truncated(n, cond, gen) : draw(n, cond, gen);
 }

@@ -36,6 +36,8 @@ class TwoMoons : public Benchmark {
     const double r = 1.0 / std::sqrt(2.0);
     return {{r, r}};
   }
+  // swapping t1 and t2 flips t2 - t1, and x_2 along with it (sin a is even in law)
+  std::vector<Equivariance> equivariances() const override { return {{{2, 1}, {1, -2}}}; }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 2, -1.0, 1.0, rng, theta);
   }
@@ -68,6 +70,12 @@ class Slcp : public Benchmark {
   std::vector<int64_t> set_structure() const override { return {4, 2}; }
   // the covariance depends on t3 and t4 only through their squares
   std::vector<int64_t> symmetric_parameters() const override { return {2, 3}; }
+  // The prior box and the normal family are unchanged by flipping a
+  // coordinate of the points (its mean flips, and so does the correlation)
+  // and by swapping the coordinates (means and scales swap).
+  std::vector<Equivariance> equivariances() const override {
+    return {{{-1, 2, 3, 4, -5}, {-1, 2}}, {{1, -2, 3, 4, -5}, {1, -2}}, {{2, 1, 4, 3, 5}, {2, 1}}};
+  }
   Support prior_support() const override { return box(5, -3.0, 3.0); }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     fill_uniform(n * 5, -3.0, 3.0, rng, theta);

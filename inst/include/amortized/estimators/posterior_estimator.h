@@ -6,6 +6,7 @@
 // FusionNet.
 #pragma once
 
+#include "amortized/equivariance.h"
 #include "amortized/flows/inference_net.h"
 #include "amortized/summary/fusion.h"
 #include "amortized/summary/summary_net.h"
@@ -95,6 +96,17 @@ struct PosteriorEstimatorOptions {
   TORCH_ARG(std::vector<double>, truncate_lower) = {};
   TORCH_ARG(std::vector<double>, truncate_upper) = {};
   TORCH_ARG(int64_t, truncation_draws) = 4096;
+  // Equivariances of the joint distribution (empty: none). Training
+  // batches (the module in training mode) have each row transformed by a
+  // random element of the group they generate, as if there were that many
+  // times more simulations, and the standardization is fitted over the
+  // group. For groups of at most 64 elements, draws and densities are those
+  // of the equal mixture of g^-1 q(. | g x) over the group's elements g, an
+  // exactly equivariant posterior (densities cost G evaluations). The transformed parameters must stay inside the bounds and the
+  // truncation (the prior is invariant), and context variables must be
+  // invariant. Not with a fusion network; the group has at most 10000
+  // elements.
+  TORCH_ARG(std::vector<Equivariance>, equivariances) = {};
 };
 
 class PosteriorEstimatorImpl : public torch::nn::Module {
@@ -128,6 +140,14 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // log of the net's mass inside the truncation for each data set: [batch]
   // (zeros without a truncation).
   Tensor log_support_mass(const DataBatch& data);
+  // The number of elements of the group the equivariances generate (1:
+  // none).
+  int64_t group_size() const { return group_theta_index_.defined() ? group_theta_index_.size(0) : 1; }
+  // theta and the data with row i transformed by group element
+  // elements[i] (0: the identity; see group_size()).
+  std::pair<Tensor, DataBatch> transform(const Tensor& theta, const DataBatch& data, const Tensor& elements) const;
+  // Seeds the random choice of group elements of training batches.
+  void seed_augmentation(uint64_t seed) { augment_gen_ = make_generator(seed); }
   // What the inference net is conditioned on: [batch, context width]. With
   // a summary network its first summary_net().output_dim() columns are the
   // learned summary statistics.
@@ -186,6 +206,19 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   Tensor log_support_mass_of(const Tensor& cond);
   // options.symmetric() as an index tensor on `device`.
   Tensor symmetric_index(const torch::Device& device) const;
+  // The group of options.equivariances(): its elements as gather indices
+  // and signs of theta [G, dim_theta] and of the data [G, width] (width:
+  // dim_x, per point with a summary network), identity first.
+  void build_group();
+  Tensor loss_of(const Tensor& theta, const DataBatch& data);
+  // Draws and densities of the net itself (sample() and log_prob() average
+  // them over a group of at most 64 elements).
+  Tensor sample_of(int64_t n, const DataBatch& data, at::Generator& gen);
+  Tensor log_prob_of(const Tensor& theta, const DataBatch& data);
+  // theta [rows, dim_theta] with row i transformed back by the inverse of
+  // group element elements[i].
+  Tensor untransform_theta(const Tensor& theta, const Tensor& elements) const;
+  bool symmetrized() const { return group_size() > 1 && group_size() <= 64; }
   // x with each set's points in canonical order and the set's moments
   // appended (x itself for flat data).
   Tensor canonical(const Tensor& x) const;
@@ -200,6 +233,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   Standardize theta_std_{nullptr}, x_std_{nullptr}, extra_std_{nullptr};
   LinearResidual residual_{nullptr};
   int64_t n_extra_ = 0;
+  Tensor group_theta_index_, group_theta_sign_, group_x_index_, group_x_sign_;  // undefined: no group
+  at::Generator augment_gen_ = make_generator(0);
 };
 TORCH_MODULE(PosteriorEstimator);
 

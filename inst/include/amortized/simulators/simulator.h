@@ -2,6 +2,8 @@
 // plain row-major arrays, so they compile fast and run anywhere.
 #pragma once
 
+#include "amortized/equivariance.h"
+
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -94,6 +96,10 @@ class Simulator {
   // posterior is even under that reflection (two_moons: (t1, t2) -> (-t2,
   // -t1), n = (1, 1) / sqrt 2). Estimators can learn one side of the mirror.
   virtual std::vector<std::vector<double>> reflections() const { return {}; }
+  // Equivariances of the joint distribution of parameters and data (see
+  // Equivariance; x permutes each point's variables for set data):
+  // estimators can train as if there were that many times more simulations.
+  virtual std::vector<Equivariance> equivariances() const { return {}; }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }
