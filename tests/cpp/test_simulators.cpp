@@ -153,6 +153,20 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
     for (int64_t k = 0; k < d; ++k) out[k] = theta[k] - 2 * dot * n[k];
   };
   const int64_t reps = 10000, dx = sim->dim_x();
+  // two samples of reps data sets have the same law: the means of tanh(x_k)
+  // and of tanh(x_k) tanh(x_l) agree
+  auto expect_same_law = [&](const std::vector<double>& a, const std::vector<double>& b, const std::string& what) {
+    for (int64_t k = 0; k < dx; ++k) {
+      for (int64_t l = -1; l < k; ++l) {
+        double ma = 0, mb = 0;
+        for (int64_t i = 0; i < reps; ++i) {
+          ma += std::tanh(a[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(a[i * dx + l])) / reps;
+          mb += std::tanh(b[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(b[i * dx + l])) / reps;
+        }
+        EXPECT_NEAR(ma, mb, 0.06) << what << ", data values " << k << ", " << l;
+      }
+    }
+  };
   for (size_t m = 0; m < normals.size(); ++m) {
     const auto& n = normals[m];
     if (!support.lower.empty()) {  // the support's corners (of the bounded box) map into it
@@ -180,16 +194,7 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
       }
       simulate_to(*sim, reps, 5, 2, theta.data(), a.data(), false, true);
       simulate_to(*sim, reps, 6, 2, flipped.data(), b.data(), false, true);
-      for (int64_t k = 0; k < dx; ++k) {
-        for (int64_t l = -1; l < k; ++l) {
-          double ma = 0, mb = 0;
-          for (int64_t i = 0; i < reps; ++i) {
-            ma += std::tanh(a[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(a[i * dx + l])) / reps;
-            mb += std::tanh(b[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(b[i * dx + l])) / reps;
-          }
-          EXPECT_NEAR(ma, mb, 0.06) << "mirror " << m << " at draw " << p << ", data values " << k << ", " << l;
-        }
-      }
+      expect_same_law(a, b, "mirror " + std::to_string(m) + " at draw " + std::to_string(p));
     }
   }
   // a declared equivariance g: signed permutations of the parameters and of
@@ -227,16 +232,7 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
         for (int64_t q = 0; q < points; ++q) apply(e.x, &a[i * dx + q * per_point], &ga[q * per_point]);
         std::copy(ga.begin(), ga.end(), a.begin() + i * dx);
       }
-      for (int64_t k = 0; k < dx; ++k) {
-        for (int64_t l = -1; l < k; ++l) {
-          double ma = 0, mb = 0;
-          for (int64_t i = 0; i < reps; ++i) {
-            ma += std::tanh(a[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(a[i * dx + l])) / reps;
-            mb += std::tanh(b[i * dx + k]) * (l < 0 ? 1.0 : std::tanh(b[i * dx + l])) / reps;
-          }
-          EXPECT_NEAR(ma, mb, 0.06) << "equivariance " << m << " at draw " << p << ", data values " << k << ", " << l;
-        }
-      }
+      expect_same_law(a, b, "equivariance " + std::to_string(m) + " at draw " + std::to_string(p));
     }
   }
   for (size_t a = 0; a < normals.size(); ++a)  // orthogonal mirrors
