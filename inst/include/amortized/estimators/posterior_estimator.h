@@ -102,10 +102,10 @@ struct PosteriorEstimatorOptions {
   // times more simulations, and the standardization is fitted over the
   // group. For groups of at most 64 elements, draws and densities are those
   // of the equal mixture of g^-1 q(. | g x) over the group's elements g, an
-  // exactly equivariant posterior (densities cost G evaluations). The transformed parameters must stay inside the bounds and the
-  // truncation (the prior is invariant), and context variables must be
-  // invariant. Not with a fusion network; the group has at most 10000
-  // elements.
+  // exactly equivariant posterior (densities cost G evaluations). The
+  // transformed parameters must stay inside the bounds and the truncation
+  // (the prior is invariant), and context variables must be invariant. Not
+  // with a fusion network; the group has at most 10000 elements.
   TORCH_ARG(std::vector<Equivariance>, equivariances) = {};
 };
 
