@@ -483,12 +483,10 @@ resolve_reflections <- function(cfg, sims, use_structure, symmetric, bounds, cal
                    class = "amortized_error_argument", call = call)
   }
   # the prior must be symmetric: reflected training parameters stay inside every bound
-  lo <- pmax(bounds$lower, if (length(bounds$truncate_lower)) bounds$truncate_lower else -Inf)
-  hi <- pmin(bounds$upper, if (length(bounds$truncate_upper)) bounds$truncate_upper else Inf)
   for (r in seq_len(nrow(normals))) {
     n <- normals[r, ]
     th <- sims$parameters - 2 * (sims$parameters %*% n) %*% t(n)
-    if (any(sweep(th, 2, lo, "<=") | sweep(th, 2, hi, ">="))) {
+    if (outside_bounds(th, bounds)) {
       cli::cli_abort(c("The reflection with normal {format_normal(n[n != 0])} takes simulated parameters outside their bounds.",
                        "i" = "The prior must be symmetric under the reflection."),
                      class = "amortized_error_argument", call = call)
@@ -541,8 +539,6 @@ resolve_equivariances <- function(cfg, sims, use_structure, structure_kind, data
   set <- sims$set_structure
   per_point <- if (three_d) dim(sims$data)[3] else if (length(set) == 2) set[2] else ncol(sims$data)
   what <- if (three_d || length(set) == 2) "variables per point" else "data values"
-  lo <- pmax(bounds$lower, if (length(bounds$truncate_lower)) bounds$truncate_lower else -Inf)
-  hi <- pmin(bounds$upper, if (length(bounds$truncate_upper)) bounds$truncate_upper else Inf)
   lapply(eq, function(e) {
     if (length(e$parameters) != length(pnames) || length(e$data) != per_point) {
       cli::cli_abort(c("An equivariance needs a signed permutation of the {length(pnames)} parameters and of the {per_point} {what}.",
@@ -550,7 +546,7 @@ resolve_equivariances <- function(cfg, sims, use_structure, structure_kind, data
                      class = "amortized_error_argument", call = call)
     }
     th <- sweep(sims$parameters[, abs(e$parameters), drop = FALSE], 2, sign(e$parameters), "*")
-    if (any(sweep(th, 2, lo, "<=") | sweep(th, 2, hi, ">="))) {
+    if (outside_bounds(th, bounds)) {
       label <- format_equivariance(e, pnames, if (what == "data values") colnames(sims$data))
       cli::cli_abort(c("The equivariance {label} takes simulated parameters outside their bounds.",
                        "i" = "The prior must be unchanged by it."), class = "amortized_error_argument", call = call)
@@ -562,6 +558,14 @@ resolve_equivariances <- function(cfg, sims, use_structure, structure_kind, data
     }
     list(theta = as.integer(e$parameters), x = as.integer(x))
   })
+}
+
+# Whether any of the parameters th (a matrix) is not strictly inside the
+# bounds (split_bounds(): transformed and truncated ones).
+outside_bounds <- function(th, bounds) {
+  lo <- pmax(bounds$lower, if (length(bounds$truncate_lower)) bounds$truncate_lower else -Inf)
+  hi <- pmin(bounds$upper, if (length(bounds$truncate_upper)) bounds$truncate_upper else Inf)
+  any(sweep(th, 2, lo, "<=") | sweep(th, 2, hi, ">="))
 }
 
 # "(0.707 theta_1, 0.707 theta_2)"

@@ -187,26 +187,31 @@ void PosteriorEstimatorImpl::build_group() {
 
 std::pair<Tensor, DataBatch> PosteriorEstimatorImpl::transform(const Tensor& theta, const DataBatch& d,
                                                                const Tensor& elements) const {
-  check_data(d);
   check_shape(theta, "theta", {rows(d), dim_theta()});
+  DataBatch out = transform_data(d, elements);
+  if (group_size() == 1) return {theta, out};
+  const Tensor e = elements.to(torch::kCPU, torch::kLong);
+  Tensor idx = group_theta_index_.index_select(0, e).to(theta.device());
+  Tensor sign = group_theta_sign_.index_select(0, e).to(theta.device(), theta.scalar_type());
+  return {theta.gather(1, idx) * sign, out};
+}
+
+DataBatch PosteriorEstimatorImpl::transform_data(const DataBatch& d, const Tensor& elements) const {
+  check_data(d);
   check_shape(elements, "elements", {rows(d)});
-  if (group_size() == 1) return {theta, d};
+  if (group_size() == 1) return d;
   const Tensor e = elements.to(torch::kCPU, torch::kLong);
   TORCH_CHECK(e.numel() == 0 || (e.min().item<int64_t>() >= 0 && e.max().item<int64_t>() < group_size()),
               "group elements must be in 0..", group_size() - 1);
-  auto pick = [&](const Tensor& table, const Tensor& like) {
-    return table.index_select(0, e).to(like.device(), table.scalar_type() == torch::kLong ? torch::kLong
-                                                                                              : like.scalar_type());
-  };
-  Tensor t = theta.gather(1, pick(group_theta_index_, theta)) * pick(group_theta_sign_, theta);
-  DataBatch out = d;
-  Tensor xi = pick(group_x_index_, d.x), xs = pick(group_x_sign_, d.x);
+  Tensor xi = group_x_index_.index_select(0, e).to(d.x.device());
+  Tensor xs = group_x_sign_.index_select(0, e).to(d.x.device(), d.x.scalar_type());
   if (d.x.dim() == 3) {  // [batch, n, dim_x]: every point alike
     xi = xi.unsqueeze(1).expand({-1, d.x.size(1), -1});
     xs = xs.unsqueeze(1);
   }
+  DataBatch out = d;
   out.x = d.x.gather(d.x.dim() - 1, xi) * xs;
-  return {t, out};
+  return out;
 }
 
 PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta,
@@ -479,8 +484,7 @@ Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generat
   check_data(d);
   const int64_t g_n = group_size(), b = rows(d), m = (n + g_n - 1) / g_n, k = dim_theta();
   Tensor elements = torch::arange(g_n, torch::kLong).repeat_interleave(b);
-  DataBatch dg = transform(torch::zeros({g_n * b, k}, torch::kDouble).to(d.x.device()), repeat_rows(d, g_n),
-                           elements).second;
+  DataBatch dg = transform_data(repeat_rows(d, g_n), elements);
   Tensor draws = sample_of(m, dg, gen);  // [G b, m, k]
   draws = untransform_theta(draws.reshape({-1, k}), elements.repeat_interleave(m)).view({g_n, b, m, k});
   draws = draws.permute({1, 0, 2, 3}).reshape({b, g_n * m, k});

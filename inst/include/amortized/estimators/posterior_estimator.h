@@ -218,6 +218,8 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // theta [rows, dim_theta] with row i transformed back by the inverse of
   // group element elements[i].
   Tensor untransform_theta(const Tensor& theta, const Tensor& elements) const;
+  // The data alone, transformed as by transform().
+  DataBatch transform_data(const DataBatch& data, const Tensor& elements) const;
   bool symmetrized() const { return group_size() > 1 && group_size() <= 64; }
   // x with each set's points in canonical order and the set's moments
   // appended (x itself for flat data).
