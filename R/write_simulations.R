@@ -192,9 +192,7 @@ read_simulations <- function(path) {
   }
   reflections <- meta$reflections
   if (!is.null(reflections)) {
-    rows <- if (is.matrix(reflections)) lapply(seq_len(nrow(reflections)), function(k) reflections[k, ]) else
-      lapply(reflections, unlist)
-    rows <- lapply(rows, function(r) suppressWarnings(as.numeric(r)))
+    rows <- lapply(json_rows(reflections), function(r) suppressWarnings(as.numeric(r)))
     if (!all(lengths(rows) == ncol(parameters)) || anyNA(unlist(rows))) {
       corrupt("The normals of the reflections do not match the parameters.")
     }
@@ -202,9 +200,8 @@ read_simulations <- function(path) {
   }
   equivariances <- meta$equivariances
   if (!is.null(equivariances)) {
-    rows <- function(m) if (is.matrix(m)) lapply(seq_len(nrow(m)), function(k) m[k, ]) else lapply(m, unlist)
-    p <- rows(equivariances$parameters)
-    d <- rows(equivariances$data)
+    p <- json_rows(equivariances$parameters)
+    d <- json_rows(equivariances$data)
     if (length(p) != length(d) || !all(lengths(p) == ncol(parameters)) ||
         !all(vapply(c(p, d), is_signed_permutation, TRUE))) {
       corrupt("The equivariances do not match the parameters.")
@@ -228,6 +225,10 @@ read_simulations <- function(path) {
 # The newest format written (3: multi-source data; 2: lengths and context);
 # 1 and 2 are still read, and written when they suffice.
 simulations_format_version <- 3L
+# The rows of a JSON array of arrays as read with simplifyVector: a matrix
+# when they have the same length, else a list.
+json_rows <- function(m) if (is.matrix(m)) lapply(seq_len(nrow(m)), function(k) m[k, ]) else lapply(m, unlist)
+
 simulations_meta_file <- "simulations.json"
 
 check_path <- function(path, arg = rlang::caller_arg(path), call = rlang::caller_env()) {

@@ -12,6 +12,11 @@ test_that("write_simulations() and read_simulations() round-trip flat and set da
   expect_identical(read_simulations(file.path(dir, "declared")), declared)
   expect_identical(declared$symmetric, c("theta_3", "theta_4"))
   expect_length(declared$equivariances, 3)  # kept: the read-back object is identical
+  meta_file <- file.path(dir, "declared", "simulations.json")
+  meta <- readLines(meta_file)
+  writeLines(sub("-5", "-6", meta, fixed = TRUE), meta_file)  # theta_6 does not exist
+  expect_error(read_simulations(file.path(dir, "declared")), "equivariances do not match the parameters",
+               class = "amortized_error_data")
   positive <- simulate(benchmark_simulator("sir"), 20, seed = 1)  # support (0, Inf): infinity survives JSON
   write_simulations(positive, file.path(dir, "positive"))
   expect_identical(read_simulations(file.path(dir, "positive")), positive)

@@ -20,7 +20,6 @@ struct Equivariance {
   // The data values (flat data), or each point's variables (set and
   // time-series data, flat sets included).
   std::vector<int64_t> x;
-  bool operator==(const Equivariance& o) const { return theta == o.theta && x == o.x; }
 };
 
 }  // namespace amortized
