@@ -15,7 +15,10 @@
 #' @param seed `NULL` or a whole number; the same seed gives the same
 #'   simulations (your R random number stream is left as it was).
 #' @param threads Threads for the C++ benchmark simulators (the result does
-#'   not depend on it).
+#'   not depend on it). The cheapest of them (`"two_moons"`) use the CPU's
+#'   vector instructions (AVX-512, AVX2 or SSE2, picked at run time), so a
+#'   seed reproduces its simulations exactly on the same kind of CPU and to
+#'   the last bit or so on another.
 #' @param chunk_size For R simulators: simulations per chunk (one future
 #'   each). The default depends on `nsim` only (about 100 chunks for large
 #'   `nsim`); the simulations depend on the seed and the chunk size, never
@@ -121,9 +124,11 @@ new_simulations <- function(parameters, data, nonfinite_rows = NULL, set_structu
   if (is.null(nonfinite_rows)) {
     bad <- !finite_rows(parameters)
     if (!keep_nonfinite) bad <- bad | !finite_rows(data, lengths)
-  } else {  # found by the C++ simulators, whose priors are finite
+  } else if (length(nonfinite_rows) > 0) {  # found by the C++ simulators
     bad <- logical(nrow(parameters))
     bad[nonfinite_rows] <- TRUE
+  } else {
+    bad <- FALSE  # none: spares a pass over a million rows
   }
   if (!is.null(context)) bad <- bad | !finite_rows(context)
   if (any(bad)) {

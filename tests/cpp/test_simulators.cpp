@@ -1,6 +1,7 @@
 // Benchmark simulators: shapes, finiteness, moments or known values, seeds
 // and thread-count independence. No LibTorch in this file.
 #include "amortized/simulators/simulator.h"
+#include "../../src/core/simulators/lane_random.h"
 
 #include <gtest/gtest.h>
 
@@ -261,6 +262,55 @@ TEST_P(EverySimulator, ColumnMajorOutputIsATransposeOfRowMajor) {
   }
 }
 
+// Large outputs are written with streaming stores (from 2^16 rows): an odd
+// row count starts the later columns off 16-byte alignment.
+TEST(Simulators, LargeColumnMajorOutputMatchesRowMajor) {
+  for (const std::string name : {"two_moons", "gaussian_linear"}) {
+    auto sim = make(name);
+    const int64_t n = 70001, dt = sim->dim_theta(), dx = sim->dim_x();
+    auto rows = simulate(*sim, n, 4, 1);
+    std::vector<double> theta(n * dt), x(n * dx);
+    std::vector<int64_t> bad;
+    simulate_to(*sim, n, 4, 2, theta.data(), x.data(), true, false, &bad);
+    EXPECT_TRUE(bad.empty()) << name;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < dt; ++j) ASSERT_EQ(theta[i + n * j], rows.theta[i * dt + j]) << name;
+      for (int64_t k = 0; k < dx; ++k) ASSERT_EQ(x[i + n * k], rows.x[i * dx + k]) << name;
+    }
+  }
+}
+
+// simulate_to() reports the rows with a non-finite parameter or data value,
+// sorted, over threads and chunks, in both layouts.
+TEST(Simulators, ReportsRowsWithNonFiniteValues) {
+  auto sim = make_benchmark_simulator("gaussian_linear");
+  const int64_t n = 70000;
+  const std::vector<int64_t> planted = {3, 1024, 1025, 40000, 69999};
+  for (bool column_major : {true, false}) {
+    std::vector<double> theta(static_cast<size_t>(n * 10), 0.5), x(static_cast<size_t>(n * 10));
+    auto at = [&](int64_t row, int64_t col) -> double& {
+      return column_major ? theta[row + n * col] : theta[row * 10 + col];
+    };
+    at(3, 0) = NAN;
+    at(1024, 9) = INFINITY;
+    at(1025, 4) = -INFINITY;
+    at(40000, 1) = NAN;
+    at(69999, 9) = NAN;
+    std::vector<int64_t> bad;
+    simulate_to(*sim, n, 1, 3, theta.data(), x.data(), column_major, true, &bad);
+    EXPECT_EQ(bad, planted) << (column_major ? "column-major" : "row-major");
+  }
+  // Failed ODE solves give NaN data rows: lotka_volterra reports exactly those.
+  auto lv = make_benchmark_simulator("lotka_volterra");
+  const int64_t m = 3000;
+  std::vector<double> theta(static_cast<size_t>(m * 4)), x(static_cast<size_t>(m * 20));
+  std::vector<int64_t> bad, expected;
+  simulate_to(*lv, m, 9, 2, theta.data(), x.data(), false, false, &bad);
+  for (int64_t i = 0; i < m; ++i)
+    if (std::isnan(x[i * 20])) expected.push_back(i);
+  EXPECT_EQ(bad, expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, EverySimulator, ::testing::ValuesIn(benchmark_simulator_names()));
 
 TEST(Simulators, UnknownNameAndBadArguments) {
@@ -272,6 +322,58 @@ TEST(Simulators, UnknownNameAndBadArguments) {
   auto sim = make_benchmark_simulator("two_moons");
   EXPECT_THROW(simulate(*sim, 0, 1), std::invalid_argument);
   EXPECT_THROW(simulate(*sim, 10, 1, 0), std::invalid_argument);
+}
+
+// The random numbers in SIMD lanes behind two_moons: (sin, cos) and log
+// accurate to double rounding, and uniform and normal draws with the right
+// law in every lane.
+TEST(Simulators, LaneRandomNumbers) {
+  namespace rl = amortized::benchmarks::random_lanes;
+  constexpr int w = rl::kLanes;
+  const double pi = 3.14159265358979323846;
+  for (int i = 0; i <= 2000; i += w) {
+    rl::D a;
+    for (int l = 0; l < w; ++l) a[l] = -pi / 2 + pi * std::min(i + l, 2000) / 2000.0;
+    rl::D s, c;
+    rl::sincos_half_turn(a, s, c);
+    for (int l = 0; l < w; ++l) {
+      ASSERT_NEAR(s[l], std::sin(a[l]), 5e-16) << a[l];
+      ASSERT_NEAR(c[l], std::cos(a[l]), 5e-16) << a[l];
+    }
+  }
+  Rng scalar(42);
+  for (int i = 0; i < 4000; ++i) {
+    rl::D u;
+    for (int l = 0; l < w; ++l) u[l] = i == 0 && l == 0 ? 0x1.0p-52 : i == 0 && l == 1 ? 1.0 : 1.0 - scalar.uniform();
+    const rl::D lu = rl::log_unit(u);
+    for (int l = 0; l < w; ++l) ASSERT_NEAR(lu[l], std::log(u[l]), 5e-16 * std::max(1.0, -std::log(u[l]))) << u[l];
+  }
+  rl::LaneRng rng(scalar);
+  const int n = 100000;
+  std::vector<double> z, u;
+  double lag = 0;  // lanes 0 and 1 side by side: uncorrelated
+  for (int i = 0; i < n / w; ++i) {
+    const rl::D draws = rng.normal(), unif = rng.uniform();
+    lag += draws[0] * draws[1];
+    for (int l = 0; l < w; ++l) {
+      z.push_back(draws[l]);
+      u.push_back(unif[l]);
+      ASSERT_TRUE(unif[l] >= 0.0 && unif[l] < 1.0);
+    }
+  }
+  EXPECT_NEAR(lag / (n / w), 0.0, 0.04);
+  EXPECT_NEAR(mean_of(z, 1, 0), 0.0, 0.015);
+  EXPECT_NEAR(var_of(z, 1, 0), 1.0, 0.02);
+  EXPECT_NEAR(mean_of(u, 1, 0), 0.5, 0.005);
+  // Kolmogorov-Smirnov distance to the standard normal (5% critical value
+  // for n = 1e5: 0.0043)
+  std::sort(z.begin(), z.end());
+  double ks = 0;
+  for (int i = 0; i < n; ++i) {
+    const double cdf = 0.5 * std::erfc(-z[i] / std::sqrt(2.0));
+    ks = std::max({ks, std::abs(cdf - static_cast<double>(i) / n), std::abs(cdf - static_cast<double>(i + 1) / n)});
+  }
+  EXPECT_LT(ks, 0.0055);
 }
 
 TEST(Simulators, GaussianLinearMoments) {

@@ -1,5 +1,7 @@
 // The benchmark tasks with closed-form simulators.
 #include "benchmark.h"
+#include "../lanes.h"
+#include "lane_random.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +26,36 @@ class GaussianLinear : public Benchmark {
   }
 };
 
+// two_moons draws random_lanes::kLanes rows at a time (lane_random.h), compiled
+// for AVX-512, AVX2 and the baseline, picked at run time: it is so cheap that
+// scalar random numbers would dominate.
+AMORTIZED_SIMD_CLONES void two_moons_prior(int64_t n, Rng& rng, double* theta) {
+  random_lanes::LaneRng lane_rng(rng);
+  random_lanes::fill_uniform_lanes(n * 2, -1.0, 1.0, lane_rng, theta);
+}
+AMORTIZED_SIMD_CLONES void two_moons_data(int64_t n, const double* theta, Rng& rng, double* x) {
+  using random_lanes::D;
+  using random_lanes::kLanes;
+  random_lanes::LaneRng lane_rng(rng);
+  const double s = 1.0 / std::sqrt(2.0);
+  for (int64_t i0 = 0; i0 < n; i0 += kLanes) {
+    const int m = static_cast<int>(std::min<int64_t>(kLanes, n - i0));
+    D t1 = {}, t2 = {};
+    for (int l = 0; l < m; ++l) {
+      t1[l] = theta[2 * (i0 + l)];
+      t2[l] = theta[2 * (i0 + l) + 1];
+    }
+    D sin_a, cos_a;
+    random_lanes::sincos_half_turn((lane_rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
+    const D r = 0.1 + 0.01 * lane_rng.normal();
+    const D x1 = r * cos_a + 0.25 - random_lanes::vabs(t1 + t2) * s, x2 = r * sin_a + (t2 - t1) * s;
+    for (int l = 0; l < m; ++l) {
+      x[2 * (i0 + l)] = x1[l];
+      x[2 * (i0 + l) + 1] = x2[l];
+    }
+  }
+}
+
 // two_moons: theta ~ U(-1, 1)^2; a ~ U(-pi/2, pi/2), r ~ N(0.1, 0.01^2),
 // p = (r cos a + 0.25, r sin a); x = p + (-|t1 + t2| / sqrt 2, (t2 - t1) / sqrt 2).
 class TwoMoons : public Benchmark {
@@ -38,26 +70,9 @@ class TwoMoons : public Benchmark {
   }
   // swapping t1 and t2 flips t2 - t1, and x_2 along with it (sin a is even in law)
   std::vector<Equivariance> equivariances() const override { return {{{2, 1}, {1, -2}}}; }
-  void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    fill_uniform(n * 2, -1.0, 1.0, rng, theta);
-  }
+  void sample_prior(int64_t n, Rng& rng, double* theta) const override { two_moons_prior(n, rng, theta); }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
-    std::normal_distribution<double> radius(0.1, 0.01);
-    const double s = 1.0 / std::sqrt(2.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const double t1 = theta[2 * i], t2 = theta[2 * i + 1];
-      // (cos a, sin a) for a ~ U(-pi/2, pi/2), without trigonometry: a
-      // uniform point of the right half-disk (by rejection), normalized.
-      double u, v, rho2;
-      do {
-        u = rng.uniform();
-        v = 2.0 * rng.uniform() - 1.0;
-        rho2 = u * u + v * v;
-      } while (rho2 > 1.0 || rho2 < 1e-12);
-      const double r = radius(rng) / std::sqrt(rho2);
-      x[2 * i] = r * u + 0.25 - std::abs(t1 + t2) * s;
-      x[2 * i + 1] = r * v + (t2 - t1) * s;
-    }
+    two_moons_data(n, theta, rng, x);
   }
 };
 

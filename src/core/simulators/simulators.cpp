@@ -3,8 +3,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace amortized {
 
@@ -39,6 +44,8 @@ std::unique_ptr<Simulator> make_benchmark_simulator(const std::string& name,
 
 namespace {
 
+constexpr int64_t kStreamRows = int64_t{1} << 16;
+
 // Copies a row-major block of rows [start, start + len) of an [n, shape...]
 // array into column-major storage.
 void scatter_column_major(const double* block, int64_t start, int64_t len, int64_t n,
@@ -60,14 +67,53 @@ void scatter_column_major(const double* block, int64_t start, int64_t len, int64
     }
     offset[f] = col * n;
   }
-  for (int64_t r = 0; r < len; ++r)
-    for (int64_t f = 0; f < width; ++f) out[start + r + offset[f]] = block[r * width + f];
+  // one output column at a time: contiguous writes
+  for (int64_t f = 0; f < width; ++f) {
+    double* column = out + start + offset[f];
+    int64_t r = 0;
+#if defined(__SSE2__)
+    // Streaming stores where the output is larger than the caches: writing
+    // around them saves reading each line in first.
+    if (n >= kStreamRows) {
+      if (reinterpret_cast<uintptr_t>(column) % 16 != 0) {
+        column[0] = block[f];
+        r = 1;
+      }
+      for (; r + 2 <= len; r += 2)
+        _mm_stream_pd(column + r, _mm_set_pd(block[(r + 1) * width + f], block[r * width + f]));
+    }
+#endif
+    for (; r < len; ++r) column[r] = block[r * width + f];
+  }
+}
+
+// Whether all n values are finite: x * 0 is 0 for a finite x and NaN for
+// an infinite or NaN one, summed in 2-lane vectors (one SSE2 register each).
+bool all_finite(const double* v, int64_t n) {
+  typedef double V2 __attribute__((vector_size(16)));
+  V2 a0 = {}, a1 = {}, a2 = {}, a3 = {};  // named: -O2 keeps them in registers
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    V2 d0, d1, d2, d3;
+    std::memcpy(&d0, v + i, sizeof d0);
+    std::memcpy(&d1, v + i + 2, sizeof d1);
+    std::memcpy(&d2, v + i + 4, sizeof d2);
+    std::memcpy(&d3, v + i + 6, sizeof d3);
+    a0 += d0 * 0.0;
+    a1 += d1 * 0.0;
+    a2 += d2 * 0.0;
+    a3 += d3 * 0.0;
+  }
+  const V2 total = (a0 + a1) + (a2 + a3);
+  double sum = total[0] + total[1];
+  for (; i < n; ++i) sum += v[i] * 0.0;
+  return sum == 0.0;
 }
 
 }  // namespace
 
 void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
-                 bool column_major, bool theta_given) {
+                 bool column_major, bool theta_given, std::vector<int64_t>* nonfinite_rows) {
   if (n < 1) throw std::invalid_argument("the number of simulations must be >= 1");
   if (threads < 1) throw std::invalid_argument("the number of threads must be >= 1");
   const int64_t dt = sim.dim_theta(), dx = sim.dim_x();
@@ -75,8 +121,10 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
   const int64_t chunk = sim.chunk_size();
   const int64_t n_chunks = (n + chunk - 1) / chunk;
   std::atomic<int64_t> next{0};
+  std::mutex found_mutex;
   auto worker = [&]() {
     std::vector<double> tb, xb;  // row-major chunk buffers for column-major output
+    std::vector<int64_t> found;  // rows with non-finite values
     for (int64_t c = next++; c < n_chunks; c = next++) {
       const int64_t start = c * chunk, len = std::min(chunk, n - start);
       Rng rng(mix_seed(seed, static_cast<uint64_t>(c)));
@@ -95,10 +143,22 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
           for (int64_t j = 0; j < dt; ++j) t[r * dt + j] = theta[start + r + n * j];
       }
       sim.simulate(len, t, rng, xs);
+      // rows with non-finite values, found while the chunk is in cache
+      if (nonfinite_rows && !(all_finite(t, len * dt) && all_finite(xs, len * dx))) {
+        for (int64_t r = 0; r < len; ++r)
+          if (!all_finite(t + r * dt, dt) || !all_finite(xs + r * dx, dx)) found.push_back(start + r);
+      }
       if (column_major) {
         if (!theta_given) scatter_column_major(t, start, len, n, theta_shape, theta);
         scatter_column_major(xs, start, len, n, x_shape, x);
       }
+    }
+#if defined(__SSE2__)
+    _mm_sfence();  // the streaming stores are visible before the thread is joined
+#endif
+    if (nonfinite_rows && !found.empty()) {
+      std::lock_guard<std::mutex> lock(found_mutex);
+      nonfinite_rows->insert(nonfinite_rows->end(), found.begin(), found.end());
     }
   };
   const int64_t used = std::min<int64_t>(threads, n_chunks);
@@ -106,6 +166,7 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
   for (int64_t t = 1; t < used; ++t) pool.emplace_back(worker);
   worker();
   for (auto& th : pool) th.join();
+  if (nonfinite_rows) std::sort(nonfinite_rows->begin(), nonfinite_rows->end());
 }
 
 Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed, int threads) {

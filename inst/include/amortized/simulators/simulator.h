@@ -139,9 +139,11 @@ Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed, int threads
 // values, x: n * dim_x): row-major, or with column_major = true in R's
 // layout (an [n, dim_theta] matrix and an [n, data_shape...] array).
 // theta_given: theta holds n parameter vectors (in the same layout) to
-// simulate data for, instead of receiving prior draws.
+// simulate data for, instead of receiving prior draws. nonfinite_rows, if
+// given, receives the 0-based rows (sorted) whose parameters or data hold an
+// infinite or NaN value.
 void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
-                 bool column_major, bool theta_given = false);
+                 bool column_major, bool theta_given = false, std::vector<int64_t>* nonfinite_rows = nullptr);
 
 // Noise-free ODE solutions at the save times (exposed for tests); NaN where
 // the adaptive solver fails. sir: I(t) / N at days 0, 17, ..., 153.

@@ -1,0 +1,158 @@
+// Private to the simulators: random numbers in SIMD lanes for the cheapest
+// simulators, where drawing one number at a time costs more than the model.
+// kLanes xoshiro256++ streams run side by side in GCC/Clang vector
+// extensions (one AVX-512 register, two AVX2 or four SSE2 ones); the
+// uniform, normal and (sin, cos) draws they feed are branch-free
+// polynomials accurate to double rounding. Kernels built on them may be
+// compiled for several instruction sets (AMORTIZED_SIMD_CLONES), whose fused
+// multiply-adds can change the last bit of a draw: a seed gives the same
+// draws on the same kind of CPU.
+#pragma once
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+#include "amortized/simulators/simulator.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace amortized {
+namespace benchmarks {
+namespace random_lanes {
+
+constexpr int kLanes = 8;
+typedef uint64_t U __attribute__((vector_size(8 * kLanes)));
+typedef double D __attribute__((vector_size(8 * kLanes)));
+
+#define AMORTIZED_LANE_INLINE inline __attribute__((always_inline))
+
+AMORTIZED_LANE_INLINE D as_double(U u) {
+  D d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+AMORTIZED_LANE_INLINE U as_bits(D d) {
+  U u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+AMORTIZED_LANE_INLINE D splat(double v) {
+  D d = {};
+  return d + v;
+}
+AMORTIZED_LANE_INLINE D vabs(D d) { return as_double(as_bits(d) & ~(U{} + (1ULL << 63))); }
+
+// sin and cos of a, |a| <= pi / 2: Taylor polynomials of the half angle h
+// (|h| <= pi / 4, remainders below 5e-17), then the double-angle formulas.
+AMORTIZED_LANE_INLINE void sincos_half_turn(D a, D& s, D& c) {
+  const D h = a * 0.5, h2 = h * h;
+  const D sh =
+      h * (1.0 + h2 * (-1.0 / 6 + h2 * (1.0 / 120 + h2 * (-1.0 / 5040 + h2 * (1.0 / 362880 +
+          h2 * (-1.0 / 39916800 + h2 * (1.0 / 6227020800.0 + h2 * (-1.0 / 1307674368000.0))))))));
+  const D ch = 1.0 + h2 * (-0.5 + h2 * (1.0 / 24 + h2 * (-1.0 / 720 + h2 * (1.0 / 40320 + h2 * (-1.0 / 3628800 +
+      h2 * (1.0 / 479001600 + h2 * (-1.0 / 87178291200.0 + h2 * (1.0 / 20922789888000.0))))))));
+  s = 2.0 * sh * ch;
+  c = (ch - sh) * (ch + sh);
+}
+
+// log u for u in (0, 1] with an exponent field > 0: u = 2^e m, m in
+// [sqrt(1/2), sqrt(2)), log m = 2 atanh(t), t = (m - 1) / (m + 1), by its
+// series to t^21 (|t| < 0.172: remainder below 1e-18).
+AMORTIZED_LANE_INLINE D log_unit(D u) {
+  const U bits = as_bits(u);
+  // the biased exponent as a double, exactly: 2^52 + e has e in its mantissa
+  const D e_biased = as_double((bits >> 52) | (U{} + 0x4330000000000000ULL)) - 4503599627370496.0;
+  D m = as_double((bits & (U{} + 0x000FFFFFFFFFFFFFULL)) | (U{} + 0x3FF0000000000000ULL));
+  const auto big = m > 1.4142135623730951;  // lane masks: -1 or 0
+  const D half = as_double(as_bits(m * 0.5) & (U)big) + as_double(as_bits(m) & ~(U)big);
+  const D e = e_biased - 1023.0 + as_double(as_bits(splat(1.0)) & (U)big);
+  const D t = (half - 1.0) / (half + 1.0), t2 = t * t;
+  const D series =
+      2.0 * t * (1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9 + t2 * (1.0 / 11 +
+          t2 * (1.0 / 13 + t2 * (1.0 / 15 + t2 * (1.0 / 17 + t2 * (1.0 / 19 + t2 * (1.0 / 21)))))))))));
+  // ln 2 in two parts: e * kLn2Hi is exact for |e| < 2^11
+  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+  return e * kLn2Hi + (series + e * kLn2Lo);
+}
+
+// kLanes independent xoshiro256++ streams, seeded from a scalar stream.
+class LaneRng {
+ public:
+  explicit LaneRng(Rng& rng) {
+    for (int l = 0; l < kLanes; ++l) {
+      uint64_t seed = rng();
+      for (auto& s : s_) {  // SplitMix64, as Xoshiro256 seeds itself
+        seed += 0x9E3779B97F4A7C15ULL;
+        uint64_t z = seed;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        s[l] = z ^ (z >> 31);
+      }
+    }
+  }
+  AMORTIZED_LANE_INLINE U bits() {
+    const U out = rotl(s_[0] + s_[3], 23) + s_[0];
+    const U t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return out;
+  }
+  // Uniform on [0, 1) from the top 52 bits (1 + u written as a double, less 1).
+  AMORTIZED_LANE_INLINE D uniform() { return unit_from(bits()) - 1.0; }
+  // Standard normal draws, kLanes at a time: Box-Muller on pairs, the
+  // angle uniform on a half turn and its half chosen by a spare random bit.
+  AMORTIZED_LANE_INLINE D normal() {
+    if (cached_) {
+      cached_ = false;
+      return spare_;
+    }
+    const U b = bits();
+    const D radius = sqrt_lanes(-2.0 * log_unit(2.0 - unit_from(b)));  // 1 - u in (0, 1]
+    D s, c;
+    sincos_half_turn((uniform() - 0.5) * M_PI, s, c);
+    const U flip = (b & 1) << 63;  // (cos, sin) of the angle plus pi: both negated
+    const D r = as_double(as_bits(radius) ^ flip);
+    spare_ = r * s;
+    cached_ = true;
+    return r * c;
+  }
+
+ private:
+  static AMORTIZED_LANE_INLINE U rotl(U x, int k) { return (x << k) | (x >> (64 - k)); }
+  // 1 + (top 52 bits) / 2^52, in [1, 2)
+  static AMORTIZED_LANE_INLINE D unit_from(U b) {
+    return as_double((b >> 12) | (U{} + 0x3FF0000000000000ULL));
+  }
+  static AMORTIZED_LANE_INLINE D sqrt_lanes(D v) {
+    for (int l = 0; l < kLanes; ++l) v[l] = std::sqrt(v[l]);
+    return v;
+  }
+  U s_[4];
+  D spare_ = {};
+  bool cached_ = false;
+};
+
+// n draws from U(lo, hi) into out, kLanes at a time.
+inline void fill_uniform_lanes(int64_t n, double lo, double hi, LaneRng& rng, double* out) {
+  const double width = hi - lo;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const D v = lo + width * rng.uniform();
+    std::memcpy(out + i, &v, sizeof v);
+  }
+  if (i < n) {
+    const D v = lo + width * rng.uniform();
+    for (int l = 0; i + l < n; ++l) out[i + l] = v[l];
+  }
+}
+
+}  // namespace random_lanes
+}  // namespace benchmarks
+}  // namespace amortized
