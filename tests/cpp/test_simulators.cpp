@@ -348,6 +348,12 @@ TEST(Simulators, LaneRandomNumbers) {
     const rl::D lu = rl::log_unit(u);
     for (int l = 0; l < w; ++l) ASSERT_NEAR(lu[l], std::log(u[l]), 5e-16 * std::max(1.0, -std::log(u[l]))) << u[l];
   }
+  for (int i = 0; i < 4000; ++i) {
+    rl::D v;
+    for (int l = 0; l < w; ++l) v[l] = i == 0 ? (l == 0 ? 0.0 : l == 1 ? 0x1.0p-1000 : 1e300) : 80 * scalar.uniform();
+    const rl::D r = rl::sqrt_nonneg(v);
+    for (int l = 0; l < w; ++l) ASSERT_NEAR(r[l], std::sqrt(v[l]), 4e-16 * std::sqrt(v[l])) << v[l];
+  }
   rl::LaneRng rng(scalar);
   const int n = 100000;
   std::vector<double> z, u;
