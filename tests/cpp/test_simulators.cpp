@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -309,6 +310,54 @@ TEST(Simulators, ReportsRowsWithNonFiniteValues) {
   for (int64_t i = 0; i < m; ++i)
     if (std::isnan(x[i * 20])) expected.push_back(i);
   EXPECT_EQ(bad, expected);
+}
+
+// A simulator with the column fast path whose data are NaN for every
+// 1000th prior draw (theta counts up from 0 within each chunk).
+class NanEveryThousand : public Simulator {
+ public:
+  std::string name() const override { return "nan_every_thousand"; }
+  std::vector<std::string> parameter_names() const override { return {"t"}; }
+  std::vector<std::string> data_names() const override { return {"x1", "x2"}; }
+  void sample_prior(int64_t n, Rng& /*rng*/, double* theta) const override {
+    for (int64_t i = 0; i < n; ++i) theta[i] = static_cast<double>(i);
+  }
+  void simulate(int64_t n, const double* theta, Rng& /*rng*/, double* x) const override {
+    for (int64_t i = 0; i < n; ++i) {
+      x[2 * i] = theta[i];
+      x[2 * i + 1] = static_cast<int64_t>(theta[i]) % 1000 == 999 ? NAN : 1.0;
+    }
+  }
+  bool simulate_columns(int64_t n, Rng& rng, double* theta, double* x, int64_t ld, bool* finite) const override {
+    ++column_calls;
+    std::vector<double> t(n), rows(2 * n);
+    sample_prior(n, rng, t.data());
+    simulate(n, t.data(), rng, rows.data());
+    *finite = true;
+    for (int64_t i = 0; i < n; ++i) {
+      theta[i] = t[i];
+      x[i] = rows[2 * i];
+      x[i + ld] = rows[2 * i + 1];
+      *finite = *finite && !std::isnan(rows[2 * i + 1]);
+    }
+    return true;
+  }
+  mutable std::atomic<int> column_calls{0};
+};
+
+TEST(Simulators, ColumnFastPathReportsNonFiniteRows) {
+  NanEveryThousand sim;
+  const int64_t n = 5000;  // chunks of 1024: rows 999 and 1024 + 999, ...
+  std::vector<double> theta(n), x(2 * n);
+  std::vector<int64_t> bad;
+  simulate_to(sim, n, 1, 2, theta.data(), x.data(), true, false, &bad);
+  std::vector<int64_t> expected;
+  for (int64_t c = 0; c * 1024 < n; ++c)
+    if (c * 1024 + 999 < n) expected.push_back(c * 1024 + 999);
+  EXPECT_EQ(bad, expected);
+  EXPECT_EQ(sim.column_calls, 5);  // one per chunk
+  EXPECT_EQ(theta[1030], 6.0);
+  EXPECT_TRUE(std::isnan(x[n + 999]));
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EverySimulator, ::testing::ValuesIn(benchmark_simulator_names()));

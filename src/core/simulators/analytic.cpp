@@ -56,6 +56,37 @@ AMORTIZED_SIMD_CLONES void two_moons_data(int64_t n, const double* theta, Rng& r
   }
 }
 
+// Both at once (Simulator::simulate_columns): the same draws as
+// two_moons_prior() then two_moons_data(), written to columns theta, theta +
+// ld, x, x + ld.
+AMORTIZED_SIMD_CLONES bool two_moons_columns(int64_t n, Rng& rng, double* theta, double* x, int64_t ld) {
+  using random_lanes::D;
+  using random_lanes::kLanes;
+  random_lanes::LaneRng prior_rng(rng);  // seeded in the order of the two calls
+  random_lanes::LaneRng data_rng(rng);
+  const double s = 1.0 / std::sqrt(2.0);
+  const bool stream = ld >= kStreamRows;
+  D check = {};  // 0, or NaN after a non-finite value
+  for (int64_t i0 = 0; i0 < n; i0 += kLanes) {
+    const int m = static_cast<int>(std::min<int64_t>(kLanes, n - i0));
+    // the prior's uniforms fill rows (t1, t2) in order, kLanes values at a time
+    const D lo = -1.0 + 2.0 * prior_rng.uniform(), hi = -1.0 + 2.0 * prior_rng.uniform();
+    const D t1 = random_lanes::evens(lo, hi), t2 = random_lanes::odds(lo, hi);
+    D sin_a, cos_a;
+    random_lanes::sincos_half_turn((data_rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
+    const D r = 0.1 + 0.01 * data_rng.normal();
+    const D x1 = r * cos_a + 0.25 - random_lanes::vabs(t1 + t2) * s, x2 = r * sin_a + (t2 - t1) * s;
+    check += (x1 + x2) * 0.0;
+    random_lanes::store_lanes(theta + i0, t1, m, stream);
+    random_lanes::store_lanes(theta + ld + i0, t2, m, stream);
+    random_lanes::store_lanes(x + i0, x1, m, stream);
+    random_lanes::store_lanes(x + ld + i0, x2, m, stream);
+  }
+  double sum = 0.0;
+  for (int l = 0; l < kLanes; ++l) sum += check[l];
+  return sum == 0.0;
+}
+
 // two_moons: theta ~ U(-1, 1)^2; a ~ U(-pi/2, pi/2), r ~ N(0.1, 0.01^2),
 // p = (r cos a + 0.25, r sin a); x = p + (-|t1 + t2| / sqrt 2, (t2 - t1) / sqrt 2).
 class TwoMoons : public Benchmark {
@@ -73,6 +104,10 @@ class TwoMoons : public Benchmark {
   void sample_prior(int64_t n, Rng& rng, double* theta) const override { two_moons_prior(n, rng, theta); }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
     two_moons_data(n, theta, rng, x);
+  }
+  bool simulate_columns(int64_t n, Rng& rng, double* theta, double* x, int64_t ld, bool* finite) const override {
+    *finite = two_moons_columns(n, rng, theta, x, ld);
+    return true;
   }
 };
 

@@ -19,6 +19,10 @@ inline std::vector<std::string> numbered(const std::string& stem, int64_t n) {
   return out;
 }
 
+// Outputs of at least this many rows are written with streaming stores,
+// around the caches.
+constexpr int64_t kStreamRows = int64_t{1} << 16;
+
 // n draws from U(lo, hi) into out.
 inline void fill_uniform(int64_t n, double lo, double hi, Rng& rng, double* out) {
   const double width = hi - lo;

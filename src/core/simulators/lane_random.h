@@ -18,6 +18,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace amortized {
 namespace benchmarks {
@@ -44,6 +47,32 @@ AMORTIZED_LANE_INLINE D splat(double v) {
   return d + v;
 }
 AMORTIZED_LANE_INLINE D vabs(D d) { return as_double(as_bits(d) & ~(U{} + (1ULL << 63))); }
+
+// Two vectors holding rows of two values (a1, b1, a2, b2, ...), split into
+// the a and the b values.
+static_assert(kLanes == 8, "the shuffles below are written for 8 lanes");
+typedef int64_t Index __attribute__((vector_size(8 * kLanes)));
+AMORTIZED_LANE_INLINE D evens(D lo, D hi) { return __builtin_shuffle(lo, hi, Index{0, 2, 4, 6, 8, 10, 12, 14}); }
+AMORTIZED_LANE_INLINE D odds(D lo, D hi) { return __builtin_shuffle(lo, hi, Index{1, 3, 5, 7, 9, 11, 13, 15}); }
+
+// Writes the first m lanes of v to dst. With stream, a whole vector at a
+// 16-byte boundary bypasses the caches (for outputs far larger than them:
+// saves reading each line in first).
+AMORTIZED_LANE_INLINE void store_lanes(double* dst, D v, int m, bool stream) {
+#if defined(__SSE2__)
+  if (stream && m == kLanes && reinterpret_cast<uintptr_t>(dst) % 16 == 0) {
+    for (int l = 0; l < kLanes; l += 2) {
+      __m128d pair;
+      std::memcpy(&pair, reinterpret_cast<const double*>(&v) + l, sizeof pair);
+      _mm_stream_pd(dst + l, pair);
+    }
+    return;
+  }
+#else
+  (void)stream;
+#endif
+  std::memcpy(dst, &v, sizeof(double) * m);
+}
 
 // sin and cos of a, |a| <= pi / 2: Taylor polynomials of the half angle h
 // (|h| <= pi / 4, remainders below 5e-17), then the double-angle formulas.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -44,8 +45,6 @@ std::unique_ptr<Simulator> make_benchmark_simulator(const std::string& name,
 
 namespace {
 
-constexpr int64_t kStreamRows = int64_t{1} << 16;
-
 // Copies a row-major block of rows [start, start + len) of an [n, shape...]
 // array into column-major storage.
 void scatter_column_major(const double* block, int64_t start, int64_t len, int64_t n,
@@ -74,7 +73,7 @@ void scatter_column_major(const double* block, int64_t start, int64_t len, int64
 #if defined(__SSE2__)
     // Streaming stores where the output is larger than the caches: writing
     // around them saves reading each line in first.
-    if (n >= kStreamRows) {
+    if (n >= benchmarks::kStreamRows) {
       if (reinterpret_cast<uintptr_t>(column) % 16 != 0) {
         column[0] = block[f];
         r = 1;
@@ -130,6 +129,19 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
       Rng rng(mix_seed(seed, static_cast<uint64_t>(c)));
       double* t = theta + start * dt;
       double* xs = x + start * dx;
+      bool finite = true;
+      if (column_major && !theta_given && x_shape.size() == 1 &&
+          sim.simulate_columns(len, rng, theta + start, x + start, n, &finite)) {
+        if (nonfinite_rows && !finite) {  // rare: find the rows
+          for (int64_t r = start; r < start + len; ++r) {
+            bool ok = true;
+            for (int64_t j = 0; j < dt; ++j) ok = ok && std::isfinite(theta[r + n * j]);
+            for (int64_t k = 0; k < dx; ++k) ok = ok && std::isfinite(x[r + n * k]);
+            if (!ok) found.push_back(r);
+          }
+        }
+        continue;
+      }
       if (column_major) {
         tb.resize(static_cast<size_t>(len * dt));
         xb.resize(static_cast<size_t>(len * dx));

@@ -100,6 +100,15 @@ class Simulator {
   // Equivariance; x permutes each point's variables for set data):
   // estimators can train as if there were that many times more simulations.
   virtual std::vector<Equivariance> equivariances() const { return {}; }
+  // Optional fast path for cheap simulators with flat data: len prior draws
+  // and their data written straight into column-major storage (column j of
+  // theta at theta + j * ld, column k of x at x + k * ld), exactly what
+  // sample_prior() then simulate() give with the same rng. Sets *finite to
+  // false if a value is not finite. Returns false where not implemented.
+  virtual bool simulate_columns(int64_t /*len*/, Rng& /*rng*/, double* /*theta*/, double* /*x*/, int64_t /*ld*/,
+                                bool* /*finite*/) const {
+    return false;
+  }
   // Rows per independently seeded chunk (see simulate()): smaller for slow
   // simulators, so that threads share the work of small batches.
   virtual int64_t chunk_size() const { return 1024; }
