@@ -24,7 +24,10 @@
 // A float kernel that calls these (and only these) may also be compiled for
 // x86-64-v4 (AVX-512) and x86-64-v3 (AVX2, FMA), picked at run time, where
 // GCC can. Float vectors have 16 lanes: one AVX-512 register, two AVX2 ones.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
+// Defining AMORTIZED_BASELINE_ONLY compiles the baseline alone (the C++
+// tests build the simulators so once more, to test that code path too).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__) && \
+    !defined(AMORTIZED_BASELINE_ONLY)
 #define AMORTIZED_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AMORTIZED_SIMD_CLONES
