@@ -124,28 +124,12 @@ AMORTIZED_LANE_INLINE D sqrt_nonneg(D v) {
 class LaneRng {
  public:
   explicit LaneRng(Rng& rng) {
-    for (int l = 0; l < kLanes; ++l) {
+    for (int l = 0; l < kLanes; ++l) {  // each lane seeded as Xoshiro256 seeds itself
       uint64_t seed = rng();
-      for (auto& s : s_) {  // SplitMix64, as Xoshiro256 seeds itself
-        seed += 0x9E3779B97F4A7C15ULL;
-        uint64_t z = seed;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        s[l] = z ^ (z >> 31);
-      }
+      for (auto& s : s_) s[l] = detail::splitmix64(seed);
     }
   }
-  AMORTIZED_LANE_INLINE U bits() {
-    const U out = rotl(s_[0] + s_[3], 23) + s_[0];
-    const U t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return out;
-  }
+  AMORTIZED_LANE_INLINE U bits() { return detail::xoshiro256pp(s_); }
   // Uniform on [0, 1) from the top 52 bits (1 + u written as a double, less 1).
   AMORTIZED_LANE_INLINE D uniform() { return unit_from(bits()) - 1.0; }
   // Standard normal draws, kLanes at a time: Box-Muller on pairs, the
@@ -167,7 +151,6 @@ class LaneRng {
   }
 
  private:
-  static AMORTIZED_LANE_INLINE U rotl(U x, int k) { return (x << k) | (x >> (64 - k)); }
   // 1 + (top 52 bits) / 2^52, in [1, 2)
   static AMORTIZED_LANE_INLINE D unit_from(U b) {
     return as_double((b >> 12) | (U{} + 0x3FF0000000000000ULL));

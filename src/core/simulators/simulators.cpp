@@ -18,10 +18,8 @@ namespace {
 
 // SplitMix64: decorrelated stream seeds from (seed, chunk).
 uint64_t mix_seed(uint64_t seed, uint64_t chunk) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (chunk + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  uint64_t state = seed + 0x9E3779B97F4A7C15ULL * chunk;
+  return detail::splitmix64(state);
 }
 
 }  // namespace

@@ -12,6 +12,38 @@
 
 namespace amortized {
 
+#if defined(__GNUC__)
+#define AMORTIZED_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define AMORTIZED_ALWAYS_INLINE inline
+#endif
+
+namespace detail {
+// SplitMix64: the next value of the sequence whose state is `state`.
+inline uint64_t splitmix64(uint64_t& state) {
+  state += 0x9E3779B97F4A7C15ULL;
+  uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+// One xoshiro256++ step on the state s: 64-bit scalars, or vectors of
+// independent 64-bit lanes (always inlined: vectors never cross a call).
+template <typename T>
+AMORTIZED_ALWAYS_INLINE T xoshiro256pp(T (&s)[4]) {
+  const T sum = s[0] + s[3];
+  const T out = ((sum << 23) | (sum >> 41)) + s[0];
+  const T t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+  return out;
+}
+}  // namespace detail
+
 // xoshiro256++ (Blackman & Vigna): a small, fast 64-bit generator that
 // meets the UniformRandomBitGenerator requirements of <random>; its state
 // is filled from the seed by SplitMix64.
@@ -19,32 +51,15 @@ class Xoshiro256 {
  public:
   using result_type = uint64_t;
   explicit Xoshiro256(uint64_t seed) {
-    for (auto& s : s_) {
-      seed += 0x9E3779B97F4A7C15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      s = z ^ (z >> 31);
-    }
+    for (auto& s : s_) s = detail::splitmix64(seed);
   }
   static constexpr result_type min() { return 0; }
   static constexpr result_type max() { return ~result_type{0}; }
-  result_type operator()() {
-    const uint64_t out = rotl(s_[0] + s_[3], 23) + s_[0];
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return out;
-  }
+  result_type operator()() { return detail::xoshiro256pp(s_); }
   // A uniform double in [0, 1) from the top 53 bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
 
  private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t s_[4];
 };
 
