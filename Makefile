@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libtorch-dev libopenblas0-pthread cmake libgtest-dev ccache libboost-dev pandoc valgrind \
 	r-base-dev r-cran-rcpp r-cran-rcppeigen r-cran-cli r-cran-rlang r-cran-posterior r-cran-ggplot2 \
 	r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-callr \
-	r-cran-roxygen2 r-cran-bh r-cran-desolve r-cran-jsonlite r-cran-bayesplot r-cran-patchwork
+	r-cran-roxygen2 r-cran-bh r-cran-desolve r-cran-jsonlite r-cran-bayesplot r-cran-gridextra r-cran-patchwork
 
 .PHONY: setup install demo test test-r test-cpp cpp bench check document clean
 

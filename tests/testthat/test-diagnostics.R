@@ -21,6 +21,7 @@ test_that("draws work with bayesplot", {
   draws <- sample_posterior(fit, gl_observations[1, ], n_draws = 200, seed = 1)
   p <- bayesplot::mcmc_hist(draws, pars = c("theta_1", "theta_2"))
   expect_s3_class(p, "ggplot")
+  skip_if_not_installed("gridExtra")  # mcmc_pairs() needs it (bayesplot only suggests it)
   # amortized draws are independent: one "chain", which mcmc_pairs() remarks on
   expect_s3_class(suppressWarnings(bayesplot::mcmc_pairs(draws, pars = c("theta_1", "theta_2"))), "bayesplot_grid")
 })

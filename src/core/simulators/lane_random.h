@@ -74,15 +74,17 @@ AMORTIZED_LANE_INLINE void store_lanes(double* dst, D v, int m, bool stream) {
   std::memcpy(dst, &v, sizeof(double) * m);
 }
 
-// sin and cos of a, |a| <= pi / 2: Taylor polynomials of the half angle h
-// (|h| <= pi / 4, remainders below 5e-17), then the double-angle formulas.
+// sin and cos of a, |a| <= pi / 2, from those of the half angle h (|h| <=
+// pi / 4) by the double-angle formulas. sin h = h + h^3 P(h^2), cos h = 1 -
+// h^2 / 2 + h^4 Q(h^2), P and Q of degree 5 fitted (weighted least squares
+// on Chebyshev nodes, 50 digits) to errors below 4e-18 on that range.
 AMORTIZED_LANE_INLINE void sincos_half_turn(D a, D& s, D& c) {
-  const D h = a * 0.5, h2 = h * h;
-  const D sh =
-      h * (1.0 + h2 * (-1.0 / 6 + h2 * (1.0 / 120 + h2 * (-1.0 / 5040 + h2 * (1.0 / 362880 +
-          h2 * (-1.0 / 39916800 + h2 * (1.0 / 6227020800.0 + h2 * (-1.0 / 1307674368000.0))))))));
-  const D ch = 1.0 + h2 * (-0.5 + h2 * (1.0 / 24 + h2 * (-1.0 / 720 + h2 * (1.0 / 40320 + h2 * (-1.0 / 3628800 +
-      h2 * (1.0 / 479001600 + h2 * (-1.0 / 87178291200.0 + h2 * (1.0 / 20922789888000.0))))))));
+  const D h = a * 0.5, z = h * h;
+  const D p = -1.66666666666666309642e-1 + z * (8.33333333332221806455e-3 + z * (-1.9841269829682217226e-4 +
+      z * (2.75573136553292865307e-6 + z * (-2.5050753161004455872e-8 + z * 1.58965422077867220491e-10))));
+  const D q = 4.16666666666665960403e-2 + z * (-1.38888888888736194879e-3 + z * (2.4801587289206565355e-5 +
+      z * (-2.75573142811671420632e-7 + z * (2.08757144931844331791e-9 + z * -1.13592303771641804623e-11))));
+  const D sh = h + h * z * p, ch = 1.0 - 0.5 * z + z * z * q;
   s = 2.0 * sh * ch;
   c = (ch - sh) * (ch + sh);
 }
