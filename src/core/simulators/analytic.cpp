@@ -17,12 +17,16 @@ class GaussianLinear : public Benchmark {
  public:
   GaussianLinear() : Benchmark("gaussian_linear", 10, 10) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    std::normal_distribution<double> normal(0.0, std::sqrt(0.1));
-    for (int64_t i = 0; i < n * 10; ++i) theta[i] = normal(rng);
+    random_lanes::LaneRng lane_rng(rng);
+    random_lanes::fill_normals(lane_rng, theta, n * 10);
+    const double sd = std::sqrt(0.1);
+    for (int64_t i = 0; i < n * 10; ++i) theta[i] *= sd;
   }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
-    std::normal_distribution<double> normal(0.0, std::sqrt(0.1));
-    for (int64_t i = 0; i < n * 10; ++i) x[i] = theta[i] + normal(rng);
+    random_lanes::LaneRng lane_rng(rng);
+    random_lanes::fill_normals(lane_rng, x, n * 10);
+    const double sd = std::sqrt(0.1);
+    for (int64_t i = 0; i < n * 10; ++i) x[i] = theta[i] + sd * x[i];
   }
 };
 
@@ -128,10 +132,11 @@ class Slcp : public Benchmark {
   }
   Support prior_support() const override { return box(5, -3.0, 3.0); }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    fill_uniform(n * 5, -3.0, 3.0, rng, theta);
+    random_lanes::LaneRng lane_rng(rng);
+    random_lanes::fill_uniform_lanes(n * 5, -3.0, 3.0, lane_rng, theta);
   }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
-    std::normal_distribution<double> normal(0.0, 1.0);
+    random_lanes::NormalStream normal(rng);
     for (int64_t i = 0; i < n; ++i) {
       const double* t = theta + 5 * i;
       const double s1 = t[2] * t[2], s2 = t[3] * t[3], rho = std::tanh(t[4]);
@@ -140,7 +145,7 @@ class Slcp : public Benchmark {
       const double l11 = std::sqrt(c11), l21 = c12 / l11;
       const double l22 = std::sqrt(std::max(c22 - l21 * l21, 0.0));
       for (int k = 0; k < 4; ++k) {
-        const double z1 = normal(rng), z2 = normal(rng);
+        const double z1 = normal(), z2 = normal();
         x[8 * i + 2 * k] = t[0] + l11 * z1;
         x[8 * i + 2 * k + 1] = t[1] + l21 * z1 + l22 * z2;
       }
@@ -154,15 +159,15 @@ class GaussianMixture : public Benchmark {
   GaussianMixture() : Benchmark("gaussian_mixture", 2, 2) {}
   Support prior_support() const override { return box(2, -10.0, 10.0); }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    fill_uniform(n * 2, -10.0, 10.0, rng, theta);
+    random_lanes::LaneRng lane_rng(rng);
+    random_lanes::fill_uniform_lanes(n * 2, -10.0, 10.0, lane_rng, theta);
   }
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
-    std::normal_distribution<double> normal(0.0, 1.0);
-    std::bernoulli_distribution coin(0.5);
+    random_lanes::NormalStream normal(rng);
     for (int64_t i = 0; i < n; ++i) {
-      const double sd = coin(rng) ? 1.0 : 0.1;
-      x[2 * i] = theta[2 * i] + sd * normal(rng);
-      x[2 * i + 1] = theta[2 * i + 1] + sd * normal(rng);
+      const double sd = rng() >> 63 ? 1.0 : 0.1;  // a fair coin
+      x[2 * i] = theta[2 * i] + sd * normal();
+      x[2 * i + 1] = theta[2 * i + 1] + sd * normal();
     }
   }
 };
@@ -173,10 +178,11 @@ class InverseKinematics : public Benchmark {
  public:
   InverseKinematics() : Benchmark("inverse_kinematics", 4, 2) {}
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    std::normal_distribution<double> normal(0.0, 1.0);
+    random_lanes::LaneRng lane_rng(rng);
+    random_lanes::fill_normals(lane_rng, theta, n * 4);
     const double sd[4] = {0.25, 0.5, 0.5, 0.5};
     for (int64_t i = 0; i < n; ++i)
-      for (int j = 0; j < 4; ++j) theta[4 * i + j] = sd[j] * normal(rng);
+      for (int j = 0; j < 4; ++j) theta[4 * i + j] *= sd[j];
   }
   void simulate(int64_t n, const double* theta, Rng& /*rng*/, double* x) const override {
     for (int64_t i = 0; i < n; ++i) {

@@ -23,12 +23,6 @@ inline std::vector<std::string> numbered(const std::string& stem, int64_t n) {
 // around the caches.
 constexpr int64_t kStreamRows = int64_t{1} << 16;
 
-// n draws from U(lo, hi) into out.
-inline void fill_uniform(int64_t n, double lo, double hi, Rng& rng, double* out) {
-  const double width = hi - lo;
-  for (int64_t i = 0; i < n; ++i) out[i] = lo + width * rng.uniform();
-}
-
 // A support of n parameters, each in (lo, hi).
 inline Simulator::Support box(int64_t n, double lo, double hi) {
   return {std::vector<double>(n, lo), std::vector<double>(n, hi)};

@@ -1,5 +1,6 @@
 // bernoulli_glm: a generalized linear model of a spiking neuron.
 #include "benchmark.h"
+#include "lane_random.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -28,10 +29,10 @@ class BernoulliGlm : public Benchmark {
   }
 
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
-    std::normal_distribution<double> normal(0.0, 1.0);
+    random_lanes::NormalStream normal(rng);
     for (int64_t i = 0; i < n; ++i) {
       double z[kDim];
-      for (double& v : z) v = normal(rng);
+      for (double& v : z) v = normal();
       // Solve L' theta = z (back substitution): theta ~ N(0, (L L')^-1) = N(0, P^-1).
       double* t = theta + i * kDim;
       for (int r = kDim - 1; r >= 0; --r) {

