@@ -15,10 +15,11 @@
 #' @param seed `NULL` or a whole number; the same seed gives the same
 #'   simulations (your R random number stream is left as it was).
 #' @param threads Threads for the C++ benchmark simulators (the result does
-#'   not depend on it). The cheapest of them (`"two_moons"`) use the CPU's
-#'   vector instructions (AVX-512, AVX2 or SSE2, picked at run time), so a
-#'   seed reproduces its simulations exactly on the same kind of CPU and to
-#'   the last bit or so on another.
+#'   not depend on it). The cheap ones (such as `"two_moons"` and
+#'   `"gaussian_linear"`) draw their random numbers with the CPU's vector
+#'   instructions (AVX-512, AVX2 or SSE2, picked at run time), so a seed
+#'   reproduces their simulations exactly on the same kind of CPU and to the
+#'   last bit or so on another.
 #' @param chunk_size For R simulators: simulations per chunk (one future
 #'   each). The default depends on `nsim` only (about 100 chunks for large
 #'   `nsim`); the simulations depend on the seed and the chunk size, never

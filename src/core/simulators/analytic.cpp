@@ -33,6 +33,17 @@ class GaussianLinear : public Benchmark {
 // two_moons draws random_lanes::kLanes rows at a time (lane_random.h), compiled
 // for AVX-512, AVX2 and the baseline, picked at run time: it is so cheap that
 // scalar random numbers would dominate.
+// The data of kLanes parameter vectors (t1, t2) (inlined into each clone).
+AMORTIZED_LANE_INLINE void two_moons_points(random_lanes::D t1, random_lanes::D t2, random_lanes::LaneRng& rng,
+                                            random_lanes::D& x1, random_lanes::D& x2) {
+  random_lanes::D sin_a, cos_a;
+  random_lanes::sincos_half_turn((rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
+  const random_lanes::D r = 0.1 + 0.01 * rng.normal();
+  const double s = 1.0 / std::sqrt(2.0);
+  x1 = r * cos_a + 0.25 - random_lanes::vabs(t1 + t2) * s;
+  x2 = r * sin_a + (t2 - t1) * s;
+}
+
 AMORTIZED_SIMD_CLONES void two_moons_prior(int64_t n, Rng& rng, double* theta) {
   random_lanes::LaneRng lane_rng(rng);
   random_lanes::fill_uniform_lanes(n * 2, -1.0, 1.0, lane_rng, theta);
@@ -41,7 +52,6 @@ AMORTIZED_SIMD_CLONES void two_moons_data(int64_t n, const double* theta, Rng& r
   using random_lanes::D;
   using random_lanes::kLanes;
   random_lanes::LaneRng lane_rng(rng);
-  const double s = 1.0 / std::sqrt(2.0);
   for (int64_t i0 = 0; i0 < n; i0 += kLanes) {
     const int m = static_cast<int>(std::min<int64_t>(kLanes, n - i0));
     D t1 = {}, t2 = {};
@@ -49,10 +59,8 @@ AMORTIZED_SIMD_CLONES void two_moons_data(int64_t n, const double* theta, Rng& r
       t1[l] = theta[2 * (i0 + l)];
       t2[l] = theta[2 * (i0 + l) + 1];
     }
-    D sin_a, cos_a;
-    random_lanes::sincos_half_turn((lane_rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
-    const D r = 0.1 + 0.01 * lane_rng.normal();
-    const D x1 = r * cos_a + 0.25 - random_lanes::vabs(t1 + t2) * s, x2 = r * sin_a + (t2 - t1) * s;
+    D x1, x2;
+    two_moons_points(t1, t2, lane_rng, x1, x2);
     for (int l = 0; l < m; ++l) {
       x[2 * (i0 + l)] = x1[l];
       x[2 * (i0 + l) + 1] = x2[l];
@@ -68,7 +76,6 @@ AMORTIZED_SIMD_CLONES bool two_moons_columns(int64_t n, Rng& rng, double* theta,
   using random_lanes::kLanes;
   random_lanes::LaneRng prior_rng(rng);  // seeded in the order of the two calls
   random_lanes::LaneRng data_rng(rng);
-  const double s = 1.0 / std::sqrt(2.0);
   const bool stream = ld >= kStreamRows;
   D check = {};  // 0, or NaN after a non-finite value
   for (int64_t i0 = 0; i0 < n; i0 += kLanes) {
@@ -76,10 +83,8 @@ AMORTIZED_SIMD_CLONES bool two_moons_columns(int64_t n, Rng& rng, double* theta,
     // the prior's uniforms fill rows (t1, t2) in order, kLanes values at a time
     const D lo = -1.0 + 2.0 * prior_rng.uniform(), hi = -1.0 + 2.0 * prior_rng.uniform();
     const D t1 = random_lanes::evens(lo, hi), t2 = random_lanes::odds(lo, hi);
-    D sin_a, cos_a;
-    random_lanes::sincos_half_turn((data_rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
-    const D r = 0.1 + 0.01 * data_rng.normal();
-    const D x1 = r * cos_a + 0.25 - random_lanes::vabs(t1 + t2) * s, x2 = r * sin_a + (t2 - t1) * s;
+    D x1, x2;
+    two_moons_points(t1, t2, data_rng, x1, x2);
     check += (x1 + x2) * 0.0;
     random_lanes::store_lanes(theta + i0, t1, m, stream);
     random_lanes::store_lanes(theta + ld + i0, t2, m, stream);
