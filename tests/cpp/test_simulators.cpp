@@ -373,9 +373,9 @@ TEST(Simulators, UnknownNameAndBadArguments) {
   EXPECT_THROW(simulate(*sim, 10, 1, 0), std::invalid_argument);
 }
 
-// The random numbers in SIMD lanes behind two_moons: (sin, cos) and log
-// accurate to double rounding, and uniform and normal draws with the right
-// law in every lane.
+// The random numbers in SIMD lanes behind the cheap simulators: (sin, cos),
+// log and sqrt accurate to double rounding, and uniform and normal draws
+// with the right law in every lane.
 TEST(Simulators, LaneRandomNumbers) {
   namespace rl = amortized::benchmarks::random_lanes;
   constexpr int w = rl::kLanes;
@@ -429,6 +429,13 @@ TEST(Simulators, LaneRandomNumbers) {
     ks = std::max({ks, std::abs(cdf - static_cast<double>(i) / n), std::abs(cdf - static_cast<double>(i + 1) / n)});
   }
   EXPECT_LT(ks, 0.0055);
+  // NormalStream hands out fill_normals()' draws one at a time, across its blocks
+  Rng first(7), second(7);
+  rl::NormalStream stream(first);
+  rl::LaneRng lanes(second);
+  std::vector<double> block(1500);
+  rl::fill_normals(lanes, block.data(), 1500);
+  for (double v : block) ASSERT_EQ(stream(), v);
 }
 
 TEST(Simulators, GaussianLinearMoments) {

@@ -1,4 +1,4 @@
-// Private to the simulators: random numbers in SIMD lanes for the cheapest
+// Private to the simulators: random numbers in SIMD lanes for the cheap
 // simulators, where drawing one number at a time costs more than the model.
 // kLanes xoshiro256++ streams run side by side in GCC/Clang vector
 // extensions (one AVX-512 register, two AVX2 or four SSE2 ones); the
@@ -168,7 +168,8 @@ void fill_normals(LaneRng& rng, double* out, int64_t n);
 
 // Standard normal draws one at a time for simulators that consume them
 // sequentially (ddm's random walks), made in blocks by fill_normals(): a
-// drop-in for std::normal_distribution<double>(0, 1) at a tenth of its cost.
+// drop-in for std::normal_distribution<double>(0, 1) at about a tenth of its
+// cost.
 class NormalStream {
  public:
   explicit NormalStream(Rng& rng) : lanes_(rng) {}
