@@ -89,6 +89,23 @@ test_that("every benchmark simulator gives finite, seeded output independent of 
                class = "amortized_error_argument")
 })
 
+test_that("two_moons is consistent across SIMD lanes, chunks, threads and streaming stores", {
+  sim <- benchmark_simulator("two_moons")
+  big <- simulate(sim, 65537, seed = 3, threads = 2)  # >= 2^16 rows: streaming stores
+  for (n in c(1, 7, 9, 1025)) {  # within a lane block, across blocks, across chunks
+    small <- simulate(sim, n, seed = 3, threads = 3)
+    expect_identical(small$parameters, big$parameters[seq_len(n), , drop = FALSE])
+    expect_identical(small$data, big$data[seq_len(n), , drop = FALSE])
+  }
+  expect_true(all(is.finite(big$data)))
+  # the law: the crescent's radius is N(0.1, 0.01) around the parameter offset
+  t1 <- big$parameters[, 1]
+  t2 <- big$parameters[, 2]
+  r <- sqrt((big$data[, 1] + abs(t1 + t2) / sqrt(2) - 0.25)^2 + (big$data[, 2] - (t2 - t1) / sqrt(2))^2)
+  expect_equal(mean(r), 0.1, tolerance = 2e-3)
+  expect_equal(sd(r), 0.01, tolerance = 0.02)
+})
+
 test_that("the newer benchmark simulators have their documented shapes and supports", {
   glm <- simulate(benchmark_simulator("bernoulli_glm"), 2000, seed = 1)
   expect_equal(dim(glm$data), c(2000, 10))
