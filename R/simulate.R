@@ -58,10 +58,14 @@ simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
   simulations_from_raw(raw, object, keep_nonfinite = keep_nonfinite)
 }
 
-simulations_from_raw <- function(raw, sim, keep_nonfinite = FALSE, call = rlang::caller_env()) {
+# declarations: carry the simulator's declared structure (symmetries,
+# support, ...); FALSE for a training batch, which needs the values alone.
+simulations_from_raw <- function(raw, sim, keep_nonfinite = FALSE, declarations = TRUE,
+                                 call = rlang::caller_env()) {
+  d <- if (declarations) sim else list(set_structure = sim$set_structure)
   new_simulations(raw$parameters, raw$data, nonfinite_rows = if (!keep_nonfinite) raw$nonfinite_rows,
-                  set_structure = sim$set_structure, symmetric = sim$symmetric, support = sim$support,
-                  truncated = sim$truncated, reflections = sim$reflections, equivariances = sim$equivariances,
+                  set_structure = d$set_structure, symmetric = d$symmetric, support = d$support,
+                  truncated = d$truncated, reflections = d$reflections, equivariances = d$equivariances,
                   lengths = raw$lengths, context = raw$context,
                   keep_nonfinite = keep_nonfinite, call = call)
 }

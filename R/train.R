@@ -244,8 +244,9 @@ online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite,
   function(step) {
     step_seed <- (seed + 7919 * (step + 1)) %% 2147483647
     raw <- simulate_raw(sim, batch_size, step_seed, threads, chunk_size = batch_size)
-    sims <- withCallingHandlers(simulations_from_raw(raw, sim, keep_nonfinite = keep_nonfinite),
-                                amortized_warning_nonfinite = function(w) invokeRestart("muffleWarning"))
+    sims <- withCallingHandlers(
+      simulations_from_raw(raw, sim, keep_nonfinite = keep_nonfinite, declarations = FALSE),
+      amortized_warning_nonfinite = function(w) invokeRestart("muffleWarning"))
     dropped$n <- dropped$n + batch_size - nrow(sims$parameters)
     inputs <- simulation_inputs(plan, sims)
     list(theta = sims$parameters, x = inputs$x, lengths = inputs$lengths, context = inputs$context)
