@@ -30,12 +30,9 @@ class GaussianLinear : public Benchmark {
   }
 };
 
-// two_moons draws random_lanes::kLanes rows at a time (lane_random.h), compiled
-// for AVX-512, AVX2 and the baseline, picked at run time: it is so cheap that
-// scalar random numbers would dominate.
 // The data of kLanes parameter vectors (t1, t2) (inlined into each clone).
-AMORTIZED_LANE_INLINE void two_moons_points(random_lanes::D t1, random_lanes::D t2, random_lanes::LaneRng& rng,
-                                            random_lanes::D& x1, random_lanes::D& x2) {
+AMORTIZED_ALWAYS_INLINE void two_moons_points(random_lanes::D t1, random_lanes::D t2, random_lanes::LaneRng& rng,
+                                              random_lanes::D& x1, random_lanes::D& x2) {
   random_lanes::D sin_a, cos_a;
   random_lanes::sincos_half_turn((rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
   const random_lanes::D r = 0.1 + 0.01 * rng.normal();
@@ -44,6 +41,9 @@ AMORTIZED_LANE_INLINE void two_moons_points(random_lanes::D t1, random_lanes::D 
   x2 = r * sin_a + (t2 - t1) * s;
 }
 
+// two_moons draws random_lanes::kLanes rows at a time (lane_random.h), compiled
+// for AVX-512, AVX2 and the baseline, picked at run time: it is so cheap that
+// scalar random numbers would dominate.
 AMORTIZED_SIMD_CLONES void two_moons_prior(int64_t n, Rng& rng, double* theta) {
   random_lanes::LaneRng lane_rng(rng);
   random_lanes::fill_uniform_lanes(n * 2, -1.0, 1.0, lane_rng, theta);
