@@ -9,6 +9,14 @@
     .Call(`_amortized_amz_cuda_available`)
 }
 
+.amz_autograd_state <- function() {
+    .Call(`_amortized_amz_autograd_state`)
+}
+
+.amz_allocate_in_inference_mode <- function(n) {
+    .Call(`_amortized_amz_allocate_in_inference_mode`, n)
+}
+
 .amz_npe_new <- function(spec, summary, config, seed) {
     .Call(`_amortized_amz_npe_new`, spec, summary, config, seed)
 }
@@ -47,6 +55,10 @@
 
 .amz_npe_set_state <- function(ptr, state) {
     invisible(.Call(`_amortized_amz_npe_set_state`, ptr, state))
+}
+
+.amz_simd_level <- function() {
+    .Call(`_amortized_amz_simd_level`)
 }
 
 .amz_benchmark_names <- function() {

@@ -8,6 +8,12 @@
 #' LibTorch uses; one thread is fastest for the small networks of most
 #' amortizers.
 #'
+#' Environment variable `AMORTIZED_SIMD` (`"baseline"`, `"avx2"` or
+#' `"avx512"`, read once, at first use): caps the instruction set of the
+#' core's SIMD kernels, which otherwise use the best this CPU has. Results on
+#' different paths agree to float32 rounding, not bit for bit; a seed gives
+#' bit-identical results on the same machine, path and thread count.
+#'
 #' @keywords internal
 #' @useDynLib amortized, .registration = TRUE
 #' @importFrom Rcpp evalCpp
@@ -16,5 +22,10 @@
 
 .onLoad <- function(libname, pkgname) {
   if (is.null(getOption("amortized.threads"))) options(amortized.threads = 1L)
+  simd <- Sys.getenv("AMORTIZED_SIMD")
+  if (nzchar(simd) && !simd %in% c("baseline", "avx2", "avx512")) {
+    warning("AMORTIZED_SIMD is \"", simd, "\"; expected \"baseline\", \"avx2\" or \"avx512\". Ignored: ",
+            "the SIMD kernels use the best this CPU has.", call. = FALSE)
+  }
   invisible()
 }

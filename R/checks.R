@@ -11,10 +11,18 @@ describe_value <- function(x) {
   paste0("an object of class <", cls, ">")
 }
 
+# A whole number in [min, 2^31 - 1] (R's integer range: counts reach the
+# core as C ints), as an integer.
 check_count <- function(x, arg = rlang::caller_arg(x), min = 1, call = rlang::caller_env()) {
-  if (!is.numeric(x) || length(x) != 1 || is.na(x) || x != round(x) || x < min || !is.finite(x)) {
+  if (!is.numeric(x) || length(x) != 1 || is.na(x) || !is.finite(x) || x != round(x) || x < min) {
     cli::cli_abort(c("{.arg {arg}} must be a whole number >= {min}.",
                      "x" = "Got {describe_value(x)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  if (x > .Machine$integer.max) {
+    max <- .Machine$integer.max
+    cli::cli_abort(c("{.arg {arg}} must be a whole number >= {min} and at most {max}.",
+                     "x" = "Got {format(x, scientific = TRUE)}, beyond R's integer range."),
                    class = "amortized_error_argument", call = call)
   }
   as.integer(x)

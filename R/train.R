@@ -216,6 +216,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                                     options, !continuing, on_epoch, if (continuing) object$optimizer_state))
   }
   progress$done()
+  res$history <- as.data.frame(res$history)
   if (attr(on_epoch, "interrupted")()) res$stop_reason <- "interrupted"
   if (nrow(res$history) == 0) {
     cli::cli_abort("Training stopped before the first epoch ended ({gsub('_', ' ', res$stop_reason)}).",

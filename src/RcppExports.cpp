@@ -34,6 +34,27 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_autograd_state
+Rcpp::LogicalVector amz_autograd_state();
+RcppExport SEXP _amortized_amz_autograd_state() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(amz_autograd_state());
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_allocate_in_inference_mode
+Rcpp::NumericVector amz_allocate_in_inference_mode(double n);
+RcppExport SEXP _amortized_amz_allocate_in_inference_mode(SEXP nSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< double >::type n(nSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_allocate_in_inference_mode(n));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_new
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
 RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
@@ -191,6 +212,16 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// amz_simd_level
+Rcpp::CharacterVector amz_simd_level();
+RcppExport SEXP _amortized_amz_simd_level() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(amz_simd_level());
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_benchmark_names
 std::vector<std::string> amz_benchmark_names();
 RcppExport SEXP _amortized_amz_benchmark_names() {
@@ -261,6 +292,8 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_c2st", (DL_FUNC) &_amortized_amz_c2st, 3},
     {"_amortized_amz_cuda_available", (DL_FUNC) &_amortized_amz_cuda_available, 0},
+    {"_amortized_amz_autograd_state", (DL_FUNC) &_amortized_amz_autograd_state, 0},
+    {"_amortized_amz_allocate_in_inference_mode", (DL_FUNC) &_amortized_amz_allocate_in_inference_mode, 1},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
     {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 9},
@@ -271,6 +304,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_condition", (DL_FUNC) &_amortized_amz_npe_condition, 6},
     {"_amortized_amz_npe_get_state", (DL_FUNC) &_amortized_amz_npe_get_state, 1},
     {"_amortized_amz_npe_set_state", (DL_FUNC) &_amortized_amz_npe_set_state, 2},
+    {"_amortized_amz_simd_level", (DL_FUNC) &_amortized_amz_simd_level, 0},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},
     {"_amortized_amz_benchmark_simulate_given", (DL_FUNC) &_amortized_amz_benchmark_simulate_given, 6},

@@ -2,7 +2,8 @@
 // one place where C++ exceptions become R errors. Not part of the core.
 #pragma once
 
-#include <Rcpp.h>
+#include "glue_r.h"
+
 #include <torch/types.h>
 
 #include <string>
@@ -22,9 +23,17 @@ inline torch::Tensor matrix_to_tensor(const Rcpp::NumericMatrix& m,
 }
 
 // Tensor [n, d] -> R numeric matrix n x d.
-inline Rcpp::NumericMatrix tensor_to_matrix(const torch::Tensor& t) {
-  torch::Tensor c = t.to(torch::kDouble).t().contiguous();  // [d, n] row-major = column-major n x d
-  Rcpp::NumericMatrix out(t.size(0), t.size(1));
+inline Rcpp::NumericMatrix tensor_to_matrix(const torch::Tensor& t, const char* what = "the result") {
+  torch::Tensor c = t.to(torch::kCPU, torch::kDouble).t().contiguous();  // [d, n] row-major = column-major n x d
+  Rcpp::NumericMatrix out(r_array<REALSXP>({t.size(0), t.size(1)}, what));
+  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), out.begin());
+  return out;
+}
+
+// Tensor -> R numeric vector (its values in row-major order).
+inline Rcpp::NumericVector tensor_to_vector(const torch::Tensor& t, const char* what = "the result") {
+  torch::Tensor c = t.to(torch::kCPU, torch::kDouble).contiguous();
+  Rcpp::NumericVector out = r_numeric(c.numel(), what);
   std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), out.begin());
   return out;
 }

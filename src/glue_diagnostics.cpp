@@ -16,8 +16,9 @@ Rcpp::List amz_c2st(Rcpp::NumericMatrix estimate, Rcpp::NumericMatrix reference,
                   .seed(amortized_glue::as_seed(Rcpp::as<double>(options["seed"])));
   auto r = amortized::c2st(matrix_to_tensor(estimate, torch::kDouble), matrix_to_tensor(reference, torch::kDouble),
                            opts);
-  return Rcpp::List::create(Rcpp::Named("accuracy") = r.accuracy,
-                            Rcpp::Named("fold_accuracy") = r.fold_accuracy,
-                            Rcpp::Named("fold_epochs") = r.fold_epochs);
+  return amortized_glue::r_safe([&] {
+    return Rcpp::List::create(Rcpp::Named("accuracy") = r.accuracy, Rcpp::Named("fold_accuracy") = r.fold_accuracy,
+                              Rcpp::Named("fold_epochs") = r.fold_epochs);
+  });
   AMZ_GLUE_END
 }

@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
 using namespace amortized;
@@ -239,9 +241,32 @@ std::shared_ptr<InferenceNetImpl> make_inference_net(const Rcpp::List& spec, int
 // [[Rcpp::export(.amz_cuda_available)]]
 bool amz_cuda_available() { return torch::cuda::is_available(); }
 
+// Autograd's state on this thread: whether gradients are recorded and
+// whether inference mode is on (training needs TRUE, FALSE).
+// [[Rcpp::export(.amz_autograd_state)]]
+Rcpp::LogicalVector amz_autograd_state() {
+  return Rcpp::LogicalVector::create(Rcpp::Named("grad") = torch::GradMode::is_enabled(),
+                                     Rcpp::Named("inference") = c10::InferenceMode::is_enabled());
+}
+
+// Allocates n doubles for R inside the guards that sampling holds: for the
+// tests of the glue's error path (an allocation that R refuses must reach R
+// as an error with the guards undone).
+// [[Rcpp::export(.amz_allocate_in_inference_mode)]]
+Rcpp::NumericVector amz_allocate_in_inference_mode(double n) {
+  AMZ_GLUE_BEGIN
+  c10::InferenceMode inference;
+  torch::NoGradGuard no_grad;
+  return r_numeric(static_cast<int64_t>(n), "the test vector");
+  AMZ_GLUE_END
+}
+
 // [[Rcpp::export(.amz_npe_new)]]
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) {
   AMZ_GLUE_BEGIN
+  // the weights must be ordinary tensors that training can differentiate
+  c10::InferenceMode not_inference(false);
+  torch::AutoGradMode grad_on(true);
   auto gen = make_generator(as_seed(seed));
   Rcpp::IntegerVector set_shape = config["set_shape"];
   auto o = PosteriorEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
@@ -297,9 +322,12 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
   }
   const int64_t context = PosteriorEstimatorImpl::context_width(o, summary_dim);
   std::shared_ptr<amortized::InferenceNetImpl> net = make_inference_net(spec, o.dim_theta(), context, gen);
-  auto* est = fusion.is_empty() ? new NpeHandle(net, summary_net, o) : new NpeHandle(net, fusion, o);
+  std::unique_ptr<NpeHandle> est(fusion.is_empty() ? new NpeHandle(net, summary_net, o)
+                                                   : new NpeHandle(net, fusion, o));
   (*est)->eval();
-  return NpePtr(est, true);
+  SEXP out = r_safe([&] { return NpePtr(est.get(), true); });
+  est.release();  // owned by R's external pointer from now on
+  return out;
   AMZ_GLUE_END
 }
 
@@ -307,9 +335,13 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
 Rcpp::List amz_npe_info(SEXP ptr) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  return Rcpp::List::create(Rcpp::Named("n_parameters") = static_cast<double>(count_parameters(*est)),
-                            Rcpp::Named("layers") = est->describe(),
-                            Rcpp::Named("summary_dim") = static_cast<int>(est->summary_dim()));
+  const double n_parameters = static_cast<double>(count_parameters(*est));
+  const std::vector<std::string> layers = est->describe();
+  const int summary_dim = static_cast<int>(est->summary_dim());
+  return r_safe([&] {
+    return Rcpp::List::create(Rcpp::Named("n_parameters") = n_parameters, Rcpp::Named("layers") = layers,
+                              Rcpp::Named("summary_dim") = summary_dim);
+  });
   AMZ_GLUE_END
 }
 
@@ -345,7 +377,13 @@ TrainHooks train_hooks(Rcpp::Function& on_epoch) {
   return hooks;
 }
 
-Rcpp::List train_result(const TrainResult& res) {
+Rcpp::List optimizer_state_to_r(const OptimizerState& state);
+
+// The training result for R: the history as a list of columns (R makes it a
+// data frame), the best epoch, why it stopped, and the optimizer's state.
+Rcpp::List train_result(const TrainResult& res, const OptimizerState& state) {
+  Rcpp::List optimizer = optimizer_state_to_r(state);
+  return r_safe([&] {
   const size_t n = res.history.size();
   Rcpp::IntegerVector epoch(n);
   Rcpp::NumericVector train_loss(n), val_loss(n), lr(n), secs(n);
@@ -357,13 +395,15 @@ Rcpp::List train_result(const TrainResult& res) {
     secs[i] = res.history[i].seconds;
   }
   return Rcpp::List::create(
-      Rcpp::Named("history") = Rcpp::DataFrame::create(
+      Rcpp::Named("history") = Rcpp::List::create(
           Rcpp::Named("epoch") = epoch, Rcpp::Named("train_loss") = train_loss,
           Rcpp::Named("validation_loss") = val_loss, Rcpp::Named("learning_rate") = lr,
           Rcpp::Named("seconds") = secs),
       Rcpp::Named("best_epoch") = static_cast<int>(res.best_epoch),
       Rcpp::Named("stop_reason") = res.stop_reason,
-      Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches));
+      Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches),
+      Rcpp::Named("optimizer_state") = optimizer);
+  });
 }
 
 // AdamW state from R: NULL, or list(names, steps, exp_avg, exp_avg_sq) with
@@ -397,7 +437,8 @@ Rcpp::List optimizer_state_to_r(const OptimizerState& state) {
   std::sort(names.begin(), names.end());
   int64_t total = 0;
   for (const auto& n : names) total += state.entries.at(n).exp_avg.numel();
-  Rcpp::NumericVector steps(names.size()), m(total), v(total);
+  Rcpp::NumericVector steps = r_numeric(static_cast<int64_t>(names.size()), "the optimizer's steps");
+  Rcpp::NumericVector m = r_numeric(total, "the optimizer's state"), v = r_numeric(total, "the optimizer's state");
   int64_t at = 0;
   for (size_t i = 0; i < names.size(); ++i) {
     const auto& e = state.entries.at(names[i]);
@@ -408,8 +449,10 @@ Rcpp::List optimizer_state_to_r(const OptimizerState& state) {
     std::copy(b.data_ptr<double>(), b.data_ptr<double>() + b.numel(), v.begin() + at);
     at += a.numel();
   }
-  return Rcpp::List::create(Rcpp::Named("names") = names, Rcpp::Named("steps") = steps,
-                            Rcpp::Named("exp_avg") = m, Rcpp::Named("exp_avg_sq") = v);
+  return r_safe([&] {
+    return Rcpp::List::create(Rcpp::Named("names") = names, Rcpp::Named("steps") = steps,
+                              Rcpp::Named("exp_avg") = m, Rcpp::Named("exp_avg_sq") = v);
+  });
 }
 
 // The rows (theta, x, lengths, context) as the trainer takes them, on the
@@ -438,12 +481,16 @@ Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::Inte
                          Rcpp::Function on_epoch, SEXP optimizer_state) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  auto rows = training_rows(est, theta, x, lengths, context, options, fit_standardization);
-  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch_of(b)); };
-  OptimizerState state = optimizer_state_from_r(optimizer_state, est);
-  Rcpp::List out = train_result(fit(*est, loss, rows, train_options(options), train_hooks(on_epoch), &state));
-  out["optimizer_state"] = optimizer_state_to_r(state);
-  return out;
+  TrainResult res;
+  OptimizerState state;
+  {
+    TrainingMode training;  // the tensors made here take part in autograd
+    state = optimizer_state_from_r(optimizer_state, est);
+    auto rows = training_rows(est, theta, x, lengths, context, options, fit_standardization);
+    auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch_of(b)); };
+    res = fit(*est, loss, rows, train_options(options), train_hooks(on_epoch), &state);
+  }
+  return train_result(res, state);
   AMZ_GLUE_END
 }
 
@@ -457,19 +504,23 @@ Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x,
                                 Rcpp::Function on_epoch, SEXP optimizer_state) {
   AMZ_GLUE_BEGIN
   auto& est = handle(ptr);
-  auto validation = training_rows(est, theta, x, lengths, context, options, fit_standardization);
-  const torch::Device device = validation.front().device();
-  auto source = [&next_batch, device](int64_t step) {
-    Rcpp::List b = next_batch(static_cast<double>(step));
-    DataBatch d = to_device(as_batch(b["x"], b["lengths"], b["context"]), device);
-    return batch_tensors(matrix_to_tensor(b["theta"]).to(device), d);
-  };
-  auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch_of(b)); };
-  OptimizerState state = optimizer_state_from_r(optimizer_state, est);
-  Rcpp::List out = train_result(fit_online(*est, loss, source, steps_per_epoch, validation, train_options(options),
-                                           train_hooks(on_epoch), &state));
-  out["optimizer_state"] = optimizer_state_to_r(state);
-  return out;
+  TrainResult res;
+  OptimizerState state;
+  {
+    TrainingMode training;  // the tensors made here take part in autograd
+    state = optimizer_state_from_r(optimizer_state, est);
+    auto validation = training_rows(est, theta, x, lengths, context, options, fit_standardization);
+    const torch::Device device = validation.front().device();
+    auto source = [&next_batch, device](int64_t step) {
+      Rcpp::List b = next_batch(static_cast<double>(step));  // an R error here unwinds as a C++ exception
+      DataBatch d = to_device(as_batch(b["x"], b["lengths"], b["context"]), device);
+      return batch_tensors(matrix_to_tensor(b["theta"]).to(device), d);
+    };
+    auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], batch_of(b)); };
+    res = fit_online(*est, loss, source, steps_per_epoch, validation, train_options(options), train_hooks(on_epoch),
+                     &state);
+  }
+  return train_result(res, state);
   AMZ_GLUE_END
 }
 
@@ -480,12 +531,15 @@ Rcpp::NumericVector amz_npe_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x
                                      std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  torch::NoGradGuard no_grad;
   const torch::Device dev = device_of(est);
-  torch::Tensor lp = est->log_prob(matrix_to_tensor(theta).to(dev), to_device(as_batch(x, lengths, context), dev))
-                         .to(torch::kCPU, torch::kDouble)
-                         .contiguous();
-  return Rcpp::NumericVector(lp.data_ptr<double>(), lp.data_ptr<double>() + lp.numel());
+  torch::Tensor t = matrix_to_tensor(theta).to(dev);
+  DataBatch data = to_device(as_batch(x, lengths, context), dev);
+  torch::Tensor lp;
+  {
+    torch::NoGradGuard no_grad;
+    lp = est->log_prob(t, data);
+  }
+  return tensor_to_vector(lp, "the log densities");
   AMZ_GLUE_END
 }
 
@@ -496,23 +550,24 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths
                                    std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
   auto gen = make_generator(as_seed(seed));
   DataBatch data = as_batch(x, lengths, context);
   const int64_t n_obs = PosteriorEstimatorImpl::rows(data), dim = est->dim_theta();
-  Rcpp::NumericVector out(static_cast<size_t>(n_draws) * n_obs * dim);
-  // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
-  // draws [chunk, n_draws, dim] into place parameter by parameter.
-  for_chunks(n_obs, n_draws, [&](int64_t start, int64_t len) {
-    torch::Tensor draws = est->sample(n_draws, to_device(narrow(data, start, len), device_of(est)), gen)
-                              .permute({2, 0, 1}).to(torch::kCPU, torch::kDouble).contiguous();  // [dim, len, n_draws]
-    const double* src = draws.data_ptr<double>();
-    for (int64_t p = 0; p < dim; ++p) {
-      std::copy(src + p * len * n_draws, src + (p + 1) * len * n_draws,
-                out.begin() + n_draws * (start + n_obs * p));
-    }
-  });
-  out.attr("dim") = Rcpp::IntegerVector::create(n_draws, static_cast<int>(n_obs), static_cast<int>(dim));
+  Rcpp::NumericVector out = r_array<REALSXP>({n_draws, n_obs, dim}, "the draws");
+  double* dst = out.begin();
+  {
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard); no R calls inside
+    // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
+    // draws [chunk, n_draws, dim] into place parameter by parameter.
+    for_chunks(n_obs, n_draws, [&](int64_t start, int64_t len) {
+      torch::Tensor draws = est->sample(n_draws, to_device(narrow(data, start, len), device_of(est)), gen)
+                                .permute({2, 0, 1}).to(torch::kCPU, torch::kDouble).contiguous();  // [dim, len, n_draws]
+      const double* src = draws.data_ptr<double>();
+      for (int64_t p = 0; p < dim; ++p) {
+        std::copy(src + p * len * n_draws, src + (p + 1) * len * n_draws, dst + n_draws * (start + n_obs * p));
+      }
+    });
+  }
   return out;
   AMZ_GLUE_END
 }
@@ -524,20 +579,23 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, SEXP 
                                       double seed, int threads, std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
   auto gen = make_generator(as_seed(seed));
   torch::Tensor tt = matrix_to_tensor(theta);
   DataBatch data = as_batch(x, lengths, context);
   const int64_t n = PosteriorEstimatorImpl::rows(data);
-  std::vector<torch::Tensor> parts;
-  for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
-    const torch::Device dev = device_of(est);
-    parts.push_back(sbc_ranks(est->sample(n_draws, to_device(narrow(data, start, len), dev), gen),
-                              tt.narrow(0, start, len).to(dev))
-                        .to(torch::kCPU));
-  });
-  torch::Tensor ranks = torch::cat(parts, 0).to(torch::kInt).t().contiguous();  // [dim, n]
-  Rcpp::IntegerMatrix out(n, est->dim_theta());
+  torch::Tensor ranks;  // [dim, n]
+  {
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
+    std::vector<torch::Tensor> parts;
+    for_chunks(n, n_draws, [&](int64_t start, int64_t len) {
+      const torch::Device dev = device_of(est);
+      parts.push_back(sbc_ranks(est->sample(n_draws, to_device(narrow(data, start, len), dev), gen),
+                                tt.narrow(0, start, len).to(dev))
+                          .to(torch::kCPU));
+    });
+    ranks = torch::cat(parts, 0).to(torch::kInt).t().contiguous();
+  }
+  Rcpp::IntegerMatrix out(r_array<INTSXP>({n, est->dim_theta()}, "the ranks"));
   std::copy(ranks.data_ptr<int>(), ranks.data_ptr<int>() + ranks.numel(), out.begin());
   return out;
   AMZ_GLUE_END
@@ -550,13 +608,17 @@ Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, SEXP x, Rcpp::IntegerVector leng
                                       Rcpp::NumericMatrix context, int threads, std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = for_inference(ptr, threads, device);
-  c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
   DataBatch data = as_batch(x, lengths, context);
-  std::vector<torch::Tensor> parts;
-  for_chunks(PosteriorEstimatorImpl::rows(data), 64, [&](int64_t start, int64_t len) {
-    parts.push_back(est->condition(to_device(narrow(data, start, len), device_of(est))).to(torch::kCPU));
-  });
-  return tensor_to_matrix(torch::cat(parts, 0));
+  torch::Tensor condition;
+  {
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
+    std::vector<torch::Tensor> parts;
+    for_chunks(PosteriorEstimatorImpl::rows(data), 64, [&](int64_t start, int64_t len) {
+      parts.push_back(est->condition(to_device(narrow(data, start, len), device_of(est))).to(torch::kCPU));
+    });
+    condition = torch::cat(parts, 0).to(torch::kDouble);
+  }
+  return tensor_to_matrix(condition, "the learned summaries");
   AMZ_GLUE_END
 }
 
@@ -573,20 +635,24 @@ Rcpp::List amz_npe_get_state(SEXP ptr) {
   for (const auto& b : est->named_buffers(true)) items.emplace_back(b.key(), b.value());
   int64_t total = 0;
   for (const auto& it : items) total += it.second.numel();
-  Rcpp::CharacterVector names(items.size());
-  Rcpp::List shapes(items.size());
-  Rcpp::NumericVector values(total);
+  Rcpp::NumericVector values = r_numeric(total, "the model's state");
   int64_t at = 0;
-  for (size_t i = 0; i < items.size(); ++i) {
-    names[i] = items[i].first;
-    auto sizes = items[i].second.sizes();
-    shapes[i] = Rcpp::IntegerVector(sizes.begin(), sizes.end());
-    torch::Tensor t = items[i].second.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  for (const auto& it : items) {
+    torch::Tensor t = it.second.detach().to(torch::kCPU, torch::kDouble).contiguous();
     std::copy(t.data_ptr<double>(), t.data_ptr<double>() + t.numel(), values.begin() + at);
     at += t.numel();
   }
-  return Rcpp::List::create(Rcpp::Named("names") = names, Rcpp::Named("shapes") = shapes,
-                            Rcpp::Named("values") = values);
+  return r_safe([&] {
+    Rcpp::CharacterVector names(items.size());
+    Rcpp::List shapes(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      names[i] = items[i].first;
+      auto sizes = items[i].second.sizes();
+      shapes[i] = Rcpp::IntegerVector(sizes.begin(), sizes.end());
+    }
+    return Rcpp::List::create(Rcpp::Named("names") = names, Rcpp::Named("shapes") = shapes,
+                              Rcpp::Named("values") = values);
+  });
   AMZ_GLUE_END
 }
 

@@ -1,6 +1,7 @@
 // Rcpp glue for the C++ benchmark simulators (no LibTorch in this file).
-#include <Rcpp.h>
+#include "glue_r.h"
 
+#include "amortized/simd.h"
 #include "amortized/simulators/simulator.h"
 
 #include <cmath>
@@ -10,6 +11,9 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+
+using amortized_glue::r_array;
+using amortized_glue::r_safe;
 
 namespace {
 
@@ -39,6 +43,13 @@ std::unique_ptr<amortized::Simulator> make(const std::string& name, int n_obs, c
 
 }  // namespace
 
+// The SIMD level in force (AMORTIZED_SIMD may lower it) and the best this CPU has.
+// [[Rcpp::export(.amz_simd_level)]]
+Rcpp::CharacterVector amz_simd_level() {
+  return Rcpp::CharacterVector::create(Rcpp::Named("in_force") = amortized::simd_level_name(amortized::simd_level()),
+                                       Rcpp::Named("cpu") = amortized::simd_level_name(amortized::cpu_simd_level()));
+}
+
 // [[Rcpp::export(.amz_benchmark_names)]]
 std::vector<std::string> amz_benchmark_names() { return amortized::benchmark_simulator_names(); }
 
@@ -53,22 +64,27 @@ Rcpp::List amz_benchmark_info(std::string name, int n_obs, Rcpp::NumericMatrix d
     const auto support = sim->prior_support();
     const auto cut = sim->truncated_parameters();
     const auto mirrors = sim->reflections();
-    Rcpp::NumericMatrix normals(static_cast<int>(mirrors.size()), static_cast<int>(sim->dim_theta()));
-    for (size_t k = 0; k < mirrors.size(); ++k)
-      for (size_t j = 0; j < mirrors[k].size(); ++j) normals(k, j) = mirrors[k][j];
-    Rcpp::List equivariances;
-    for (const auto& e : sim->equivariances()) {
-      equivariances.push_back(Rcpp::List::create(Rcpp::Named("theta") = std::vector<double>(e.theta.begin(), e.theta.end()),
-                                                 Rcpp::Named("x") = std::vector<double>(e.x.begin(), e.x.end())));
-    }
-    return Rcpp::List::create(Rcpp::Named("parameter_names") = sim->parameter_names(),
-                              Rcpp::Named("data_names") = sim->data_names(),
-                              Rcpp::Named("data_shape") = shape,
-                              Rcpp::Named("set_structure") = std::vector<double>(set.begin(), set.end()),
-                              Rcpp::Named("symmetric") = std::vector<double>(sym.begin(), sym.end()),
-                              Rcpp::Named("lower") = support.lower, Rcpp::Named("upper") = support.upper,
-                              Rcpp::Named("truncated") = std::vector<double>(cut.begin(), cut.end()),
-                              Rcpp::Named("reflections") = normals, Rcpp::Named("equivariances") = equivariances);
+    const auto group = sim->equivariances();
+    const auto parameter_names = sim->parameter_names(), data_names = sim->data_names();
+    const int dim_theta = static_cast<int>(sim->dim_theta());
+    return r_safe([&] {
+      Rcpp::NumericMatrix normals(static_cast<int>(mirrors.size()), dim_theta);
+      for (size_t k = 0; k < mirrors.size(); ++k)
+        for (size_t j = 0; j < mirrors[k].size(); ++j) normals(k, j) = mirrors[k][j];
+      Rcpp::List equivariances(group.size());
+      for (size_t k = 0; k < group.size(); ++k) {
+        equivariances[k] = Rcpp::List::create(
+            Rcpp::Named("theta") = std::vector<double>(group[k].theta.begin(), group[k].theta.end()),
+            Rcpp::Named("x") = std::vector<double>(group[k].x.begin(), group[k].x.end()));
+      }
+      return Rcpp::List::create(Rcpp::Named("parameter_names") = parameter_names,
+                                Rcpp::Named("data_names") = data_names, Rcpp::Named("data_shape") = shape,
+                                Rcpp::Named("set_structure") = std::vector<double>(set.begin(), set.end()),
+                                Rcpp::Named("symmetric") = std::vector<double>(sym.begin(), sym.end()),
+                                Rcpp::Named("lower") = support.lower, Rcpp::Named("upper") = support.upper,
+                                Rcpp::Named("truncated") = std::vector<double>(cut.begin(), cut.end()),
+                                Rcpp::Named("reflections") = normals, Rcpp::Named("equivariances") = equivariances);
+    });
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }
@@ -80,20 +96,22 @@ namespace {
 // rows with a non-finite value (so that R need not search them).
 Rcpp::List simulations_to_r(const amortized::Simulator& sim, int n, Rcpp::NumericMatrix theta,
                             Rcpp::NumericVector x, const std::vector<int64_t>& nonfinite_rows) {
-  Rcpp::colnames(theta) = Rcpp::wrap(sim.parameter_names());
-  Rcpp::IntegerVector dim = Rcpp::IntegerVector::create(n);
-  Rcpp::List dimnames = Rcpp::List::create(R_NilValue);
-  for (int64_t s : sim.data_shape()) {
-    dim.push_back(static_cast<int>(s));
-    dimnames.push_back(R_NilValue);
-  }
-  dimnames[dimnames.size() - 1] = Rcpp::wrap(sim.data_names());
-  x.attr("dim") = dim;
-  x.attr("dimnames") = dimnames;
-  Rcpp::IntegerVector bad_rows(nonfinite_rows.size());
-  for (size_t i = 0; i < nonfinite_rows.size(); ++i) bad_rows[i] = static_cast<int>(nonfinite_rows[i] + 1);
-  return Rcpp::List::create(Rcpp::Named("parameters") = theta, Rcpp::Named("data") = x,
-                            Rcpp::Named("nonfinite_rows") = bad_rows);
+  const auto parameter_names = sim.parameter_names(), data_names = sim.data_names();
+  const auto shape = sim.data_shape();
+  return r_safe([&] {
+    Rcpp::colnames(theta) = Rcpp::wrap(parameter_names);
+    Rcpp::IntegerVector dim(shape.size() + 1);
+    dim[0] = n;
+    for (size_t k = 0; k < shape.size(); ++k) dim[k + 1] = static_cast<int>(shape[k]);
+    Rcpp::List dimnames(shape.size() + 1);
+    dimnames[shape.size()] = Rcpp::wrap(data_names);
+    x.attr("dim") = dim;
+    x.attr("dimnames") = dimnames;
+    Rcpp::IntegerVector bad_rows(nonfinite_rows.size());
+    for (size_t i = 0; i < nonfinite_rows.size(); ++i) bad_rows[i] = static_cast<int>(nonfinite_rows[i] + 1);
+    return Rcpp::List::create(Rcpp::Named("parameters") = theta, Rcpp::Named("data") = x,
+                              Rcpp::Named("nonfinite_rows") = bad_rows);
+  });
 }
 
 }  // namespace
@@ -110,8 +128,8 @@ Rcpp::List amz_benchmark_simulate_given(std::string name, Rcpp::NumericMatrix th
       Rcpp::stop("theta must have %d columns for %s, got %d", static_cast<int>(sim->dim_theta()), name,
                  theta.ncol());
     }
-    Rcpp::NumericMatrix t = Rcpp::clone(theta);
-    Rcpp::NumericVector x(Rcpp::no_init(static_cast<R_xlen_t>(n) * sim->dim_x()));
+    Rcpp::NumericMatrix t(r_safe([&] { return Rf_duplicate(theta); }));
+    Rcpp::NumericVector x(r_array<REALSXP>({int64_t{n} * sim->dim_x()}, "the data"));
     std::vector<int64_t> bad;
     amortized::simulate_to(*sim, n, static_cast<uint64_t>(seed), threads, t.begin(), x.begin(), true, true, &bad);
     return simulations_to_r(*sim, n, t, x, bad);
@@ -125,8 +143,8 @@ Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int thre
                                   Rcpp::NumericMatrix design) {
   try {
     auto sim = make(name, n_obs, design);
-    Rcpp::NumericMatrix theta(Rcpp::no_init(n, static_cast<int>(sim->dim_theta())));
-    Rcpp::NumericVector x(Rcpp::no_init(static_cast<R_xlen_t>(n) * sim->dim_x()));
+    Rcpp::NumericMatrix theta(r_array<REALSXP>({n, sim->dim_theta()}, "the parameters"));
+    Rcpp::NumericVector x(r_array<REALSXP>({int64_t{n} * sim->dim_x()}, "the data"));
     advise_huge_pages(theta.begin(), theta.size());
     advise_huge_pages(x.begin(), x.size());
     std::vector<int64_t> bad;

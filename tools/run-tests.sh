@@ -8,21 +8,38 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 mkdir -p "$BUILD"
 
+# run_r_tests COUNTS [FILTER]: the testthat files (matching FILTER), their
+# counts "passed failed skipped" written to COUNTS; a crash counts as one failure.
+run_r_tests() {
+  rm -f "$1"
+  NOT_CRAN=true R_COUNTS="$1" R_FILTER="${2:-}" Rscript -e '
+    filter <- Sys.getenv("R_FILTER")
+    res <- testthat::test_dir("tests/testthat", package = "amortized", load_package = "installed",
+                              filter = if (nzchar(filter)) filter,
+                              reporter = testthat::ProgressReporter$new(show_praise = FALSE),
+                              stop_on_failure = FALSE)
+    df <- as.data.frame(res)
+    failed <- sum(df$failed > 0 | df$error)
+    skipped <- sum(df$skipped & !(df$failed > 0 | df$error))
+    passed <- nrow(df) - failed - skipped
+    writeLines(sprintf("%d %d %d", passed, failed, skipped), Sys.getenv("R_COUNTS"))
+  ' 2>&1
+  [ -s "$1" ] || echo "0 1 0" > "$1"
+}
+
 echo "== R tests (testthat)"
-rm -f "$BUILD/r-counts"
-NOT_CRAN=true R_COUNTS="$BUILD/r-counts" Rscript -e '
-  res <- testthat::test_dir("tests/testthat", package = "amortized", load_package = "installed",
-                            reporter = testthat::ProgressReporter$new(show_praise = FALSE),
-                            stop_on_failure = FALSE)
-  df <- as.data.frame(res)
-  failed <- sum(df$failed > 0 | df$error)
-  skipped <- sum(df$skipped & !(df$failed > 0 | df$error))
-  passed <- nrow(df) - failed - skipped
-  writeLines(sprintf("%d %d %d", passed, failed, skipped), Sys.getenv("R_COUNTS"))
-' 2>&1
-# testthat itself crashing counts as one failure
-[ -s "$BUILD/r-counts" ] || echo "0 1 0" > "$BUILD/r-counts"
+run_r_tests "$BUILD/r-counts"
 read -r r_pass r_fail r_skip < "$BUILD/r-counts"
+
+# The tests that compare two computation paths (transformed inputs, points
+# in another order, batches, thread counts, SIMD levels) once more on the
+# baseline instruction set of our kernels and of LibTorch's, so that a
+# difference between paths shows up on any machine.
+echo "== R tests comparing computation paths, on the baseline SIMD path (AMORTIZED_SIMD=baseline, ATEN_CPU_CAPABILITY=default)"
+AMORTIZED_SIMD=baseline ATEN_CPU_CAPABILITY=default \
+  run_r_tests "$BUILD/r-counts-baseline" "configurator|summary_net|simulator|sample_posterior|fusion"
+read -r b_pass b_fail b_skip < "$BUILD/r-counts-baseline"
+r_pass=$((r_pass + b_pass)); r_fail=$((r_fail + b_fail)); r_skip=$((r_skip + b_skip))
 
 echo "== C++ tests (ctest)"
 ctest --test-dir "$BUILD/cmake" --output-on-failure -j2 > "$BUILD/ctest.log" 2>&1

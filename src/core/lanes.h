@@ -17,20 +17,31 @@
 #include <cstring>
 #include <type_traits>
 
+#include "amortized/simd.h"
+
 // Everything here must be inlined into its caller, so that a kernel compiled
-// for another target (target_clones) never calls it across the ABI.
+// for another target never calls it across the ABI.
 #define AMORTIZED_LANES_INLINE inline __attribute__((always_inline))
 
-// A float kernel that calls these (and only these) may also be compiled for
-// x86-64-v4 (AVX-512) and x86-64-v3 (AVX2, FMA), picked at run time, where
-// GCC can. Float vectors have 16 lanes: one AVX-512 register, two AVX2 ones.
-// Defining AMORTIZED_BASELINE_ONLY compiles the baseline alone (the C++
-// tests build the simulators so once more, to test that code path too).
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__) && \
-    !defined(AMORTIZED_BASELINE_ONLY)
-#define AMORTIZED_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// A SIMD kernel is compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA)
+// and the baseline where GCC can, and picked at run time by simd_level():
+//   AMORTIZED_LANES_INLINE void silu_kernel(float* x, int64_t n) { ... }
+//   AMORTIZED_SIMD_KERNEL(void, silu, (float* x, int64_t n), (x, n))
+// defines silu(); the kernel body calls only always-inline functions.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
+#define AMORTIZED_SIMD_KERNEL(ret, name, params, args)                                                 \
+  __attribute__((target("arch=x86-64-v4"))) static ret name##_avx512 params { return name##_kernel args; } \
+  __attribute__((target("arch=x86-64-v3"))) static ret name##_avx2 params { return name##_kernel args; }   \
+  ret name params {                                                                                   \
+    switch (::amortized::simd_level()) {                                                              \
+      case ::amortized::SimdLevel::kAvx512: return name##_avx512 args;                                \
+      case ::amortized::SimdLevel::kAvx2: return name##_avx2 args;                                    \
+      default: return name##_kernel args;                                                             \
+    }                                                                                                 \
+  }
 #else
-#define AMORTIZED_SIMD_CLONES
+#define AMORTIZED_SIMD_KERNEL(ret, name, params, args) \
+  ret name params { return name##_kernel args; }
 #endif
 
 namespace amortized {

@@ -1,5 +1,6 @@
 // Benchmark simulators: shapes, finiteness, moments or known values, seeds
 // and thread-count independence. No LibTorch in this file.
+#include "amortized/simd.h"
 #include "amortized/simulators/simulator.h"
 #include "../../src/core/simulators/lane_random.h"
 
@@ -746,4 +747,39 @@ TEST(Simulators, SimulatesDataForGivenParameters) {
   mean /= static_cast<double>(x.size());
   EXPECT_NEAR(mean, 1.0, 0.01);
   EXPECT_NEAR(sq / static_cast<double>(x.size()) - mean * mean, 0.1, 0.005);
+}
+
+// Every SIMD level this CPU runs gives the same simulations up to the last
+// bits (fused multiply-adds); AMORTIZED_SIMD and set_simd_level() lower it.
+TEST(Simd, LevelsAreCappedAndGiveTheSameSimulations) {
+  const SimdLevel best = cpu_simd_level(), start = simd_level();
+  EXPECT_LE(static_cast<int>(start), static_cast<int>(best));
+  SimdLevel parsed;
+  EXPECT_TRUE(parse_simd_level("avx2", &parsed));
+  EXPECT_EQ(parsed, SimdLevel::kAvx2);
+  EXPECT_FALSE(parse_simd_level("sse9", &parsed));
+  const char* forced = std::getenv("AMORTIZED_SIMD");
+  if (forced != nullptr && parse_simd_level(forced, &parsed)) {
+    EXPECT_EQ(start, std::min(parsed, best)) << forced;
+  }
+  EXPECT_EQ(set_simd_level(SimdLevel::kAvx512), best);  // never above what the CPU runs
+  std::vector<Simulations> runs;
+  std::vector<SimdLevel> levels;
+  for (SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level > best) break;
+    ASSERT_EQ(set_simd_level(level), level);
+    runs.push_back(simulate(*make("two_moons"), 5000, 7, 1));
+    levels.push_back(level);
+    auto normals = at_theta(*make("gaussian_linear"), std::vector<double>(10, 0.5), 500, 3);
+    const double mean = std::accumulate(normals.begin(), normals.end(), 0.0) / normals.size();
+    EXPECT_NEAR(mean, 0.5, 0.05) << simd_level_name(level);
+  }
+  set_simd_level(start);
+  for (size_t k = 1; k < runs.size(); ++k) {
+    ASSERT_EQ(runs[k].x.size(), runs[0].x.size());
+    for (size_t i = 0; i < runs[0].x.size(); ++i) {
+      ASSERT_NEAR(runs[k].x[i], runs[0].x[i], 1e-13) << simd_level_name(levels[k]) << " row " << i / 2;
+    }
+    for (size_t i = 0; i < runs[0].theta.size(); ++i) ASSERT_NEAR(runs[k].theta[i], runs[0].theta[i], 1e-15);
+  }
 }

@@ -11,6 +11,7 @@
 #include "amortized/train/trainer.h"
 
 #include <gtest/gtest.h>
+#include "tolerance.h"
 #include <torch/serialize.h>
 
 #include <cmath>
@@ -286,15 +287,15 @@ TEST(FusionNet, ConcatenatesTheSummariesOfItsSources) {
   auto la = torch::tensor({6, 2, 3, 6, 1}, torch::kLong), lb = torch::tensor({9, 9, 4, 7, 5}, torch::kLong);
   auto out = fusion->forward({{xa, la}, {xb, lb}});
   ASSERT_EQ(out.sizes(), (std::vector<int64_t>{5, 7}));
-  EXPECT_TRUE(torch::allclose(out.narrow(1, 0, 3), a->forward(xa, la)));
-  EXPECT_TRUE(torch::allclose(out.narrow(1, 3, 4), b->forward(xb, lb)));
+  EXPECT_TRUE(amortized_test::float_close(out.narrow(1, 0, 3), a->forward(xa, la)));
+  EXPECT_TRUE(amortized_test::float_close(out.narrow(1, 3, 4), b->forward(xb, lb)));
   // padding of either source never matters
   auto pa = xa.clone(), pb = xb.clone();
   pa.narrow(1, 3, 3).fill_(100.0);
   pb.narrow(1, 7, 2).fill_(-100.0);
   auto padded = fusion->forward({{pa, la}, {pb, lb}});
   auto keep = torch::tensor({2, 4}, torch::kLong);  // the data sets whose padding alone changed
-  EXPECT_TRUE(torch::allclose(padded.index_select(0, keep), out.index_select(0, keep), 1e-5, 1e-6));
+  EXPECT_TRUE(amortized_test::float_close(padded.index_select(0, keep), out.index_select(0, keep)));
   EXPECT_FALSE(torch::allclose(padded.narrow(0, 0, 2), out.narrow(0, 0, 2), 1e-3, 1e-3));
   EXPECT_THROW(fusion->forward({{xa, la}}), c10::Error);                                         // one source short
   EXPECT_THROW(fusion->forward({{xa, la}, {xb.narrow(0, 0, 3), lb.narrow(0, 0, 3)}}), c10::Error);  // rows differ

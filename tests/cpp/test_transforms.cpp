@@ -2,6 +2,7 @@
 // log-determinant against autograd's Jacobian, shape errors, batch
 // independence, determinism and save/restore.
 #include "amortized/nn/mlp.h"
+#include "amortized/simd.h"
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
 #include "amortized/transforms/bounded.h"
@@ -11,6 +12,7 @@
 #include "amortized/transforms/standardize.h"
 
 #include <gtest/gtest.h>
+#include "tolerance.h"
 #include <torch/autograd.h>
 #include <torch/serialize.h>
 
@@ -162,8 +164,8 @@ TEST_P(TransformContract, RowsAreIndependent) {
   auto full = t_->forward(x_, ctx_);
   for (int64_t b : {0, 5}) {
     auto one = t_->forward(x_.narrow(0, b, 1), ctx_.defined() ? ctx_.narrow(0, b, 1) : ctx_);
-    EXPECT_TRUE(torch::allclose(one.first, full.first.narrow(0, b, 1), 1e-5, 1e-6));
-    EXPECT_TRUE(torch::allclose(one.second, full.second.narrow(0, b, 1), 1e-5, 1e-6));
+    EXPECT_TRUE(amortized_test::float_close(one.first, full.first.narrow(0, b, 1), 256, 10.0));
+    EXPECT_TRUE(amortized_test::float_close(one.second, full.second.narrow(0, b, 1), 256, 10.0));
   }
 }
 
@@ -338,10 +340,37 @@ TEST(MLP, InferenceModeMatchesTrainingModeAndTransposedOutput) {
     auto with_grad = mlp->forward(x);
     torch::NoGradGuard no_grad;
     auto without = mlp->forward(x), transposed = mlp->forward_transposed(x);
-    EXPECT_TRUE(torch::allclose(without, with_grad.detach(), 1e-5, 1e-6)) << activation;
-    EXPECT_TRUE(torch::allclose(transposed, with_grad.detach().t(), 1e-5, 1e-6)) << activation;
+    EXPECT_TRUE(amortized_test::float_close(without, with_grad.detach(), 256, 10.0)) << activation;
+    EXPECT_TRUE(amortized_test::float_close(transposed, with_grad.detach().t(), 256, 10.0)) << activation;
     EXPECT_TRUE(transposed.is_contiguous());
     EXPECT_TRUE(torch::equal(x, x_copy)) << activation;
+  }
+}
+
+// The float kernels (spline, silu) on every SIMD level this CPU runs agree
+// with the baseline to float32 rounding.
+TEST(Simd, FloatKernelsAgreeAcrossLevels) {
+  auto gen = make_generator(5);
+  const int64_t rows = 203, cols = 3, k = 10;
+  auto x = 1.3 * torch::randn({rows, cols}, gen);
+  auto raw = torch::randn({rows, cols, 3 * k - 1}, gen);
+  MLP mlp(MLPOptions(6, 5).hidden({33, 17}).activation("silu"));
+  mlp->reset_parameters(gen);
+  auto input = 3 * torch::randn({37, 6}, gen);
+  torch::NoGradGuard no_grad;
+  const SimdLevel start = simd_level();
+  std::vector<std::vector<Tensor>> outs;
+  for (SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level > cpu_simd_level()) break;
+    set_simd_level(level);
+    auto fwd = rational_quadratic_spline(x, raw, 3.0, false), inv = rational_quadratic_spline(x, raw, 3.0, true);
+    outs.push_back({fwd.first, fwd.second, inv.first, inv.second, mlp->forward(input)});
+  }
+  set_simd_level(start);
+  for (size_t l = 1; l < outs.size(); ++l) {
+    for (size_t i = 0; i < outs[0].size(); ++i) {
+      EXPECT_TRUE(amortized_test::float_close(outs[l][i], outs[0][i], 64, 10.0)) << "level " << l << ", output " << i;
+    }
   }
 }
 

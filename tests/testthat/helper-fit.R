@@ -23,3 +23,12 @@ new_temp_dir <- function() {
   dir.create(d)
   d
 }
+
+# Tolerances derived from the arithmetic (as tests/cpp/tolerance.h): the
+# networks compute in float32, so two computations that are equal in exact
+# arithmetic but take different paths (a transformed input, points in
+# another order, a batch of another size, another CPU's instructions) agree
+# to a few hundred float32 epsilons relative to the values' magnitude, not
+# bit for bit. Bit-for-bit equality is only asked of the same computation
+# with the same seed on the same machine and thread count.
+float32_tolerance <- function(ulps = 256) ulps * 2^-23

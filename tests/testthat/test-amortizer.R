@@ -83,10 +83,10 @@ test_that("an amortizer uses a simulator's set structure (slcp: 4 exchangeable p
   shuffled <- x[c(5, 6, 1, 2, 7, 8, 3, 4)]  # the same 4 points in another order
   a <- sample_posterior(fit, x, 100, seed = 3)
   b <- sample_posterior(fit, shuffled, 100, seed = 3)
-  expect_equal(as.matrix(a), as.matrix(b), tolerance = 1e-6)
+  expect_equal(as.matrix(a), as.matrix(b), tolerance = float32_tolerance())
   # the structure survives a restart of the C++ model and can be turned off
   restored <- unserialize(serialize(fit, NULL))
-  expect_equal(as.matrix(sample_posterior(restored, shuffled, 100, seed = 3)), as.matrix(a), tolerance = 1e-6)
+  expect_equal(as.matrix(sample_posterior(restored, shuffled, 100, seed = 3)), as.matrix(a), tolerance = float32_tolerance())
   plain <- train(amortizer(net, use_structure = FALSE), sims, epochs = 2, seed = 1, verbose = FALSE)
   expect_length(plain$set_shape, 0)
   expect_error(amortizer(use_structure = "yes"), "`use_structure` must be TRUE or FALSE",

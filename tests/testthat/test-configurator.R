@@ -176,7 +176,8 @@ test_that("reflection() learns one side of a mirror: a proper, mirror-even poste
   expect_equal(mean(d[, "t2"] - d[, "t1"]), sum(colSums(post) * g), tolerance = 0.05)
   expect_equal(mean(s_draw > 0), 0.5, tolerance = 0.05)
   th <- cbind(t1 = c(0.3, -0.2, 1.1), t2 = c(0.4, 0.9, -0.6))
-  expect_equal(posterior_log_density(fit, th, y), posterior_log_density(fit, cbind(t1 = -th[, 2], t2 = -th[, 1]), y))
+  expect_equal(posterior_log_density(fit, th, y), posterior_log_density(fit, cbind(t1 = -th[, 2], t2 = -th[, 1]), y),
+               tolerance = float32_tolerance())
   grid <- as.matrix(expand.grid(t1 = seq(-3, 3, 0.03), t2 = seq(-3, 3, 0.03)))
   expect_equal(sum(exp(posterior_log_density(fit, grid, y))) * 0.03^2, 1, tolerance = 0.03)
   # errors: names, orthogonality, bounds that map the mixed parameters, a prior that is not symmetric
@@ -233,8 +234,8 @@ test_that("equivariance(): trains on transformed simulations and gives an equiva
   # (columns are matched by name: swap the values, keep the names)
   swap_th <- cbind(t1 = th[, 2], t2 = th[, 1])
   swap_y <- c(x1 = y[[2]], x2 = y[[1]])
-  expect_equal(posterior_log_density(fit, swap_th, swap_y), lp, tolerance = 1e-8)
-  expect_equal(posterior_log_density(fit, cbind(-th[, 1], th[, 2]), c(-y[1], y[2])), lp, tolerance = 1e-8)
+  expect_equal(posterior_log_density(fit, swap_th, swap_y), lp, tolerance = float32_tolerance())
+  expect_equal(posterior_log_density(fit, cbind(-th[, 1], th[, 2]), c(-y[1], y[2])), lp, tolerance = float32_tolerance())
   expect_equal(lp, rowSums(stats::dnorm(th, rep(y / 2, each = 3), sqrt(0.5), log = TRUE)), tolerance = 0.1)
   grid <- as.matrix(expand.grid(t1 = seq(-3, 4, 0.05), t2 = seq(-4, 3, 0.05)))
   expect_equal(sum(exp(posterior_log_density(fit, grid, y))) * 0.05^2, 1, tolerance = 0.02)
@@ -271,7 +272,7 @@ test_that("slcp declares its equivariances: per point, kept with its simulations
   flip <- y * rep(c(-1, 1), 4)
   th <- sims$parameters[2:4, ]
   expect_equal(posterior_log_density(fit, th, y), posterior_log_density(fit, th * rep(c(-1, 1, 1, 1, -1), each = 3), flip),
-               tolerance = 1e-8)
+               tolerance = float32_tolerance())
   # without the set structure, the permutation is spread over every point
   flat <- train(amortizer(tiny_net(), use_structure = FALSE, configurator = configurator(equivariance(c(2, 1, 4, 3, 5), c(2, 1)))),
                 sims, epochs = 1, seed = 1, verbose = FALSE)

@@ -188,7 +188,7 @@ test_that("observed multi-source data: several data sets, checks, summaries, per
   expect_equal(posterior::variables(d2), c("mu[1]", "mu[2]", "nu[1]", "nu[2]"))
   # the first data set alone and within a batch: the same density
   lp <- posterior_log_density(fit, rbind(c(0.1, 0.2), c(0.1, 0.2)), two)
-  expect_equal(lp[1], posterior_log_density(fit, c(mu = 0.1, nu = 0.2), one), tolerance = 1e-5)
+  expect_equal(lp[1], posterior_log_density(fit, c(mu = 0.1, nu = 0.2), one), tolerance = float32_tolerance())
   expect_error(sample_posterior(fit, one[c("trials", "z")], 10), "Missing", class = "amortized_error_data")
   expect_error(sample_posterior(fit, c(one, extra = 1), 10), "Unknown", class = "amortized_error_data")
   expect_error(sample_posterior(fit, matrix(1, 3, 1), 10), "named list", class = "amortized_error_data")
@@ -205,7 +205,7 @@ test_that("observed multi-source data: several data sets, checks, summaries, per
   three <- two
   three$other[2, , 1] <- 5
   s3 <- summarise(fit, three)
-  expect_equal(s3[, 1:8], s[, 1:8], tolerance = 1e-6)
+  expect_equal(s3[, 1:8], s[, 1:8], tolerance = float32_tolerance())
   expect_false(isTRUE(all.equal(s3[2, 9:16], s[2, 9:16])))
   # save/load and serialization
   path <- file.path(new_temp_dir(), "fusion.amortizer")

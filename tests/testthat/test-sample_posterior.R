@@ -64,7 +64,7 @@ test_that("posterior_log_density() matches the exact conjugate posterior density
   expect_lt(mean(abs(lp - exact)), 0.3)
   expect_gt(cor(lp, exact), 0.97)
   # data recycled or given per row (float32: the rounding depends a little on the batch size)
-  expect_equal(posterior_log_density(fit, theta[1:3, ], rbind(x, x, x)), lp[1:3], tolerance = 1e-5)
+  expect_equal(posterior_log_density(fit, theta[1:3, ], rbind(x, x, x)), lp[1:3], tolerance = float32_tolerance())
   expect_error(posterior_log_density(fit, theta[1:3, 1:9], x), "`theta` must have 10 values per parameter vector",
                class = "amortized_error_data")
   expect_error(posterior_log_density(fit, theta[1:3, ], rbind(x, x)), "one per row of `theta`",

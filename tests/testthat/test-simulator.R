@@ -89,6 +89,35 @@ test_that("every benchmark simulator gives finite, seeded output independent of 
                class = "amortized_error_argument")
 })
 
+test_that("AMORTIZED_SIMD lowers the SIMD path; the paths agree to rounding", {
+  level <- .amz_simd_level()
+  expect_named(level, c("in_force", "cpu"))
+  expect_true(all(level %in% c("baseline", "avx2", "avx512")))
+  skip_if_not_installed("callr")
+  run <- function(simd) {
+    callr::r(function() {
+      suppressMessages(library(amortized))
+      list(level = amortized:::.amz_simd_level()[["in_force"]],
+           sims = simulate(benchmark_simulator("two_moons"), 2000, seed = 5)$data)
+    }, env = c(callr::rcmd_safe_env(), AMORTIZED_SIMD = simd))
+  }
+  base <- run("baseline")
+  expect_identical(base$level, "baseline")
+  here <- simulate(benchmark_simulator("two_moons"), 2000, seed = 5)$data
+  expect_equal(base$sims, here, tolerance = 1e-12)  # double kernels: fused multiply-adds differ in the last bits
+  # an unknown value is ignored, with a warning when the package loads
+  warned <- callr::r(function() {
+    msg <- character()
+    withCallingHandlers(suppressMessages(library(amortized)), warning = function(w) {
+      msg <<- c(msg, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+    c(msg, amortized:::.amz_simd_level()[["in_force"]] == amortized:::.amz_simd_level()[["cpu"]])
+  }, env = c(callr::rcmd_safe_env(), AMORTIZED_SIMD = "sse9"))
+  expect_match(warned[1], "AMORTIZED_SIMD is \"sse9\"")
+  expect_identical(warned[2], "TRUE")
+})
+
 test_that("two_moons is consistent across SIMD lanes, chunks, threads and streaming stores", {
   sim <- benchmark_simulator("two_moons")
   big <- simulate(sim, 65537, seed = 3, threads = 2)  # >= 2^16 rows: streaming stores

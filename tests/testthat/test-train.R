@@ -258,3 +258,45 @@ test_that("ema averages the weights: checked, on by default for flow matching, a
   expect_equal(train(amortizer(ensemble(flow_matching(hidden = 16, steps = 5), 2)), sims, epochs = 1, seed = 1,
                      verbose = FALSE)$info$ema, 0.999)
 })
+
+test_that("training works after every kind of error from sampling, densities, checks and training itself", {
+  sim <- benchmark_simulator("gaussian_linear")
+  small <- amortizer(coupling_flow(n_layers = 2, hidden = c(16, 16)))
+  fit <- train(small, sim, n_sims = 300, epochs = 2, seed = 1, verbose = FALSE)
+  x <- gl_observations[1, ]
+  healthy <- c(grad = TRUE, inference = FALSE)
+  expect_identical(.amz_autograd_state(), healthy)
+  # a count beyond R's integer range is a clear error, not NA
+  expect_error(sample_posterior(fit, x, n_draws = 1e13), "`n_draws` must be a whole number >= 1 and at most 2147483647",
+               class = "amortized_error_argument")
+  expect_error(sbc(fit, sim, n_sims = 10, n_draws = 2^31), "`n_draws` must be a whole number >= 1 and at most",
+               class = "amortized_error_argument")
+  # an R error (here: an allocation R refuses) inside the glue's inference
+  # guards reaches R, and the guards are undone
+  expect_error(.amz_allocate_in_inference_mode(2^50), "cannot allocate")
+  expect_identical(.amz_autograd_state(), healthy)
+  expect_length(.amz_allocate_in_inference_mode(3), 3)
+  # results R cannot hold fail before anything is allocated
+  expect_error(.amz_allocate_in_inference_mode(2^53), "more than an R vector holds")
+  errors <- list(
+    function() sample_posterior(fit, x[1:3], n_draws = 10),
+    function() sample_posterior(fit, x, n_draws = 0),
+    function() posterior_log_density(fit, matrix(0, 2, 3), x),
+    function() sbc(fit, sim, n_sims = 1),
+    function() coverage(fit, sim, n_draws = 1),
+    function() summarise(fit, x[1:2]),
+    function() .amz_allocate_in_inference_mode(2^50),
+    # an R callback and an R simulator failing while the trainer runs
+    function() train(small, sim, n_sims = 200, epochs = 3, verbose = FALSE, callback = function(h) stop("callback failed")),
+    function() train(small, simulator(prior = function(n) cbind(a = stats::rnorm(n)),
+                                      model = function(theta) if (nrow(theta) < 100) stop("model failed") else theta),
+                     n_sims = 200, epochs = 2, batch_size = 16, online = TRUE, verbose = FALSE)
+  )
+  for (f in errors) {
+    expect_error(f())
+    expect_identical(.amz_autograd_state(), healthy)
+  }
+  again <- train(small, sim, n_sims = 200, epochs = 2, seed = 2, verbose = FALSE)
+  expect_equal(nrow(again$history), 2)
+  expect_true(all(is.finite(again$history$train_loss)))
+})

@@ -1,5 +1,6 @@
 #include "amortized/diagnostics/c2st.h"
 
+#include <c10/core/InferenceMode.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adam.h>
 
@@ -50,6 +51,7 @@ C2stResult c2st(const Tensor& estimate, const Tensor& reference, const C2stOptio
   const int64_t n1 = estimate.size(0), n2 = reference.size(0), d = estimate.size(1);
   const int64_t n = n1 + n2, folds = o.folds();
   TORCH_CHECK(n1 >= folds && n2 >= folds, "c2st needs at least ", folds, " rows in each sample");
+  c10::InferenceMode not_inference(false);  // the classifiers are trained, whatever mode the caller is in
   torch::NoGradGuard outer_no_grad;
   Tensor ref = reference.to(torch::kFloat64), est = estimate.to(torch::kFloat64);
   TORCH_CHECK(torch::isfinite(ref).all().item<bool>() && torch::isfinite(est).all().item<bool>(),

@@ -31,7 +31,7 @@ Tensor activate(const Tensor& x, int activation) {
 }
 // silu in place on n floats: x / (1 + exp(-x)), a vector of lanes at a time
 // (several times faster than LibTorch's, whose exp is accurate to 1 ulp).
-AMORTIZED_SIMD_CLONES void silu_floats(float* x, int64_t n) {
+AMORTIZED_LANES_INLINE void silu_floats_kernel(float* x, int64_t n) {
   using lanes::VF;
   constexpr int64_t w = lanes::Lanes<float>::kWidth;
   int64_t i = 0;
@@ -41,6 +41,7 @@ AMORTIZED_SIMD_CLONES void silu_floats(float* x, int64_t n) {
   }
   for (; i < n; ++i) x[i] = x[i] / (1.0f + lanes::kernel_exp(-x[i]));
 }
+AMORTIZED_SIMD_KERNEL(void, silu_floats, (float* x, int64_t n), (x, n))
 
 // activate() of a tensor nobody else holds: in place when no gradient is
 // recorded (no graph needs the pre-activation; saves a pass over memory).

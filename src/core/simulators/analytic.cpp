@@ -44,11 +44,12 @@ AMORTIZED_ALWAYS_INLINE void two_moons_points(random_lanes::D t1, random_lanes::
 // two_moons draws random_lanes::kLanes rows at a time (lane_random.h), compiled
 // for AVX-512, AVX2 and the baseline, picked at run time: it is so cheap that
 // scalar random numbers would dominate.
-AMORTIZED_SIMD_CLONES void two_moons_prior(int64_t n, Rng& rng, double* theta) {
+AMORTIZED_ALWAYS_INLINE void two_moons_prior_kernel(int64_t n, Rng& rng, double* theta) {
   random_lanes::LaneRng lane_rng(rng);
   random_lanes::fill_uniform_lanes(n * 2, -1.0, 1.0, lane_rng, theta);
 }
-AMORTIZED_SIMD_CLONES void two_moons_data(int64_t n, const double* theta, Rng& rng, double* x) {
+AMORTIZED_SIMD_KERNEL(void, two_moons_prior, (int64_t n, Rng& rng, double* theta), (n, rng, theta))
+AMORTIZED_ALWAYS_INLINE void two_moons_data_kernel(int64_t n, const double* theta, Rng& rng, double* x) {
   using random_lanes::D;
   using random_lanes::kLanes;
   random_lanes::LaneRng lane_rng(rng);
@@ -67,11 +68,12 @@ AMORTIZED_SIMD_CLONES void two_moons_data(int64_t n, const double* theta, Rng& r
     }
   }
 }
+AMORTIZED_SIMD_KERNEL(void, two_moons_data, (int64_t n, const double* theta, Rng& rng, double* x), (n, theta, rng, x))
 
 // Both at once (Simulator::simulate_columns): the same draws as
 // two_moons_prior() then two_moons_data(), written to columns theta, theta +
 // ld, x, x + ld.
-AMORTIZED_SIMD_CLONES bool two_moons_columns(int64_t n, Rng& rng, double* theta, double* x, int64_t ld) {
+AMORTIZED_ALWAYS_INLINE bool two_moons_columns_kernel(int64_t n, Rng& rng, double* theta, double* x, int64_t ld) {
   using random_lanes::D;
   using random_lanes::kLanes;
   random_lanes::LaneRng prior_rng(rng);  // seeded in the order of the two calls
@@ -95,6 +97,7 @@ AMORTIZED_SIMD_CLONES bool two_moons_columns(int64_t n, Rng& rng, double* theta,
   for (int l = 0; l < kLanes; ++l) sum += check[l];
   return sum == 0.0;
 }
+AMORTIZED_SIMD_KERNEL(bool, two_moons_columns, (int64_t n, Rng& rng, double* theta, double* x, int64_t ld), (n, rng, theta, x, ld))
 
 // two_moons: theta ~ U(-1, 1)^2; a ~ U(-pi/2, pi/2), r ~ N(0.1, 0.01^2),
 // p = (r cos a + 0.25, r sin a); x = p + (-|t1 + t2| / sqrt 2, (t2 - t1) / sqrt 2).

@@ -4,9 +4,9 @@
 // extensions (one AVX-512 register, two AVX2 or four SSE2 ones); the
 // uniform, normal and (sin, cos) draws they feed are branch-free
 // polynomials accurate to double rounding. Kernels built on them may be
-// compiled for several instruction sets (AMORTIZED_SIMD_CLONES), whose fused
-// multiply-adds can change the last bit of a draw: a seed gives the same
-// draws on the same kind of CPU.
+// compiled for several instruction sets (AMORTIZED_SIMD_KERNEL, ../lanes.h),
+// whose fused multiply-adds can change the last bit of a draw: a seed gives
+// the same draws on the same kind of CPU and SIMD level.
 #pragma once
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -127,6 +127,7 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
                        const std::function<std::vector<Tensor>(int64_t, int64_t)>& next_batch,
                        const std::function<double()>& validate, const TrainOptions& o, const TrainHooks& hooks,
                        OptimizerState* optimizer_state) {
+  TrainingMode training;
   const int64_t total_steps = steps_per_epoch * o.epochs();
   std::vector<Tensor> params = model.parameters(true);
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.learning_rate())

@@ -257,10 +257,13 @@ AMORTIZED_LANES_INLINE void spline_block_any(bool inverse, int64_t k, T bound, T
   }
 }
 
-AMORTIZED_SIMD_CLONES void spline_block_dispatch(bool inverse, int64_t k, float bound, float* p, const float* v,
-                                                 float* y, float* logdet) {
+AMORTIZED_LANES_INLINE void spline_block_dispatch_kernel(bool inverse, int64_t k, float bound, float* p,
+                                                         const float* v, float* y, float* logdet) {
   spline_block_any(inverse, k, bound, p, v, y, logdet);
 }
+AMORTIZED_SIMD_KERNEL(void, spline_block_dispatch,
+                      (bool inverse, int64_t k, float bound, float* p, const float* v, float* y, float* logdet),
+                      (inverse, k, bound, p, v, y, logdet))
 void spline_block_dispatch(bool inverse, int64_t k, double bound, double* p, const double* v, double* y,
                            double* logdet) {
   spline_block_any(inverse, k, bound, p, v, y, logdet);

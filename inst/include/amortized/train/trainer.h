@@ -5,6 +5,8 @@
 
 #include "amortized/common.h"
 
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 #include <functional>
 #include <string>
 #include <torch/arg.h>
@@ -52,6 +54,14 @@ struct TrainOptions {
 struct EpochRecord {
   int64_t epoch;
   double train_loss, validation_loss, learning_rate, seconds;
+};
+
+// Autograd as training needs it, whatever mode the thread was left in:
+// inference mode off and gradients on, for the guard's scope. fit() and
+// fit_online() hold one; callers that make training tensors hold one too.
+struct TrainingMode {
+  c10::InferenceMode not_inference{false};
+  c10::AutoGradMode grad_on{true};
 };
 
 struct TrainHooks {
