@@ -17,20 +17,28 @@
     .Call(`_amortized_amz_allocate_in_inference_mode`, n)
 }
 
+.amz_estimator_info <- function(ptr) {
+    .Call(`_amortized_amz_estimator_info`, ptr)
+}
+
+.amz_estimator_train <- function(ptr, target, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state) {
+    .Call(`_amortized_amz_estimator_train`, ptr, target, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state)
+}
+
+.amz_estimator_train_online <- function(ptr, target, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state) {
+    .Call(`_amortized_amz_estimator_train_online`, ptr, target, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state)
+}
+
+.amz_estimator_get_state <- function(ptr) {
+    .Call(`_amortized_amz_estimator_get_state`, ptr)
+}
+
+.amz_estimator_set_state <- function(ptr, state) {
+    invisible(.Call(`_amortized_amz_estimator_set_state`, ptr, state))
+}
+
 .amz_npe_new <- function(spec, summary, config, seed) {
     .Call(`_amortized_amz_npe_new`, spec, summary, config, seed)
-}
-
-.amz_npe_info <- function(ptr) {
-    .Call(`_amortized_amz_npe_info`, ptr)
-}
-
-.amz_npe_train <- function(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state) {
-    .Call(`_amortized_amz_npe_train`, ptr, theta, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state)
-}
-
-.amz_npe_train_online <- function(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state) {
-    .Call(`_amortized_amz_npe_train_online`, ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state)
 }
 
 .amz_npe_log_prob <- function(ptr, theta, x, lengths, context, threads, device) {
@@ -45,16 +53,8 @@
     .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, lengths, context, n_draws, seed, threads, device)
 }
 
-.amz_npe_condition <- function(ptr, x, lengths, context, threads, device) {
-    .Call(`_amortized_amz_npe_condition`, ptr, x, lengths, context, threads, device)
-}
-
-.amz_npe_get_state <- function(ptr) {
-    .Call(`_amortized_amz_npe_get_state`, ptr)
-}
-
-.amz_npe_set_state <- function(ptr, state) {
-    invisible(.Call(`_amortized_amz_npe_set_state`, ptr, state))
+.amz_npe_summaries <- function(ptr, x, lengths, context, threads, device) {
+    .Call(`_amortized_amz_npe_summaries`, ptr, x, lengths, context, threads, device)
 }
 
 .amz_simd_level <- function() {

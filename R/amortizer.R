@@ -87,10 +87,14 @@ amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, confi
                 use_structure = check_flag(use_structure), linear_residual = check_flag(linear_residual))
 }
 
+# kind: what the amortizer estimates ("posterior"); format_version: the
+# format of the object (upgrade_amortizer() brings older ones forward).
 new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL, parameter_names = NULL,
                           data_names = NULL, config = NULL, state = NULL, history = NULL, info = NULL,
-                          use_structure = TRUE, linear_residual = TRUE) {
-  structure(list(inference_net = inference_net, summary_net = summary_net, configurator = configurator,
+                          use_structure = TRUE, linear_residual = TRUE, kind = "posterior",
+                          format_version = amortizer_format_version) {
+  structure(list(kind = kind, format_version = format_version, inference_net = inference_net,
+                 summary_net = summary_net, configurator = configurator,
                  parameter_names = parameter_names, data_names = data_names, config = config,
                  state = state, history = history, info = info,
                  use_structure = use_structure, linear_residual = linear_residual,
@@ -119,12 +123,14 @@ check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, call 
 }
 
 # The C++ model behind an amortizer: built on first use (also after readRDS,
-# when the external pointer comes back null) from the spec and saved weights.
+# when the external pointer comes back null) from the spec and saved weights,
+# of an older format brought up to date.
 model_pointer <- function(x) {
   ptr <- x$.handle$ptr
   if (is.null(ptr) || .amz_is_null_pointer(ptr)) {
+    x <- upgrade_amortizer(x)
     ptr <- new_model(x)
-    if (!is.null(x$state)) core_call(.amz_npe_set_state(ptr, x$state))
+    if (!is.null(x$state)) core_call(.amz_estimator_set_state(ptr, x$state))
     x$.handle$ptr <- ptr
   }
   ptr
@@ -141,7 +147,7 @@ print.amortizer <- function(x, ...) {
     cat("  train it with train(<amortizer>, <simulator>, n_sims = 10000)\n")
     return(invisible(x))
   }
-  info <- .amz_npe_info(model_pointer(x))
+  info <- .amz_estimator_info(model_pointer(x))
   cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
   if (is.list(x$data_names)) {
     cat("  data       ", length(x$data_names), " sources: ",
@@ -163,7 +169,7 @@ print.amortizer <- function(x, ...) {
 #' @export
 summary.amortizer <- function(object, ...) {
   check_amortizer(object)
-  info <- .amz_npe_info(model_pointer(object))
+  info <- .amz_estimator_info(model_pointer(object))
   structure(list(inference_net = format(object$inference_net), layers = info$layers,
                  n_weights = info$n_parameters, parameter_names = object$parameter_names,
                  data_names = object$data_names, history = object$history, info = object$info),

@@ -658,9 +658,10 @@ resolve_sources <- function(x, sims, cfg, data_steps, context_names, lower, uppe
     length_range = lapply(sims$lengths[sources], range),
     keep_nonfinite = length(steps_of(cfg, "nan_to_num")) > 0,
     core = c(list(dim_theta = ncol(sims$parameters), dim_x = sum(lengths(data_names[flat])),
-                  set_shape = integer(), linear_residual = FALSE, dim_context = length(context_names),
-                  variable_length = any(varying), source_dims = unname(lengths(data_names[sources])),
-                  lower = lower, upper = upper), standardize_flags(cfg))
+                  set_shape = integer(), set_features = 2L, linear_residual = FALSE,
+                  dim_context = length(context_names), variable_length = any(varying),
+                  source_dims = unname(lengths(data_names[sources])), lower = lower, upper = upper,
+                  equivariances = list()), standardize_flags(cfg))
   )
 }
 

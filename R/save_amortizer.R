@@ -48,6 +48,7 @@ save_amortizer <- function(x, path, overwrite = FALSE) {
     cli::cli_abort("The directory of {.arg path} does not exist: {.path {dirname(path)}}.",
                    class = "amortized_error_argument")
   }
+  x <- upgrade_amortizer(x)
   state <- x$state
   payload <- writeBin(as.double(state$values), raw(), size = 8, endian = "little")
   settings <- x[setdiff(names(x), c("state", ".handle", "optimizer_state"))]
@@ -117,10 +118,12 @@ load_amortizer <- function(path) {
   settings <- tryCatch(jsonlite::unserializeJSON(header$object),
                        error = function(e) corrupt(paste("Its settings cannot be read:", conditionMessage(e))))
   tensors <- header$tensors
+  settings$format_version <- settings$format_version %||% 1L  # files of format 1 did not record it
   x <- do.call(new_amortizer, settings[intersect(names(settings), names(formals(new_amortizer)))])
   x$state <- list(names = as.character(unlist(tensors$names)),
                   shapes = lapply(tensors$shapes, function(s) as.integer(unlist(s))),
                   values = readBin(payload, "double", n_values, size = 8, endian = "little"))
+  x <- upgrade_amortizer(x)
   tryCatch(model_pointer(x), error = function(e) corrupt(paste("Its weights do not fit its architecture:",
                                                                conditionMessage(e))))
   x
@@ -128,7 +131,7 @@ load_amortizer <- function(path) {
 
 model_magic <- "AMORTIZED-MODEL\n"
 model_format <- "amortized-model"
-model_format_version <- 1L
+model_format_version <- 2L
 
 # MD5 of a raw vector (through a temporary file: base R hashes files).
 raw_md5 <- function(bytes) {

@@ -40,11 +40,8 @@ summarise <- function(object, data, context = NULL, threads = inference_threads(
     inputs <- observed_inputs(object, data, context)$inputs
   }
   ptr <- model_pointer(object)
-  cond <- core_call(.amz_npe_condition(ptr, inputs$x, inputs$lengths, inputs$context, threads, "cpu"))
-  k <- .amz_npe_info(ptr)$summary_dim
-  core <- object$config$core
-  if (k == 0) k <- ncol(cond) - core$dim_context - as.integer(core$variable_length)
-  out <- cond[, seq_len(k), drop = FALSE]
+  out <- core_call(.amz_npe_summaries(ptr, inputs$x, inputs$lengths, inputs$context, threads, "cpu"))
+  k <- ncol(out)
   nets <- object$config$summary_net$nets
   colnames(out) <- if (identical(object$config$structure, "fusion")) {  # by source: trials_1, ..., series_1, ...
     unlist(lapply(names(nets), function(b) paste0(b, "_", seq_len(nets[[b]]$summary_dim))))

@@ -167,6 +167,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
   }
 
   continuing <- is_trained(object)
+  object <- upgrade_amortizer(object)  # an older amortizer continues in the current format
   keep_nonfinite <- if (continuing) isTRUE(object$config$keep_nonfinite) else
     length(steps_of(object$configurator %||% configurator(), "nan_to_num")) > 0
   if (online) {  # the fixed validation simulations
@@ -204,7 +205,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
     dropped <- new.env(parent = emptyenv())
     dropped$n <- 0
     next_batch <- online_batches(simulator, plan, batch_size, seed, threads, keep_nonfinite, dropped)
-    res <- core_call(.amz_npe_train_online(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
+    res <- core_call(.amz_estimator_train_online(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
                                            options, !continuing, next_batch, steps_per_epoch, on_epoch,
                                            if (continuing) object$optimizer_state))
     if (dropped$n > 0) {
@@ -212,7 +213,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                     class = "amortized_warning_nonfinite")
     }
   } else {
-    res <- core_call(.amz_npe_train(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
+    res <- core_call(.amz_estimator_train(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
                                     options, !continuing, on_epoch, if (continuing) object$optimizer_state))
   }
   progress$done()
@@ -232,7 +233,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                    best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed,
                    ema = options$ema_decay)
-  fit$state <- core_call(.amz_npe_get_state(ptr))
+  fit$state <- core_call(.amz_estimator_get_state(ptr))
   fit$optimizer_state <- res$optimizer_state
   report_training(fit, res, verbose)
   fit
@@ -323,7 +324,7 @@ epoch_hooks <- function(progress, callback, checkpoint, every, fit, ptr, n_sims)
                                             validation_loss = validation_loss, learning_rate = learning_rate,
                                             seconds = seconds)
     if (!is.null(checkpoint) && epoch %% every == 0) {
-      fit$state <- core_call(.amz_npe_get_state(ptr))
+      fit$state <- core_call(.amz_estimator_get_state(ptr))
       fit$history <- new_history(do.call(rbind, rows))
       fit$info <- list(n_sims = n_sims, best_epoch = which.min(fit$history$validation_loss), stop_reason = "checkpoint")
       save_amortizer(fit, checkpoint, overwrite = TRUE)

@@ -55,6 +55,79 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_estimator_info
+Rcpp::List amz_estimator_info(SEXP ptr);
+RcppExport SEXP _amortized_amz_estimator_info(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_estimator_info(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_estimator_train
+Rcpp::List amz_estimator_train(SEXP ptr, Rcpp::NumericMatrix target, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch, SEXP optimizer_state);
+RcppExport SEXP _amortized_amz_estimator_train(SEXP ptrSEXP, SEXP targetSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type target(targetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type optimizer_state(optimizer_stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_estimator_train(ptr, target, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_estimator_train_online
+Rcpp::List amz_estimator_train_online(SEXP ptr, Rcpp::NumericMatrix target, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch, SEXP optimizer_state);
+RcppExport SEXP _amortized_amz_estimator_train_online(SEXP ptrSEXP, SEXP targetSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP next_batchSEXP, SEXP steps_per_epochSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type target(targetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Function >::type next_batch(next_batchSEXP);
+    Rcpp::traits::input_parameter< int >::type steps_per_epoch(steps_per_epochSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type optimizer_state(optimizer_stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_estimator_train_online(ptr, target, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_estimator_get_state
+Rcpp::List amz_estimator_get_state(SEXP ptr);
+RcppExport SEXP _amortized_amz_estimator_get_state(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_estimator_get_state(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_estimator_set_state
+void amz_estimator_set_state(SEXP ptr, Rcpp::List state);
+RcppExport SEXP _amortized_amz_estimator_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
+    amz_estimator_set_state(ptr, state);
+    return R_NilValue;
+END_RCPP
+}
 // amz_npe_new
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
 RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
@@ -66,57 +139,6 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type config(configSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     rcpp_result_gen = Rcpp::wrap(amz_npe_new(spec, summary, config, seed));
-    return rcpp_result_gen;
-END_RCPP
-}
-// amz_npe_info
-Rcpp::List amz_npe_info(SEXP ptr);
-RcppExport SEXP _amortized_amz_npe_info(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_info(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// amz_npe_train
-Rcpp::List amz_npe_train(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function on_epoch, SEXP optimizer_state);
-RcppExport SEXP _amortized_amz_npe_train(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
-    Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type optimizer_state(optimizer_stateSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_train(ptr, theta, x, lengths, context, options, fit_standardization, on_epoch, optimizer_state));
-    return rcpp_result_gen;
-END_RCPP
-}
-// amz_npe_train_online
-Rcpp::List amz_npe_train_online(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::List options, bool fit_standardization, Rcpp::Function next_batch, int steps_per_epoch, Rcpp::Function on_epoch, SEXP optimizer_state);
-RcppExport SEXP _amortized_amz_npe_train_online(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP optionsSEXP, SEXP fit_standardizationSEXP, SEXP next_batchSEXP, SEXP steps_per_epochSEXP, SEXP on_epochSEXP, SEXP optimizer_stateSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
-    Rcpp::traits::input_parameter< bool >::type fit_standardization(fit_standardizationSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Function >::type next_batch(next_batchSEXP);
-    Rcpp::traits::input_parameter< int >::type steps_per_epoch(steps_per_epochSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Function >::type on_epoch(on_epochSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type optimizer_state(optimizer_stateSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_train_online(ptr, theta, x, lengths, context, options, fit_standardization, next_batch, steps_per_epoch, on_epoch, optimizer_state));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -174,9 +196,9 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// amz_npe_condition
-Rcpp::NumericMatrix amz_npe_condition(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
-RcppExport SEXP _amortized_amz_npe_condition(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
+// amz_npe_summaries
+Rcpp::NumericMatrix amz_npe_summaries(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+RcppExport SEXP _amortized_amz_npe_summaries(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -186,30 +208,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
     Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_condition(ptr, x, lengths, context, threads, device));
+    rcpp_result_gen = Rcpp::wrap(amz_npe_summaries(ptr, x, lengths, context, threads, device));
     return rcpp_result_gen;
-END_RCPP
-}
-// amz_npe_get_state
-Rcpp::List amz_npe_get_state(SEXP ptr);
-RcppExport SEXP _amortized_amz_npe_get_state(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_get_state(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// amz_npe_set_state
-void amz_npe_set_state(SEXP ptr, Rcpp::List state);
-RcppExport SEXP _amortized_amz_npe_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
-BEGIN_RCPP
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
-    amz_npe_set_state(ptr, state);
-    return R_NilValue;
 END_RCPP
 }
 // amz_simd_level
@@ -294,16 +294,16 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_cuda_available", (DL_FUNC) &_amortized_amz_cuda_available, 0},
     {"_amortized_amz_autograd_state", (DL_FUNC) &_amortized_amz_autograd_state, 0},
     {"_amortized_amz_allocate_in_inference_mode", (DL_FUNC) &_amortized_amz_allocate_in_inference_mode, 1},
+    {"_amortized_amz_estimator_info", (DL_FUNC) &_amortized_amz_estimator_info, 1},
+    {"_amortized_amz_estimator_train", (DL_FUNC) &_amortized_amz_estimator_train, 9},
+    {"_amortized_amz_estimator_train_online", (DL_FUNC) &_amortized_amz_estimator_train_online, 11},
+    {"_amortized_amz_estimator_get_state", (DL_FUNC) &_amortized_amz_estimator_get_state, 1},
+    {"_amortized_amz_estimator_set_state", (DL_FUNC) &_amortized_amz_estimator_set_state, 2},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
-    {"_amortized_amz_npe_info", (DL_FUNC) &_amortized_amz_npe_info, 1},
-    {"_amortized_amz_npe_train", (DL_FUNC) &_amortized_amz_npe_train, 9},
-    {"_amortized_amz_npe_train_online", (DL_FUNC) &_amortized_amz_npe_train_online, 11},
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 9},
-    {"_amortized_amz_npe_condition", (DL_FUNC) &_amortized_amz_npe_condition, 6},
-    {"_amortized_amz_npe_get_state", (DL_FUNC) &_amortized_amz_npe_get_state, 1},
-    {"_amortized_amz_npe_set_state", (DL_FUNC) &_amortized_amz_npe_set_state, 2},
+    {"_amortized_amz_npe_summaries", (DL_FUNC) &_amortized_amz_npe_summaries, 6},
     {"_amortized_amz_simd_level", (DL_FUNC) &_amortized_amz_simd_level, 0},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},

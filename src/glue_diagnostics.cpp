@@ -1,5 +1,5 @@
 // Rcpp glue for the diagnostics that need no trained model (C2ST).
-#include "glue.h"
+#include "glue/glue.h"
 
 #include "amortized/diagnostics/c2st.h"
 

@@ -1,5 +1,5 @@
 // Rcpp glue for the C++ benchmark simulators (no LibTorch in this file).
-#include "glue_r.h"
+#include "glue/r.h"
 
 #include "amortized/simd.h"
 #include "amortized/simulators/simulator.h"

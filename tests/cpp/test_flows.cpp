@@ -361,7 +361,7 @@ TEST(PosteriorEstimator, ARotationDeclaresAReflectionSymmetry) {
 TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
   auto gen = make_generator(6);
   auto make = [&](std::vector<int64_t> set_shape) {
-    const int64_t width = PosteriorEstimatorImpl::context_width(6, set_shape);
+    const int64_t width = ConditionNetImpl::flat_width(6, set_shape);
     auto flow = make_coupling_flow(CouplingFlowOptions(2, width).n_layers(2).hidden({16}), gen);
     perturb(*flow, gen, 0.3);
     PosteriorEstimator est(flow.ptr(), 2, 6, set_shape);
@@ -373,8 +373,8 @@ TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
   // the same sets with their points in another order: (p3, p1, p2)
   auto permuted = torch::cat({x.narrow(1, 4, 2), x.narrow(1, 0, 2), x.narrow(1, 2, 2)}, 1);
   torch::NoGradGuard no_grad;
-  EXPECT_EQ(PosteriorEstimatorImpl::context_width(6, {3, 2}), 6 + 2 + 3);  // points, mean, 3 products
-  EXPECT_EQ(PosteriorEstimatorImpl::context_width(6, {}), 6);
+  EXPECT_EQ(ConditionNetImpl::flat_width(6, {3, 2}), 6 + 2 + 3);  // points, mean, 3 products
+  EXPECT_EQ(ConditionNetImpl::flat_width(6, {}), 6);
   auto set = make({3, 2});
   EXPECT_TRUE(amortized_test::float_close(set->log_prob(theta, x), set->log_prob(theta, permuted), 256, 10.0));
   auto flat = make({});
@@ -394,7 +394,7 @@ TEST(PosteriorEstimator, SetDataAreInvariantToTheOrderOfTheirPoints) {
 TEST(PosteriorEstimator, EquivariancesAugmentTrainingAndMakeThePosteriorEquivariant) {
   auto gen = make_generator(12);
   const std::vector<int64_t> shape = {4, 2};
-  const int64_t width = PosteriorEstimatorImpl::context_width(8, shape);
+  const int64_t width = ConditionNetImpl::flat_width(8, shape);
   auto flow = make_coupling_flow(CouplingFlowOptions(3, width).n_layers(2).hidden({16}), gen);
   perturb(*flow, gen, 0.3);
   const std::vector<Equivariance> group = {{{-1, 2, -3}, {-1, 2}}, {{2, 1, 3}, {2, 1}}};
@@ -476,8 +476,8 @@ TEST(PosteriorEstimator, SetFeaturesAreLocationLogScaleAndCorrelation) {
   auto gen = make_generator(8);
   auto x = torch::randn({5, 8}, gen, torch::kDouble);  // 5 sets of 4 points of 2
   const std::vector<int64_t> shape = {4, 2};
-  auto f = PosteriorEstimatorImpl::set_features(x, shape, 2);
-  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{5, PosteriorEstimatorImpl::context_width(8, shape)}));
+  auto f = ConditionNetImpl::set_features(x, shape, 2);
+  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{5, ConditionNetImpl::flat_width(8, shape)}));
   auto points = x.reshape({5, 4, 2});
   for (int64_t b = 0; b < 5; ++b) {
     auto p = points[b];
@@ -491,23 +491,23 @@ TEST(PosteriorEstimator, SetFeaturesAreLocationLogScaleAndCorrelation) {
     EXPECT_TRUE(torch::equal(first, std::get<0>(p.select(1, 0).sort())));
   }
   // scaling the data by 3 shifts the log scales by log 3 and keeps the correlations
-  auto scaled = PosteriorEstimatorImpl::set_features(3 * x, shape, 2);
+  auto scaled = ConditionNetImpl::set_features(3 * x, shape, 2);
   EXPECT_TRUE(torch::allclose(scaled.narrow(1, 10, 2), f.narrow(1, 10, 2) + std::log(3.0), 1e-6, 1e-6));
   EXPECT_TRUE(torch::allclose(scaled.narrow(1, 12, 1), f.narrow(1, 12, 1), 1e-6, 1e-6));
   // another order of the points gives the same features
   auto permuted = torch::cat({x.narrow(1, 6, 2), x.narrow(1, 0, 6)}, 1);
-  EXPECT_TRUE(torch::allclose(PosteriorEstimatorImpl::set_features(permuted, shape, 2), f, 1e-9, 1e-9));
+  EXPECT_TRUE(torch::allclose(ConditionNetImpl::set_features(permuted, shape, 2), f, 1e-9, 1e-9));
   // features 1: the mean products x_1 x_1, x_1 x_2, x_2 x_2
-  auto g = PosteriorEstimatorImpl::set_features(x, shape, 1);
+  auto g = ConditionNetImpl::set_features(x, shape, 1);
   auto products = torch::stack({(points.select(2, 0) * points.select(2, 0)).mean(1),
                                 (points.select(2, 0) * points.select(2, 1)).mean(1),
                                 (points.select(2, 1) * points.select(2, 1)).mean(1)}, 1);
   EXPECT_TRUE(torch::allclose(g.narrow(1, 10, 3), products, 1e-9, 1e-9));
   // a set without spread gets finite features
-  auto flat = PosteriorEstimatorImpl::set_features(torch::ones({1, 8}, torch::kDouble), shape, 2);
+  auto flat = ConditionNetImpl::set_features(torch::ones({1, 8}, torch::kDouble), shape, 2);
   EXPECT_TRUE(torch::isfinite(flat).all().item<bool>());
-  EXPECT_THROW(PosteriorEstimatorImpl::set_features(x, shape, 3), c10::Error);
-  EXPECT_THROW(PosteriorEstimatorImpl::set_features(x, {3, 2}, 2), c10::Error);
+  EXPECT_THROW(ConditionNetImpl::set_features(x, shape, 3), c10::Error);
+  EXPECT_THROW(ConditionNetImpl::set_features(x, {3, 2}, 2), c10::Error);
 }
 
 // Trains NPE on gaussian_linear; the exact posterior is N(x/2, 0.05 I).

@@ -195,10 +195,11 @@ TEST(PosteriorEstimatorWithSummary, LearnsAPosteriorThatShrinksWithTheNumberOfPo
   auto summary = std::make_shared<DeepSetImpl>(DeepSetOptions(1, 4).width(16).hidden({16}));
   summary->reset_parameters(gen);
   auto o = PosteriorEstimatorOptions(1, 1).variable_length(true);
+  ConditionNet embedding(condition_options(o), summary);
+  EXPECT_EQ(embedding->output_dim(), 4 + 1);  // summaries, sqrt(length)
   auto flow = make_coupling_flow(
-      CouplingFlowOptions(1, PosteriorEstimatorImpl::context_width(o, 4)).transform("affine").n_layers(2).hidden({32}),
-      gen);
-  PosteriorEstimator est(flow.ptr(), summary, o);
+      CouplingFlowOptions(1, embedding->output_dim()).transform("affine").n_layers(2).hidden({32}), gen);
+  PosteriorEstimator est(flow.ptr(), embedding, o);
   est->fit_standardization(theta, DataBatch{x, lengths, {}});
   auto loss = [&](const std::vector<torch::Tensor>& b) { return est->loss(b[0], DataBatch{b[1], b[2], {}}); };
   auto res = fit(*est, loss, {theta, x, lengths}, TrainOptions().epochs(25).batch_size(128).learning_rate(2e-3).seed(1),
@@ -225,7 +226,7 @@ TEST(PosteriorEstimatorWithSummary, BoundedParametersHaveAProperDensityAndDrawsI
   auto summary = std::make_shared<SetTransformerImpl>(SetTransformerOptions(2, 3).width(8).heads(2));
   summary->reset_parameters(gen);
   auto flow = make_coupling_flow(
-      CouplingFlowOptions(1, PosteriorEstimatorImpl::context_width(o, 3)).transform("spline").n_layers(2).hidden({8}),
+      CouplingFlowOptions(1, ConditionNet(condition_options(o), summary)->output_dim()).transform("spline").n_layers(2).hidden({8}),
       gen);
   {
     torch::NoGradGuard no_grad;
@@ -258,7 +259,7 @@ TEST(PosteriorEstimatorWithSummary, ChecksItsInputs) {
   auto gen = make_generator(1);
   auto summary = std::make_shared<DeepSetImpl>(DeepSetOptions(2, 3));
   auto o = PosteriorEstimatorOptions(1, 2).dim_context(2);
-  auto flow = make_coupling_flow(CouplingFlowOptions(1, PosteriorEstimatorImpl::context_width(o, 3)), gen);
+  auto flow = make_coupling_flow(CouplingFlowOptions(1, ConditionNet(condition_options(o), summary)->output_dim()), gen);
   PosteriorEstimator est(flow.ptr(), summary, o);
   auto x = torch::randn({4, 5, 2});
   EXPECT_THROW(est->log_prob(torch::randn({4, 1}), DataBatch{x, {}, {}}), c10::Error);          // no context
@@ -328,10 +329,12 @@ TEST(PosteriorEstimatorWithFusion, LearnsFromEverySource) {
   FusionNet fusion(nets, std::vector<std::string>{"a", "b"});
   fusion->reset_parameters(gen);
   auto o = PosteriorEstimatorOptions(2, 2).sources(2).variable_length(true);
-  const int64_t width = PosteriorEstimatorImpl::context_width(o, 8);
+  ConditionNet embedding(condition_options(o), fusion);
+  const int64_t width = embedding->output_dim();
   EXPECT_EQ(width, 8 + 2 + 2);  // summaries, flat values, sqrt(length) per source
+  EXPECT_EQ(embedding->data_dim(), 8 + 2);
   auto flow = make_coupling_flow(CouplingFlowOptions(2, width).transform("affine").n_layers(4).hidden({32}), gen);
-  PosteriorEstimator est(flow.ptr(), fusion, o);
+  PosteriorEstimator est(flow.ptr(), embedding, o);
   auto batch = [](const std::vector<torch::Tensor>& b) {
     return DataBatch{b[1], {}, {}, {{b[2], b[3]}, {b[4], {}}}};
   };
@@ -364,3 +367,42 @@ TEST(PosteriorEstimatorWithFusion, LearnsFromEverySource) {
 }
 
 }  // namespace
+
+// The data embedding owns its width: every kind of data gives a condition
+// of output_dim() columns, its data part first; it checks its inputs.
+TEST(ConditionNet, OwnsItsWidthForEveryKindOfData) {
+  auto gen = make_generator(4);
+  auto width_of = [&](ConditionNet& e, const DataBatch& d) {
+    e->fit(d);
+    e->eval();
+    torch::NoGradGuard no_grad;
+    auto c = e->forward(d);
+    EXPECT_EQ(c.size(0), rows(d));
+    EXPECT_TRUE(torch::isfinite(c).all().item<bool>());
+    return c.size(1);
+  };
+  ConditionNet flat(ConditionNetOptions(3).dim_context(2), std::shared_ptr<SummaryNetImpl>());
+  DataBatch flat_data{torch::randn({10, 3}, gen), {}, torch::randn({10, 2}, gen)};
+  EXPECT_EQ(width_of(flat, flat_data), flat->output_dim());
+  EXPECT_EQ(flat->output_dim(), 3 + 2);
+  EXPECT_EQ(flat->data_dim(), 3);
+  EXPECT_EQ(flat->summary_dim(), 0);
+  ConditionNet set(ConditionNetOptions(6).set_shape({3, 2}), std::shared_ptr<SummaryNetImpl>());
+  DataBatch set_data{torch::randn({10, 6}, gen), {}, {}};
+  EXPECT_EQ(width_of(set, set_data), set->output_dim());
+  EXPECT_EQ(set->output_dim(), ConditionNetImpl::flat_width(6, {3, 2}));
+  auto deep = std::make_shared<DeepSetImpl>(DeepSetOptions(2, 5));
+  deep->reset_parameters(gen);
+  ConditionNet summarized(ConditionNetOptions(2).variable_length(true).dim_context(1), deep);
+  DataBatch sets{torch::randn({10, 7, 2}, gen), torch::randint(1, 8, {10}, gen, torch::kLong), torch::randn({10, 1}, gen)};
+  EXPECT_EQ(width_of(summarized, sets), summarized->output_dim());
+  EXPECT_EQ(summarized->output_dim(), 5 + 1 + 1);  // summaries, sqrt(length), context
+  EXPECT_EQ(summarized->summary_dim(), 5);
+  EXPECT_EQ(summarized->describe(), deep->describe());
+  // shape errors name the tensor
+  EXPECT_THROW(flat->forward(DataBatch{torch::randn({4, 2}), {}, torch::randn({4, 2})}), c10::Error);
+  EXPECT_THROW(flat->forward(DataBatch{torch::randn({4, 3}), {}, {}}), c10::Error);  // context missing
+  EXPECT_THROW(summarized->forward(DataBatch{torch::randn({4, 7, 3}), {}, torch::randn({4, 1})}), c10::Error);
+  EXPECT_THROW(ConditionNet(ConditionNetOptions(5).set_shape({2, 2}), std::shared_ptr<SummaryNetImpl>()), c10::Error);
+  EXPECT_THROW(ConditionNet(ConditionNetOptions(2).variable_length(true), std::shared_ptr<SummaryNetImpl>()), c10::Error);
+}

@@ -15,7 +15,7 @@ test_that("an ensemble trains, samples the exact gaussian_linear posterior and s
   # two members: twice the weights of one
   one <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(32, 32))), sim, n_sims = 3000, epochs = 1,
                seed = 1, verbose = FALSE)
-  n_params <- function(f) amortized:::.amz_npe_info(amortized:::model_pointer(f))$n_parameters
+  n_params <- function(f) amortized:::.amz_estimator_info(amortized:::model_pointer(f))$n_parameters
   expect_gt(n_params(fit), 1.9 * n_params(one))  # two members and one set of standardizations
   expect_lte(n_params(fit), 2 * n_params(one))
   x <- gl_observations[1, ]

@@ -60,11 +60,13 @@ test_that("damaged, foreign and newer files give clear errors", {
   expect_error(load_amortizer(write_variant(charToRaw("hello world, not a model at all"))), "does not start like",
                class = "amortized_error_file")
   text <- rawToChar(bytes[21:(20 + readBin(bytes[17:20], "integer", size = 4, endian = "little"))])
-  newer <- sub('"format_version":1', '"format_version":9', text, fixed = TRUE)
+  current <- amortized:::model_format_version
+  newer <- sub(sprintf('"format_version":%d', current), '"format_version":9', text, fixed = TRUE)
   expect_equal(nchar(newer), nchar(text))
   v <- bytes
   v[21:(20 + nchar(text))] <- charToRaw(newer)
-  expect_error(load_amortizer(write_variant(v)), "format 9 .* reads up to format 1", class = "amortized_error_file")
+  expect_error(load_amortizer(write_variant(v)), sprintf("format 9 .* reads up to format %d", current),
+               class = "amortized_error_file")
   broken <- bytes
   broken[21] <- charToRaw("x")
   expect_error(load_amortizer(write_variant(broken)), "not valid JSON", class = "amortized_error_file")
@@ -93,4 +95,36 @@ test_that("a trained amortizer travels to future workers (a separate R process)"
   x <- c(0.1, -0.2)
   f <- future::future(as.matrix(amortized::sample_posterior(fit, x, 5, seed = 4)), seed = TRUE)
   expect_equal(future::value(f), as.matrix(sample_posterior(fit, x, 5, seed = 4)))
+})
+
+test_that("amortizers of an older format (saveRDS) are brought forward and sample identically", {
+  # without declared structure: the fields added since format 1 are empty, as format 1 implies
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = 8), use_structure = FALSE),
+               benchmark_simulator("two_moons"), n_sims = 400, epochs = 2, seed = 1, verbose = FALSE)
+  added <- c("symmetric", "rotation", "truncate_lower", "truncate_upper", "equivariances")
+  expect_true(all(lengths(fit$config$core[added]) == 0))
+  x <- c(0.1, -0.2)
+  want <- as.matrix(sample_posterior(fit, x, 50, seed = 3))
+  expect_identical(fit$kind, "posterior")
+  expect_identical(fit$format_version, amortized:::amortizer_format_version)
+  # format 1: no kind or format, the embedding's tensors at the top, fewer config fields and net options
+  old <- unserialize(serialize(fit, NULL))
+  old$.handle <- new.env(parent = emptyenv())
+  old$kind <- NULL
+  old$format_version <- NULL
+  old$state$names <- sub("^embedding\\.", "", old$state$names)
+  old$optimizer_state$names <- sub("^embedding\\.", "", old$optimizer_state$names)
+  old$config$core[added] <- NULL
+  old$inference_net[c("bins", "tail_bound")] <- NULL
+  expect_true(any(!startsWith(old$state$names, "net.")))
+  up <- upgrade_amortizer(old)
+  expect_identical(up$state$names, fit$state$names)
+  expect_identical(up$optimizer_state$names, fit$optimizer_state$names)
+  expect_identical(up$kind, "posterior")
+  expect_identical(upgrade_amortizer(up), up)
+  expect_identical(as.matrix(sample_posterior(old, x, 50, seed = 3)), want)
+  # and training goes on from it
+  more <- train(old, simulate(benchmark_simulator("two_moons"), 200, seed = 2), epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(more$format_version, amortized:::amortizer_format_version)
+  expect_equal(nrow(more$history), nrow(fit$history) + 1)
 })

@@ -7,63 +7,62 @@
 
 namespace amortized {
 
-PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net,
-                                               std::shared_ptr<SummaryNetImpl> summary,
+ConditionNetOptions condition_options(const PosteriorEstimatorOptions& o) {
+  return ConditionNetOptions(o.dim_x())
+      .set_shape(o.set_shape())
+      .set_features(o.set_features())
+      .dim_context(o.dim_context())
+      .variable_length(o.variable_length())
+      .standardize(o.standardize_x());
+}
+
+PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, ConditionNet embedding,
                                                const PosteriorEstimatorOptions& options)
-    : options_(options), net_(std::move(net)), summary_(std::move(summary)) {
-  TORCH_CHECK(options_.sources() == 0, "options.sources is for a fusion network");
+    : options_(options), net_(std::move(net)), embedding_(std::move(embedding)) {
   check_options();
 }
 
+PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net,
+                                               std::shared_ptr<SummaryNetImpl> summary,
+                                               const PosteriorEstimatorOptions& options)
+    : PosteriorEstimatorImpl(std::move(net), ConditionNet(condition_options(options), std::move(summary)), options) {}
+
 PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, FusionNet fusion,
                                                const PosteriorEstimatorOptions& options)
-    : options_(options), net_(std::move(net)), fusion_(std::move(fusion)) {
-  TORCH_CHECK(!fusion_.is_empty(), "the fusion network is missing");
-  TORCH_CHECK(options_.sources() == fusion_->size(), "the fusion network has ", fusion_->size(),
-              " sources, options.sources is ", options_.sources());
-  check_options();
-}
+    : PosteriorEstimatorImpl(std::move(net), ConditionNet(condition_options(options), std::move(fusion)), options) {}
+
+PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta,
+                                               int64_t dim_x, std::vector<int64_t> set_shape,
+                                               bool linear_residual)
+    : PosteriorEstimatorImpl(std::move(net), std::shared_ptr<SummaryNetImpl>(),
+                             PosteriorEstimatorOptions(dim_theta, dim_x)
+                                 .set_shape(std::move(set_shape))
+                                 .linear_residual(linear_residual)) {}
 
 // Checks the options against the networks and registers every module.
 void PosteriorEstimatorImpl::check_options() {
   const auto& o = options_;
-  const auto& set = o.set_shape();
-  const bool fused = has_fusion();
+  TORCH_CHECK(!embedding_.is_empty(), "the posterior estimator needs a data embedding");
+  const auto& e = embedding_->options();
+  TORCH_CHECK(e.dim_x() == o.dim_x() && e.set_shape() == o.set_shape() && e.dim_context() == o.dim_context() &&
+                  e.variable_length() == o.variable_length(),
+              "the data embedding's options differ from the estimator's (see condition_options())");
+  const int64_t sources = embedding_->has_fusion() ? embedding_->fusion().size() : 0;
+  TORCH_CHECK(o.sources() == sources, "the data embedding has ", sources, " sources, options.sources is ", o.sources());
   TORCH_CHECK(o.dim_theta() >= 1, "the posterior estimator needs dim_theta >= 1, got ", o.dim_theta());
-  TORCH_CHECK(o.dim_x() >= (fused ? 0 : 1), "the posterior estimator needs dim_x >= ", fused ? 0 : 1, ", got ",
-              o.dim_x());
-  TORCH_CHECK(o.dim_context() >= 0, "dim_context must be >= 0, got ", o.dim_context());
-  TORCH_CHECK(set.empty() || (set.size() == 2 && set[0] >= 1 && set[1] >= 1 && set[0] * set[1] == o.dim_x()),
-              "set_shape must be {n_obs, dim} with n_obs * dim equal to the ", o.dim_x(), " data values");
-  TORCH_CHECK(o.set_features() == 1 || o.set_features() == 2, "set_features must be 1 or 2, not ", o.set_features());
   TORCH_CHECK(net_ != nullptr, "the posterior estimator needs an inference network");
   TORCH_CHECK(net_->dim() == o.dim_theta(), "the inference network models ", net_->dim(),
               " parameters, the estimator ", o.dim_theta());
-  if (summary_ || fused) {
-    TORCH_CHECK(set.empty(), "set_shape is for flat data; with a summary network the data are [batch, n, dim_x]");
-    TORCH_CHECK(!o.linear_residual(), "the linear residual needs flat data (no summary network)");
-  } else {
-    TORCH_CHECK(!o.variable_length(), "variable_length needs a summary network");
-  }
-  if (summary_) {
-    TORCH_CHECK(summary_->input_dim() == o.dim_x(), "the summary network takes ", summary_->input_dim(),
-                " variables per point, the data have ", o.dim_x());
-  }
-  const int64_t width = context_width(o, summary_dim());
+  TORCH_CHECK(!o.linear_residual() || !(embedding_->has_summary_net() || embedding_->has_fusion()),
+              "the linear residual needs flat data (no summary network)");
+  const int64_t width = embedding_->output_dim();
   TORCH_CHECK(net_->context_dim() == width, "the inference network takes a context of width ",
               net_->context_dim(), ", the data give ", width, " features");
   TORCH_CHECK(o.lower().size() == o.upper().size() &&
                   (o.lower().empty() || static_cast<int64_t>(o.lower().size()) == o.dim_theta()),
               "lower and upper need one bound per parameter (", o.dim_theta(), ")");
   register_module("net", net_);
-  if (summary_) register_module("summary", summary_);
-  if (fused) {
-    register_module("fusion", fusion_);
-    for (int64_t k = 0; k < fusion_->size(); ++k) {
-      source_std_.push_back(register_module("source_standardize_" + std::to_string(k),
-                                            Standardize(fusion_->net(k).input_dim())));
-    }
-  }
+  register_module("embedding", embedding_);
   std::vector<double> lower = o.lower(), upper = o.upper();
   if (!o.symmetric().empty()) {  // symmetric parameters are modelled as |theta_i| in (0, upper)
     const double inf = std::numeric_limits<double>::infinity();
@@ -104,11 +103,6 @@ void PosteriorEstimatorImpl::check_options() {
     if (b->any_bounded()) bounds_ = register_module("bounds", b);
   }
   theta_std_ = register_module("theta_standardize", Standardize(o.dim_theta()));
-  if (o.dim_x() > 0) {
-    x_std_ = register_module("x_standardize", Standardize(summary_ ? o.dim_x() : context_width(o.dim_x(), set)));
-  }
-  n_extra_ = (o.variable_length() ? std::max<int64_t>(o.sources(), 1) : 0) + o.dim_context();
-  if (n_extra_ > 0) extra_std_ = register_module("extra_standardize", Standardize(n_extra_));
   if (o.linear_residual()) residual_ = register_module("linear_residual", LinearResidual(o.dim_theta(), width));
   build_group();
 }
@@ -140,7 +134,7 @@ SignedPerm compose(const SignedPerm& a, const SignedPerm& b) {
 void PosteriorEstimatorImpl::build_group() {
   const auto& gens = options_.equivariances();
   if (gens.empty()) return;
-  TORCH_CHECK(!has_fusion(), "equivariances do not work with a fusion network");
+  TORCH_CHECK(!embedding_->has_fusion(), "equivariances do not work with a fusion network");
   const auto& set = options_.set_shape();
   const size_t dt = static_cast<size_t>(dim_theta());
   const size_t dx = static_cast<size_t>(set.empty() ? dim_x() : set[1]);
@@ -197,7 +191,7 @@ std::pair<Tensor, DataBatch> PosteriorEstimatorImpl::transform(const Tensor& the
 }
 
 DataBatch PosteriorEstimatorImpl::transform_data(const DataBatch& d, const Tensor& elements) const {
-  check_data(d);
+  embedding_->check(d);
   check_shape(elements, "elements", {rows(d)});
   if (group_size() == 1) return d;
   const Tensor e = elements.to(torch::kCPU, torch::kLong);
@@ -212,101 +206,6 @@ DataBatch PosteriorEstimatorImpl::transform_data(const DataBatch& d, const Tenso
   DataBatch out = d;
   out.x = d.x.gather(d.x.dim() - 1, xi) * xs;
   return out;
-}
-
-PosteriorEstimatorImpl::PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, int64_t dim_theta,
-                                               int64_t dim_x, std::vector<int64_t> set_shape,
-                                               bool linear_residual)
-    : PosteriorEstimatorImpl(std::move(net), std::shared_ptr<SummaryNetImpl>(),
-                             PosteriorEstimatorOptions(dim_theta, dim_x)
-                                 .set_shape(std::move(set_shape))
-                                 .linear_residual(linear_residual)) {}
-
-int64_t PosteriorEstimatorImpl::context_width(int64_t dim_x, const std::vector<int64_t>& set_shape) {
-  if (set_shape.size() != 2) return dim_x;
-  const int64_t d = set_shape[1];
-  return dim_x + d + d * (d + 1) / 2;
-}
-
-int64_t PosteriorEstimatorImpl::context_width(const PosteriorEstimatorOptions& o, int64_t summary_dim) {
-  int64_t data = summary_dim > 0 ? summary_dim : context_width(o.dim_x(), o.set_shape());
-  if (o.sources() > 0) data = summary_dim + o.dim_x();  // a fusion network's summaries and the flat values
-  return data + (o.variable_length() ? std::max<int64_t>(o.sources(), 1) : 0) + o.dim_context();
-}
-
-int64_t PosteriorEstimatorImpl::summary_dim() const {
-  if (summary_) return summary_->output_dim();
-  return has_fusion() ? fusion_->output_dim() : 0;
-}
-
-int64_t PosteriorEstimatorImpl::rows(const DataBatch& d) {
-  if (d.x.defined()) return d.x.size(0);
-  TORCH_CHECK(!d.sources.empty() && d.sources.front().x.defined(), "the data batch holds no data");
-  return d.sources.front().x.size(0);
-}
-
-void PosteriorEstimatorImpl::check_data(const DataBatch& d) const {
-  if (has_fusion()) {
-    TORCH_CHECK(static_cast<int64_t>(d.sources.size()) == fusion_->size(), "the data have ", d.sources.size(),
-                " sources, the fusion network takes ", fusion_->size());
-    const int64_t b = rows(d);
-    for (int64_t k = 0; k < fusion_->size(); ++k) {
-      const std::string what = "source " + fusion_->names()[k];
-      check_shape(d.sources[k].x, what + " x", {b, -1, fusion_->net(k).input_dim()});
-      if (d.sources[k].lengths.defined()) check_shape(d.sources[k].lengths, what + " lengths", {b});
-    }
-    if (dim_x() > 0 || (d.x.defined() && d.x.numel() > 0)) check_shape(d.x, "x (the flat values)", {b, dim_x()});
-  } else {
-    TORCH_CHECK(d.sources.empty(), "data sources need a fusion network");
-    if (summary_) {
-      check_shape(d.x, "x", {-1, -1, dim_x()});
-      if (d.lengths.defined()) check_shape(d.lengths, "lengths", {d.x.size(0)});
-    } else {
-      check_shape(d.x, "x", {-1, dim_x()});
-    }
-  }
-  if (options_.dim_context() > 0) {
-    check_shape(d.context, "context", {rows(d), options_.dim_context()});
-  } else {
-    TORCH_CHECK(!d.context.defined() || d.context.size(1) == 0, "this estimator takes no context variables");
-  }
-}
-
-Tensor PosteriorEstimatorImpl::canonical(const Tensor& x) const {
-  const auto& set = options_.set_shape();
-  if (set.empty()) return x;
-  return set_features(x, set, options_.set_features());
-}
-
-Tensor PosteriorEstimatorImpl::set_features(const Tensor& x, const std::vector<int64_t>& set_shape,
-                                            int64_t features) {
-  TORCH_CHECK(set_shape.size() == 2 && x.dim() == 2 && x.size(1) == set_shape[0] * set_shape[1],
-              "set_features needs x [batch, n_obs * dim] and set_shape {n_obs, dim}");
-  TORCH_CHECK(features == 1 || features == 2, "set_features must be 1 or 2, not ", features);
-  const int64_t b = x.size(0), n = set_shape[0], d = set_shape[1];
-  Tensor points = x.reshape({b, n, d});
-  Tensor order = std::get<1>(points.select(2, 0).sort(1));  // [b, n]
-  Tensor sorted = points.gather(1, order.unsqueeze(2).expand({b, n, d})).reshape({b, n * d});
-  Tensor mean = points.mean(1);
-  std::vector<Tensor> parts = {sorted, mean};
-  if (features == 1) {  // the mean of x_i x_j for i <= j
-    for (int64_t i = 0; i < d; ++i)
-      for (int64_t j = i; j < d; ++j) parts.push_back((points.select(2, i) * points.select(2, j)).mean(1, true));
-    return torch::cat(parts, 1);
-  }
-  // Scales spread over orders of magnitude (a variance of 1e-4 and one of
-  // 10 are equally informative), so they enter as logs; dependence as
-  // correlations, free of the scales. A set without spread gets a floor
-  // relative to its size (10^-5 of its root mean square) rather than -inf.
-  Tensor centred = points - mean.unsqueeze(1);
-  Tensor floor = points.pow(2).mean({1, 2}).unsqueeze(1) * 1e-10 + 1e-30;  // [b, 1]
-  Tensor var = centred.pow(2).mean(1) + floor;                             // [b, d]
-  parts.push_back(0.5 * var.log());
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t j = i + 1; j < d; ++j)
-      parts.push_back((centred.select(2, i) * centred.select(2, j)).mean(1, true) /
-                      (var.select(1, i) * var.select(1, j)).sqrt().unsqueeze(1));
-  return torch::cat(parts, 1);
 }
 
 Tensor PosteriorEstimatorImpl::symmetric_index(const torch::Device& device) const {
@@ -331,56 +230,8 @@ Tensor PosteriorEstimatorImpl::fold(const Tensor& theta) const {
   return theta.index_copy(1, idx, theta.index_select(1, idx).abs().clamp_min(tiny));
 }
 
-namespace {
-
-// The valid points of every data set of x [batch, n, d], pooled: [m, d].
-Tensor valid_points(const Tensor& x, const Tensor& lengths) {
-  Tensor points = x.reshape({-1, x.size(2)});
-  if (!lengths.defined()) return points;
-  Tensor steps = torch::arange(x.size(1), lengths.options()).unsqueeze(0);
-  return points.index({(steps < lengths.unsqueeze(1)).reshape({-1})});
-}
-
-// x without the padding that no data set of the batch needs, the rest of it
-// zeroed (padding may hold NaN).
-Tensor trim_padding(const Tensor& x, const Tensor& lengths) {
-  if (!lengths.defined()) return x;
-  Tensor out = x;
-  const int64_t longest = lengths.max().item<int64_t>();
-  if (longest < out.size(1)) out = out.narrow(1, 0, longest);
-  Tensor valid = torch::arange(out.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
-  return torch::where(valid.unsqueeze(2), out, torch::zeros({}, out.options()));
-}
-
-// sqrt(length) of one source [batch, 1] (all n valid when lengths are undefined).
-Tensor sqrt_length(const Tensor& x, const Tensor& lengths, const Tensor& like) {
-  Tensor len = lengths.defined() ? lengths.to(like.scalar_type())
-                                 : torch::full({x.size(0)}, static_cast<double>(x.size(1)), like.options());
-  return torch::sqrt(len).unsqueeze(1);
-}
-
-}  // namespace
-
-// [batch, n_extra]: sqrt(length) of each source (when lengths vary), then
-// the context.
-Tensor PosteriorEstimatorImpl::raw_extra(const DataBatch& d) const {
-  std::vector<Tensor> parts;
-  const Tensor& like = has_fusion() ? d.sources.front().x : d.x;
-  if (options_.variable_length()) {
-    if (has_fusion()) {
-      for (const auto& s : d.sources) parts.push_back(sqrt_length(s.x, s.lengths, like));
-    } else {
-      parts.push_back(sqrt_length(d.x, d.lengths, like));
-    }
-  }
-  if (d.context.defined() && d.context.size(1) > 0) parts.push_back(d.context.to(like.scalar_type()));
-  return torch::cat(parts, 1);
-}
-
-Tensor PosteriorEstimatorImpl::extra_context(const DataBatch& d) const { return extra_std_->apply(raw_extra(d)); }
-
 void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta_in, const DataBatch& d_in) {
-  check_data(d_in);
+  embedding_->check(d_in);
   check_shape(theta_in, "theta", {rows(d_in), dim_theta()});
   torch::NoGradGuard no_grad;
   // with a group: row i transformed by element i mod G, so that the
@@ -389,34 +240,8 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta_in, const D
   const Tensor folded = fold(rotate(theta));
   const Tensor unbounded = bounds_ ? bounds_->forward(folded, Tensor()).first : folded;
   if (options_.standardize_theta()) theta_std_->fit(unbounded);
-  if (options_.standardize_x()) {
-    for (size_t k = 0; k < source_std_.size(); ++k) {
-      source_std_[k]->fit(valid_points(d.sources[k].x, d.sources[k].lengths));
-    }
-    if (x_std_) x_std_->fit(summary_ ? valid_points(d.x, d.lengths) : canonical(d.x));
-  }
-  if (extra_std_) extra_std_->fit(raw_extra(d));
+  embedding_->fit(d);
   if (residual_) residual_->fit(theta_std_->apply(unbounded), condition(d));
-}
-
-Tensor PosteriorEstimatorImpl::condition(const DataBatch& d) {
-  check_data(d);
-  std::vector<Tensor> parts;
-  if (has_fusion()) {
-    std::vector<DataSource> sources;
-    for (size_t k = 0; k < source_std_.size(); ++k) {
-      const auto& s = d.sources[k];
-      sources.push_back({source_std_[k]->apply(trim_padding(s.x, s.lengths)), s.lengths});
-    }
-    parts.push_back(fusion_->forward(sources));
-    if (x_std_) parts.push_back(x_std_->apply(d.x));
-  } else if (summary_) {
-    parts.push_back(summary_->forward(x_std_->apply(trim_padding(d.x, d.lengths)), d.lengths));
-  } else {
-    parts.push_back(x_std_->apply(canonical(d.x)));
-  }
-  if (n_extra_ > 0) parts.push_back(extra_context(d));
-  return parts.size() == 1 ? parts.front() : torch::cat(parts, 1);
 }
 
 std::pair<Tensor, Tensor> PosteriorEstimatorImpl::to_net(const Tensor& theta, const Tensor& cond) {
@@ -441,25 +266,6 @@ Tensor PosteriorEstimatorImpl::loss_of(const Tensor& theta, const DataBatch& d) 
   return net_->loss(to_net(fold(rotate(theta)), cond).first, cond);
 }
 
-namespace {
-
-// Every row of the data `times` times, block after block.
-DataBatch repeat_rows(const DataBatch& d, int64_t times) {
-  auto rep = [times](const Tensor& t) {
-    if (!t.defined()) return t;
-    std::vector<int64_t> r(t.dim(), 1);
-    r[0] = times;
-    return t.repeat(r);
-  };
-  DataBatch out = d;
-  out.x = rep(d.x);
-  out.lengths = rep(d.lengths);
-  out.context = rep(d.context);
-  return out;
-}
-
-}  // namespace
-
 Tensor PosteriorEstimatorImpl::untransform_theta(const Tensor& theta, const Tensor& elements) const {
   const Tensor e = elements.to(torch::kCPU, torch::kLong);
   Tensor idx = group_theta_index_.index_select(0, e).to(theta.device());
@@ -481,7 +287,7 @@ Tensor PosteriorEstimatorImpl::sample(int64_t n, const DataBatch& d, at::Generat
   if (!symmetrized()) return sample_of(n, d, gen);
   // an equal mixture of g^-1 q(. | g x) over the group: ceil(n / G) draws
   // from each member, shuffled, the first n kept
-  check_data(d);
+  embedding_->check(d);
   const int64_t g_n = group_size(), b = rows(d), m = (n + g_n - 1) / g_n, k = dim_theta();
   Tensor elements = torch::arange(g_n, torch::kLong).repeat_interleave(b);
   DataBatch dg = transform_data(repeat_rows(d, g_n), elements);
@@ -645,12 +451,7 @@ std::vector<std::string> PosteriorEstimatorImpl::describe() const {
     }
     out.push_back("truncated by rejection to the bounds of " + std::to_string(k) + " parameter" + (k == 1 ? "" : "s"));
   }
-  if (summary_) {
-    for (auto& line : summary_->describe()) out.push_back(line);
-  }
-  if (has_fusion()) {
-    for (auto& line : fusion_->describe()) out.push_back(line);
-  }
+  for (auto& line : embedding_->describe()) out.push_back(line);
   for (auto& line : net_->describe()) out.push_back(line);
   return out;
 }

@@ -1,15 +1,14 @@
 // Neural posterior estimation (NPE): q(theta | x) = an inference net over
-// bounded-then-standardized theta, conditioned on the data: flat data
-// standardized, or set / time-series data summarized by a summary network,
-// plus standardized context variables. Multi-source data (several sets or
-// series, each with its own summary network, plus flat values) go through a
-// FusionNet.
+// bounded-then-standardized theta, conditioned on the data embedding
+// (ConditionNet: flat data standardized, or set / time-series data
+// summarized by a summary network, multi-source data by a FusionNet, plus
+// standardized context variables).
 #pragma once
 
+#include "amortized/embedding/condition_net.h"
 #include "amortized/equivariance.h"
+#include "amortized/estimators/estimator.h"
 #include "amortized/flows/inference_net.h"
-#include "amortized/summary/fusion.h"
-#include "amortized/summary/summary_net.h"
 #include "amortized/transforms/bounded.h"
 #include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/standardize.h"
@@ -18,21 +17,6 @@
 #include <torch/arg.h>
 
 namespace amortized {
-
-// One batch of data as the estimator takes them.
-struct DataBatch {
-  // Flat data [batch, dim_x], or with a summary network [batch, n, dim_x]
-  // (n points or time steps of dim_x variables, padded at the end).
-  Tensor x;
-  // [batch] int64: valid points per data set (1..n), or undefined (all n).
-  // Padding may hold any values, NaN included.
-  Tensor lengths;
-  // [batch, dim_context], or undefined when dim_context is 0.
-  Tensor context;
-  // With a fusion network: one source per summary network; x then holds
-  // the flat values [batch, dim_x] (undefined or no columns when dim_x is 0).
-  std::vector<DataSource> sources = {};
-};
 
 struct PosteriorEstimatorOptions {
   PosteriorEstimatorOptions(int64_t dim_theta, int64_t dim_x) : dim_theta_(dim_theta), dim_x_(dim_x) {}
@@ -109,10 +93,18 @@ struct PosteriorEstimatorOptions {
   TORCH_ARG(std::vector<Equivariance>, equivariances) = {};
 };
 
-class PosteriorEstimatorImpl : public torch::nn::Module {
+// The data embedding's options from the estimator's.
+ConditionNetOptions condition_options(const PosteriorEstimatorOptions& options);
+
+class PosteriorEstimatorImpl : public EstimatorImpl {
  public:
-  // `net` models theta (dim_theta) given a context of width
-  // context_width(options, summary); `summary` may be null (flat data).
+  // `net` models theta (dim_theta) given the embedding's output
+  // (embedding->output_dim() wide); the embedding's options must be
+  // condition_options(options).
+  PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, ConditionNet embedding,
+                         const PosteriorEstimatorOptions& options);
+  // The same with the embedding built here from condition_options(options):
+  // `summary` may be null (flat data).
   PosteriorEstimatorImpl(std::shared_ptr<InferenceNetImpl> net, std::shared_ptr<SummaryNetImpl> summary,
                          const PosteriorEstimatorOptions& options);
   // Multi-source data: `fusion` summarizes data.sources; options.sources()
@@ -126,10 +118,10 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // Fits the standardizations of theta [n, dim_theta] and of the data
   // (flat data, the points of set / time-series data, context) on training
   // data, and the linear residual.
-  void fit_standardization(const Tensor& theta, const DataBatch& data);
+  void fit_standardization(const Tensor& theta, const DataBatch& data) override;
   // Training loss: mean -log q(theta_std | data) (the standardized scale).
   // theta: [batch, dim_theta] -> scalar
-  Tensor loss(const Tensor& theta, const DataBatch& data);
+  Tensor loss(const Tensor& theta, const DataBatch& data) override;
   // log q(theta | data) on the original scale (bounds included; -inf
   // outside them and outside the truncation): [batch]
   Tensor log_prob(const Tensor& theta, const DataBatch& data);
@@ -147,11 +139,10 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // elements[i] (0: the identity; see group_size()).
   std::pair<Tensor, DataBatch> transform(const Tensor& theta, const DataBatch& data, const Tensor& elements) const;
   // Seeds the random choice of group elements of training batches.
-  void seed_augmentation(uint64_t seed) { augment_gen_ = make_generator(seed); }
-  // What the inference net is conditioned on: [batch, context width]. With
-  // a summary network its first summary_net().output_dim() columns are the
-  // learned summary statistics.
-  Tensor condition(const DataBatch& data);
+  void seed_augmentation(uint64_t seed) override { augment_gen_ = make_generator(seed); }
+  // What the inference net is conditioned on: the embedding's output
+  // [batch, embedding().output_dim()].
+  Tensor condition(const DataBatch& data) { return embedding_->forward(data); }
 
   // Flat-data shorthands (x: [batch, dim_x]).
   void fit_standardization(const Tensor& theta, const Tensor& x) { fit_standardization(theta, DataBatch{x, {}, {}}); }
@@ -162,35 +153,16 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   int64_t dim_theta() const { return options_.dim_theta(); }
   int64_t dim_x() const { return options_.dim_x(); }
   const PosteriorEstimatorOptions& options() const { return options_; }
-  // Width of the context the inference net sees (summary_dim: the output
-  // width of the summary or fusion network, 0 for none).
-  static int64_t context_width(const PosteriorEstimatorOptions& options, int64_t summary_dim);
-  // Flat data: width of the (canonical) data features.
-  static int64_t context_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
-  // Flat set data x [batch, n_obs * dim] (set_shape {n_obs, dim}): each
-  // set's points sorted by their first coordinate, then the set's features
-  // of kind `features` (see PosteriorEstimatorOptions::set_features):
-  // [batch, context_width(n_obs * dim, set_shape)].
-  static Tensor set_features(const Tensor& x, const std::vector<int64_t>& set_shape, int64_t features);
   InferenceNetImpl& net() { return *net_; }
-  bool has_summary_net() const { return summary_ != nullptr; }
-  SummaryNetImpl& summary_net() { return *summary_; }
-  bool has_fusion() const { return !fusion_.is_empty(); }
-  FusionNetImpl& fusion() { return *fusion_; }
+  ConditionNetImpl& embedding() { return *embedding_; }
   // The number of learned summary statistics (0 without a summary network).
-  int64_t summary_dim() const;
+  int64_t summary_dim() const override { return embedding_->summary_dim(); }
   const std::vector<int64_t>& set_shape() const { return options_.set_shape(); }
   // Lines describing the whole pipeline (bounds, summary net, inference net).
-  std::vector<std::string> describe() const;
-  // The number of data sets of a batch.
-  static int64_t rows(const DataBatch& data);
+  std::vector<std::string> describe() const override;
 
  private:
   void check_options();
-  void check_data(const DataBatch& data) const;
-  // The standardized extra context: [sqrt(length)], context variables.
-  Tensor extra_context(const DataBatch& data) const;
-  Tensor raw_extra(const DataBatch& data) const;
   // theta -> (what the net models, log|det| of that map) given the condition.
   std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& cond);
   // theta with |theta_i| for the symmetric parameters (at least the
@@ -221,20 +193,14 @@ class PosteriorEstimatorImpl : public torch::nn::Module {
   // The data alone, transformed as by transform().
   DataBatch transform_data(const DataBatch& data, const Tensor& elements) const;
   bool symmetrized() const { return group_size() > 1 && group_size() <= 64; }
-  // x with each set's points in canonical order and the set's moments
-  // appended (x itself for flat data).
-  Tensor canonical(const Tensor& x) const;
   PosteriorEstimatorOptions options_;
   std::shared_ptr<InferenceNetImpl> net_;
-  std::shared_ptr<SummaryNetImpl> summary_;
-  FusionNet fusion_{nullptr};
-  std::vector<Standardize> source_std_;
+  ConditionNet embedding_{nullptr};
   Bounded bounds_{nullptr};
   Bounded support_{nullptr};  // the truncation (not a submodule: nothing to save)
   Tensor rotation_;           // Q [dim_theta, dim_theta] double, or undefined (likewise)
-  Standardize theta_std_{nullptr}, x_std_{nullptr}, extra_std_{nullptr};
+  Standardize theta_std_{nullptr};
   LinearResidual residual_{nullptr};
-  int64_t n_extra_ = 0;
   Tensor group_theta_index_, group_theta_sign_, group_x_index_, group_x_sign_;  // undefined: no group
   at::Generator augment_gen_ = make_generator(0);
 };

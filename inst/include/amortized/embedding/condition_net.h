@@ -1,0 +1,94 @@
+// The data embedding: turns a DataBatch into the one condition vector an
+// estimator's network is conditioned on. Flat data are standardized (an
+// exchangeable flat set first put in canonical order with its features
+// appended); set or time-series data go through a summary network, several
+// sources through a fusion network; then the extra context (sqrt of each
+// source's length when lengths vary, the context variables), standardized.
+// It owns its output width: nobody else computes it.
+#pragma once
+
+#include "amortized/embedding/data_batch.h"
+#include "amortized/summary/fusion.h"
+#include "amortized/summary/summary_net.h"
+#include "amortized/transforms/standardize.h"
+
+#include <memory>
+#include <string>
+#include <torch/arg.h>
+#include <vector>
+
+namespace amortized {
+
+struct ConditionNetOptions {
+  explicit ConditionNetOptions(int64_t dim_x) : dim_x_(dim_x) {}
+  // Flat data: values per data set. With a summary network: variables per
+  // point (or time step). With a fusion network: the flat values beside the
+  // sources (may be 0).
+  TORCH_ARG(int64_t, dim_x);
+  // Flat data only: {n_obs, dim} (n_obs * dim == dim_x) declares an
+  // exchangeable set stored point after point: sorted by the first
+  // coordinate, with set_features() appended. Empty: plain flat data.
+  TORCH_ARG(std::vector<int64_t>, set_shape) = {};
+  // The features of a flat set: 2, mean, log sds and correlations; 1, mean
+  // and mean products (models saved by amortized 0.1.0).
+  TORCH_ARG(int64_t, set_features) = 2;
+  TORCH_ARG(int64_t, dim_context) = 0;
+  // With a summary network: lengths vary, so sqrt(length) of each source is
+  // an extra feature.
+  TORCH_ARG(bool, variable_length) = false;
+  // Standardize the data (flat values, or each variable of the points) with
+  // their training mean and sd; context is always standardized.
+  TORCH_ARG(bool, standardize) = true;
+};
+
+class ConditionNetImpl : public torch::nn::Module {
+ public:
+  // `summary` may be null (flat data).
+  ConditionNetImpl(const ConditionNetOptions& options, std::shared_ptr<SummaryNetImpl> summary);
+  // Multi-source data: `fusion` summarizes data.sources.
+  ConditionNetImpl(const ConditionNetOptions& options, FusionNet fusion);
+
+  // Fits the standardizations on training data.
+  void fit(const DataBatch& data);
+  // The condition: [rows(data), output_dim()].
+  Tensor forward(const DataBatch& data);
+  // Throws (TORCH_CHECK) unless data fit this embedding; the message names
+  // the tensor and the shape expected.
+  void check(const DataBatch& data) const;
+
+  int64_t output_dim() const;
+  // Width of the data part (the first columns): the learned summaries (and
+  // a fusion network's flat values), or the flat data's features.
+  int64_t data_dim() const;
+  // The number of learned summary statistics (0 without a summary network).
+  int64_t summary_dim() const;
+  const ConditionNetOptions& options() const { return options_; }
+  bool has_summary_net() const { return summary_ != nullptr; }
+  SummaryNetImpl& summary_net() { return *summary_; }
+  bool has_fusion() const { return !fusion_.is_empty(); }
+  FusionNetImpl& fusion() { return *fusion_; }
+  std::vector<std::string> describe() const;
+
+  // Flat data: width of the (canonical) data features.
+  static int64_t flat_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
+  // Flat set data x [batch, n_obs * dim] (set_shape {n_obs, dim}): each
+  // set's points sorted by their first coordinate, then the set's features
+  // of kind `features`: [batch, flat_width(n_obs * dim, set_shape)].
+  static Tensor set_features(const Tensor& x, const std::vector<int64_t>& set_shape, int64_t features);
+
+ private:
+  void init();
+  // [batch, n_extra]: sqrt(length) of each source (when lengths vary), then
+  // the context, before standardization.
+  Tensor raw_extra(const DataBatch& data) const;
+  Tensor canonical(const Tensor& x) const;
+  ConditionNetOptions options_;
+  std::shared_ptr<SummaryNetImpl> summary_;
+  FusionNet fusion_{nullptr};
+  std::vector<Standardize> source_std_;
+  Standardize x_std_{nullptr}, extra_std_{nullptr};
+  int64_t n_extra_ = 0;
+};
+TORCH_MODULE(ConditionNet);
+
+}  // namespace amortized
