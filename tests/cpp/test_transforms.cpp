@@ -6,8 +6,11 @@
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
 #include "amortized/transforms/bounded.h"
+#include "amortized/transforms/composed.h"
 #include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/permutation.h"
+#include "amortized/transforms/rotation.h"
+#include "amortized/transforms/sign_fold.h"
 #include "amortized/transforms/spline_coupling.h"
 #include "amortized/transforms/standardize.h"
 
@@ -30,6 +33,8 @@ struct Case {
   // Builds the transform with weights drawn from gen and moved away from
   // their (often identity) start, so the tests exercise a generic map.
   std::function<std::shared_ptr<TransformImpl>(at::Generator&)> make;
+  // Maps N(0, 1) test inputs into the transform's domain (none: all of R^dim).
+  std::function<Tensor(const Tensor&)> domain = nullptr;
 };
 
 // Shown in test names and failure messages instead of the object's bytes.
@@ -54,6 +59,12 @@ std::shared_ptr<TransformImpl> spline(int64_t dim, int64_t ctx, at::Generator& g
   t->reset_parameters(gen);
   perturb(*t, gen);
   return t;
+}
+
+// A rotation by 0.7 rad in the plane of coordinates 1 and 2, then a mirror of coordinate 3.
+std::vector<double> rotation_3d() {
+  const double c = std::cos(0.7), s = std::sin(0.7);
+  return {c, -s, 0, s, c, 0, 0, 0, -1};
 }
 
 std::vector<Case> all_cases() {
@@ -99,6 +110,18 @@ std::vector<Case> all_cases() {
          t->fit(torch::randn({100, 3}, g) * torch::tensor({0.5, 2.0, 10.0}) + 4.0);
          return t;
        }},
+      {"rotation", 3, 0, [](at::Generator&) { return std::make_shared<RotationImpl>(3, rotation_3d()); }},
+      // on the half-space where the folded coordinates are positive, the identity
+      {"sign_fold", 3, 0, [](at::Generator&) { return std::make_shared<SignFoldImpl>(3, std::vector<int64_t>{0, 2}); },
+       [](const Tensor& x) { return x.abs() + 0.01; }},
+      {"composed", 3, 2,
+       [](at::Generator& g) {
+         auto s = std::make_shared<StandardizeImpl>(3);
+         s->fit(torch::randn({100, 3}, g) * 2.0 + 1.0);
+         std::vector<std::shared_ptr<TransformImpl>> parts = {s, coupling(3, 2, g),
+                                                              std::make_shared<RotationImpl>(3, rotation_3d())};
+         return std::make_shared<ComposedImpl>(3, parts);
+       }},
   };
 }
 
@@ -109,6 +132,7 @@ class TransformContract : public ::testing::TestWithParam<Case> {
     t_ = GetParam().make(gen_);
     t_->eval();
     x_ = torch::randn({8, GetParam().dim}, gen_);
+    if (GetParam().domain) x_ = GetParam().domain(x_);
     if (GetParam().context_dim > 0) ctx_ = torch::randn({8, GetParam().context_dim}, gen_);
   }
   at::Generator gen_ = make_generator(0);
@@ -409,4 +433,27 @@ TEST(Bounded, RejectsBoundsThatLeaveNoRoom) {
   EXPECT_THROW(Bounded(std::vector<double>{1.0}, std::vector<double>{1.0}), c10::Error);
   EXPECT_THROW(Bounded(std::vector<double>{0.0, 0.0}, std::vector<double>{1.0}), c10::Error);
   EXPECT_THROW(Bounded(std::vector<double>{std::nan("")}, std::vector<double>{1.0}), c10::Error);
+}
+
+// A fold gives any input non-negative folded coordinates and draws put fair
+// random signs back; a chain's draws go through each part's draw_inverse().
+TEST(SignFold, FoldsAndDrawsFairSigns) {
+  auto gen = make_generator(3);
+  SignFold fold(3, std::vector<int64_t>{1});
+  auto x = torch::randn({4000, 3}, gen);
+  auto y = fold->forward(x, Tensor()).first;
+  EXPECT_TRUE(torch::equal(y.select(1, 1), x.select(1, 1).abs().clamp_min(std::numeric_limits<float>::min())));
+  EXPECT_TRUE(torch::equal(y.select(1, 0), x.select(1, 0)));
+  EXPECT_NEAR(fold->log_density_shift(), -std::log(2.0), 1e-15);
+  Composed chain(3, std::vector<std::shared_ptr<TransformImpl>>{std::make_shared<RotationImpl>(3, rotation_3d()), fold.ptr()});
+  auto draws = chain->draw_inverse(chain->forward(x, Tensor()).first, Tensor(), gen);
+  // the folded coordinate of Q x got a random sign: draws are Q^-1 of it
+  auto folded_back = fold->forward(RotationImpl(3, rotation_3d()).forward(draws, Tensor()).first, Tensor()).first;
+  EXPECT_TRUE(amortized_test::float_close(folded_back, chain->forward(x, Tensor()).first));
+  auto signs = RotationImpl(3, rotation_3d()).forward(draws, Tensor()).first.select(1, 1) > 0;
+  EXPECT_NEAR(signs.to(torch::kDouble).mean().item<double>(), 0.5, 0.04);
+  EXPECT_THROW(SignFold(3, std::vector<int64_t>{3}), c10::Error);
+  EXPECT_THROW(SignFold(3, std::vector<int64_t>{1, 1}), c10::Error);
+  EXPECT_THROW(Rotation(2, std::vector<double>{1, 1, 0, 1}), c10::Error);  // not orthogonal
+  EXPECT_THROW(Composed(3, std::vector<std::shared_ptr<TransformImpl>>{std::make_shared<StandardizeImpl>(2)}), c10::Error);
 }

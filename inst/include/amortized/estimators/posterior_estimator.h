@@ -6,10 +6,15 @@
 #pragma once
 
 #include "amortized/embedding/condition_net.h"
-#include "amortized/equivariance.h"
 #include "amortized/estimators/estimator.h"
 #include "amortized/flows/inference_net.h"
+#include "amortized/structure/equivariance.h"
+#include "amortized/structure/symmetry_group.h"
+#include "amortized/structure/truncation.h"
 #include "amortized/transforms/bounded.h"
+#include "amortized/transforms/composed.h"
+#include "amortized/transforms/rotation.h"
+#include "amortized/transforms/sign_fold.h"
 #include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/standardize.h"
 
@@ -134,7 +139,7 @@ class PosteriorEstimatorImpl : public EstimatorImpl {
   Tensor log_support_mass(const DataBatch& data);
   // The number of elements of the group the equivariances generate (1:
   // none).
-  int64_t group_size() const { return group_theta_index_.defined() ? group_theta_index_.size(0) : 1; }
+  int64_t group_size() const { return group_.size(); }
   // theta and the data with row i transformed by group element
   // elements[i] (0: the identity; see group_size()).
   std::pair<Tensor, DataBatch> transform(const Tensor& theta, const DataBatch& data, const Tensor& elements) const;
@@ -163,45 +168,33 @@ class PosteriorEstimatorImpl : public EstimatorImpl {
 
  private:
   void check_options();
-  // theta -> (what the net models, log|det| of that map) given the condition.
-  std::pair<Tensor, Tensor> to_net(const Tensor& theta, const Tensor& cond);
-  // theta with |theta_i| for the symmetric parameters (at least the
-  // smallest positive normal number, so that it is inside (0, upper)).
-  Tensor fold(const Tensor& theta) const;
-  // Q theta and back (theta itself without a rotation): [batch, dim_theta].
-  Tensor rotate(const Tensor& theta) const;
-  Tensor unrotate(const Tensor& rotated) const;
   // n untruncated draws on the original scale for each row of cond:
   // [rows, n, dim_theta].
   Tensor draw(int64_t n, const Tensor& cond, at::Generator& gen);
-  Tensor draw_truncated(int64_t n, const Tensor& cond, at::Generator& gen);
-  Tensor log_support_mass_of(const Tensor& cond);
-  // options.symmetric() as an index tensor on `device`.
-  Tensor symmetric_index(const torch::Device& device) const;
-  // The group of options.equivariances(): its elements as gather indices
-  // and signs of theta [G, dim_theta] and of the data [G, width] (width:
-  // dim_x, per point with a summary network), identity first.
-  void build_group();
+  Truncation::DrawFn draw_fn();
   Tensor loss_of(const Tensor& theta, const DataBatch& data);
   // Draws and densities of the net itself (sample() and log_prob() average
   // them over a group of at most 64 elements).
   Tensor sample_of(int64_t n, const DataBatch& data, at::Generator& gen);
   Tensor log_prob_of(const Tensor& theta, const DataBatch& data);
-  // theta [rows, dim_theta] with row i transformed back by the inverse of
-  // group element elements[i].
-  Tensor untransform_theta(const Tensor& theta, const Tensor& elements) const;
   // The data alone, transformed as by transform().
   DataBatch transform_data(const DataBatch& data, const Tensor& elements) const;
   bool symmetrized() const { return group_size() > 1 && group_size() <= 64; }
   PosteriorEstimatorOptions options_;
   std::shared_ptr<InferenceNetImpl> net_;
   ConditionNet embedding_{nullptr};
+  // theta -> what the net models, in two chains: the symmetric structure
+  // (rotation Q, sign fold; fixed by the options) and the fitted chain
+  // (bounds, standardization, linear residual given the condition). The
+  // chains hold the modules registered below; they are not registered
+  // themselves (the state keeps the modules' names).
+  Composed structure_{nullptr}, theta_chain_{nullptr};
+  SignFold fold_{nullptr};
   Bounded bounds_{nullptr};
-  Bounded support_{nullptr};  // the truncation (not a submodule: nothing to save)
-  Tensor rotation_;           // Q [dim_theta, dim_theta] double, or undefined (likewise)
   Standardize theta_std_{nullptr};
   LinearResidual residual_{nullptr};
-  Tensor group_theta_index_, group_theta_sign_, group_x_index_, group_x_sign_;  // undefined: no group
+  SymmetryGroup group_;    // of the equivariances (the identity alone: none)
+  Truncation truncation_;  // to the prior's support (inactive: none)
   at::Generator augment_gen_ = make_generator(0);
 };
 TORCH_MODULE(PosteriorEstimator);

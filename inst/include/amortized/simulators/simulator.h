@@ -2,7 +2,7 @@
 // plain row-major arrays, so they compile fast and run anywhere.
 #pragma once
 
-#include "amortized/equivariance.h"
+#include "amortized/structure/equivariance.h"
 
 #include <cstdint>
 #include <memory>

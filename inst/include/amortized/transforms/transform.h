@@ -25,6 +25,11 @@ class TransformImpl : public torch::nn::Module {
   // y: [batch, dim] -> (x: [batch, dim], log|det dx/dy|: [batch]).
   virtual std::pair<Tensor, Tensor> inverse(const Tensor& y,
                                             const Tensor& context) = 0;
+  // The inverse as draws take it: a map that is not one-to-one (a fold)
+  // picks one of its preimages at random from gen. Default: inverse().
+  virtual Tensor draw_inverse(const Tensor& y, const Tensor& context, at::Generator& /*gen*/) {
+    return inverse(y, context).first;
+  }
   // Re-draws learnable state from `gen` (default: nothing to draw).
   virtual void reset_parameters(at::Generator& /*gen*/) {}
   // One line for print(): e.g. "affine coupling (5 -> 5, hidden 128x128)".
