@@ -14,9 +14,7 @@
 #include <vector>
 
 namespace amortized {
-
 namespace {
-
 using namespace lanes;
 
 constexpr double kMinBinWidth = 1e-3, kMinBinHeight = 1e-3, kMinDerivative = 1e-3;
@@ -38,10 +36,6 @@ Tensor knots(const Tensor& raw, double bound, double min_size) {
 
 // Entry idx (a [..., 1] index) of v along the last dimension, as [...].
 Tensor at_bin(const Tensor& v, const Tensor& idx) { return v.gather(-1, idx).squeeze(-1); }
-
-}  // namespace
-
-namespace {
 
 // Knot positions cw, ch and derivatives d, each [..., K + 1], from the
 // unconstrained parameters (softmax / softplus; boundary derivatives 1).
@@ -259,7 +253,7 @@ AMORTIZED_LANES_INLINE void spline_block_any(bool inverse, int64_t k, T bound, T
 
 AMORTIZED_LANES_INLINE void spline_block_dispatch_kernel(bool inverse, int64_t k, float bound, float* p,
                                                          const float* v, float* y, float* logdet) {
-  spline_block_any(inverse, k, bound, p, v, y, logdet);
+  spline_block_any(inverse, k, bound, p, v, y, logdet);  // the float kernel, one clone per SIMD level
 }
 AMORTIZED_SIMD_KERNEL(void, spline_block_dispatch,
                       (bool inverse, int64_t k, float bound, float* p, const float* v, float* y, float* logdet),
