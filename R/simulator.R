@@ -28,6 +28,19 @@
 #'   different number of observations per chunk; they are padded with `NA`
 #'   and their lengths recorded. Many small chunks are simulated so that many
 #'   values occur.
+#' @param support,truncated,symmetric,reflections,equivariances,set_structure
+#'   What is known about the model, as the benchmark simulators declare it;
+#'   amortizers use it unless `amortizer(use_structure = FALSE)`, and their
+#'   configurator's steps take precedence. `support`: the prior's support,
+#'   a named list of bounds (`list(sigma = c(0, Inf))`), used as the
+#'   parameters' bounds (see [constrain()]). `truncated`: parameters whose
+#'   posteriors the support cuts off sharply (a uniform prior's box): learned
+#'   unbounded and truncated by rejection. `symmetric`: parameters in whose
+#'   sign every posterior is even (see [symmetric()]). `reflections`: a list
+#'   of mirror normals as named numbers (see [reflection()]).
+#'   `equivariances`: a list of [equivariance()] declarations.
+#'   `set_structure`: `c(n_obs, dim)` when flat data are an exchangeable set
+#'   of `n_obs` points of `dim` values stored point after point.
 #' @return An `amortized_simulator` object; use it with [train()], [sbc()] and
 #'   [simulate()][simulate.amortized_simulator].
 #' @section Parallel and cluster simulation:
@@ -63,7 +76,8 @@
 #' )
 #' sim
 #' @export
-simulator <- function(prior, model, vectorized = TRUE, context = NULL) {
+simulator <- function(prior, model, vectorized = TRUE, context = NULL, support = NULL, truncated = NULL,
+                      symmetric = NULL, reflections = NULL, equivariances = NULL, set_structure = NULL) {
   if (!is.function(prior)) {
     cli::cli_abort(c("{.arg prior} must be a function of {.code n} returning parameter draws.",
                      "x" = "Got {describe_value(prior)}."), class = "amortized_error_argument")
@@ -82,6 +96,10 @@ simulator <- function(prior, model, vectorized = TRUE, context = NULL) {
   sim$parameter_names <- colnames(trial$parameters)
   sim$data_names <- data_names_of(trial$data)
   sim$data_shape <- data_shape_of(trial$data)
+  declared <- check_declarations(trial, support = support, truncated = truncated, symmetric = symmetric,
+                                 reflections = reflections, equivariances = equivariances,
+                                 set_structure = set_structure)
+  sim[names(declared)] <- declared
   sim
 }
 

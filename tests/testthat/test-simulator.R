@@ -288,3 +288,51 @@ test_that("benchmark ddm with a varying number of trials", {
   expect_error(benchmark_simulator("ddm", n_obs = c(5, 0)), "whole number >= 1 or a vector",
                class = "amortized_error_argument")
 })
+
+test_that("R simulators declare structure as benchmark simulators do, and amortizers use it", {
+  tiny_net <- function() coupling_flow(n_layers = 2, hidden = c(16, 16))
+  # t ~ U(-1, 1)^2, x ~ N(t, 0.3^2 I): a box support that cuts posteriors off, even in the swap of (t, x)
+  sim <- simulator(prior = function(n) cbind(t1 = stats::runif(n, -1, 1), t2 = stats::runif(n, -1, 1)),
+                   model = function(theta) cbind(x1 = theta[, 1] + 0.3 * stats::rnorm(nrow(theta)),
+                                                 x2 = theta[, 2] + 0.3 * stats::rnorm(nrow(theta))),
+                   support = list(t1 = c(-1, 1), t2 = c(-1, 1)), truncated = c("t1", "t2"),
+                   equivariances = list(equivariance(c(2, 1), c(2, 1))))
+  expect_identical(unname(sim$support), rbind(c(-1, -1), c(1, 1)))
+  expect_identical(sim$truncated, c("t1", "t2"))
+  expect_output(print(sim), "prior support: t1 in \\(-1, 1\\)")
+  sims <- simulate(sim, 300, seed = 1)
+  expect_identical(sims$support, sim$support)
+  expect_identical(sims$equivariances, sim$equivariances)
+  fit <- train(amortizer(tiny_net()), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(fit$config$core$truncate_lower, c(-1, -1))
+  expect_length(fit$config$core$equivariances, 1)
+  d <- as.matrix(sample_posterior(fit, c(x1 = 0.9, x2 = -0.2), n_draws = 500, seed = 1))
+  expect_true(all(abs(d[, c("t1", "t2")]) < 1))
+  expect_length(train(amortizer(tiny_net(), use_structure = FALSE), sims, epochs = 1, seed = 1,
+                      verbose = FALSE)$config$core$truncate_lower, 0)
+  # symmetric parameters, mirrors and flat sets
+  even <- simulator(prior = function(n) cbind(a = stats::rnorm(n), b = stats::rnorm(n)),
+                    model = function(theta) cbind(y1 = abs(theta[, 1]) + stats::rnorm(nrow(theta)), y2 = abs(theta[, 2]),
+                                                  y3 = abs(theta[, 1]), y4 = theta[, 2]^2),
+                    symmetric = "a", reflections = list(c(b = 1)), set_structure = c(2, 2))
+  expect_identical(even$symmetric, "a")
+  expect_identical(unname(even$reflections), rbind(c(0, 1)))
+  expect_identical(simulate(even, 10, seed = 1)$set_structure, c(2L, 2L))
+  expect_identical(train(amortizer(tiny_net()), even, n_sims = 200, epochs = 1, seed = 1,
+                         verbose = FALSE)$config$core$symmetric, c(0L, 1L))
+  # bad declarations: unknown names, draws outside the support, no bound to truncate, shapes
+  prior <- function(n) cbind(mu = stats::rnorm(n), sigma = stats::rexp(n))
+  model <- function(theta) cbind(y1 = stats::rnorm(nrow(theta)), y2 = stats::rnorm(nrow(theta)))
+  expect_error(simulator(prior, model, support = list(tau = c(0, 1))), "`support` names a parameter the prior does not draw",
+               class = "amortized_error_argument")
+  expect_error(simulator(prior, model, support = list(mu = c(0, 1))), "The prior draws mu outside its `support`",
+               class = "amortized_error_argument")
+  expect_error(simulator(prior, model, support = list(sigma = c(1, 0))), "lower < upper", class = "amortized_error_argument")
+  expect_error(simulator(prior, model, truncated = "mu"), "no finite bound", class = "amortized_error_argument")
+  expect_error(simulator(prior, model, symmetric = "nu"), "`symmetric` names a parameter", class = "amortized_error_argument")
+  expect_error(simulator(prior, model, reflections = list(c(mu = 1, nu = 1))), "`reflections` names a parameter",
+               class = "amortized_error_argument")
+  expect_error(simulator(prior, model, set_structure = c(3, 1)), "`set_structure` must be", class = "amortized_error_argument")
+  expect_error(simulator(prior, model, equivariances = list(equivariance(c(2, 1, 3), c(1, 2)))),
+               "signed permutation of the 2 parameters", class = "amortized_error_argument")
+})
