@@ -37,6 +37,18 @@
     invisible(.Call(`_amortized_amz_estimator_set_state`, ptr, state))
 }
 
+.amz_nle_new <- function(spec, config, seed) {
+    .Call(`_amortized_amz_nle_new`, spec, config, seed)
+}
+
+.amz_nle_log_prob <- function(ptr, theta, x, lengths, context, threads, device) {
+    .Call(`_amortized_amz_nle_log_prob`, ptr, theta, x, lengths, context, threads, device)
+}
+
+.amz_nle_sample <- function(ptr, theta, context, n, n_obs, seed, threads, device) {
+    .Call(`_amortized_amz_nle_sample`, ptr, theta, context, n, n_obs, seed, threads, device)
+}
+
 .amz_npe_new <- function(spec, summary, config, seed) {
     .Call(`_amortized_amz_npe_new`, spec, summary, config, seed)
 }

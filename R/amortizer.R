@@ -70,7 +70,8 @@
 #' amortizer(summary_net = deep_set(), configurator = configurator(constrain(sigma = c(0, Inf))))
 #' @export
 amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, configurator = NULL,
-                      use_structure = TRUE, linear_residual = TRUE) {
+                      use_structure = TRUE, linear_residual = TRUE, estimate = c("posterior", "likelihood")) {
+  estimate <- check_choice(estimate, c("posterior", "likelihood"))
   if (!inherits(inference_net, "amortized_inference_net")) {
     cli::cli_abort(c("{.arg inference_net} must be an inference network such as {.code coupling_flow()}.",
                      "x" = "Got {describe_value(inference_net)}."), class = "amortized_error_argument")
@@ -83,8 +84,13 @@ amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, confi
     cli::cli_abort(c("{.arg configurator} must be NULL or a {.fn configurator}.",
                      "x" = "Got {describe_value(configurator)}."), class = "amortized_error_argument")
   }
+  if (estimate == "likelihood" && !is.null(summary_net)) {
+    cli::cli_abort(c("A likelihood amortizer takes no {.arg summary_net}: it models one observation of a set at a time.",
+                     "x" = "Got {describe_value(summary_net)}."), class = "amortized_error_argument")
+  }
   new_amortizer(inference_net, summary_net = summary_net, configurator = configurator,
-                use_structure = check_flag(use_structure), linear_residual = check_flag(linear_residual))
+                use_structure = check_flag(use_structure), linear_residual = check_flag(linear_residual),
+                kind = estimate)
 }
 
 # kind: what the amortizer estimates ("posterior"); format_version: the
@@ -104,15 +110,25 @@ new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL
 
 # The C++ estimator for an amortizer's spec and resolved configuration.
 new_model <- function(x, seed = 0) {
+  if (identical(x$kind, "likelihood")) return(core_call(.amz_nle_new(x$inference_net, x$config$core, seed)))
   core_call(.amz_npe_new(x$inference_net, x$config$summary_net, x$config$core, seed))
 }
 
 is_trained <- function(x) inherits(x, "amortizer") && !is.null(x$state)
 
-check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, call = rlang::caller_env()) {
+# kind: what the verb needs the amortizer to estimate (NULL: anything).
+check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, kind = "posterior",
+                            call = rlang::caller_env()) {
   if (!inherits(x, "amortizer")) {
     cli::cli_abort(c("{.arg {arg}} must be an {.cls amortizer} (see {.fn amortizer}).",
                      "x" = "Got {describe_value(x)}."), class = "amortized_error_argument", call = call)
+  }
+  estimates <- x$kind %||% "posterior"
+  if (!is.null(kind) && !identical(estimates, kind)) {
+    cli::cli_abort(c("{.arg {arg}} estimates the {estimates}; this needs an amortizer of the {kind}.",
+                     "i" = if (estimates == "likelihood") "For a likelihood amortizer use {.fn log_likelihood}." else
+                       "Create one with {.code amortizer(estimate = \"{kind}\")}."),
+                   class = "amortized_error_argument", call = call)
   }
   if (trained && !is_trained(x)) {
     cli::cli_abort(c("{.arg {arg}} is not trained yet.",
@@ -138,7 +154,8 @@ model_pointer <- function(x) {
 
 #' @export
 print.amortizer <- function(x, ...) {
-  cat("<amortizer> neural posterior estimator", if (is_trained(x)) "" else " (untrained)", "\n", sep = "")
+  cat("<amortizer> neural ", x$kind %||% "posterior", " estimator", if (is_trained(x)) "" else " (untrained)", "\n",
+      sep = "")
   cat("  inference net: ", format(x$inference_net), "\n", sep = "")
   summary_net <- x$config$summary_net %||% x$summary_net
   if (!is.null(summary_net)) cat("  summary net:   ", format(summary_net), "\n", sep = "")
@@ -168,7 +185,7 @@ print.amortizer <- function(x, ...) {
 
 #' @export
 summary.amortizer <- function(object, ...) {
-  check_amortizer(object)
+  check_amortizer(object, kind = NULL)
   info <- .amz_estimator_info(model_pointer(object))
   structure(list(inference_net = format(object$inference_net), layers = info$layers,
                  n_weights = info$n_parameters, parameter_names = object$parameter_names,

@@ -71,7 +71,8 @@ observed_inputs <- function(object, data, context = NULL, arg = "data", call = r
                                   call = call)
   } else if (plan$structure %in% c("set", "time_series") && is.null(plan$flat_points)) {
     obs <- as_set_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
-    warn_extrapolation(obs$lengths, plan$length_range, plan$structure, arg, call)
+    # a likelihood of sets models one observation: any set size is fine
+    if (!isTRUE(plan$core$sets)) warn_extrapolation(obs$lengths, plan$length_range, plan$structure, arg, call)
   } else {
     obs <- as_observations(data, object$data_names, arg = arg, allow_nonfinite = allow_nonfinite, call = call)
     obs$data <- obs$matrix

@@ -37,7 +37,7 @@
 #' }
 #' @export
 save_amortizer <- function(x, path, overwrite = FALSE) {
-  check_amortizer(x)
+  check_amortizer(x, kind = NULL)
   path <- check_path(path)
   overwrite <- check_flag(overwrite)
   if (file.exists(path) && !overwrite) {

@@ -96,7 +96,7 @@ train <- function(object, ...) UseMethod("train")
 
 #' @export
 train.default <- function(object, ...) {
-  check_amortizer(object, trained = FALSE)
+  check_amortizer(object, trained = FALSE, kind = NULL)
 }
 
 #' @rdname train
@@ -108,7 +108,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
                             device = getOption("amortized.device", "cpu"), ...) {
-  check_amortizer(object, trained = FALSE)
+  check_amortizer(object, trained = FALSE, kind = NULL)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",
                    class = "amortized_error_argument")
@@ -181,13 +181,14 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
     plan <- object$config
   } else {
     plan <- resolve_configuration(object, sims)
+    if (identical(object$kind, "likelihood")) plan <- likelihood_plan(plan)
   }
   inputs <- simulation_inputs(plan, sims)
   fit <- new_amortizer(object$inference_net, summary_net = object$summary_net, configurator = object$configurator,
                        parameter_names = colnames(sims$parameters), data_names = data_names_of(sims$data),
                        config = plan, state = object$state, history = object$history, info = object$info,
                        use_structure = object$use_structure %||% TRUE,
-                       linear_residual = object$linear_residual %||% TRUE)
+                       linear_residual = object$linear_residual %||% TRUE, kind = object$kind %||% "posterior")
   ptr <- if (continuing) model_pointer(fit) else new_model(fit, seed)
   fit$.handle$ptr <- ptr
 

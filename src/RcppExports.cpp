@@ -128,6 +128,54 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// amz_nle_new
+SEXP amz_nle_new(Rcpp::List spec, Rcpp::List config, double seed);
+RcppExport SEXP _amortized_amz_nle_new(SEXP specSEXP, SEXP configSEXP, SEXP seedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type config(configSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_nle_new(spec, config, seed));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_nle_log_prob
+Rcpp::NumericVector amz_nle_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+RcppExport SEXP _amortized_amz_nle_log_prob(SEXP ptrSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_nle_log_prob(ptr, theta, x, lengths, context, threads, device));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_nle_sample
+Rcpp::NumericVector amz_nle_sample(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix context, int n, int n_obs, double seed, int threads, std::string device);
+RcppExport SEXP _amortized_amz_nle_sample(SEXP ptrSEXP, SEXP thetaSEXP, SEXP contextSEXP, SEXP nSEXP, SEXP n_obsSEXP, SEXP seedSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_nle_sample(ptr, theta, context, n, n_obs, seed, threads, device));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_new
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
 RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
@@ -299,6 +347,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_estimator_train_online", (DL_FUNC) &_amortized_amz_estimator_train_online, 11},
     {"_amortized_amz_estimator_get_state", (DL_FUNC) &_amortized_amz_estimator_get_state, 1},
     {"_amortized_amz_estimator_set_state", (DL_FUNC) &_amortized_amz_estimator_set_state, 2},
+    {"_amortized_amz_nle_new", (DL_FUNC) &_amortized_amz_nle_new, 3},
+    {"_amortized_amz_nle_log_prob", (DL_FUNC) &_amortized_amz_nle_log_prob, 7},
+    {"_amortized_amz_nle_sample", (DL_FUNC) &_amortized_amz_nle_sample, 8},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},

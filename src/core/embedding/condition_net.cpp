@@ -1,3 +1,5 @@
+// The data embedding (amortized/embedding/condition_net.h) and the row
+// operations of a DataBatch.
 #include "amortized/embedding/condition_net.h"
 
 #include <algorithm>

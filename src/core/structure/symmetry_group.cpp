@@ -1,3 +1,4 @@
+// The symmetry group of declared equivariances (amortized/structure/).
 #include "amortized/structure/symmetry_group.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Truncation to the prior's support by rejection, and the mass inside it.
 #include "amortized/structure/truncation.h"
 
 #include <algorithm>

@@ -1,5 +1,8 @@
-// Equivariances: transformations of the parameters together with the data
-// that leave their joint distribution unchanged. R-free.
+// structure/: what is known about a model beyond its simulations, as the
+// estimators use it (equivariances and the symmetry group they generate;
+// truncation to the prior's support). This file: equivariances,
+// transformations of the parameters together with the data that leave
+// their joint distribution unchanged. R-free and torch-free.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,91 @@
+// Rcpp glue for neural likelihood estimation: build, densities of data
+// given parameters, surrogate simulations. The handle, state and training
+// are any estimator's (glue_estimator.cpp).
+#include "glue/glue.h"
+#include "glue/networks.h"
+
+#include "amortized/estimators/likelihood_estimator.h"
+
+#include <c10/core/InferenceMode.h>
+
+using namespace amortized;
+using namespace amortized_glue;
+
+namespace {
+
+LikelihoodEstimatorImpl& likelihood(SEXP ptr, int threads, const std::string& device) {
+  for_inference(ptr, threads, device);
+  return estimator_of<LikelihoodEstimatorImpl>(ptr, "likelihood");
+}
+
+}  // namespace
+
+// spec: the inference net (of the data); config: LikelihoodEstimatorOptions,
+// every one given.
+// [[Rcpp::export(.amz_nle_new)]]
+SEXP amz_nle_new(Rcpp::List spec, Rcpp::List config, double seed) {
+  AMZ_GLUE_BEGIN
+  TrainingMode training;  // the weights must be ordinary tensors that training can differentiate
+  auto gen = make_generator(as_seed(seed));
+  auto o = LikelihoodEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
+               .sets(Rcpp::as<bool>(config["sets"]))
+               .dim_context(Rcpp::as<int>(config["dim_context"]))
+               .lower(Rcpp::as<std::vector<double>>(config["lower"]))
+               .upper(Rcpp::as<std::vector<double>>(config["upper"]))
+               .standardize_theta(Rcpp::as<bool>(config["standardize_parameters"]))
+               .standardize_x(Rcpp::as<bool>(config["standardize_data"]));
+  ConditionNet embedding(likelihood_condition_options(o), std::shared_ptr<SummaryNetImpl>());
+  auto net = make_inference_net(spec, o.dim_x(), embedding->output_dim(), gen);
+  return new_handle("likelihood", std::make_shared<LikelihoodEstimatorImpl>(net, embedding, o));
+  AMZ_GLUE_END
+}
+
+// log q(x_i | theta_i) on the data's scale for each row i (sets: summed
+// over their valid points).
+// [[Rcpp::export(.amz_nle_log_prob)]]
+Rcpp::NumericVector amz_nle_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x, Rcpp::IntegerVector lengths,
+                                     Rcpp::NumericMatrix context, int threads, std::string device) {
+  AMZ_GLUE_BEGIN
+  auto& est = likelihood(ptr, threads, device);
+  const torch::Device dev = device_of(est);
+  torch::Tensor t = matrix_to_tensor(theta).to(dev);
+  DataBatch data = to_device(as_batch(x, lengths, context), dev);
+  torch::Tensor lp;
+  {
+    c10::InferenceMode inference;
+    std::vector<torch::Tensor> parts;
+    const int64_t per_row = data.x.dim() == 3 ? data.x.size(1) : 1;
+    for_chunks(rows(data), per_row, [&](int64_t start, int64_t len) {
+      parts.push_back(est.log_prob(t.narrow(0, start, len), narrow(data, start, len)).to(torch::kCPU));
+    });
+    lp = torch::cat(parts, 0);
+  }
+  return tensor_to_vector(lp, "the log likelihoods");
+  AMZ_GLUE_END
+}
+
+// n surrogate data sets for each row of theta: flat data as an array
+// [n, rows, dim_x]; sets of n_obs points as [n, rows, n_obs, dim_x].
+// [[Rcpp::export(.amz_nle_sample)]]
+Rcpp::NumericVector amz_nle_sample(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix context, int n,
+                                   int n_obs, double seed, int threads, std::string device) {
+  AMZ_GLUE_BEGIN
+  auto& est = likelihood(ptr, threads, device);
+  auto gen = make_generator(as_seed(seed));
+  const torch::Device dev = device_of(est);
+  torch::Tensor t = matrix_to_tensor(theta).to(dev);
+  torch::Tensor c = context.ncol() > 0 ? matrix_to_tensor(context).to(dev) : torch::Tensor();
+  const bool sets = est.options().sets();
+  const int64_t b = t.size(0), dx = est.options().dim_x(), points = sets ? n_obs : 1;
+  torch::Tensor draws;  // [n, b, points * dx] in R's column-major order once transposed
+  {
+    c10::InferenceMode inference;
+    torch::Tensor x = est.sample(n, t, c, sets ? n_obs : 0, gen).to(torch::kCPU, torch::kDouble);  // [b, n, (points,) dx]
+    draws = x.reshape({b, n, points, dx}).permute({3, 2, 0, 1}).contiguous();  // column-major [n, b, points, dx]
+  }
+  Rcpp::NumericVector out = sets ? r_array<REALSXP>({n, b, points, dx}, "the simulations")
+                                 : r_array<REALSXP>({n, b, dx}, "the simulations");
+  std::copy(draws.data_ptr<double>(), draws.data_ptr<double>() + draws.numel(), out.begin());
+  return out;
+  AMZ_GLUE_END
+}
