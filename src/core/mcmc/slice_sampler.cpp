@@ -1,0 +1,77 @@
+#include "amortized/mcmc/slice_sampler.h"
+
+#include <cmath>
+
+namespace amortized {
+
+Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, const Tensor& init,
+                    const SliceSamplerOptions& o, at::Generator& gen) {
+  check_shape(init, "init", {-1, -1});
+  TORCH_CHECK(o.warmup() >= 0 && o.draws() >= 1 && o.width() > 0 && o.max_steps_out() >= 0 && o.max_shrinks() >= 1,
+              "slice sampler: warmup >= 0, draws >= 1, width > 0, max_steps_out >= 0 and max_shrinks >= 1");
+  torch::NoGradGuard no_grad;
+  const auto dbl = torch::TensorOptions().dtype(torch::kDouble);
+  Tensor x = init.to(torch::kDouble).clone();
+  const int64_t chains = x.size(0), dim = x.size(1);
+  auto logp = [&](const Tensor& at) { return log_density(at).to(torch::kCPU, torch::kDouble).reshape({chains}); };
+  Tensor lp = logp(x);
+  TORCH_CHECK(torch::isfinite(lp).all().item<bool>(), "slice sampler: every chain must start where the log density is finite");
+  Tensor width = torch::full({chains, dim}, o.width(), dbl);
+  Tensor out = torch::empty({chains, o.draws(), dim}, dbl);
+  const int64_t total = o.warmup() + o.draws();
+  for (int64_t it = 0; it < total; ++it) {
+    for (int64_t j = 0; j < dim; ++j) {
+      const Tensor xj = x.select(1, j).clone(), w = width.select(1, j);
+      // the slice: log u below the current log density
+      const Tensor level = lp - torch::empty({chains}, dbl).exponential_(1.0, gen);
+      Tensor left = xj - w * torch::rand({chains}, gen, dbl), right = left + w;
+      auto at_j = [&](const Tensor& v) {
+        Tensor y = x.clone();
+        y.select(1, j).copy_(v);
+        return y;
+      };
+      // stepping out, each side until it leaves the slice
+      for (int64_t s = 0; s < o.max_steps_out(); ++s) {
+        const Tensor out_left = logp(at_j(left)) > level, out_right = logp(at_j(right)) > level;
+        if (!out_left.any().item<bool>() && !out_right.any().item<bool>()) break;
+        left = torch::where(out_left, left - w, left);
+        right = torch::where(out_right, right + w, right);
+      }
+      // shrinkage: propose in [left, right], accept inside the slice
+      Tensor done = torch::zeros({chains}, torch::kBool), next = xj.clone(), next_lp = lp.clone();
+      for (int64_t s = 0; s < o.max_shrinks() && !done.all().item<bool>(); ++s) {
+        const Tensor prop = left + (right - left) * torch::rand({chains}, gen, dbl);
+        const Tensor prop_lp = logp(at_j(prop));
+        const Tensor accept = (prop_lp > level) & ~done;
+        next = torch::where(accept, prop, next);
+        next_lp = torch::where(accept, prop_lp, next_lp);
+        done = done | accept;
+        const Tensor below = prop < xj;
+        left = torch::where(~done & below, prop, left);
+        right = torch::where(~done & ~below, prop, right);
+      }
+      if (it < o.warmup()) {  // adapt: about twice the typical move
+        width.select(1, j).copy_((0.9 * w + 0.1 * 3.0 * (next - xj).abs()).clamp_min(1e-6));
+      }
+      x.select(1, j).copy_(next);
+      lp = next_lp;
+    }
+    if (it >= o.warmup()) out.select(1, it - o.warmup()).copy_(x);
+  }
+  return out;
+}
+
+Tensor split_rhat(const Tensor& draws) {
+  check_shape(draws, "draws", {-1, -1, -1});
+  const int64_t n = draws.size(1) / 2;
+  TORCH_CHECK(n >= 2, "split_rhat needs at least 4 draws per chain");
+  Tensor d = draws.to(torch::kDouble);
+  Tensor halves = torch::cat({d.narrow(1, 0, n), d.narrow(1, draws.size(1) - n, n)}, 0);  // [2 chains, n, dim]
+  Tensor means = halves.mean(1);                        // [m, dim]
+  Tensor within = halves.var(1, /*unbiased=*/true).mean(0);  // W
+  Tensor between = static_cast<double>(n) * means.var(0, /*unbiased=*/true);  // B
+  Tensor var_plus = (static_cast<double>(n - 1) / n) * within + between / static_cast<double>(n);
+  return (var_plus / within).sqrt();
+}
+
+}  // namespace amortized
