@@ -94,6 +94,13 @@ DataBatch as_batch(SEXP x, const Rcpp::IntegerVector& lengths, const Rcpp::Numer
   return b;
 }
 
+std::pair<torch::Tensor, DataBatch> density_inputs(torch::nn::Module& est, const Rcpp::NumericMatrix& theta, SEXP x,
+                                                   const Rcpp::IntegerVector& lengths,
+                                                   const Rcpp::NumericMatrix& context) {
+  const torch::Device dev = device_of(est);
+  return {matrix_to_tensor(theta).to(dev), to_device(as_batch(x, lengths, context), dev)};
+}
+
 namespace {
 
 // A batch as the trainer's row tensors (after target): x, lengths, context,

@@ -47,9 +47,9 @@ Rcpp::NumericVector amz_nle_log_prob(SEXP ptr, Rcpp::NumericMatrix theta, SEXP x
                                      Rcpp::NumericMatrix context, int threads, std::string device) {
   AMZ_GLUE_BEGIN
   auto& est = likelihood(ptr, threads, device);
-  const torch::Device dev = device_of(est);
-  torch::Tensor t = matrix_to_tensor(theta).to(dev);
-  DataBatch data = to_device(as_batch(x, lengths, context), dev);
+  torch::Tensor t;
+  DataBatch data;
+  std::tie(t, data) = density_inputs(est, theta, x, lengths, context);
   torch::Tensor lp;
   {
     c10::InferenceMode inference;

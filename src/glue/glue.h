@@ -79,6 +79,12 @@ torch::Device device_of(torch::nn::Module& module);
 // array, lengths = integer), ...)).
 amortized::DataBatch as_batch(SEXP x, const Rcpp::IntegerVector& lengths, const Rcpp::NumericMatrix& context);
 
+// theta [n, dim] and the data of a batch from R, on the device of est: the
+// inputs of a density.
+std::pair<torch::Tensor, amortized::DataBatch> density_inputs(torch::nn::Module& est, const Rcpp::NumericMatrix& theta,
+                                                              SEXP x, const Rcpp::IntegerVector& lengths,
+                                                              const Rcpp::NumericMatrix& context);
+
 // Runs f(start, len) on row chunks of n rows so that len * per_row stays
 // near 2^20.
 template <typename F>
