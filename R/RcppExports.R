@@ -49,6 +49,10 @@
     .Call(`_amortized_amz_nle_sample`, ptr, theta, context, n, n_obs, seed, threads, device)
 }
 
+.amz_nle_mcmc <- function(ptr, init, x, lengths, context, log_prior, warmup, draws, seed, threads) {
+    .Call(`_amortized_amz_nle_mcmc`, ptr, init, x, lengths, context, log_prior, warmup, draws, seed, threads)
+}
+
 .amz_npe_new <- function(spec, summary, config, seed) {
     .Call(`_amortized_amz_npe_new`, spec, summary, config, seed)
 }

@@ -98,8 +98,9 @@ amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, confi
 new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL, parameter_names = NULL,
                           data_names = NULL, config = NULL, state = NULL, history = NULL, info = NULL,
                           use_structure = TRUE, linear_residual = TRUE, kind = "posterior",
-                          format_version = amortizer_format_version) {
-  structure(list(kind = kind, format_version = format_version, inference_net = inference_net,
+                          format_version = amortizer_format_version, log_prior = NULL, prior = NULL) {
+  structure(list(kind = kind, format_version = format_version, log_prior = log_prior, prior = prior,
+                 inference_net = inference_net,
                  summary_net = summary_net, configurator = configurator,
                  parameter_names = parameter_names, data_names = data_names, config = config,
                  state = state, history = history, info = info,

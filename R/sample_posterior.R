@@ -4,6 +4,15 @@
 #' sets in a single batched pass through the network (no retraining, no R
 #' loop over observations).
 #'
+#' **Likelihood amortizers** (`amortizer(estimate = "likelihood")`) have no
+#' posterior network: their posteriors are drawn by slice sampling of the
+#' prior's log density (`simulator(..., log_prior =)`) plus the learned log
+#' likelihood, four chains per data set started at prior draws (200 warmup
+#' iterations each; `n_draws` rounded up to a multiple of 4), all data sets
+#' and chains at once in C++. The draws carry `.chain` and `.iteration`, and
+#' a warning (class `amortized_warning_rhat`) says when a parameter's R-hat
+#' exceeds 1.01.
+#'
 #' **Layout of the draws.** For one observation (`data` a vector) the
 #' variables carry the parameter names (`mu`, `sigma`). For many observations
 #' (`data` a matrix or data frame, one row each) the variables are indexed by
@@ -47,6 +56,9 @@
 sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
                              threads = inference_threads(),
                              device = getOption("amortized.device", "cpu"), ...) {
+  if (inherits(object, "amortizer") && identical(object$kind, "likelihood")) {
+    return(mcmc_posterior(object, data, n_draws = n_draws, context = context, seed = seed, threads = threads))
+  }
   check_amortizer(object)
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")

@@ -41,6 +41,12 @@
 #'   `equivariances`: a list of [equivariance()] declarations.
 #'   `set_structure`: `c(n_obs, dim)` when flat data are an exchangeable set
 #'   of `n_obs` points of `dim` values stored point after point.
+#' @param log_prior `NULL` or the prior's log density: a function of a
+#'   parameter matrix (named columns) returning one value per row (`-Inf`
+#'   outside the support). A likelihood amortizer trained on this simulator
+#'   keeps it (with `prior`, for starting points), and [sample_posterior()]
+#'   then draws its posteriors by MCMC. Only functions of their arguments and
+#'   of packages survive [save_amortizer()].
 #' @return An `amortized_simulator` object; use it with [train()], [sbc()] and
 #'   [simulate()][simulate.amortized_simulator].
 #' @section Parallel and cluster simulation:
@@ -77,7 +83,8 @@
 #' sim
 #' @export
 simulator <- function(prior, model, vectorized = TRUE, context = NULL, support = NULL, truncated = NULL,
-                      symmetric = NULL, reflections = NULL, equivariances = NULL, set_structure = NULL) {
+                      symmetric = NULL, reflections = NULL, equivariances = NULL, set_structure = NULL,
+                      log_prior = NULL) {
   if (!is.function(prior)) {
     cli::cli_abort(c("{.arg prior} must be a function of {.code n} returning parameter draws.",
                      "x" = "Got {describe_value(prior)}."), class = "amortized_error_argument")
@@ -100,7 +107,25 @@ simulator <- function(prior, model, vectorized = TRUE, context = NULL, support =
                                  reflections = reflections, equivariances = equivariances,
                                  set_structure = set_structure)
   sim[names(declared)] <- declared
+  sim$log_prior <- check_log_prior(log_prior, trial$parameters)
   sim
+}
+
+# NULL or a vectorized log prior density: a function of a parameter matrix
+# (named columns) returning one finite value per row for prior draws.
+check_log_prior <- function(log_prior, parameters, call = rlang::caller_env()) {
+  if (is.null(log_prior)) return(NULL)
+  if (!is.function(log_prior)) {
+    cli::cli_abort(c("{.arg log_prior} must be NULL or a function of a parameter matrix returning log densities.",
+                     "x" = "Got {describe_value(log_prior)}."), class = "amortized_error_argument", call = call)
+  }
+  v <- log_prior(parameters)
+  if (!is.numeric(v) || length(v) != nrow(parameters) || any(!is.finite(v))) {
+    cli::cli_abort(c("{.arg log_prior} must return one finite log density per row of the parameter matrix for prior draws.",
+                     "x" = "For {nrow(parameters)} prior draws it returned {describe_value(v)}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  log_prior
 }
 
 # NULL or a named list of numeric vectors / functions of no arguments, each

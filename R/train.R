@@ -236,6 +236,15 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                    ema = options$ema_decay)
   fit$state <- core_call(.amz_estimator_get_state(ptr))
   fit$optimizer_state <- res$optimizer_state
+  if (identical(fit$kind, "likelihood")) {  # the prior, for posteriors by MCMC
+    if (inherits(simulator, "amortized_simulator") && !is.null(simulator$log_prior)) {
+      fit$log_prior <- simulator$log_prior
+      fit$prior <- simulator$prior
+    } else {
+      fit$log_prior <- object$log_prior
+      fit$prior <- object$prior
+    }
+  }
   report_training(fit, res, verbose)
   fit
 }

@@ -176,6 +176,26 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_nle_mcmc
+Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::Function log_prior, int warmup, int draws, double seed, int threads);
+RcppExport SEXP _amortized_amz_nle_mcmc(SEXP ptrSEXP, SEXP initSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP log_priorSEXP, SEXP warmupSEXP, SEXP drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type init(initSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Function >::type log_prior(log_priorSEXP);
+    Rcpp::traits::input_parameter< int >::type warmup(warmupSEXP);
+    Rcpp::traits::input_parameter< int >::type draws(drawsSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_nle_mcmc(ptr, init, x, lengths, context, log_prior, warmup, draws, seed, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_npe_new
 SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
 RcppExport SEXP _amortized_amz_npe_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
@@ -350,6 +370,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_nle_new", (DL_FUNC) &_amortized_amz_nle_new, 3},
     {"_amortized_amz_nle_log_prob", (DL_FUNC) &_amortized_amz_nle_log_prob, 7},
     {"_amortized_amz_nle_sample", (DL_FUNC) &_amortized_amz_nle_sample, 8},
+    {"_amortized_amz_nle_mcmc", (DL_FUNC) &_amortized_amz_nle_mcmc, 10},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},

@@ -5,8 +5,10 @@
 #include "glue/networks.h"
 
 #include "amortized/estimators/likelihood_estimator.h"
+#include "amortized/mcmc/slice_sampler.h"
 
 #include <c10/core/InferenceMode.h>
+#include <limits>
 
 using namespace amortized;
 using namespace amortized_glue;
@@ -87,5 +89,44 @@ Rcpp::NumericVector amz_nle_sample(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Nu
                                  : r_array<REALSXP>({n, b, dx}, "the simulations");
   std::copy(draws.data_ptr<double>(), draws.data_ptr<double>() + draws.numel(), out.begin());
   return out;
+  AMZ_GLUE_END
+}
+
+// Posterior draws by slice sampling of log q(x | theta) + log_prior(theta)
+// (an R function of a parameter matrix, vectorized): init holds one row per
+// chain (theta), x etc. the data set of each chain. Returns an array
+// [chains, draws, dim_theta].
+// [[Rcpp::export(.amz_nle_mcmc)]]
+Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcpp::IntegerVector lengths,
+                                 Rcpp::NumericMatrix context, Rcpp::Function log_prior, int warmup, int draws,
+                                 double seed, int threads) {
+  AMZ_GLUE_BEGIN
+  auto& est = likelihood(ptr, threads, "cpu");
+  auto gen = make_generator(as_seed(seed));
+  DataBatch data = as_batch(x, lengths, context);
+  const int64_t chains = init.nrow(), dim = init.ncol();
+  torch::Tensor out;
+  {
+    c10::InferenceMode inference;
+    auto log_density = [&](const torch::Tensor& theta) {
+      torch::Tensor lq = est.log_prob(theta.to(torch::kFloat), data).to(torch::kDouble);
+      torch::Tensor t = theta.to(torch::kDouble).t().contiguous();  // column-major for R
+      // the prior in R (an R error unwinds as a C++ exception)
+      Rcpp::NumericMatrix m(r_array<REALSXP>({chains, dim}, "the parameters"));
+      std::copy(t.data_ptr<double>(), t.data_ptr<double>() + t.numel(), m.begin());
+      Rcpp::NumericVector lp = log_prior(m);
+      if (lp.size() != chains) Rcpp::stop("log_prior must return one value per parameter row");
+      torch::Tensor prior = torch::from_blob(lp.begin(), {chains}, torch::kDouble).clone();
+      torch::Tensor total = lq + prior;
+      return torch::where(torch::isfinite(total), total, torch::full_like(total, -std::numeric_limits<double>::infinity()));
+    };
+    out = slice_sample(log_density, matrix_to_tensor(init, torch::kDouble),
+                       SliceSamplerOptions().warmup(warmup).draws(draws), gen)
+              .permute({2, 1, 0})
+              .contiguous();  // [dim, draws, chains]: R's [chains, draws, dim]
+  }
+  Rcpp::NumericVector result = r_array<REALSXP>({chains, draws, dim}, "the draws");
+  std::copy(out.data_ptr<double>(), out.data_ptr<double>() + out.numel(), result.begin());
+  return result;
   AMZ_GLUE_END
 }

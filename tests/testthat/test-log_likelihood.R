@@ -30,7 +30,7 @@ test_that("a likelihood amortizer learns a Gaussian likelihood; log_likelihood()
   expect_identical(loaded$kind, "likelihood")
   expect_identical(log_likelihood(loaded, x, theta), ll)
   # the posterior verbs ask for a posterior amortizer, and the other way round
-  expect_error(sample_posterior(fit, x[1, ]), "estimates the likelihood", class = "amortized_error_argument")
+  expect_error(sample_posterior(fit, x[1, ]), "need the prior's density", class = "amortized_error_argument")
   expect_error(posterior_log_density(fit, theta[1, ], x[1, ]), "estimates the likelihood",
                class = "amortized_error_argument")
   post <- train(amortizer(coupling_flow(n_layers = 2, hidden = 16)), gauss2(), n_sims = 300, epochs = 1, seed = 1,
