@@ -63,6 +63,12 @@
 #'   the posterior, exactly so for linear-Gaussian models, and leaves the
 #'   network the nonlinear rest; densities and draws stay on the original
 #'   scale. Not used with a summary network.
+#' @param estimate What the amortizer learns: `"posterior"` (default), a
+#'   network of q(theta | x) for [sample_posterior()]; or `"likelihood"`, a
+#'   network of q(x | theta) (the data vector, or one observation of a set),
+#'   a fast surrogate of the simulator for [log_likelihood()],
+#'   [simulate()][simulate.amortizer] and posteriors by MCMC in
+#'   [sample_posterior()]. A likelihood amortizer takes no `summary_net`.
 #' @return An `amortizer` object (untrained).
 #' @examples
 #' amortizer()

@@ -143,12 +143,17 @@ symmetric <- function(...) new_step("symmetric", names = step_names(..., fn = "s
 #' @export
 reflection <- function(...) {
   n <- unlist(list(...))
-  if (length(n) > 0 && (!is.numeric(n) || is.null(names(n)) || any(names(n) == "") || anyDuplicated(names(n)) ||
-                        any(!is.finite(n)) || all(n == 0))) {
+  if (length(n) > 0 && !is_mirror_normal(n)) {
     cli::cli_abort(c("{.fn reflection} takes the normal of the mirror as named numbers, e.g. {.code reflection(theta_1 = 1, theta_2 = 1)}.",
                      "x" = "Got {describe_value(n)}."), class = "amortized_error_argument")
   }
   new_step("reflection", normal = if (length(n)) n[n != 0] / sqrt(sum(n^2)))
+}
+
+# The normal of a mirror: named (distinct names), finite, not all zero.
+is_mirror_normal <- function(n) {
+  is.numeric(n) && !is.null(names(n)) && all(names(n) != "") && !anyDuplicated(names(n)) && all(is.finite(n)) &&
+    any(n != 0)
 }
 
 #' @rdname configurator-steps

@@ -129,14 +129,8 @@ resolve_equivariances <- function(cfg, sims, use_structure, structure_kind, data
   pnames <- colnames(sims$parameters)
   three_d <- length(dim(sims$data)) == 3
   set <- sims$set_structure
-  per_point <- if (three_d) dim(sims$data)[3] else if (length(set) == 2) set[2] else ncol(sims$data)
-  what <- if (three_d || length(set) == 2) "variables per point" else "data values"
+  what <- check_equivariance_sizes(eq, sims$parameters, sims$data, set, call)
   lapply(eq, function(e) {
-    if (length(e$parameters) != length(pnames) || length(e$data) != per_point) {
-      cli::cli_abort(c("An equivariance needs a signed permutation of the {length(pnames)} parameters and of the {per_point} {what}.",
-                       "x" = "Got {length(e$parameters)} and {length(e$data)} entries."),
-                     class = "amortized_error_argument", call = call)
-    }
     th <- sweep(sims$parameters[, abs(e$parameters), drop = FALSE], 2, sign(e$parameters), "*")
     if (outside_bounds(th, bounds)) {
       label <- format_equivariance(e, pnames, if (what == "data values") colnames(sims$data))
@@ -150,6 +144,23 @@ resolve_equivariances <- function(cfg, sims, use_structure, structure_kind, data
     }
     list(theta = as.integer(e$parameters), x = as.integer(x))
   })
+}
+
+# Checks that each equivariance permutes the parameters and each point's
+# variables (sets, series and flat sets) or the data values (flat data);
+# returns which of the two the data part permutes.
+check_equivariance_sizes <- function(eq, parameters, data, set_structure, call) {
+  per_point <- length(dim(data)) == 3 || length(set_structure) == 2
+  width <- if (length(dim(data)) == 3) dim(data)[3] else if (length(set_structure) == 2) set_structure[2] else ncol(data)
+  what <- if (per_point) "variables per point" else "data values"
+  for (e in eq) {
+    if (length(e$parameters) != ncol(parameters) || length(e$data) != width) {
+      cli::cli_abort(c("An equivariance needs a signed permutation of the {ncol(parameters)} parameters and of the {width} {what}.",
+                       "x" = "Got {length(e$parameters)} and {length(e$data)} entries."),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+  what
 }
 
 # Whether any of the parameters th (a matrix) is not strictly inside the

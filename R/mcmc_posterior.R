@@ -3,22 +3,15 @@
 # set started at prior draws, all data sets and chains at once in C++, the
 # first `warmup` iterations discarded. n_draws is rounded up to a multiple of
 # `chains`. A draws_df with .chain and .iteration; a warning when a
-# parameter's R-hat exceeds 1.01.
+# parameter's R-hat exceeds 1.01. The arguments come checked from
+# sample_posterior().
 mcmc_posterior <- function(object, data, n_draws, context, seed, threads, chains = 4L, warmup = 200L,
                            call = rlang::caller_env()) {
-  check_amortizer(object, kind = "likelihood", call = call)
-  if (missing(data)) {
-    cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument",
-                   call = call)
-  }
   if (is.null(object$log_prior) || is.null(object$prior)) {
     cli::cli_abort(c("Posteriors from a likelihood amortizer need the prior's density.",
                      "i" = "Train it on {.code simulator(prior, model, log_prior = function(theta) ...)}."),
                    class = "amortized_error_argument", call = call)
   }
-  n_draws <- check_count(n_draws, arg = "n_draws", call = call)
-  threads <- check_threads(threads, call = call)
-  seed <- resolve_seed(seed, call = call)
   pnames <- object$parameter_names
   obs <- observed_inputs(object, data, context, call = call)
   n <- obs$n

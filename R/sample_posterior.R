@@ -56,10 +56,7 @@
 sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
                              threads = inference_threads(),
                              device = getOption("amortized.device", "cpu"), ...) {
-  if (inherits(object, "amortizer") && identical(object$kind, "likelihood")) {
-    return(mcmc_posterior(object, data, n_draws = n_draws, context = context, seed = seed, threads = threads))
-  }
-  check_amortizer(object)
+  check_amortizer(object, kind = NULL)
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")
   }
@@ -67,6 +64,7 @@ sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed 
   threads <- check_threads(threads)
   device <- check_device(device)
   seed <- resolve_seed(seed)
+  if (identical(object$kind, "likelihood")) return(mcmc_posterior(object, data, n_draws, context, seed, threads))
   obs <- observed_inputs(object, data, context)
   arr <- core_call(.amz_npe_sample(model_pointer(object), obs$inputs$x, obs$inputs$lengths, obs$inputs$context,
                                    n_draws, seed, threads, device))

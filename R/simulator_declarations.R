@@ -49,7 +49,7 @@ check_declarations <- function(trial, support = NULL, truncated = NULL, symmetri
   if (!is.null(reflections)) {
     if (!is.list(reflections)) reflections <- list(reflections)
     normals <- lapply(reflections, function(n) {
-      if (!is.numeric(n) || is.null(names(n)) || any(names(n) == "") || any(!is.finite(n)) || all(n == 0)) {
+      if (!is_mirror_normal(n)) {
         abort(c("{.arg reflections} must be normals of mirrors as named numbers, e.g. {.code list(c(theta_1 = 1, theta_2 = 1))}.",
                 "x" = "Got {describe_value(n)}."))
       }
@@ -72,14 +72,7 @@ check_declarations <- function(trial, support = NULL, truncated = NULL, symmetri
     if (inherits(equivariances, "amortized_step")) equivariances <- list(equivariances)
     if (!is.list(equivariances)) abort("{.arg equivariances} must be a list of {.fn equivariance} declarations.")
     eq <- equivariance_list(equivariances)
-    per_point <- if (length(dim(trial$data)) == 3) dim(trial$data)[3] else if (length(out$set_structure)) out$set_structure[2] else
-      ncol(trial$data)
-    for (e in eq) {
-      if (length(e$parameters) != length(pnames) || length(e$data) != per_point) {
-        abort(c("An equivariance needs a signed permutation of the {length(pnames)} parameters and of the {per_point} data values per point.",
-                "x" = "Got {length(e$parameters)} and {length(e$data)} entries."))
-      }
-    }
+    check_equivariance_sizes(eq, trial$parameters, trial$data, out$set_structure, call)
     out$equivariances <- eq
   }
   out

@@ -42,12 +42,10 @@ torch::Device as_device(const std::string& name) {
   return torch::kCUDA;
 }
 
-EstimatorImpl& for_inference(SEXP ptr, int threads, const std::string& device) {
-  EstimatorImpl& est = *handle(ptr).module;
+void prepare_inference(EstimatorImpl& est, int threads, const std::string& device) {
   set_threads(threads);
   est.to(as_device(device));
   est.eval();
-  return est;
 }
 
 torch::Device device_of(torch::nn::Module& module) { return module.parameters().front().device(); }

@@ -16,8 +16,7 @@ using namespace amortized_glue;
 namespace {
 
 LikelihoodEstimatorImpl& likelihood(SEXP ptr, int threads, const std::string& device) {
-  for_inference(ptr, threads, device);
-  return estimator_of<LikelihoodEstimatorImpl>(ptr, "likelihood");
+  return for_inference<LikelihoodEstimatorImpl>(ptr, "likelihood", threads, device);
 }
 
 }  // namespace

@@ -15,12 +15,8 @@ using namespace amortized_glue;
 
 namespace {
 
-std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) { return std::vector<int64_t>(v.begin(), v.end()); }
-
-// The posterior estimator behind ptr, ready for inference (see for_inference()).
 PosteriorEstimatorImpl& posterior(SEXP ptr, int threads, const std::string& device) {
-  for_inference(ptr, threads, device);
-  return estimator_of<PosteriorEstimatorImpl>(ptr, "posterior");
+  return for_inference<PosteriorEstimatorImpl>(ptr, "posterior", threads, device);
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ inline Rcpp::NumericVector tensor_to_vector(const torch::Tensor& t, const char* 
   return out;
 }
 
+// An R integer vector as sizes or indices for the core.
+inline std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) { return std::vector<int64_t>(v.begin(), v.end()); }
+
 // R seeds are doubles in [0, 2^53); generators take uint64.
 inline uint64_t as_seed(double seed) { return static_cast<uint64_t>(seed); }
 
@@ -67,9 +70,16 @@ T& estimator_of(SEXP ptr, const char* kind) {
   if (est == nullptr || h.kind != kind) Rcpp::stop("the amortizer's model is a " + h.kind + " estimator, not a " + kind + " one");
   return *est;
 }
-// The estimator on `device` ("cpu", "cuda" or "auto"), in eval mode, with
-// LibTorch on `threads` threads.
-amortized::EstimatorImpl& for_inference(SEXP ptr, int threads, const std::string& device);
+// Moves the estimator to `device` ("cpu", "cuda" or "auto"), in eval mode,
+// with LibTorch on `threads` threads.
+void prepare_inference(amortized::EstimatorImpl& est, int threads, const std::string& device);
+// The estimator behind ptr as the class of its kind, prepared for inference.
+template <typename T>
+T& for_inference(SEXP ptr, const char* kind, int threads, const std::string& device) {
+  T& est = estimator_of<T>(ptr, kind);
+  prepare_inference(est, threads, device);
+  return est;
+}
 torch::Device as_device(const std::string& name);
 torch::Device device_of(torch::nn::Module& module);
 

@@ -1,5 +1,6 @@
 // Builds the networks of an amortizer's R spec.
 #include "glue/networks.h"
+#include "glue/glue.h"
 
 #include "amortized/flows/coupling_flow.h"
 #include "amortized/flows/ensemble.h"
@@ -15,12 +16,6 @@
 using namespace amortized;
 
 namespace amortized_glue {
-
-namespace {
-
-std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) { return std::vector<int64_t>(v.begin(), v.end()); }
-
-}  // namespace
 
 // The summary network of an R spec (a list with `type`).
 std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t input_dim, at::Generator& gen) {
