@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -151,6 +152,48 @@ Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int thre
     amortized::simulate_to(*sim, n, static_cast<uint64_t>(seed), threads, theta.begin(), x.begin(), true, false,
                            &bad);
     return simulations_to_r(*sim, n, theta, x, bad);
+  } catch (const std::invalid_argument& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
+// The prior's log density at each row of theta (an n x dim_theta matrix).
+// [[Rcpp::export(.amz_benchmark_log_prior)]]
+Rcpp::NumericVector amz_benchmark_log_prior(std::string name, Rcpp::NumericMatrix theta, int n_obs,
+                                            Rcpp::NumericMatrix design) {
+  try {
+    auto sim = make(name, n_obs, design);
+    const int64_t n = theta.nrow(), d = sim->dim_theta();
+    if (theta.ncol() != d) {
+      Rcpp::stop("theta must have %d columns for %s, got %d", static_cast<int>(d), name, theta.ncol());
+    }
+    std::vector<double> rows(n * d), out(n);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < d; ++j) rows[i * d + j] = theta[i + n * j];
+    sim->log_prior(n, rows.data(), out.data());
+    return r_safe([&] { return Rcpp::wrap(out); });
+  } catch (const std::invalid_argument& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
+// n prior draws (an n x dim_theta matrix with the parameter names).
+// [[Rcpp::export(.amz_benchmark_prior)]]
+Rcpp::NumericMatrix amz_benchmark_prior(std::string name, int n, double seed, int n_obs, Rcpp::NumericMatrix design) {
+  try {
+    auto sim = make(name, n_obs, design);
+    const int64_t d = sim->dim_theta();
+    std::vector<double> rows(static_cast<int64_t>(n) * d);
+    amortized::Rng rng(static_cast<uint64_t>(seed));
+    sim->sample_prior(n, rng, rows.data());
+    const auto names = sim->parameter_names();
+    return r_safe([&] {
+      Rcpp::NumericMatrix theta(n, static_cast<int>(d));
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < d; ++j) theta[i + int64_t{n} * j] = rows[i * d + j];
+      Rcpp::colnames(theta) = Rcpp::wrap(names);
+      return theta;
+    });
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

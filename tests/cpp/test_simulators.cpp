@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -246,6 +247,91 @@ TEST_P(EverySimulator, PriorDrawsAreInsideTheDeclaredSupportAndSymmetriesAreVali
     }
 }
 
+// The log prior is the normalized density of sample_prior(): for q uniform
+// on a box B around the median (median +- IQR per parameter, cut to the
+// support), E_prior[q / p] = integral of q over B = 1; and -infinity just
+// outside a bounded support. (bernoulli_glm's correlated Gaussian makes q / p
+// too heavy-tailed for this check: see BernoulliGlmLogPriorIsItsGaussian.)
+TEST_P(EverySimulator, LogPriorIsTheNormalizedDensityOfThePriorDraws) {
+  auto sim = make(GetParam());
+  const int64_t d = sim->dim_theta(), n = 200000;
+  std::vector<double> theta(n * d), lp(n);
+  Rng rng(5);
+  sim->sample_prior(n, rng, theta.data());
+  sim->log_prior(n, theta.data(), lp.data());
+  for (double v : lp) ASSERT_TRUE(std::isfinite(v));
+  if (GetParam() == "bernoulli_glm") return;
+  const auto support = sim->prior_support();
+  std::vector<double> lo(d), hi(d);
+  double log_volume = 0.0;
+  for (int64_t j = 0; j < d; ++j) {
+    std::vector<double> col(n);
+    for (int64_t i = 0; i < n; ++i) col[i] = theta[i * d + j];
+    std::sort(col.begin(), col.end());
+    const double med = col[n / 2], iqr = col[3 * n / 4] - col[n / 4];
+    lo[j] = med - iqr;
+    hi[j] = med + iqr;
+    if (!support.lower.empty()) {
+      lo[j] = std::max(lo[j], support.lower[j]);
+      hi[j] = std::min(hi[j], support.upper[j]);
+    }
+    log_volume += std::log(hi[j] - lo[j]);
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    bool inside = true;
+    for (int64_t j = 0; j < d && inside; ++j) inside = theta[i * d + j] >= lo[j] && theta[i * d + j] <= hi[j];
+    if (inside) sum += std::exp(-log_volume - lp[i]);
+  }
+  EXPECT_NEAR(sum / n, 1.0, 0.05) << GetParam();
+  if (!support.lower.empty()) {
+    std::vector<double> out(theta.begin(), theta.begin() + d);
+    for (int64_t j = 0; j < d; ++j) {
+      if (!std::isfinite(support.lower[j])) continue;
+      std::vector<double> t = out;
+      t[j] = support.lower[j] - 0.01;
+      double v = 0.0;
+      sim->log_prior(1, t.data(), &v);
+      EXPECT_EQ(v, -std::numeric_limits<double>::infinity()) << GetParam() << " parameter " << j;
+    }
+  }
+}
+
+// A Gaussian N(0, S) in d dimensions: -2 log p - d log(2 pi) - log|S| is
+// chi-square with d degrees of freedom (mean d, variance 2d); |S| from the
+// draws' sample covariance.
+TEST(Simulators, BernoulliGlmLogPriorIsItsGaussian) {
+  auto sim = make("bernoulli_glm");
+  const int64_t d = sim->dim_theta(), n = 100000;
+  std::vector<double> theta(n * d), lp(n);
+  Rng rng(6);
+  sim->sample_prior(n, rng, theta.data());
+  sim->log_prior(n, theta.data(), lp.data());
+  std::vector<double> cov(d * d, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t a = 0; a < d; ++a)
+      for (int64_t b = 0; b < d; ++b) cov[a * d + b] += theta[i * d + a] * theta[i * d + b] / n;
+  double log_det = 0.0;  // Cholesky of the sample covariance
+  for (int64_t j = 0; j < d; ++j) {
+    for (int64_t k = 0; k < j; ++k) cov[j * d + j] -= cov[j * d + k] * cov[j * d + k];
+    const double l = std::sqrt(cov[j * d + j]);
+    log_det += 2.0 * std::log(l);
+    cov[j * d + j] = l;
+    for (int64_t i = j + 1; i < d; ++i) {
+      for (int64_t k = 0; k < j; ++k) cov[i * d + j] -= cov[i * d + k] * cov[j * d + k];
+      cov[i * d + j] /= l;
+    }
+  }
+  double mean = 0.0, sq = 0.0;
+  for (double v : lp) {
+    const double q = -2.0 * v - d * std::log(2.0 * M_PI) - log_det;
+    mean += q / n;
+    sq += q * q / n;
+  }
+  EXPECT_NEAR(mean, static_cast<double>(d), 0.1);  // a wrong log |S| or quadratic form moves it
+  EXPECT_NEAR(sq - mean * mean, 2.0 * d, 0.5);
+}
+
 TEST_P(EverySimulator, ColumnMajorOutputIsATransposeOfRowMajor) {
   auto sim = make(GetParam());
   const int64_t n = 1100, dt = sim->dim_theta(), dx = sim->dim_x();
@@ -322,6 +408,9 @@ class NanEveryThousand : public Simulator {
   std::vector<std::string> data_names() const override { return {"x1", "x2"}; }
   void sample_prior(int64_t n, Rng& /*rng*/, double* theta) const override {
     for (int64_t i = 0; i < n; ++i) theta[i] = static_cast<double>(i);
+  }
+  void log_prior(int64_t n, const double* /*theta*/, double* out) const override {
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.0;
   }
   void simulate(int64_t n, const double* theta, Rng& /*rng*/, double* x) const override {
     for (int64_t i = 0; i < n; ++i) {

@@ -16,6 +16,9 @@ namespace {
 class GaussianLinear : public Benchmark {
  public:
   GaussianLinear() : Benchmark("gaussian_linear", 10, 10) {}
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    independent_log_prior(n, theta, std::vector<Marginal>(10, Marginal::normal(0.0, std::sqrt(0.1))), out);
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     random_lanes::LaneRng lane_rng(rng);
     random_lanes::fill_normals(lane_rng, theta, n * 10);
@@ -104,6 +107,9 @@ AMORTIZED_SIMD_KERNEL(bool, two_moons_columns, (int64_t n, Rng& rng, double* the
 class TwoMoons : public Benchmark {
  public:
   TwoMoons() : Benchmark("two_moons", 2, 2) {}
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    independent_log_prior(n, theta, std::vector<Marginal>(2, Marginal::uniform(-1.0, 1.0)), out);
+  }
   Support prior_support() const override { return box(2, -1.0, 1.0); }
   std::vector<int64_t> truncated_parameters() const override { return {0, 1}; }
   // x depends on |t1 + t2| and t2 - t1, both unchanged by (t1, t2) -> (-t2, -t1)
@@ -139,6 +145,9 @@ class Slcp : public Benchmark {
     return {{{-1, 2, 3, 4, -5}, {-1, 2}}, {{1, -2, 3, 4, -5}, {1, -2}}, {{2, 1, 4, 3, 5}, {2, 1}}};
   }
   Support prior_support() const override { return box(5, -3.0, 3.0); }
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    independent_log_prior(n, theta, std::vector<Marginal>(5, Marginal::uniform(-3.0, 3.0)), out);
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     random_lanes::LaneRng lane_rng(rng);
     random_lanes::fill_uniform_lanes(n * 5, -3.0, 3.0, lane_rng, theta);
@@ -166,6 +175,9 @@ class GaussianMixture : public Benchmark {
  public:
   GaussianMixture() : Benchmark("gaussian_mixture", 2, 2) {}
   Support prior_support() const override { return box(2, -10.0, 10.0); }
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    independent_log_prior(n, theta, std::vector<Marginal>(2, Marginal::uniform(-10.0, 10.0)), out);
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     random_lanes::LaneRng lane_rng(rng);
     random_lanes::fill_uniform_lanes(n * 2, -10.0, 10.0, lane_rng, theta);
@@ -185,6 +197,12 @@ class GaussianMixture : public Benchmark {
 class InverseKinematics : public Benchmark {
  public:
   InverseKinematics() : Benchmark("inverse_kinematics", 4, 2) {}
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    independent_log_prior(n, theta,
+                          {Marginal::normal(0.0, 0.25), Marginal::normal(0.0, 0.5), Marginal::normal(0.0, 0.5),
+                           Marginal::normal(0.0, 0.5)},
+                          out);
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     random_lanes::LaneRng lane_rng(rng);
     random_lanes::fill_normals(lane_rng, theta, n * 4);

@@ -4,6 +4,8 @@
 
 #include "amortized/simulators/simulator.h"
 
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -26,6 +28,45 @@ constexpr int64_t kStreamRows = int64_t{1} << 16;
 // A support of n parameters, each in (lo, hi).
 inline Simulator::Support box(int64_t n, double lo, double hi) {
   return {std::vector<double>(n, lo), std::vector<double>(n, hi)};
+}
+
+// One parameter's prior in a prior of independent parameters.
+struct Marginal {
+  enum Family { kUniform, kNormal, kLogNormal } family;
+  double a, b;  // uniform: lower, upper; normal: mean, sd; log-normal: mean and sd of the log
+  static Marginal uniform(double lower, double upper) { return {kUniform, lower, upper}; }
+  static Marginal normal(double mean, double sd) { return {kNormal, mean, sd}; }
+  static Marginal log_normal(double mean_log, double sd_log) { return {kLogNormal, mean_log, sd_log}; }
+  // The log density at v (-infinity outside the support).
+  double log_density(double v) const {
+    constexpr double kLogSqrt2Pi = 0.91893853320467274178;
+    switch (family) {
+      case kUniform:
+        return v >= a && v <= b ? -std::log(b - a) : -std::numeric_limits<double>::infinity();
+      case kNormal: {
+        const double z = (v - a) / b;
+        return -0.5 * z * z - std::log(b) - kLogSqrt2Pi;
+      }
+      case kLogNormal: {
+        if (!(v > 0)) return -std::numeric_limits<double>::infinity();
+        const double z = (std::log(v) - a) / b;
+        return -0.5 * z * z - std::log(b) - kLogSqrt2Pi - std::log(v);
+      }
+    }
+    return -std::numeric_limits<double>::infinity();
+  }
+};
+
+// The log density of a prior of independent parameters with these
+// marginals at n row-major parameter vectors.
+inline void independent_log_prior(int64_t n, const double* theta, const std::vector<Marginal>& marginals,
+                                  double* out) {
+  const int64_t d = static_cast<int64_t>(marginals.size());
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (int64_t j = 0; j < d; ++j) s += marginals[j].log_density(theta[i * d + j]);
+    out[i] = s;
+  }
 }
 
 // A benchmark task with named parameters and data.

@@ -43,6 +43,23 @@ class BernoulliGlm : public Benchmark {
     }
   }
 
+  // N(0, P^-1) with P = L L': -|L' theta|^2 / 2 - 5 log(2 pi) + sum log L_rr.
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    constexpr double kLog2Pi = 1.83787706640934548356;
+    double log_det = 0.0;
+    for (int r = 0; r < kDim; ++r) log_det += std::log(chol_[r][r]);
+    for (int64_t i = 0; i < n; ++i) {
+      const double* t = theta + i * kDim;
+      double q = 0.0;
+      for (int r = 0; r < kDim; ++r) {
+        double s = 0.0;
+        for (int c = r; c < kDim; ++c) s += chol_[c][r] * t[c];
+        q += s * s;
+      }
+      out[i] = -0.5 * q - 0.5 * kDim * kLog2Pi + log_det;
+    }
+  }
+
   void simulate(int64_t n, const double* theta, Rng& rng, double* x) const override {
     std::uniform_real_distribution<double> unif(0.0, 1.0);
     for (int64_t i = 0; i < n; ++i) {

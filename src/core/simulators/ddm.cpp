@@ -27,6 +27,12 @@ class Ddm : public Benchmark {
   std::vector<int64_t> data_shape() const override { return {n_obs_, 2}; }
   int64_t chunk_size() const override { return 8; }
   Support prior_support() const override { return {{-3.0, 0.5, 0.3, 0.1}, {3.0, 2.0, 0.7, 0.5}}; }
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    independent_log_prior(n, theta,
+                          {Marginal::uniform(-3.0, 3.0), Marginal::uniform(0.5, 2.0), Marginal::uniform(0.3, 0.7),
+                           Marginal::uniform(0.1, 0.5)},
+                          out);
+  }
 
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::uniform_real_distribution<double> v(-3.0, 3.0), a(0.5, 2.0), z(0.3, 0.7), t0(0.1, 0.5);

@@ -85,6 +85,11 @@ class Sir : public benchmarks::Benchmark {
   Support prior_support() const override { return benchmarks::box(2, 0.0, std::numeric_limits<double>::infinity()); }
   int64_t chunk_size() const override { return 64; }
   // beta ~ LogNormal(log 0.4, 0.5), gamma ~ LogNormal(log 0.125, 0.2).
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    using benchmarks::Marginal;
+    benchmarks::independent_log_prior(
+        n, theta, {Marginal::log_normal(std::log(0.4), 0.5), Marginal::log_normal(std::log(0.125), 0.2)}, out);
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::lognormal_distribution<double> beta(std::log(0.4), 0.5), gamma(std::log(0.125), 0.2);
     for (int64_t i = 0; i < n; ++i) {
@@ -116,6 +121,13 @@ class LotkaVolterra : public benchmarks::Benchmark {
   Support prior_support() const override { return benchmarks::box(4, 0.0, std::numeric_limits<double>::infinity()); }
   int64_t chunk_size() const override { return 64; }
   // LogNormal with log-means (-0.125, -3, -0.125, -3) and log-sd 0.5.
+  void log_prior(int64_t n, const double* theta, double* out) const override {
+    using benchmarks::Marginal;
+    benchmarks::independent_log_prior(n, theta,
+                                      {Marginal::log_normal(-0.125, 0.5), Marginal::log_normal(-3.0, 0.5),
+                                       Marginal::log_normal(-0.125, 0.5), Marginal::log_normal(-3.0, 0.5)},
+                                      out);
+  }
   void sample_prior(int64_t n, Rng& rng, double* theta) const override {
     std::normal_distribution<double> normal(0.0, 0.5);
     const double mu[4] = {-0.125, -3.0, -0.125, -3.0};

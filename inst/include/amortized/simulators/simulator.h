@@ -82,6 +82,10 @@ class Simulator {
   virtual void sample_prior(int64_t n, Rng& rng, double* theta) const = 0;
   // Writes one data set per row of theta, row-major: x[i * dim_x + k].
   virtual void simulate(int64_t n, const double* theta, Rng& rng, double* x) const = 0;
+  // Writes the prior's log density at each of n parameter vectors
+  // (row-major, as sample_prior() writes them): -infinity outside the
+  // support. Posteriors from a learned likelihood and evidences need it.
+  virtual void log_prior(int64_t n, const double* theta, double* out) const = 0;
 
   int64_t dim_theta() const { return static_cast<int64_t>(parameter_names().size()); }
   // For flat data that are an exchangeable set: {n_obs, dim} (points stored
