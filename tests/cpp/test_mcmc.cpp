@@ -19,13 +19,8 @@ Tensor gaussian_log_density(const Tensor& x) {
   return -(z1 * z1 - 2 * rho * z1 * z2 + z2 * z2) / (2 * (1 - rho * rho));
 }
 
-}  // namespace
-
-TEST(SliceSampler, ReachesACorrelatedGaussian) {
-  auto gen = make_generator(1);
-  auto init = 5.0 * torch::randn({200, 2}, gen, torch::kDouble);  // dispersed starts
-  auto draws = slice_sample(gaussian_log_density, init, SliceSamplerOptions().warmup(200).draws(800), gen);
-  ASSERT_EQ(draws.sizes(), (std::vector<int64_t>{200, 800, 2}));
+// Draws [chains, draws, 2] have gaussian_log_density's means, sds and correlation.
+void expect_gaussian_moments(const Tensor& draws) {
   auto flat = draws.reshape({-1, 2});
   EXPECT_NEAR(flat.select(1, 0).mean().item<double>(), 1.0, 0.05);
   EXPECT_NEAR(flat.select(1, 1).mean().item<double>(), -2.0, 0.1);
@@ -35,6 +30,16 @@ TEST(SliceSampler, ReachesACorrelatedGaussian) {
   const double corr = ((c.select(1, 0) * c.select(1, 1)).mean() / (c.select(1, 0).std() * c.select(1, 1).std()))
                           .item<double>();
   EXPECT_NEAR(corr, 0.8, 0.03);
+}
+
+}  // namespace
+
+TEST(SliceSampler, ReachesACorrelatedGaussian) {
+  auto gen = make_generator(1);
+  auto init = 5.0 * torch::randn({200, 2}, gen, torch::kDouble);  // dispersed starts
+  auto draws = slice_sample(gaussian_log_density, init, SliceSamplerOptions().warmup(200).draws(800), gen);
+  ASSERT_EQ(draws.sizes(), (std::vector<int64_t>{200, 800, 2}));
+  expect_gaussian_moments(draws);
   EXPECT_TRUE((split_rhat(draws) < 1.01).all().item<bool>()) << split_rhat(draws);
   // the same seed, the same draws
   auto gen_a = make_generator(5), gen_b = make_generator(5);
@@ -68,4 +73,24 @@ TEST(SliceSampler, SplitRhatFlagsChainsThatDisagree) {
   auto stuck = mixed + torch::tensor({0.0, 0.0, 3.0, 3.0}, torch::kDouble).view({4, 1, 1});
   EXPECT_TRUE((split_rhat(stuck) > 1.5).all().item<bool>());
   EXPECT_THROW(split_rhat(torch::randn({2, 3, 1})), c10::Error);
+}
+
+// The hyperrectangle updates reach the same correlated Gaussian (all
+// coordinates at once) and respect a support.
+TEST(SliceSampler, HyperrectangleReachesACorrelatedGaussian) {
+  auto gen = make_generator(4);
+  auto init = 5.0 * torch::randn({200, 2}, gen, torch::kDouble);
+  auto o = SliceSamplerOptions().warmup(200).draws(800).hyperrectangle(true).width(0.1);  // too narrow at first
+  auto draws = slice_sample(gaussian_log_density, init, o, gen);
+  expect_gaussian_moments(draws);
+  EXPECT_TRUE((split_rhat(draws) < 1.05).all().item<bool>()) << split_rhat(draws);  // slower mixing when correlated
+  const double inf = std::numeric_limits<double>::infinity();
+  auto box = [inf](const Tensor& x) {  // uniform on (0, 1)^2
+    Tensor inside = ((x > 0) & (x < 1)).all(1);
+    return torch::where(inside, torch::zeros({x.size(0)}, torch::kDouble), torch::full({x.size(0)}, -inf, torch::kDouble));
+  };
+  auto u = slice_sample(box, torch::full({100, 2}, 0.5, torch::kDouble), o.width(5.0), gen);
+  EXPECT_TRUE(((u > 0) & (u < 1)).all().item<bool>());
+  EXPECT_NEAR(u.mean().item<double>(), 0.5, 0.01);
+  EXPECT_NEAR(u.std().item<double>(), std::sqrt(1.0 / 12.0), 0.01);
 }

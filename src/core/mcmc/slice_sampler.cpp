@@ -7,19 +7,53 @@ namespace amortized {
 Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, const Tensor& init,
                     const SliceSamplerOptions& o, at::Generator& gen) {
   check_shape(init, "init", {-1, -1});
-  TORCH_CHECK(o.warmup() >= 0 && o.draws() >= 1 && o.width() > 0 && o.max_steps_out() >= 0 && o.max_shrinks() >= 1,
-              "slice sampler: warmup >= 0, draws >= 1, width > 0, max_steps_out >= 0 and max_shrinks >= 1");
+  TORCH_CHECK(o.warmup() >= 0 && o.draws() >= 1 && o.thin() >= 1 && o.width() > 0 && o.max_steps_out() >= 0 &&
+                  o.max_shrinks() >= 1,
+              "slice sampler: warmup >= 0, draws >= 1, thin >= 1, width > 0, max_steps_out >= 0 and max_shrinks >= 1");
   torch::NoGradGuard no_grad;
   const auto dbl = torch::TensorOptions().dtype(torch::kDouble);
   Tensor x = init.to(torch::kDouble).clone();
   const int64_t chains = x.size(0), dim = x.size(1);
-  auto logp = [&](const Tensor& at) { return log_density(at).to(torch::kCPU, torch::kDouble).reshape({chains}); };
+  auto logp = [&](const Tensor& at) { return log_density(at).to(torch::kCPU, torch::kDouble).reshape({-1}); };
   Tensor lp = logp(x);
   TORCH_CHECK(torch::isfinite(lp).all().item<bool>(), "slice sampler: every chain must start where the log density is finite");
   Tensor width = torch::full({chains, dim}, o.width(), dbl);
   Tensor out = torch::empty({chains, o.draws(), dim}, dbl);
-  const int64_t total = o.warmup() + o.draws();
+  const int64_t total = o.warmup() + o.draws() * o.thin();
+  // iteration it keeps a draw after the warmup, every thin-th
+  auto keep = [&](int64_t it) { return it >= o.warmup() && (it - o.warmup() + 1) % o.thin() == 0; };
+  auto kept = [&](int64_t it) { return (it - o.warmup()) / o.thin(); };
   for (int64_t it = 0; it < total; ++it) {
+    if (o.hyperrectangle()) {
+      // the slice level, a hyperrectangle of the widths placed at random around x
+      const Tensor level = lp - torch::empty({chains}, dbl).exponential_(1.0, gen);
+      Tensor left = x - width * torch::rand({chains, dim}, gen, dbl), right = left + width;
+      Tensor done = torch::zeros({chains}, torch::kBool), next = x.clone(), next_lp = lp.clone();
+      Tensor tries = torch::zeros({chains}, dbl);
+      for (int64_t s = 0; s < o.max_shrinks() && !done.all().item<bool>(); ++s) {
+        tries += (~done).to(torch::kDouble);
+        const Tensor prop = left + (right - left) * torch::rand({chains, dim}, gen, dbl);
+        const Tensor prop_lp = logp(prop);
+        const Tensor accept = (prop_lp > level) & ~done;
+        next = torch::where(accept.unsqueeze(1), prop, next);
+        next_lp = torch::where(accept, prop_lp, next_lp);
+        done = done | accept;
+        // shrink every side towards x
+        const Tensor shrink = (~done).unsqueeze(1), below = prop < x;
+        left = torch::where(shrink & below, prop, left);
+        right = torch::where(shrink & ~below, prop, right);
+      }
+      if (it < o.warmup()) {
+        // adapt: each side about three times the typical move, and wider
+        // where the first proposal was taken (the box may be too small)
+        const Tensor grow = torch::where(tries == 1.0, torch::full_like(tries, 1.1), torch::ones_like(tries));
+        width.copy_(((0.9 * width + 0.3 * (next - x).abs()) * grow.unsqueeze(1)).clamp_min(1e-6));
+      }
+      x = next;
+      lp = next_lp;
+      if (keep(it)) out.select(1, kept(it)).copy_(x);
+      continue;
+    }
     for (int64_t j = 0; j < dim; ++j) {
       const Tensor xj = x.select(1, j).clone(), w = width.select(1, j);
       // the slice: log u below the current log density
@@ -30,9 +64,10 @@ Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, con
         y.select(1, j).copy_(v);
         return y;
       };
-      // stepping out, each side until it leaves the slice
+      // stepping out, each side until it leaves the slice (both ends in one call)
       for (int64_t s = 0; s < o.max_steps_out(); ++s) {
-        const Tensor out_left = logp(at_j(left)) > level, out_right = logp(at_j(right)) > level;
+        const Tensor inside = logp(torch::cat({at_j(left), at_j(right)}, 0)).view({2, chains}) > level;
+        const Tensor out_left = inside[0], out_right = inside[1];
         if (!out_left.any().item<bool>() && !out_right.any().item<bool>()) break;
         left = torch::where(out_left, left - w, left);
         right = torch::where(out_right, right + w, right);
@@ -56,7 +91,7 @@ Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, con
       x.select(1, j).copy_(next);
       lp = next_lp;
     }
-    if (it >= o.warmup()) out.select(1, it - o.warmup()).copy_(x);
+    if (keep(it)) out.select(1, kept(it)).copy_(x);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // mcmc/: posterior draws by Markov chain Monte Carlo where no posterior
 // network exists (a learned likelihood times a prior). This file: slice
 // sampling (Neal, 2003) of many chains at once, coordinate by coordinate
-// with stepping out and shrinkage, every chain in lockstep so that one
+// with stepping out and shrinkage or in a hyperrectangle, every chain in lockstep so that one
 // batched call of the log density serves them all (a network evaluates a
 // batch of 1,000 rows about as fast as one). R-free.
 #pragma once
@@ -16,18 +16,27 @@ namespace amortized {
 struct SliceSamplerOptions {
   // Iterations discarded at the start, while each chain's step widths adapt.
   TORCH_ARG(int64_t, warmup) = 100;
-  // Iterations kept per chain.
+  // Draws kept per chain.
   TORCH_ARG(int64_t, draws) = 100;
+  // Iterations per kept draw after the warmup (the others are discarded).
+  TORCH_ARG(int64_t, thin) = 1;
   // Initial step width of every coordinate.
   TORCH_ARG(double, width) = 1.0;
   // Steps out of the slice on each side before giving up widening.
   TORCH_ARG(int64_t, max_steps_out) = 10;
   // Shrinkage proposals before a chain keeps its point for this coordinate.
   TORCH_ARG(int64_t, max_shrinks) = 50;
+  // Update all coordinates at once inside a hyperrectangle of the step
+  // widths, shrunk towards the current point after each rejection (Neal,
+  // 2003, section 5.1), instead of one coordinate after the other with
+  // stepping out: a few density calls per iteration instead of a few per
+  // coordinate, once the widths have adapted to the posterior's scale.
+  TORCH_ARG(bool, hyperrectangle) = false;
 };
 
-// log_density: x [chains, dim] -> [chains] (-inf outside the support;
-// chains are independent rows). init: [chains, dim], each with a finite log
+// log_density: x [k * chains, dim] -> [k * chains] (-inf outside the
+// support), for k = 1 or 2 blocks of the chains' rows (the rows of a block
+// are the chains, in order: a chain's data go with its row in each block). init: [chains, dim], each with a finite log
 // density. Returns the draws [chains, draws, dim] (double).
 Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, const Tensor& init,
                     const SliceSamplerOptions& options, at::Generator& gen);
