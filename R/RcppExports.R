@@ -37,8 +37,20 @@
     invisible(.Call(`_amortized_amz_estimator_set_state`, ptr, state))
 }
 
+.amz_models_new <- function(spec, summary, config, seed) {
+    .Call(`_amortized_amz_models_new`, spec, summary, config, seed)
+}
+
+.amz_models_log_probs <- function(ptr, x, lengths, context, threads, device) {
+    .Call(`_amortized_amz_models_log_probs`, ptr, x, lengths, context, threads, device)
+}
+
 .amz_nle_new <- function(spec, config, seed) {
     .Call(`_amortized_amz_nle_new`, spec, config, seed)
+}
+
+.amz_joint_new <- function(spec, summary, config, likelihood_config, likelihood_context, seed) {
+    .Call(`_amortized_amz_joint_new`, spec, summary, config, likelihood_config, likelihood_context, seed)
 }
 
 .amz_nle_log_prob <- function(ptr, theta, x, lengths, context, threads, device) {
@@ -49,8 +61,8 @@
     .Call(`_amortized_amz_nle_sample`, ptr, theta, context, n, n_obs, seed, threads, device)
 }
 
-.amz_nle_mcmc <- function(ptr, init, x, lengths, context, log_prior, warmup, draws, seed, threads) {
-    .Call(`_amortized_amz_nle_mcmc`, ptr, init, x, lengths, context, log_prior, warmup, draws, seed, threads)
+.amz_nle_mcmc <- function(ptr, init, x, lengths, context, log_prior, warmup, draws, thin, hyperrectangle, seed, threads) {
+    .Call(`_amortized_amz_nle_mcmc`, ptr, init, x, lengths, context, log_prior, warmup, draws, thin, hyperrectangle, seed, threads)
 }
 
 .amz_npe_new <- function(spec, summary, config, seed) {
@@ -91,6 +103,14 @@
 
 .amz_benchmark_simulate <- function(name, n, seed, threads, n_obs, design) {
     .Call(`_amortized_amz_benchmark_simulate`, name, n, seed, threads, n_obs, design)
+}
+
+.amz_benchmark_log_prior <- function(name, theta, n_obs, design) {
+    .Call(`_amortized_amz_benchmark_log_prior`, name, theta, n_obs, design)
+}
+
+.amz_benchmark_prior <- function(name, n, seed, n_obs, design) {
+    .Call(`_amortized_amz_benchmark_prior`, name, n, seed, n_obs, design)
 }
 
 .amz_is_null_pointer <- function(ptr) {

@@ -64,11 +64,18 @@
 #'   network the nonlinear rest; densities and draws stay on the original
 #'   scale. Not used with a summary network.
 #' @param estimate What the amortizer learns: `"posterior"` (default), a
-#'   network of q(theta | x) for [sample_posterior()]; or `"likelihood"`, a
+#'   network of q(theta | x) for [sample_posterior()]; `"likelihood"`, a
 #'   network of q(x | theta) (the data vector, or one observation of a set),
 #'   a fast surrogate of the simulator for [log_likelihood()],
 #'   [simulate()][simulate.amortizer] and posteriors by MCMC in
-#'   [sample_posterior()]. A likelihood amortizer takes no `summary_net`.
+#'   [sample_posterior()]; or `"joint"`, both networks trained together on
+#'   the same simulations (the sum of their losses, one trainer, one file),
+#'   which adds marginal likelihoods ([log_marginal_likelihood()],
+#'   [bayes_factor()]). A likelihood amortizer takes no `summary_net`; a
+#'   joint one uses it for its posterior network. Or `"models"`: a classifier
+#'   over candidate models (trained on a named list of simulators) for
+#'   [posterior_model_probs()]; its network is a [classifier_net()] (the
+#'   default for it).
 #' @return An `amortizer` object (untrained).
 #' @examples
 #' amortizer()
@@ -76,11 +83,17 @@
 #' amortizer(summary_net = deep_set(), configurator = configurator(constrain(sigma = c(0, Inf))))
 #' @export
 amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, configurator = NULL,
-                      use_structure = TRUE, linear_residual = TRUE, estimate = c("posterior", "likelihood")) {
-  estimate <- check_choice(estimate, c("posterior", "likelihood"))
+                      use_structure = TRUE, linear_residual = TRUE, estimate = c("posterior", "likelihood", "joint", "models")) {
+  estimate <- check_choice(estimate, c("posterior", "likelihood", "joint", "models"))
+  if (estimate == "models" && missing(inference_net)) inference_net <- classifier_net()
   if (!inherits(inference_net, "amortized_inference_net")) {
     cli::cli_abort(c("{.arg inference_net} must be an inference network such as {.code coupling_flow()}.",
                      "x" = "Got {describe_value(inference_net)}."), class = "amortized_error_argument")
+  }
+  if ((estimate == "models") != identical(inference_net$type, "classifier")) {
+    cli::cli_abort(c(if (estimate == "models") "A model comparison amortizer's network is a {.fn classifier_net}." else
+                       "A {.fn classifier_net} is for model comparison: {.code amortizer(estimate = \"models\")}.",
+                     "x" = "Got {format(inference_net)}."), class = "amortized_error_argument")
   }
   if (!is.null(summary_net) && !is_summary_net(summary_net)) {
     cli::cli_abort(c("{.arg summary_net} must be NULL or a summary network such as {.code deep_set()}.",
@@ -104,8 +117,8 @@ amortizer <- function(inference_net = coupling_flow(), summary_net = NULL, confi
 new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL, parameter_names = NULL,
                           data_names = NULL, config = NULL, state = NULL, history = NULL, info = NULL,
                           use_structure = TRUE, linear_residual = TRUE, kind = "posterior",
-                          format_version = amortizer_format_version, log_prior = NULL, prior = NULL) {
-  structure(list(kind = kind, format_version = format_version, log_prior = log_prior, prior = prior,
+                          format_version = amortizer_format_version, prior = NULL) {
+  structure(list(kind = kind, format_version = format_version, prior = prior,
                  inference_net = inference_net,
                  summary_net = summary_net, configurator = configurator,
                  parameter_names = parameter_names, data_names = data_names, config = config,
@@ -117,13 +130,29 @@ new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL
 
 # The C++ estimator for an amortizer's spec and resolved configuration.
 new_model <- function(x, seed = 0) {
-  if (identical(x$kind, "likelihood")) return(core_call(.amz_nle_new(x$inference_net, x$config$core, seed)))
-  core_call(.amz_npe_new(x$inference_net, x$config$summary_net, x$config$core, seed))
+  switch(x$kind %||% "posterior",
+    likelihood = core_call(.amz_nle_new(x$inference_net, x$config$core, seed)),
+    models = core_call(.amz_models_new(x$inference_net, x$config$summary_net, x$config$core, seed)),
+    joint = core_call(.amz_joint_new(x$inference_net, x$config$summary_net, x$config$core, x$config$likelihood$core,
+                                     x$config$likelihood_context, seed)),
+    core_call(.amz_npe_new(x$inference_net, x$config$summary_net, x$config$core, seed)))
+}
+
+# The likelihood of a likelihood or joint amortizer as a likelihood
+# amortizer: a joint one's view with the likelihood's plan, sharing its
+# model (built first, so that the view never builds one of its own).
+likelihood_part <- function(x) {
+  if (!identical(x$kind, "joint")) return(x)
+  model_pointer(x)
+  x$config <- x$config$likelihood
+  x$kind <- "likelihood"
+  x
 }
 
 is_trained <- function(x) inherits(x, "amortizer") && !is.null(x$state)
 
-# kind: what the verb needs the amortizer to estimate (NULL: anything).
+# kind: what the verb needs the amortizer to estimate (NULL: anything); a
+# joint amortizer estimates both the posterior and the likelihood.
 check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, kind = "posterior",
                             call = rlang::caller_env()) {
   if (!inherits(x, "amortizer")) {
@@ -131,8 +160,12 @@ check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, kind 
                      "x" = "Got {describe_value(x)}."), class = "amortized_error_argument", call = call)
   }
   estimates <- x$kind %||% "posterior"
-  if (!is.null(kind) && !identical(estimates, kind)) {
-    cli::cli_abort(c("{.arg {arg}} estimates the {estimates}; this needs an amortizer of the {kind}.",
+  covers <- if (estimates == "joint") c("joint", "posterior", "likelihood") else estimates
+  if (!is.null(kind) && !kind %in% covers) {
+    what <- switch(estimates, joint = "the posterior and the likelihood", models = "posterior model probabilities",
+                   paste("the", estimates))
+    needs <- if (kind == "joint") "a joint amortizer (posterior and likelihood)" else paste("an amortizer of the", kind)
+    cli::cli_abort(c("{.arg {arg}} estimates {what}; this needs {needs}.",
                      "i" = if (estimates == "likelihood") "For a likelihood amortizer use {.fn log_likelihood}." else
                        "Create one with {.code amortizer(estimate = \"{kind}\")}."),
                    class = "amortized_error_argument", call = call)
@@ -161,8 +194,8 @@ model_pointer <- function(x) {
 
 #' @export
 print.amortizer <- function(x, ...) {
-  cat("<amortizer> neural ", x$kind %||% "posterior", " estimator", if (is_trained(x)) "" else " (untrained)", "\n",
-      sep = "")
+  what <- kind_label(x$kind)
+  cat("<amortizer> neural ", what, " estimator", if (is_trained(x)) "" else " (untrained)", "\n", sep = "")
   cat("  inference net: ", format(x$inference_net), "\n", sep = "")
   summary_net <- x$config$summary_net %||% x$summary_net
   if (!is.null(summary_net)) cat("  summary net:   ", format(summary_net), "\n", sep = "")
@@ -172,7 +205,12 @@ print.amortizer <- function(x, ...) {
     return(invisible(x))
   }
   info <- .amz_estimator_info(model_pointer(x))
-  cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
+  if (identical(x$kind, "models")) {
+    cat("  models (", length(x$models), "): ", paste0(x$models, " (prior ", format(x$model_prior, digits = 3), ")",
+                                                     collapse = ", "), "\n", sep = "")
+  } else {
+    cat("  parameters (", length(x$parameter_names), "): ", abbreviate_names(x$parameter_names), "\n", sep = "")
+  }
   if (is.list(x$data_names)) {
     cat("  data       ", length(x$data_names), " sources: ",
         paste0(names(x$data_names), " (", lengths(x$data_names), ")", collapse = ", "), "\n", sep = "")
@@ -194,7 +232,7 @@ print.amortizer <- function(x, ...) {
 summary.amortizer <- function(object, ...) {
   check_amortizer(object, kind = NULL)
   info <- .amz_estimator_info(model_pointer(object))
-  structure(list(inference_net = format(object$inference_net), layers = info$layers,
+  structure(list(kind = object$kind %||% "posterior", inference_net = format(object$inference_net), layers = info$layers,
                  n_weights = info$n_parameters, parameter_names = object$parameter_names,
                  data_names = object$data_names, history = object$history, info = object$info),
             class = "summary.amortizer")
@@ -202,7 +240,7 @@ summary.amortizer <- function(object, ...) {
 
 #' @export
 print.summary.amortizer <- function(x, ...) {
-  cat("Amortized neural posterior estimator\n")
+  cat("Amortized neural ", kind_label(x$kind), " estimator\n", sep = "")
   cat("Inference net:", x$inference_net, "\n")
   cat(paste0("  ", seq_along(x$layers), ". ", x$layers, collapse = "\n"), "\n")
   cat("Weights:", format(x$n_weights, big.mark = ","), "\n")
@@ -210,4 +248,9 @@ print.summary.amortizer <- function(x, ...) {
       "; best epoch ", x$info$best_epoch, "\n", sep = "")
   print(utils::tail(x$history, 5), row.names = FALSE, digits = 4)
   invisible(x)
+}
+
+# What an amortizer of this kind estimates, for print().
+kind_label <- function(kind) {
+  switch(kind %||% "posterior", joint = "joint posterior and likelihood", models = "model comparison", kind)
 }

@@ -277,7 +277,7 @@ describe_plan <- function(plan, parameter_names) {
                          " (learned as absolute values, drawn with random signs)"))
   }
   if (length(plan$context_names)) out <- c(out, paste0("context: ", paste(plan$context_names, collapse = ", ")))
-  std <- c(if (core$standardize_parameters) "parameters", if (core$standardize_data) "data")
+  std <- c(if (isTRUE(core$standardize_parameters)) "parameters", if (isTRUE(core$standardize_data)) "data")
   out <- c(out, paste0("standardized: ", if (length(std)) paste(std, collapse = ", ") else "nothing"))
   out
 }

@@ -61,6 +61,7 @@ check_activation <- function(activation, arg = rlang::caller_arg(activation), ca
 #' @export
 format.amortized_inference_net <- function(x, ...) {
   if (identical(x$type, "ensemble")) return(paste0("ensemble of ", x$members, " x ", format(x$member)))
+  if (identical(x$type, "classifier")) return(paste0("classifier: MLP ", paste(x$hidden, collapse = "x"), ", ", x$activation))
   if (identical(x$type, "flow_matching")) {
     ode <- if (identical(x$solver, "dopri5")) paste0("adaptive Dormand-Prince (tolerance ", format(x$tolerance), ")") else
       paste0("RK4 with ", x$steps, " steps")

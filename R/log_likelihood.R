@@ -26,11 +26,13 @@
 #' @export
 log_likelihood <- function(object, data, theta, context = NULL, threads = inference_threads()) {
   check_amortizer(object, kind = "likelihood")
+  object <- likelihood_part(object)
   if (missing(theta) || missing(data)) {
     cli::cli_abort("{.arg data} and {.arg theta} are both needed.", class = "amortized_error_argument")
   }
   threads <- check_threads(threads)
   th <- as_observations(theta, object$parameter_names, arg = "theta", unit = "parameter vector")$matrix
+  check_theta_support(object, th)
   obs <- observed_inputs(object, data, context)
   n <- obs$n
   m <- nrow(th)
@@ -42,8 +44,10 @@ log_likelihood <- function(object, data, theta, context = NULL, threads = infere
 
 # The plan of a likelihood amortizer from the resolved configuration: the
 # data are modelled as a vector (flat data) or one observation at a time
-# (sets), conditioned on the parameters inside all their bounds.
-likelihood_plan <- function(plan, call = rlang::caller_env()) {
+# (sets, and flat data that the simulator declares a set of iid points),
+# conditioned on the parameters inside all their bounds; with
+# linear_residual, the residual of a linear regression of the data on them.
+likelihood_plan <- function(plan, linear_residual = TRUE, call = rlang::caller_env()) {
   if (!plan$structure %in% c("flat", "flat_set", "set")) {
     cli::cli_abort(c("Likelihood estimation supports flat and set data.",
                      "x" = "These data are {gsub('_', ' ', plan$structure)} data."),
@@ -59,9 +63,22 @@ likelihood_plan <- function(plan, call = rlang::caller_env()) {
   plan$summary_net <- NULL
   # one observation of a set is modelled: its density does not depend on the set's size
   if (plan$structure == "set") plan$context_names <- setdiff(plan$context_names, "n_obs")
-  if (plan$structure == "flat_set") plan$structure <- "flat"  # the data vector as one variable block
-  plan$core <- list(dim_theta = core$dim_theta, dim_x = core$dim_x, sets = plan$structure == "set",
+  # a declared flat set (the simulator's set_structure) is modelled point by point, as iid points
+  flat_points <- if (plan$structure == "flat_set") as.integer(core$set_shape[1]) else 0L
+  if (plan$structure == "flat_set") plan$structure <- "flat"
+  plan$core <- list(dim_theta = core$dim_theta, dim_x = if (flat_points > 0) as.integer(core$set_shape[2]) else core$dim_x,
+                    flat_points = flat_points, sets = plan$structure == "set",
                     dim_context = length(plan$context_names), lower = lower, upper = upper,
+                    linear_residual = isTRUE(linear_residual),
                     standardize_parameters = core$standardize_parameters, standardize_data = core$standardize_data)
+  plan
+}
+
+# The plan of a joint amortizer: the posterior's, with the likelihood's
+# plan inside and the (1-based) columns of the posterior's context that
+# condition the likelihood.
+joint_plan <- function(plan, linear_residual = TRUE, call = rlang::caller_env()) {
+  plan$likelihood <- likelihood_plan(plan, linear_residual, call = call)
+  plan$likelihood_context <- match(plan$likelihood$context_names, plan$context_names)
   plan
 }

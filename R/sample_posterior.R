@@ -4,13 +4,22 @@
 #' sets in a single batched pass through the network (no retraining, no R
 #' loop over observations).
 #'
+#' **Joint amortizers** (`amortizer(estimate = "joint")`) draw from their
+#' posterior network.
+#'
 #' **Likelihood amortizers** (`amortizer(estimate = "likelihood")`) have no
 #' posterior network: their posteriors are drawn by slice sampling of the
-#' prior's log density (`simulator(..., log_prior =)`) plus the learned log
-#' likelihood, four chains per data set started at prior draws (200 warmup
-#' iterations each; `n_draws` rounded up to a multiple of 4), all data sets
-#' and chains at once in C++. The draws carry `.chain` and `.iteration`, and
-#' a warning (class `amortized_warning_rhat`) says when a parameter's R-hat
+#' prior's log density plus the learned log likelihood, all data sets and
+#' chains at once in C++: at least ten chains per data set (about 100 draws
+#' each, every fourth iteration after 100 warmup iterations; `n_draws`
+#' rounded up to a multiple of the chains), each iteration moving all
+#' parameters within a hyperrectangle of adapted widths, the chains started
+#' at prior draws resampled by their likelihood, so that every mode of the
+#' posterior gets its share of chains. A benchmark
+#' simulator's prior density is known; an R simulator declares it with
+#' `simulator(log_prior =)`. The draws carry `.chain` and `.iteration`
+#' (`summary()` of them gives R-hat and effective sample sizes), and a
+#' warning (class `amortized_warning_rhat`) says when a parameter's R-hat
 #' exceeds 1.01.
 #'
 #' **Layout of the draws.** For one observation (`data` a vector) the
@@ -56,7 +65,7 @@
 sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
                              threads = inference_threads(),
                              device = getOption("amortized.device", "cpu"), ...) {
-  check_amortizer(object, kind = NULL)
+  check_amortizer(object, kind = if (identical(object$kind, "likelihood")) "likelihood" else "posterior")
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")
   }

@@ -120,6 +120,7 @@ load_amortizer <- function(path) {
   tensors <- header$tensors
   settings$format_version <- settings$format_version %||% 1L  # files of format 1 did not record it
   x <- do.call(new_amortizer, settings[intersect(names(settings), names(formals(new_amortizer)))])
+  for (field in setdiff(names(settings), names(formals(new_amortizer)))) x[[field]] <- settings[[field]]  # models, ...
   x$state <- list(names = as.character(unlist(tensors$names)),
                   shapes = lapply(tensors$shapes, function(s) as.integer(unlist(s))),
                   values = readBin(payload, "double", n_values, size = 8, endian = "little"))

@@ -31,6 +31,7 @@ simulate.amortizer <- function(object, nsim = 1, seed = NULL, theta, n_obs = NUL
                                threads = inference_threads(), ...) {
   rlang::check_dots_empty()
   check_amortizer(object, kind = "likelihood")
+  object <- likelihood_part(object)
   nsim <- check_count(nsim, arg = "nsim")
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)
@@ -39,6 +40,7 @@ simulate.amortizer <- function(object, nsim = 1, seed = NULL, theta, n_obs = NUL
                    class = "amortized_error_argument")
   }
   th <- as_observations(theta, object$parameter_names, arg = "theta", unit = "parameter vector")$matrix
+  check_theta_support(object, th)
   plan <- object$config
   sets <- isTRUE(plan$core$sets)
   if (sets) {

@@ -107,7 +107,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                             weight_decay = 1e-4, ema = NULL, seed = NULL, verbose = interactive(),
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
-                            device = getOption("amortized.device", "cpu"), ...) {
+                            device = getOption("amortized.device", "cpu"), prior = NULL, ...) {
   check_amortizer(object, trained = FALSE, kind = NULL)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",
@@ -149,6 +149,14 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
   online <- check_flag(online)
   if (!is.null(steps_per_epoch)) steps_per_epoch <- check_count(steps_per_epoch)
   rounds <- check_count(rounds)
+  comparing <- identical(object$kind, "models")
+  if (comparing && (online || rounds > 1)) {
+    cli::cli_abort("A model comparison trains offline, in one round.", class = "amortized_error_argument")
+  }
+  if (!comparing && !is.null(prior)) {
+    cli::cli_abort("{.arg prior} (prior model probabilities) is for model comparison: {.code amortizer(estimate = \"models\")}.",
+                   class = "amortized_error_argument")
+  }
   if ((online || rounds > 1) && !is_simulator(simulator)) {
     cli::cli_abort(c("Online and rounds training need a simulator to draw new simulations from.",
                      "x" = "{.arg simulator} is {describe_value(simulator)}."), class = "amortized_error_argument")
@@ -170,7 +178,10 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
   object <- upgrade_amortizer(object)  # an older amortizer continues in the current format
   keep_nonfinite <- if (continuing) isTRUE(object$config$keep_nonfinite) else
     length(steps_of(object$configurator %||% configurator(), "nan_to_num")) > 0
-  if (online) {  # the fixed validation simulations
+  if (comparing) {
+    sims <- model_simulations(simulator, n_sims, prior %||% (if (continuing) object$model_prior), seed, threads,
+                              keep_nonfinite = keep_nonfinite)
+  } else if (online) {  # the fixed validation simulations
     n_val <- max(2L, as.integer(round(n_sims * validation_fraction)))
     sims <- training_simulations(simulator, n_val, seed, threads, keep_nonfinite = keep_nonfinite)
   } else {
@@ -181,7 +192,9 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
     plan <- object$config
   } else {
     plan <- resolve_configuration(object, sims)
-    if (identical(object$kind, "likelihood")) plan <- likelihood_plan(plan)
+    if (identical(object$kind, "likelihood")) plan <- likelihood_plan(plan, object$linear_residual %||% TRUE)
+    if (identical(object$kind, "joint")) plan <- joint_plan(plan, object$linear_residual %||% TRUE)
+    if (comparing) plan <- models_plan(plan, sims$models)
   }
   inputs <- simulation_inputs(plan, sims)
   fit <- new_amortizer(object$inference_net, summary_net = object$summary_net, configurator = object$configurator,
@@ -189,6 +202,14 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                        config = plan, state = object$state, history = object$history, info = object$info,
                        use_structure = object$use_structure %||% TRUE,
                        linear_residual = object$linear_residual %||% TRUE, kind = object$kind %||% "posterior")
+  fit$prior <- prior_spec(simulator) %||% object$prior  # for posteriors by MCMC and evidences (also in checkpoints)
+  if (comparing) {
+    fit$models <- sims$models
+    fit$model_prior <- sims$model_prior
+    # the candidates, for calibration checks on fresh simulations
+    fit$candidates <- if (!inherits(simulator, "amortized_simulations")) simulator else object$candidates
+  }
+  target <- if (comparing) sims$parameters - 1 else sims$parameters  # the classifier's labels count from 0
   ptr <- if (continuing) model_pointer(fit) else new_model(fit, seed)
   fit$.handle$ptr <- ptr
 
@@ -214,7 +235,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                     class = "amortized_warning_nonfinite")
     }
   } else {
-    res <- core_call(.amz_estimator_train(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
+    res <- core_call(.amz_estimator_train(ptr, target, inputs$x, inputs$lengths, inputs$context,
                                     options, !continuing, on_epoch, if (continuing) object$optimizer_state))
   }
   progress$done()
@@ -236,15 +257,6 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                    ema = options$ema_decay)
   fit$state <- core_call(.amz_estimator_get_state(ptr))
   fit$optimizer_state <- res$optimizer_state
-  if (identical(fit$kind, "likelihood")) {  # the prior, for posteriors by MCMC
-    if (inherits(simulator, "amortized_simulator") && !is.null(simulator$log_prior)) {
-      fit$log_prior <- simulator$log_prior
-      fit$prior <- simulator$prior
-    } else {
-      fit$log_prior <- object$log_prior
-      fit$prior <- object$prior
-    }
-  }
   report_training(fit, res, verbose)
   fit
 }

@@ -23,15 +23,8 @@ threads <- if (length(args) >= 3) as.integer(args[3]) else 1L
 net_expr <- if (length(args) >= 4) args[4] else "coupling_flow()"
 train_args <- eval(parse(text = Sys.getenv("AMORTIZED_TRAIN_ARGS", "list()")))
 amortizer_args <- eval(parse(text = Sys.getenv("AMORTIZED_AMORTIZER_ARGS", "list()")))
-c2st_threads <- 2L  # the classifier is the slow part; it does not measure us
-
-root <- Sys.getenv("AMORTIZED_REFERENCE", file.path("..", "shared", "reference"))
-elapsed <- function(expr) {
-  t0 <- proc.time()[["elapsed"]]
-  force(expr)
-  proc.time()[["elapsed"]] - t0
-}
-read_row <- function(path) unname(unlist(utils::read.csv(path)))
+source(file.path("bench", "common.R"))
+root <- reference_root
 
 cat(sprintf("NPE benchmark: %d simulations, %d thread(s), net %s, train args %s\n\n", n_sims, threads,
             net_expr, Sys.getenv("AMORTIZED_TRAIN_ARGS", "defaults")))

@@ -128,6 +128,36 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// amz_models_new
+SEXP amz_models_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed);
+RcppExport SEXP _amortized_amz_models_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP seedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type summary(summarySEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type config(configSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_models_new(spec, summary, config, seed));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_models_log_probs
+Rcpp::NumericMatrix amz_models_log_probs(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+RcppExport SEXP _amortized_amz_models_log_probs(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_models_log_probs(ptr, x, lengths, context, threads, device));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_nle_new
 SEXP amz_nle_new(Rcpp::List spec, Rcpp::List config, double seed);
 RcppExport SEXP _amortized_amz_nle_new(SEXP specSEXP, SEXP configSEXP, SEXP seedSEXP) {
@@ -138,6 +168,22 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type config(configSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     rcpp_result_gen = Rcpp::wrap(amz_nle_new(spec, config, seed));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_joint_new
+SEXP amz_joint_new(Rcpp::List spec, SEXP summary, Rcpp::List config, Rcpp::List likelihood_config, Rcpp::IntegerVector likelihood_context, double seed);
+RcppExport SEXP _amortized_amz_joint_new(SEXP specSEXP, SEXP summarySEXP, SEXP configSEXP, SEXP likelihood_configSEXP, SEXP likelihood_contextSEXP, SEXP seedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type summary(summarySEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type config(configSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type likelihood_config(likelihood_configSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type likelihood_context(likelihood_contextSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_joint_new(spec, summary, config, likelihood_config, likelihood_context, seed));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -177,8 +223,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // amz_nle_mcmc
-Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::Function log_prior, int warmup, int draws, double seed, int threads);
-RcppExport SEXP _amortized_amz_nle_mcmc(SEXP ptrSEXP, SEXP initSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP log_priorSEXP, SEXP warmupSEXP, SEXP drawsSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, Rcpp::Function log_prior, int warmup, int draws, int thin, bool hyperrectangle, double seed, int threads);
+RcppExport SEXP _amortized_amz_nle_mcmc(SEXP ptrSEXP, SEXP initSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP log_priorSEXP, SEXP warmupSEXP, SEXP drawsSEXP, SEXP thinSEXP, SEXP hyperrectangleSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -190,9 +236,11 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::Function >::type log_prior(log_priorSEXP);
     Rcpp::traits::input_parameter< int >::type warmup(warmupSEXP);
     Rcpp::traits::input_parameter< int >::type draws(drawsSEXP);
+    Rcpp::traits::input_parameter< int >::type thin(thinSEXP);
+    Rcpp::traits::input_parameter< bool >::type hyperrectangle(hyperrectangleSEXP);
     Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_nle_mcmc(ptr, init, x, lengths, context, log_prior, warmup, draws, seed, threads));
+    rcpp_result_gen = Rcpp::wrap(amz_nle_mcmc(ptr, init, x, lengths, context, log_prior, warmup, draws, thin, hyperrectangle, seed, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -345,6 +393,35 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_benchmark_log_prior
+Rcpp::NumericVector amz_benchmark_log_prior(std::string name, Rcpp::NumericMatrix theta, int n_obs, Rcpp::NumericMatrix design);
+RcppExport SEXP _amortized_amz_benchmark_log_prior(SEXP nameSEXP, SEXP thetaSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type design(designSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_log_prior(name, theta, n_obs, design));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_benchmark_prior
+Rcpp::NumericMatrix amz_benchmark_prior(std::string name, int n, double seed, int n_obs, Rcpp::NumericMatrix design);
+RcppExport SEXP _amortized_amz_benchmark_prior(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type design(designSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_prior(name, n, seed, n_obs, design));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_is_null_pointer
 bool amz_is_null_pointer(SEXP ptr);
 RcppExport SEXP _amortized_amz_is_null_pointer(SEXP ptrSEXP) {
@@ -367,10 +444,13 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_estimator_train_online", (DL_FUNC) &_amortized_amz_estimator_train_online, 11},
     {"_amortized_amz_estimator_get_state", (DL_FUNC) &_amortized_amz_estimator_get_state, 1},
     {"_amortized_amz_estimator_set_state", (DL_FUNC) &_amortized_amz_estimator_set_state, 2},
+    {"_amortized_amz_models_new", (DL_FUNC) &_amortized_amz_models_new, 4},
+    {"_amortized_amz_models_log_probs", (DL_FUNC) &_amortized_amz_models_log_probs, 6},
     {"_amortized_amz_nle_new", (DL_FUNC) &_amortized_amz_nle_new, 3},
+    {"_amortized_amz_joint_new", (DL_FUNC) &_amortized_amz_joint_new, 6},
     {"_amortized_amz_nle_log_prob", (DL_FUNC) &_amortized_amz_nle_log_prob, 7},
     {"_amortized_amz_nle_sample", (DL_FUNC) &_amortized_amz_nle_sample, 8},
-    {"_amortized_amz_nle_mcmc", (DL_FUNC) &_amortized_amz_nle_mcmc, 10},
+    {"_amortized_amz_nle_mcmc", (DL_FUNC) &_amortized_amz_nle_mcmc, 12},
     {"_amortized_amz_npe_new", (DL_FUNC) &_amortized_amz_npe_new, 4},
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},
@@ -381,6 +461,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},
     {"_amortized_amz_benchmark_simulate_given", (DL_FUNC) &_amortized_amz_benchmark_simulate_given, 6},
     {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 6},
+    {"_amortized_amz_benchmark_log_prior", (DL_FUNC) &_amortized_amz_benchmark_log_prior, 4},
+    {"_amortized_amz_benchmark_prior", (DL_FUNC) &_amortized_amz_benchmark_prior, 5},
     {"_amortized_amz_is_null_pointer", (DL_FUNC) &_amortized_amz_is_null_pointer, 1},
     {NULL, NULL, 0}
 };

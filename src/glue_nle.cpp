@@ -4,7 +4,7 @@
 #include "glue/glue.h"
 #include "glue/networks.h"
 
-#include "amortized/estimators/likelihood_estimator.h"
+#include "amortized/estimators/joint_estimator.h"
 #include "amortized/mcmc/slice_sampler.h"
 
 #include <c10/core/InferenceMode.h>
@@ -21,6 +21,27 @@ LikelihoodEstimatorImpl& likelihood(SEXP ptr, int threads, const std::string& de
 
 }  // namespace
 
+namespace amortized_glue {
+
+std::shared_ptr<LikelihoodEstimatorImpl> build_likelihood(const Rcpp::List& spec, const Rcpp::List& config,
+                                                          at::Generator& gen) {
+  auto o = LikelihoodEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
+               .sets(Rcpp::as<bool>(config["sets"]))
+               .flat_points(config.containsElementNamed("flat_points") ? Rcpp::as<int>(config["flat_points"]) : 0)
+               .dim_context(Rcpp::as<int>(config["dim_context"]))
+               .lower(Rcpp::as<std::vector<double>>(config["lower"]))
+               .upper(Rcpp::as<std::vector<double>>(config["upper"]))
+               .standardize_theta(Rcpp::as<bool>(config["standardize_parameters"]))
+               .standardize_x(Rcpp::as<bool>(config["standardize_data"]))
+               .linear_residual(config.containsElementNamed("linear_residual") &&
+                                Rcpp::as<bool>(config["linear_residual"]));
+  ConditionNet embedding(likelihood_condition_options(o), std::shared_ptr<SummaryNetImpl>());
+  auto net = make_inference_net(spec, o.dim_x(), embedding->output_dim(), gen);
+  return std::make_shared<LikelihoodEstimatorImpl>(net, embedding, o);
+}
+
+}  // namespace amortized_glue
+
 // spec: the inference net (of the data); config: LikelihoodEstimatorOptions,
 // every one given.
 // [[Rcpp::export(.amz_nle_new)]]
@@ -28,16 +49,25 @@ SEXP amz_nle_new(Rcpp::List spec, Rcpp::List config, double seed) {
   AMZ_GLUE_BEGIN
   TrainingMode training;  // the weights must be ordinary tensors that training can differentiate
   auto gen = make_generator(as_seed(seed));
-  auto o = LikelihoodEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
-               .sets(Rcpp::as<bool>(config["sets"]))
-               .dim_context(Rcpp::as<int>(config["dim_context"]))
-               .lower(Rcpp::as<std::vector<double>>(config["lower"]))
-               .upper(Rcpp::as<std::vector<double>>(config["upper"]))
-               .standardize_theta(Rcpp::as<bool>(config["standardize_parameters"]))
-               .standardize_x(Rcpp::as<bool>(config["standardize_data"]));
-  ConditionNet embedding(likelihood_condition_options(o), std::shared_ptr<SummaryNetImpl>());
-  auto net = make_inference_net(spec, o.dim_x(), embedding->output_dim(), gen);
-  return new_handle("likelihood", std::make_shared<LikelihoodEstimatorImpl>(net, embedding, o));
+  return new_handle("likelihood", build_likelihood(spec, config, gen));
+  AMZ_GLUE_END
+}
+
+// A joint estimator: the posterior of (spec, summary, config) as
+// .amz_npe_new() builds it, and the likelihood of (spec, likelihood_config)
+// as .amz_nle_new() does, conditioned on the context columns
+// likelihood_context (1-based) of the posterior's.
+// [[Rcpp::export(.amz_joint_new)]]
+SEXP amz_joint_new(Rcpp::List spec, SEXP summary, Rcpp::List config, Rcpp::List likelihood_config,
+                   Rcpp::IntegerVector likelihood_context, double seed) {
+  AMZ_GLUE_BEGIN
+  TrainingMode training;
+  auto gen = make_generator(as_seed(seed));
+  auto posterior = build_posterior(spec, summary, config, gen);
+  auto likelihood = build_likelihood(spec, likelihood_config, gen);
+  std::vector<int64_t> columns;
+  for (int c : likelihood_context) columns.push_back(c - 1);
+  return new_handle("joint", std::make_shared<JointEstimatorImpl>(posterior, likelihood, columns));
   AMZ_GLUE_END
 }
 
@@ -77,7 +107,7 @@ Rcpp::NumericVector amz_nle_sample(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Nu
   torch::Tensor t = matrix_to_tensor(theta).to(dev);
   torch::Tensor c = context.ncol() > 0 ? matrix_to_tensor(context).to(dev) : torch::Tensor();
   const bool sets = est.options().sets();
-  const int64_t b = t.size(0), dx = est.options().dim_x(), points = sets ? n_obs : 1;
+  const int64_t b = t.size(0), dx = sets ? est.options().dim_x() : est.width(), points = sets ? n_obs : 1;
   torch::Tensor draws;  // [n, b, points * dx] in R's column-major order once transposed
   {
     c10::InferenceMode inference;
@@ -98,7 +128,7 @@ Rcpp::NumericVector amz_nle_sample(SEXP ptr, Rcpp::NumericMatrix theta, Rcpp::Nu
 // [[Rcpp::export(.amz_nle_mcmc)]]
 Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcpp::IntegerVector lengths,
                                  Rcpp::NumericMatrix context, Rcpp::Function log_prior, int warmup, int draws,
-                                 double seed, int threads) {
+                                 int thin, bool hyperrectangle, double seed, int threads) {
   AMZ_GLUE_BEGIN
   auto& est = likelihood(ptr, threads, "cpu");
   auto gen = make_generator(as_seed(seed));
@@ -107,20 +137,23 @@ Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcp
   torch::Tensor out;
   {
     c10::InferenceMode inference;
+    DataBatch twice;  // the data of two blocks of chains, made on first use
     auto log_density = [&](const torch::Tensor& theta) {
-      torch::Tensor lq = est.log_prob(theta.to(torch::kFloat), data).to(torch::kDouble);
+      const int64_t rows = theta.size(0);
+      if (rows != chains && !twice.x.defined()) twice = repeat_rows(data, 2);
+      torch::Tensor lq = est.log_prob(theta.to(torch::kFloat), rows == chains ? data : twice).to(torch::kDouble);
       torch::Tensor t = theta.to(torch::kDouble).t().contiguous();  // column-major for R
       // the prior in R (an R error unwinds as a C++ exception)
-      Rcpp::NumericMatrix m(r_array<REALSXP>({chains, dim}, "the parameters"));
+      Rcpp::NumericMatrix m(r_array<REALSXP>({rows, dim}, "the parameters"));
       std::copy(t.data_ptr<double>(), t.data_ptr<double>() + t.numel(), m.begin());
       Rcpp::NumericVector lp = log_prior(m);
-      if (lp.size() != chains) Rcpp::stop("log_prior must return one value per parameter row");
-      torch::Tensor prior = torch::from_blob(lp.begin(), {chains}, torch::kDouble).clone();
+      if (lp.size() != rows) Rcpp::stop("log_prior must return one value per parameter row");
+      torch::Tensor prior = torch::from_blob(lp.begin(), {rows}, torch::kDouble).clone();
       torch::Tensor total = lq + prior;
       return torch::where(torch::isfinite(total), total, torch::full_like(total, -std::numeric_limits<double>::infinity()));
     };
     out = slice_sample(log_density, matrix_to_tensor(init, torch::kDouble),
-                       SliceSamplerOptions().warmup(warmup).draws(draws), gen)
+                       SliceSamplerOptions().warmup(warmup).draws(draws).thin(thin).hyperrectangle(hyperrectangle), gen)
               .permute({2, 1, 0})
               .contiguous();  // [dim, draws, chains]: R's [chains, draws, dim]
   }

@@ -21,14 +21,10 @@ PosteriorEstimatorImpl& posterior(SEXP ptr, int threads, const std::string& devi
 
 }  // namespace
 
-// spec: the inference net; summary: NULL or the summary (or fusion) net;
-// config: the estimator's dimensions and options (PosteriorEstimatorOptions),
-// every one given (R brings older amortizers up to date first).
-// [[Rcpp::export(.amz_npe_new)]]
-SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) {
-  AMZ_GLUE_BEGIN
-  TrainingMode training;  // the weights must be ordinary tensors that training can differentiate
-  auto gen = make_generator(as_seed(seed));
+namespace amortized_glue {
+
+std::shared_ptr<PosteriorEstimatorImpl> build_posterior(const Rcpp::List& spec, SEXP summary,
+                                                        const Rcpp::List& config, at::Generator& gen) {
   std::vector<Equivariance> group;
   Rcpp::List eq = config["equivariances"];  // list(list(theta =, x =), ...)
   for (R_xlen_t k = 0; k < eq.size(); ++k) {
@@ -56,7 +52,20 @@ SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) 
   ConditionNet embedding = make_embedding(summary, condition_options(o), source_dims, gen);
   if (embedding->has_fusion()) o.sources(embedding->fusion().size());
   auto net = make_inference_net(spec, o.dim_theta(), embedding->output_dim(), gen);
-  return new_handle("posterior", std::make_shared<PosteriorEstimatorImpl>(net, embedding, o));
+  return std::make_shared<PosteriorEstimatorImpl>(net, embedding, o);
+}
+
+}  // namespace amortized_glue
+
+// spec: the inference net; summary: NULL or the summary (or fusion) net;
+// config: the estimator's dimensions and options (PosteriorEstimatorOptions),
+// every one given (R brings older amortizers up to date first).
+// [[Rcpp::export(.amz_npe_new)]]
+SEXP amz_npe_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double seed) {
+  AMZ_GLUE_BEGIN
+  TrainingMode training;  // the weights must be ordinary tensors that training can differentiate
+  auto gen = make_generator(as_seed(seed));
+  return new_handle("posterior", build_posterior(spec, summary, config, gen));
   AMZ_GLUE_END
 }
 

@@ -62,12 +62,13 @@ struct EstimatorHandle {
 // A new external pointer owning the estimator (in eval mode).
 SEXP new_handle(const std::string& kind, std::shared_ptr<amortized::EstimatorImpl> module);
 EstimatorHandle& handle(SEXP ptr);
-// The estimator behind ptr as the class of its kind (an error for another kind).
+// The estimator of `kind` behind ptr (that of a joint estimator: its part),
+// as its class; an error where there is none.
 template <typename T>
 T& estimator_of(SEXP ptr, const char* kind) {
   EstimatorHandle& h = handle(ptr);
-  T* est = dynamic_cast<T*>(h.module.get());
-  if (est == nullptr || h.kind != kind) Rcpp::stop("the amortizer's model is a " + h.kind + " estimator, not a " + kind + " one");
+  T* est = h.kind == kind ? dynamic_cast<T*>(h.module.get()) : dynamic_cast<T*>(h.module->part(kind));
+  if (est == nullptr) Rcpp::stop("the amortizer's model is a " + h.kind + " estimator, not a " + kind + " one");
   return *est;
 }
 // Moves the estimator to `device` ("cpu", "cuda" or "auto"), in eval mode,

@@ -11,6 +11,11 @@
 
 #include <memory>
 
+namespace amortized {
+class PosteriorEstimatorImpl;
+class LikelihoodEstimatorImpl;
+}  // namespace amortized
+
 namespace amortized_glue {
 
 std::shared_ptr<amortized::SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t input_dim,
@@ -22,5 +27,12 @@ std::shared_ptr<amortized::InferenceNetImpl> make_inference_net(const Rcpp::List
 // or a fusion network's (one net per source, their input widths source_dims).
 amortized::ConditionNet make_embedding(SEXP summary, const amortized::ConditionNetOptions& options,
                                        const Rcpp::IntegerVector& source_dims, at::Generator& gen);
+
+// The estimators of an amortizer's spec and resolved core configuration
+// (glue_npe.cpp, glue_nle.cpp): weights drawn from gen.
+std::shared_ptr<amortized::PosteriorEstimatorImpl> build_posterior(const Rcpp::List& spec, SEXP summary,
+                                                                   const Rcpp::List& config, at::Generator& gen);
+std::shared_ptr<amortized::LikelihoodEstimatorImpl> build_likelihood(const Rcpp::List& spec,
+                                                                     const Rcpp::List& config, at::Generator& gen);
 
 }  // namespace amortized_glue

@@ -100,3 +100,13 @@ test_that("simulate() draws surrogate data from a learned likelihood, laid out l
   expect_equal(stats::sd(as.vector(d$data)), 0.5, tolerance = 0.1)
   expect_error(simulate(set_fit, 5, theta = c(mu = 1)), "`n_obs` is missing", class = "amortized_error_argument")
 })
+
+test_that("parameters outside the prior's support are an error, not a silent density", {
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = 16), estimate = "likelihood"),
+               benchmark_simulator("two_moons"), n_sims = 500, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(fit$prior$type, "benchmark")
+  expect_true(all(is.finite(log_likelihood(fit, c(0.1, 0.2), rbind(c(0, 0), c(0.9, -0.9))))))
+  expect_error(log_likelihood(fit, c(0.1, 0.2), rbind(c(0, 0), c(1.5, 0))),
+               "Row 2: theta_1 = 1.5, outside \\(-1, 1\\)", class = "amortized_error_argument")
+  expect_error(simulate(fit, 3, theta = c(0, -2)), "inside the prior's support", class = "amortized_error_argument")
+})

@@ -26,6 +26,9 @@ class EstimatorImpl : public torch::nn::Module {
   virtual void seed_augmentation(uint64_t /*seed*/) {}
   // The number of learned summary statistics (0: none).
   virtual int64_t summary_dim() const { return 0; }
+  // The estimator of another kind ("posterior", "likelihood") that this
+  // one holds (a joint estimator holds one of each): nullptr if none.
+  virtual EstimatorImpl* part(const std::string& /*kind*/) { return nullptr; }
 };
 
 }  // namespace amortized
