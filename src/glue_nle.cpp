@@ -137,11 +137,9 @@ Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcp
   torch::Tensor out;
   {
     c10::InferenceMode inference;
-    DataBatch twice;  // the data of two blocks of chains, made on first use
-    auto log_density = [&](const torch::Tensor& theta) {
+    auto log_density = [&](const torch::Tensor& theta, const torch::Tensor& chain) {
       const int64_t rows = theta.size(0);
-      if (rows != chains && !twice.x.defined()) twice = repeat_rows(data, 2);
-      torch::Tensor lq = est.log_prob(theta.to(torch::kFloat), rows == chains ? data : twice).to(torch::kDouble);
+      torch::Tensor lq = est.log_prob(theta.to(torch::kFloat), index_rows(data, chain)).to(torch::kDouble);
       torch::Tensor t = theta.to(torch::kDouble).t().contiguous();  // column-major for R
       // the prior in R (an R error unwinds as a C++ exception)
       Rcpp::NumericMatrix m(r_array<REALSXP>({rows, dim}, "the parameters"));

@@ -13,7 +13,7 @@ using namespace amortized;
 namespace {
 
 // N(mu, Sigma) with Sigma = [[1, 0.8 * 2], [0.8 * 2, 4]], mu = (1, -2).
-Tensor gaussian_log_density(const Tensor& x) {
+Tensor gaussian_log_density(const Tensor& x, const Tensor& /*chain*/) {
   const double s1 = 1.0, s2 = 2.0, rho = 0.8;
   Tensor z1 = (x.select(1, 0) - 1.0) / s1, z2 = (x.select(1, 1) + 2.0) / s2;
   return -(z1 * z1 - 2 * rho * z1 * z2 + z2 * z2) / (2 * (1 - rho * rho));
@@ -52,7 +52,7 @@ TEST(SliceSampler, ReachesACorrelatedGaussian) {
 TEST(SliceSampler, RespectsASupport) {
   auto gen = make_generator(2);
   const double inf = std::numeric_limits<double>::infinity();
-  auto beta = [inf](const Tensor& x) {
+  auto beta = [inf](const Tensor& x, const Tensor& /*chain*/) {
     Tensor v = x.select(1, 0);
     Tensor inside = (v > 0) & (v < 1);
     Tensor safe = torch::where(inside, v, torch::full_like(v, 0.5));
@@ -85,7 +85,7 @@ TEST(SliceSampler, HyperrectangleReachesACorrelatedGaussian) {
   expect_gaussian_moments(draws);
   EXPECT_TRUE((split_rhat(draws) < 1.05).all().item<bool>()) << split_rhat(draws);  // slower mixing when correlated
   const double inf = std::numeric_limits<double>::infinity();
-  auto box = [inf](const Tensor& x) {  // uniform on (0, 1)^2
+  auto box = [inf](const Tensor& x, const Tensor& /*chain*/) {  // uniform on (0, 1)^2
     Tensor inside = ((x > 0) & (x < 1)).all(1);
     return torch::where(inside, torch::zeros({x.size(0)}, torch::kDouble), torch::full({x.size(0)}, -inf, torch::kDouble));
   };
@@ -93,4 +93,19 @@ TEST(SliceSampler, HyperrectangleReachesACorrelatedGaussian) {
   EXPECT_TRUE(((u > 0) & (u < 1)).all().item<bool>());
   EXPECT_NEAR(u.mean().item<double>(), 0.5, 0.01);
   EXPECT_NEAR(u.std().item<double>(), std::sqrt(1.0 / 12.0), 0.01);
+}
+
+// Each row's chain comes with it: chain c targets N(3 c, 0.5^2), and its
+// draws centre there, with either update.
+TEST(SliceSampler, EveryRowKnowsItsChain) {
+  auto own_mean = [](const Tensor& x, const Tensor& chain) {
+    return -0.5 * (x.select(1, 0) - 3.0 * chain.to(torch::kDouble)).pow(2) / 0.25;
+  };
+  for (bool hyper : {false, true}) {
+    auto gen = make_generator(6);
+    auto init = 3.0 * torch::arange(8, torch::kDouble).unsqueeze(1);
+    auto draws = slice_sample(own_mean, init, SliceSamplerOptions().warmup(50).draws(400).hyperrectangle(hyper), gen);
+    auto means = draws.select(2, 0).mean(1);
+    for (int64_t c = 0; c < 8; ++c) EXPECT_NEAR(means[c].item<double>(), 3.0 * c, 0.15) << "chain " << c << " hyper " << hyper;
+  }
 }

@@ -16,6 +16,10 @@ DataBatch narrow(const DataBatch& b, int64_t start, int64_t len) {
   return map_batch(b, [&](const Tensor& t) { return t.narrow(0, start, len); });
 }
 
+DataBatch index_rows(const DataBatch& b, const Tensor& idx) {
+  return map_batch(b, [&](const Tensor& t) { return t.index_select(0, idx.to(t.device())); });
+}
+
 DataBatch repeat_rows(const DataBatch& b, int64_t times) {
   return map_batch(b, [times](const Tensor& t) {
     std::vector<int64_t> r(t.dim(), 1);

@@ -4,7 +4,7 @@
 
 namespace amortized {
 
-Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, const Tensor& init,
+Tensor slice_sample(const ChainLogDensity& log_density, const Tensor& init,
                     const SliceSamplerOptions& o, at::Generator& gen) {
   check_shape(init, "init", {-1, -1});
   TORCH_CHECK(o.warmup() >= 0 && o.draws() >= 1 && o.thin() >= 1 && o.width() > 0 && o.max_steps_out() >= 0 &&
@@ -14,8 +14,11 @@ Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, con
   const auto dbl = torch::TensorOptions().dtype(torch::kDouble);
   Tensor x = init.to(torch::kDouble).clone();
   const int64_t chains = x.size(0), dim = x.size(1);
-  auto logp = [&](const Tensor& at) { return log_density(at).to(torch::kCPU, torch::kDouble).reshape({-1}); };
-  Tensor lp = logp(x);
+  const Tensor all = torch::arange(chains, torch::kLong), both = torch::cat({all, all});
+  auto logp = [&](const Tensor& at, const Tensor& chain) {
+    return log_density(at, chain).to(torch::kCPU, torch::kDouble).reshape({-1});
+  };
+  Tensor lp = logp(x, all);
   TORCH_CHECK(torch::isfinite(lp).all().item<bool>(), "slice sampler: every chain must start where the log density is finite");
   Tensor width = torch::full({chains, dim}, o.width(), dbl);
   Tensor out = torch::empty({chains, o.draws(), dim}, dbl);
@@ -28,20 +31,23 @@ Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, con
       // the slice level, a hyperrectangle of the widths placed at random around x
       const Tensor level = lp - torch::empty({chains}, dbl).exponential_(1.0, gen);
       Tensor left = x - width * torch::rand({chains, dim}, gen, dbl), right = left + width;
-      Tensor done = torch::zeros({chains}, torch::kBool), next = x.clone(), next_lp = lp.clone();
-      Tensor tries = torch::zeros({chains}, dbl);
-      for (int64_t s = 0; s < o.max_shrinks() && !done.all().item<bool>(); ++s) {
-        tries += (~done).to(torch::kDouble);
-        const Tensor prop = left + (right - left) * torch::rand({chains, dim}, gen, dbl);
-        const Tensor prop_lp = logp(prop);
-        const Tensor accept = (prop_lp > level) & ~done;
-        next = torch::where(accept.unsqueeze(1), prop, next);
-        next_lp = torch::where(accept, prop_lp, next_lp);
-        done = done | accept;
-        // shrink every side towards x
-        const Tensor shrink = (~done).unsqueeze(1), below = prop < x;
-        left = torch::where(shrink & below, prop, left);
-        right = torch::where(shrink & ~below, prop, right);
+      // proposals for the chains still searching (active) only
+      Tensor next = x.clone(), next_lp = lp.clone(), tries = torch::zeros({chains}, dbl), active = all;
+      for (int64_t s = 0; s < o.max_shrinks() && active.numel() > 0; ++s) {
+        tries.index_fill_(0, active, static_cast<double>(s + 1));
+        const Tensor lo = left.index_select(0, active), hi = right.index_select(0, active);
+        const Tensor prop = lo + (hi - lo) * torch::rand({active.numel(), dim}, gen, dbl);
+        const Tensor prop_lp = logp(prop, active);
+        const Tensor accept = prop_lp > level.index_select(0, active);
+        const Tensor took = active.masked_select(accept);
+        next.index_copy_(0, took, prop.index({accept}));
+        next_lp.index_copy_(0, took, prop_lp.masked_select(accept));
+        // shrink every side of the others towards x
+        const Tensor reject = ~accept, rest = active.masked_select(reject), p = prop.index({reject});
+        const Tensor below = p < x.index_select(0, rest);
+        left.index_copy_(0, rest, torch::where(below, p, left.index_select(0, rest)));
+        right.index_copy_(0, rest, torch::where(below, right.index_select(0, rest), p));
+        active = rest;
       }
       if (it < o.warmup()) {
         // adapt: each side about three times the typical move, and wider
@@ -66,7 +72,7 @@ Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, con
       };
       // stepping out, each side until it leaves the slice (both ends in one call)
       for (int64_t s = 0; s < o.max_steps_out(); ++s) {
-        const Tensor inside = logp(torch::cat({at_j(left), at_j(right)}, 0)).view({2, chains}) > level;
+        const Tensor inside = logp(torch::cat({at_j(left), at_j(right)}, 0), both).view({2, chains}) > level;
         const Tensor out_left = inside[0], out_right = inside[1];
         if (!out_left.any().item<bool>() && !out_right.any().item<bool>()) break;
         left = torch::where(out_left, left - w, left);
@@ -76,7 +82,7 @@ Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, con
       Tensor done = torch::zeros({chains}, torch::kBool), next = xj.clone(), next_lp = lp.clone();
       for (int64_t s = 0; s < o.max_shrinks() && !done.all().item<bool>(); ++s) {
         const Tensor prop = left + (right - left) * torch::rand({chains}, gen, dbl);
-        const Tensor prop_lp = logp(at_j(prop));
+        const Tensor prop_lp = logp(at_j(prop), all);
         const Tensor accept = (prop_lp > level) & ~done;
         next = torch::where(accept, prop, next);
         next_lp = torch::where(accept, prop_lp, next_lp);

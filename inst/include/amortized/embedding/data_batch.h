@@ -38,6 +38,8 @@ DataBatch map_batch(const DataBatch& b, F f) {
 
 // Rows start .. start + len - 1 of a batch.
 DataBatch narrow(const DataBatch& b, int64_t start, int64_t len);
+// Rows idx (int64 [m]) of a batch, in that order.
+DataBatch index_rows(const DataBatch& b, const Tensor& idx);
 // Every row of a batch `times` times, block after block.
 DataBatch repeat_rows(const DataBatch& b, int64_t times);
 DataBatch to_device(const DataBatch& b, torch::Device device);

@@ -34,11 +34,13 @@ struct SliceSamplerOptions {
   TORCH_ARG(bool, hyperrectangle) = false;
 };
 
-// log_density: x [k * chains, dim] -> [k * chains] (-inf outside the
-// support), for k = 1 or 2 blocks of the chains' rows (the rows of a block
-// are the chains, in order: a chain's data go with its row in each block). init: [chains, dim], each with a finite log
+// log_density(x, chain): x [m, dim] -> [m] (-inf outside the support),
+// where chain [m] (int64) is the chain of each row (the sampler evaluates
+// some chains, or points of both ends of each chain's interval, at once;
+// a chain's data go with its index). init: [chains, dim], each with a finite log
 // density. Returns the draws [chains, draws, dim] (double).
-Tensor slice_sample(const std::function<Tensor(const Tensor&)>& log_density, const Tensor& init,
+using ChainLogDensity = std::function<Tensor(const Tensor& x, const Tensor& chain)>;
+Tensor slice_sample(const ChainLogDensity& log_density, const Tensor& init,
                     const SliceSamplerOptions& options, at::Generator& gen);
 
 // Split-R-hat (Gelman et al., 2013, with split chains) of draws
