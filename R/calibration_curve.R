@@ -46,8 +46,7 @@ calibration_curve <- function(object, n_sims = 1000, simulations = NULL, bins = 
   threads <- check_threads(threads)
   held <- model_check_predictions(object, simulations, n_sims, seed, threads)
   k <- length(object$models)
-  z <- stats::qnorm(1 - 0.025 / (bins * k))  # Bonferroni over every bin of every model
-  level <- 1 - 0.05 / (bins * k)
+  level <- 1 - 0.05 / (bins * k)  # Bonferroni over every bin of every model
   rows <- lapply(seq_len(k), function(m) {
     p <- held$probs[, m]
     hit <- held$truth == m
@@ -126,9 +125,6 @@ model_check_predictions <- function(object, simulations, n_sims, seed, threads, 
                      "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
                    class = "amortized_error_argument", call = call)
   }
-  inputs <- simulation_inputs(object$config, simulations)
-  lp <- core_call(.amz_models_log_probs(model_pointer(object), inputs$x, inputs$lengths, inputs$context, threads,
-                                        "cpu"), call = call)
-  colnames(lp) <- object$models
+  lp <- classifier_log_probs(object, simulation_inputs(object$config, simulations), threads, call)
   list(probs = model_probs_from_log(lp, object$model_prior), truth = as.integer(simulations$parameters[, ".model"]))
 }

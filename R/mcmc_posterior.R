@@ -66,7 +66,8 @@ resampled_starts <- function(object, prior, obs, chains, threads) {
   theta <- prior_draws(prior, n * m, pnames)  # rows (i - 1) m + 1 .. i m: data set i's candidates
   rows <- rep(seq_len(n), each = m)
   inputs <- take_input_rows(obs$inputs, rows)
-  lq <- .amz_nle_log_prob(model_pointer(object), theta, inputs$x, inputs$lengths, inputs$context, threads, "cpu")
+  lq <- core_call(.amz_nle_log_prob(model_pointer(object), theta, inputs$x, inputs$lengths, inputs$context, threads,
+                                    "cpu"))
   lq <- matrix(lq, m, n)
   pick <- vapply(seq_len(n), function(i) {
     w <- lq[, i]

@@ -69,9 +69,14 @@ joint_model_probs <- function(fits, data, prior, context, threads, n_draws, seed
 # log p(model | x) under the training prior: [data sets, models] with the
 # model names.
 model_log_probs <- function(object, data, context, threads, call = rlang::caller_env()) {
-  obs <- observed_inputs(object, data, context, call = call)
-  lp <- core_call(.amz_models_log_probs(model_pointer(object), obs$inputs$x, obs$inputs$lengths,
-                                        obs$inputs$context, threads, "cpu"), call = call)
+  classifier_log_probs(object, observed_inputs(object, data, context, call = call)$inputs, threads, call)
+}
+
+# The classifier's log p(model | x) for network inputs (of observed data or
+# simulations): [rows, models] with the model names.
+classifier_log_probs <- function(object, inputs, threads, call = rlang::caller_env()) {
+  lp <- core_call(.amz_models_log_probs(model_pointer(object), inputs$x, inputs$lengths, inputs$context, threads,
+                                        "cpu"), call = call)
   colnames(lp) <- object$models
   lp
 }
