@@ -77,6 +77,11 @@ test_that("three models: probabilities sum to 1; bad priors, layouts and argumen
   expect_equal(names(which.max(p[3, ])), "c")
   expect_error(calibration_curve(cmp, n_sims = 100), "give held-out ones in `simulations`",
                class = "amortized_error_argument")
+  expect_error(confusion_matrix(cmp, n_sims = 100), "give held-out ones in `simulations`",
+               class = "amortized_error_argument")
+  expect_error(confusion_matrix(cmp, simulations = simulate(list(a = flat(0.1), b = flat(1)), 10, seed = 1)),
+               "simulations of the amortizer's candidates", class = "amortized_error_argument")
+  expect_error(classifier_net(hidden = 0), "`hidden` must be a vector of whole numbers", class = "amortized_error_argument")
   expect_s3_class(calibration_curve(cmp, simulations = simulate(three, 500, seed = 2,
                                                                  prior = c(a = 0.2, b = 0.3, c = 0.5))),
                   "amortized_model_calibration")
