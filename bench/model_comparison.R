@@ -10,11 +10,12 @@
 # data sets (the best of 3); the calibration and confusion plots are saved
 # under bench/out/.
 #
-# Run: Rscript bench/model_comparison.R [n_sims] [threads]
+# Run: Rscript bench/model_comparison.R [n_sims] [threads] [cases: known,ddm]
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
 n_sims <- if (length(args) >= 1) as.integer(args[1]) else 20000L
 threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
+cases <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("known", "ddm")
 out <- file.path("bench", "out")
 dir.create(out, showWarnings = FALSE, recursive = TRUE)
 source(file.path("bench", "common.R"))
@@ -43,7 +44,7 @@ ddm <- list(unbiased = simulator(ddm_prior(FALSE), ddm_model, context = list(n_o
             free_start = simulator(ddm_prior(TRUE), ddm_model, context = list(n_obs = 50:200)))
 
 cat(sprintf("Model comparison benchmark: %d simulations, %d thread(s), deep_set() summary, defaults\n\n", n_sims, threads))
-for (case in c("known", "ddm")) {
+for (case in cases) {
   candidates <- if (case == "known") known else ddm
   cmp <- NULL
   t_train <- elapsed(cmp <- train(amortizer(summary_net = deep_set(), estimate = "models"), candidates,
