@@ -13,7 +13,7 @@ APT_PACKAGES := libtorch-dev libopenblas0-pthread cmake libgtest-dev ccache libb
 	r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-callr \
 	r-cran-roxygen2 r-cran-bh r-cran-desolve r-cran-jsonlite r-cran-bayesplot r-cran-gridextra r-cran-patchwork
 
-.PHONY: setup install demo test test-r test-cpp cpp bench check document clean
+.PHONY: setup install demo test test-r test-cpp cpp bench check document clean sanitize
 
 ## setup: system and R dependencies (skips what is installed; fast when re-run)
 setup: $(BUILD)/.setup-done
@@ -61,6 +61,21 @@ cpp: setup
 ## test: setup + install + R tests + C++ tests; last line: N passed, N failed
 test: install cpp
 	@bash tools/run-tests.sh
+
+## sanitize: the C++ core and its tests under AddressSanitizer and
+## UndefinedBehaviorSanitizer (all tests), then ThreadSanitizer on the
+## multi-threaded simulators (suppressions for LibTorch only:
+## tools/sanitizers/). Long: every translation unit is built twice more.
+SAN_FLAGS := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O1 -g1" -DAMORTIZED_BUILD_BENCH=OFF
+sanitize: setup
+	cmake -S . -B $(BUILD)/asan $(SAN_FLAGS) -DAMORTIZED_SANITIZE=address,undefined > $(BUILD)/asan.log
+	cmake --build $(BUILD)/asan -j$(JOBS) --target amortized_tests >> $(BUILD)/asan.log 2>&1 || (tail -n 40 $(BUILD)/asan.log; exit 1)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/lsan.supp \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/amortized_tests --gtest_brief=1
+	cmake -S . -B $(BUILD)/tsan $(SAN_FLAGS) -DAMORTIZED_SANITIZE=thread > $(BUILD)/tsan.log
+	cmake --build $(BUILD)/tsan -j$(JOBS) --target amortized_tests >> $(BUILD)/tsan.log 2>&1 || (tail -n 40 $(BUILD)/tsan.log; exit 1)
+	TSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/tsan.supp:halt_on_error=1 OMP_NUM_THREADS=1 \
+	  $(BUILD)/tsan/amortized_tests --gtest_brief=1 --gtest_filter='Simulators*'
 
 ## bench: the benchmarks in bench/
 bench: install

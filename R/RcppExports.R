@@ -5,6 +5,18 @@
     .Call(`_amortized_amz_c2st`, estimate, reference, options)
 }
 
+.amz_mmd <- function(x, y, kernel, bandwidths, threads) {
+    .Call(`_amortized_amz_mmd`, x, y, kernel, bandwidths, threads)
+}
+
+.amz_median_distance <- function(x, y) {
+    .Call(`_amortized_amz_median_distance`, x, y)
+}
+
+.amz_mmd_test <- function(observed, pool, reference, kernel, bandwidths, n_null, seed, threads) {
+    .Call(`_amortized_amz_mmd_test`, observed, pool, reference, kernel, bandwidths, n_null, seed, threads)
+}
+
 .amz_cuda_available <- function() {
     .Call(`_amortized_amz_cuda_available`)
 }
@@ -35,6 +47,14 @@
 
 .amz_estimator_set_state <- function(ptr, state) {
     invisible(.Call(`_amortized_amz_estimator_set_state`, ptr, state))
+}
+
+.amz_summaries <- function(ptr, x, lengths, context, threads, device) {
+    .Call(`_amortized_amz_summaries`, ptr, x, lengths, context, threads, device)
+}
+
+.amz_inject_interrupt <- function(checks) {
+    invisible(.Call(`_amortized_amz_inject_interrupt`, checks))
 }
 
 .amz_models_new <- function(spec, summary, config, seed) {
@@ -79,10 +99,6 @@
 
 .amz_npe_sbc_ranks <- function(ptr, theta, x, lengths, context, n_draws, seed, threads, device) {
     .Call(`_amortized_amz_npe_sbc_ranks`, ptr, theta, x, lengths, context, n_draws, seed, threads, device)
-}
-
-.amz_npe_summaries <- function(ptr, x, lengths, context, threads, device) {
-    .Call(`_amortized_amz_npe_summaries`, ptr, x, lengths, context, threads, device)
 }
 
 .amz_simd_level <- function() {

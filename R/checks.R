@@ -121,3 +121,33 @@ inference_threads <- function() {
   if (is.na(cores) || cores < 1) cores <- 1L
   as.integer(min(cores, 4L))
 }
+
+# Fails at once when a result of n_values doubles (times `copies`: the
+# working copies the computation holds besides the result) cannot fit in
+# memory: the message names the argument, its value and the size needed.
+# The budget: option amortized.max_memory (bytes), else the memory
+# available (Linux: MemAvailable), else no limit.
+check_request_size <- function(n_values, arg, value, what = "the result", copies = 2,
+                               call = rlang::caller_env()) {
+  need <- 8 * as.double(n_values) * (1 + copies)
+  budget <- getOption("amortized.max_memory", available_memory())
+  if (is.finite(need) && need <= budget) return(invisible(need))
+  cli::cli_abort(c("{.arg {arg}} = {format(value, big.mark = ',', scientific = FALSE)} asks for too much memory: {what} and its working copies would need {format_bytes(need)}.",
+                   "i" = "Available: {format_bytes(budget)} (set {.code options(amortized.max_memory = )} to change the budget).",
+                   "i" = "Ask for less, or in parts."),
+                 class = c("amortized_error_memory", "amortized_error_argument"), call = call)
+}
+
+available_memory <- function() {
+  info <- tryCatch(readLines("/proc/meminfo", n = 5, warn = FALSE), error = function(e) character())
+  line <- grep("^MemAvailable:", info, value = TRUE)
+  if (length(line) == 1) return(as.numeric(gsub("[^0-9]", "", line)) * 1024)
+  Inf
+}
+
+format_bytes <- function(bytes) {
+  if (!is.finite(bytes)) return("unlimited")
+  units <- c("B", "kB", "MB", "GB", "TB", "PB", "EB")
+  k <- max(0, min(length(units) - 1, floor(log(max(bytes, 1), 1000))))
+  sprintf("%.3g %s", bytes / 1000^k, units[k + 1])
+}

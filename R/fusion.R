@@ -20,7 +20,7 @@
 #' @param ... Summary networks by source name, e.g.
 #'   `fusion(trials = set_transformer(), series = time_series_net())`.
 #' @return An `amortized_summary_net` specification for [amortizer()].
-#' @seealso [summarise()] for the learned summaries (of every source, side
+#' @seealso [learned_summaries()] for the learned summaries (of every source, side
 #'   by side).
 #' @examples
 #' fusion(trials = deep_set(summary_dim = 6), series = time_series_net())

@@ -69,7 +69,9 @@ joint_model_probs <- function(fits, data, prior, context, threads, n_draws, seed
 # log p(model | x) under the training prior: [data sets, models] with the
 # model names.
 model_log_probs <- function(object, data, context, threads, call = rlang::caller_env()) {
-  classifier_log_probs(object, observed_inputs(object, data, context, call = call)$inputs, threads, call)
+  inputs <- observed_inputs(object, data, context, call = call)$inputs
+  warn_outside_training(object, inputs, threads, call = call)
+  classifier_log_probs(object, inputs, threads, call)
 }
 
 # The classifier's log p(model | x) for network inputs (of observed data or

@@ -18,6 +18,16 @@
 #' tensor in row-major order. The weights do not depend on LibTorch's own
 #' serialization format.
 #'
+#' **Files from elsewhere.** `load_amortizer()` never runs or restores code
+#' from a file unless asked: an amortizer of an R simulator keeps its
+#' prior's R functions (for posteriors by MCMC and evidences) and a model
+#' comparison its candidate simulators (for calibration checks); a file
+#' could hold any code there. By default only data are read back, and those
+#' parts are left out with a message (give the simulator where a verb needs
+#' it); `trust = TRUE` restores them, for files you or someone you trust
+#' wrote. Sizes in the header are checked against the file before anything
+#' is allocated, and the network's size against the weights the file holds.
+#'
 #' `saveRDS()` works as well (the amortizer holds its weights as R data);
 #' a file of `save_amortizer()` is the better archive: versioned, checked
 #' and readable without R's serialization.
@@ -25,6 +35,8 @@
 #' @param x A trained [amortizer()].
 #' @param path The file to write or read.
 #' @param overwrite Replace an existing file.
+#' @param trust Restore R functions (code) the file holds: only for files
+#'   from a source you trust.
 #' @return `save_amortizer()`: `path`, invisibly. `load_amortizer()`: the
 #'   amortizer, ready to use.
 #' @examples
@@ -82,8 +94,9 @@ save_amortizer <- function(x, path, overwrite = FALSE) {
 
 #' @rdname save_amortizer
 #' @export
-load_amortizer <- function(path) {
+load_amortizer <- function(path, trust = FALSE) {
   path <- check_path(path)
+  trust <- check_flag(trust)
   if (!file.exists(path)) {
     cli::cli_abort("{.arg path} does not exist: {.path {path}}.", class = "amortized_error_argument")
   }
@@ -115,8 +128,17 @@ load_amortizer <- function(path) {
   }
   payload <- readBin(con, "raw", 8 * n_values)
   if (!identical(raw_md5(payload), header$values_md5)) corrupt("The checksum of its weights does not match.")
-  settings <- tryCatch(jsonlite::unserializeJSON(header$object),
+  object <- header$object
+  dropped <- character()
+  if (!trust) {  # data only: every node of another type (functions, calls, environments) becomes NULL
+    tree <- tryCatch(jsonlite::fromJSON(object, simplifyVector = FALSE),
+                     error = function(e) corrupt(paste("Its settings cannot be read:", conditionMessage(e))))
+    tree <- strip_code(tree, function(where) dropped <<- c(dropped, where))
+    object <- jsonlite::toJSON(tree, auto_unbox = TRUE, digits = NA, null = "null")
+  }
+  settings <- tryCatch(jsonlite::unserializeJSON(object),
                        error = function(e) corrupt(paste("Its settings cannot be read:", conditionMessage(e))))
+  if (length(dropped) > 0) settings <- without_code_parts(settings, dropped, path)
   tensors <- header$tensors
   settings$format_version <- settings$format_version %||% 1L  # files of format 1 did not record it
   x <- do.call(new_amortizer, settings[intersect(names(settings), names(formals(new_amortizer)))])
@@ -140,4 +162,46 @@ raw_md5 <- function(bytes) {
   on.exit(unlink(tmp))
   writeBin(bytes, tmp)
   unname(tools::md5sum(tmp))
+}
+
+# A jsonlite::serializeJSON() tree with every node that is not plain data
+# replaced by NULL; dropped(where) is told the path of each ("prior$draw").
+strip_code <- function(node, dropped, where = "") {
+  data_types <- c("NULL", "logical", "integer", "double", "character", "complex", "list")
+  if (!is.list(node) || is.null(node$type)) return(node)
+  if (!node$type %in% data_types) {
+    dropped(where)
+    return(list(type = "NULL"))
+  }
+  if (is.list(node$attributes) && length(node$attributes) > 0) {
+    for (a in names(node$attributes)) {
+      node$attributes[[a]] <- strip_code(node$attributes[[a]], dropped, paste0(where, "@", a))
+    }
+  }
+  if (identical(node$type, "list") && is.list(node$value)) {
+    names <- unlist(node$attributes$names$value)
+    node$value <- lapply(seq_along(node$value), function(i) {
+      strip_code(node$value[[i]], dropped, paste0(where, if (nzchar(where)) "$", names[i] %||% i))
+    })
+  }
+  node
+}
+
+# Settings whose code was not restored: the parts that need it are left
+# out, with a message saying which and how to get them back.
+without_code_parts <- function(settings, dropped, path) {
+  parts <- character()
+  if (identical(settings$prior$type, "r")) {
+    settings$prior <- NULL
+    parts <- c(parts, "the prior's R functions (posteriors by MCMC and marginal likelihoods need the simulator)")
+  }
+  if (!is.null(settings$candidates)) {
+    settings$candidates <- NULL
+    parts <- c(parts, "the candidate simulators (give them to the checks)")
+  }
+  if (length(parts) == 0) parts <- paste("code at", paste(unique(dropped), collapse = ", "))
+  cli::cli_inform(c("{.path {path}} holds R code; it was not restored: {paste(parts, collapse = '; ')}.",
+                    "i" = "Use {.code load_amortizer(path, trust = TRUE)} for a file from a source you trust."),
+                  class = "amortized_message_code_dropped")
+  settings
 }

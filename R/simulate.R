@@ -9,6 +9,19 @@
 #' "Parallel and cluster simulation" in [simulator()]. C++ benchmark
 #' simulators run on `threads` threads.
 #'
+#' **Long runs that survive faults.** With `store = "dir"`, each chunk is
+#' written to the directory as soon as it is finished (atomically: a chunk
+#' file is complete, its checksum in its name, or absent). After a crash, an
+#' interrupt or a failed worker, the same call (same `nsim`, `seed` and
+#' `chunk_size`) simulates the missing chunks only, and the result is
+#' identical to an uninterrupted run. A chunk whose model errors is retried
+#' once; chunks that fail twice are reported together (which chunk, the
+#' error) after every other chunk is done and kept; fix the cause and run
+#' the same call again. A store holding another run (other `nsim`, seed or
+#' chunk sizes, another benchmark simulator) is an error; edits of an R
+#' simulator's code are not detected.
+#' [train()] takes the directory of a finished store as its simulations.
+#'
 #' @param object An `amortized_simulator` from [simulator()] or
 #'   [benchmark_simulator()].
 #' @param nsim Number of simulations (a whole number >= 1).
@@ -25,6 +38,9 @@
 #'   `nsim`); the simulations depend on the seed and the chunk size, never
 #'   on the plan or the number of workers.
 #' @param progress Show a progress bar while R simulators run.
+#' @param store `NULL` or a directory: keep finished chunks there and resume
+#'   from them (see above). C++ benchmark simulators, which are fast, store
+#'   the whole run as one chunk.
 #' @param ... Unused.
 #' @param keep_nonfinite Keep rows whose data have non-finite values (for
 #'   a [configurator()] with [nan_to_num()], which handles them). Rows with
@@ -47,14 +63,19 @@
 simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
                                          threads = getOption("amortized.threads", 1L),
                                          chunk_size = NULL, progress = interactive(),
-                                         keep_nonfinite = FALSE, ...) {
+                                         keep_nonfinite = FALSE, store = NULL, ...) {
   nsim <- check_count(nsim)
-  seed <- resolve_seed(seed)
+  per_sim <- length(object$parameter_names) +
+    sum(vapply(if (is.list(object$data_shape)) object$data_shape else list(object$data_shape),
+               function(s) prod(as.double(s)), numeric(1)))
+  check_request_size(as.double(nsim) * per_sim, "nsim", nsim, what = "the simulations")
+  if (!is.null(store)) store <- check_path(store)
+  seed <- resolve_seed(seed %||% store_seed(store), arg = "seed")
   threads <- check_threads(threads)
   if (!is.null(chunk_size)) chunk_size <- check_count(chunk_size)
   progress <- check_flag(progress)
   keep_nonfinite <- check_flag(keep_nonfinite)
-  raw <- simulate_raw(object, nsim, seed, threads, chunk_size = chunk_size, progress = progress)
+  raw <- simulate_raw(object, nsim, seed, threads, chunk_size = chunk_size, progress = progress, store = store)
   simulations_from_raw(raw, object, keep_nonfinite = keep_nonfinite)
 }
 
@@ -71,8 +92,17 @@ simulations_from_raw <- function(raw, sim, keep_nonfinite = FALSE, declarations 
 }
 
 # The (parameters, data) of n simulations, without dropping rows.
-simulate_raw <- function(sim, n, seed, threads = 1L, chunk_size = NULL, progress = FALSE,
+simulate_raw <- function(sim, n, seed, threads = 1L, chunk_size = NULL, progress = FALSE, store = NULL,
                          call = rlang::caller_env()) {
+  if (sim$type == "benchmark" && !is.null(store)) {  # fast C++: the whole run is one chunk
+    st <- store_open(store, sim, n, seed, n, call = call)
+    raw <- store_read_chunk(st, 1L)
+    if (is.null(raw)) {
+      raw <- simulate_raw(sim, n, seed, threads, call = call)
+      store_write_chunk(st, 1L, raw)
+    }
+    return(raw)
+  }
   if (sim$type == "benchmark") {
     o <- sim$options %||% list(n_obs = 100L, design = matrix(0, 0, 0))
     if (length(sim$context) > 0) return(simulate_benchmark_varying(sim, n, seed, threads, call))
@@ -80,7 +110,7 @@ simulate_raw <- function(sim, n, seed, threads = 1L, chunk_size = NULL, progress
     if (length(dim(out$data)) == 3) out$lengths <- rep(dim(out$data)[2], n)
     return(out)
   }
-  simulate_r(sim, n, seed, chunk_size = chunk_size, progress = progress, call = call)
+  simulate_r(sim, n, seed, chunk_size = chunk_size, progress = progress, store = store, call = call)
 }
 
 # A benchmark simulator with a varying number of observations: blocks of 50

@@ -26,46 +26,87 @@ run_simulator_chunk <- function(n, prior, model, vectorized, context = NULL) {
 environment(run_simulator_chunk) <- baseenv()
 
 # Draws n (parameters, data) pairs from an R simulator, checking every output.
-simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, call = rlang::caller_env()) {
+# With a store (store_open()), finished chunks are read from it instead of
+# simulated, and each newly finished chunk is written to it at once; a chunk
+# that fails is then retried once, and failures are reported together after
+# every other chunk is done (and kept).
+simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store = NULL, call = rlang::caller_env()) {
   sizes <- chunk_sizes(n, chunk_size %||% default_chunk_size(n, sim$vectorized, length(sim$context) > 0))
   seeds <- lecuyer_streams(seed, length(sizes))
+  if (!is.null(store)) store <- store_open(store, sim, n, seed, sizes, call = call)
+  chunks <- vector("list", length(sizes))
+  if (!is.null(store)) for (i in seq_along(sizes)) chunks[i] <- list(store_read_chunk(store, i))
+  todo <- which(vapply(chunks, is.null, logical(1)))
   bar <- if (progress && length(sizes) > 1) {
     cli::cli_progress_bar("Simulating", total = n, clear = TRUE, .envir = rlang::current_env())
   }
+  if (!is.null(bar) && length(todo) < length(sizes)) cli::cli_progress_update(id = bar, inc = sum(sizes) - sum(sizes[todo]))
   # evaluated in each chunk's environment (below), which holds these names
   chunk_call <- quote(run_simulator_chunk(chunk_n, prior, model, vectorized, context))
-  raw <- with_rng_restored({
-    futures <- vector("list", length(sizes))
-    reported <- logical(length(sizes))
-    report <- function() {
-      now <- vapply(futures, function(f) !is.null(f) && future::resolved(f), logical(1))
-      if (!is.null(bar) && any(now & !reported)) cli::cli_progress_update(id = bar, inc = sum(sizes[now & !reported]))
-      reported <<- reported | now
+  launch <- function(i) {
+    env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
+                         prior = sim$prior, model = sim$model, vectorized = sim$vectorized,
+                         context = sim$context),
+                    parent = globalenv())
+    future::future(chunk_call, substitute = FALSE, envir = env, seed = seeds[[i]], label = paste0("amortized-", i))
+  }
+  failures <- list()
+  # A launched chunk's value, checked (an error object when it failed twice
+  # and a store keeps the others), written to the store as soon as it is in.
+  collect <- function(i, f) {
+    for (attempt in 1:2) {
+      result <- tryCatch({
+        raw <- tryCatch(future::value(f), error = function(e) {
+          cli::cli_abort(c("The simulator failed.", "x" = conditionMessage(e)),
+                         class = "amortized_error_simulator", call = call)
+        })
+        check_chunk(raw, sizes[[i]], sim, call)
+      }, error = function(e) if (is.null(store)) stop(e) else e)
+      if (!inherits(result, "error")) break
+      if (attempt == 1) f <- launch(i)  # the same random stream: a transient fault passes
     }
-    for (i in seq_along(sizes)) {
-      env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
-                           prior = sim$prior, model = sim$model, vectorized = sim$vectorized,
-                           context = sim$context),
-                      parent = globalenv())
-      futures[[i]] <- future::future(chunk_call, substitute = FALSE, envir = env, seed = seeds[[i]],
-                                     label = paste0("amortized-", i))
-      report()
+    if (inherits(result, "error")) {
+      failures[[length(failures) + 1]] <<- list(chunk = i, message = conditionMessage(result))
+    } else {
+      chunks[[i]] <<- result
+      if (!is.null(store)) store_write_chunk(store, i, result)
     }
-    lapply(futures, function(f) {
-      out <- tryCatch(future::value(f), error = function(e) {
-        cli::cli_abort(c("The simulator failed.", "x" = conditionMessage(e)),
-                       class = "amortized_error_simulator", call = call)
-      })
-      report()
-      out
-    })
+    if (!is.null(bar)) cli::cli_progress_update(id = bar, inc = sizes[[i]])
+  }
+  with_rng_restored({
+    pending <- list()  # launched, not yet collected
+    collect_resolved <- function() {
+      done <- names(pending)[vapply(pending, future::resolved, logical(1))]
+      for (k in done) {
+        collect(as.integer(k), pending[[k]])
+        pending[[k]] <<- NULL
+      }
+      length(done)
+    }
+    for (i in todo) {
+      pending[[as.character(i)]] <- launch(i)
+      collect_resolved()  # at once on a sequential plan
+    }
+    while (length(pending) > 0) if (collect_resolved() == 0) Sys.sleep(0.02)
   })
   if (!is.null(bar)) cli::cli_progress_done(id = bar)
-  chunks <- Map(function(r, size) check_chunk(r, size, sim, call), raw, sizes)
+  if (length(failures) > 0) {
+    first <- failures[[1]]
+    cli::cli_abort(c("{length(failures)} of {length(sizes)} simulation chunk{?s} failed twice; the other chunks are kept in {.path {store$path}}.",
+                     "x" = "Chunk {first$chunk}: {first$message}",
+                     "i" = if (length(failures) > 1) "Also chunk{?s} {vapply(failures[-1], function(f) f$chunk, numeric(1))}.",
+                     "i" = "Fix the cause and run the same call again: only the missing chunks are simulated."),
+                   class = c("amortized_error_simulator_chunks", "amortized_error_simulator"), call = call)
+  }
+  bind_chunks(chunks)
+}
+
+# The checked chunks of an R simulator, bound in order.
+bind_chunks <- function(chunks) {
   data <- bind_data(lapply(chunks, `[[`, "data"))
   list(parameters = do.call(rbind, lapply(chunks, `[[`, "parameters")),
        data = data$data, lengths = data$lengths,
-       context = if (length(sim$context) > 0) do.call(rbind, lapply(chunks, `[[`, "context")))
+       context = if (!is.null(chunks[[1]]$context)) do.call(rbind, lapply(chunks, `[[`, "context")))
 }
 
 # About 100 chunks for large n (1,000 with context variables, so that many

@@ -24,6 +24,51 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_mmd
+double amz_mmd(Rcpp::NumericMatrix x, Rcpp::NumericMatrix y, std::string kernel, Rcpp::NumericVector bandwidths, int threads);
+RcppExport SEXP _amortized_amz_mmd(SEXP xSEXP, SEXP ySEXP, SEXP kernelSEXP, SEXP bandwidthsSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type y(ySEXP);
+    Rcpp::traits::input_parameter< std::string >::type kernel(kernelSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type bandwidths(bandwidthsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_mmd(x, y, kernel, bandwidths, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_median_distance
+double amz_median_distance(Rcpp::NumericMatrix x, Rcpp::NumericMatrix y);
+RcppExport SEXP _amortized_amz_median_distance(SEXP xSEXP, SEXP ySEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type y(ySEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_median_distance(x, y));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_mmd_test
+Rcpp::List amz_mmd_test(Rcpp::NumericMatrix observed, Rcpp::NumericMatrix pool, Rcpp::NumericMatrix reference, std::string kernel, Rcpp::NumericVector bandwidths, int n_null, double seed, int threads);
+RcppExport SEXP _amortized_amz_mmd_test(SEXP observedSEXP, SEXP poolSEXP, SEXP referenceSEXP, SEXP kernelSEXP, SEXP bandwidthsSEXP, SEXP n_nullSEXP, SEXP seedSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type observed(observedSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type pool(poolSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type reference(referenceSEXP);
+    Rcpp::traits::input_parameter< std::string >::type kernel(kernelSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type bandwidths(bandwidthsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_null(n_nullSEXP);
+    Rcpp::traits::input_parameter< double >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_mmd_test(observed, pool, reference, kernel, bandwidths, n_null, seed, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_cuda_available
 bool amz_cuda_available();
 RcppExport SEXP _amortized_amz_cuda_available() {
@@ -125,6 +170,32 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
     amz_estimator_set_state(ptr, state);
+    return R_NilValue;
+END_RCPP
+}
+// amz_summaries
+Rcpp::NumericMatrix amz_summaries(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
+RcppExport SEXP _amortized_amz_summaries(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_summaries(ptr, x, lengths, context, threads, device));
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_inject_interrupt
+void amz_inject_interrupt(int checks);
+RcppExport SEXP _amortized_amz_inject_interrupt(SEXP checksSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type checks(checksSEXP);
+    amz_inject_interrupt(checks);
     return R_NilValue;
 END_RCPP
 }
@@ -312,22 +383,6 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// amz_npe_summaries
-Rcpp::NumericMatrix amz_npe_summaries(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context, int threads, std::string device);
-RcppExport SEXP _amortized_amz_npe_summaries(SEXP ptrSEXP, SEXP xSEXP, SEXP lengthsSEXP, SEXP contextSEXP, SEXP threadsSEXP, SEXP deviceSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lengths(lengthsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type context(contextSEXP);
-    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    Rcpp::traits::input_parameter< std::string >::type device(deviceSEXP);
-    rcpp_result_gen = Rcpp::wrap(amz_npe_summaries(ptr, x, lengths, context, threads, device));
-    return rcpp_result_gen;
-END_RCPP
-}
 // amz_simd_level
 Rcpp::CharacterVector amz_simd_level();
 RcppExport SEXP _amortized_amz_simd_level() {
@@ -436,6 +491,9 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_c2st", (DL_FUNC) &_amortized_amz_c2st, 3},
+    {"_amortized_amz_mmd", (DL_FUNC) &_amortized_amz_mmd, 5},
+    {"_amortized_amz_median_distance", (DL_FUNC) &_amortized_amz_median_distance, 2},
+    {"_amortized_amz_mmd_test", (DL_FUNC) &_amortized_amz_mmd_test, 8},
     {"_amortized_amz_cuda_available", (DL_FUNC) &_amortized_amz_cuda_available, 0},
     {"_amortized_amz_autograd_state", (DL_FUNC) &_amortized_amz_autograd_state, 0},
     {"_amortized_amz_allocate_in_inference_mode", (DL_FUNC) &_amortized_amz_allocate_in_inference_mode, 1},
@@ -444,6 +502,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_estimator_train_online", (DL_FUNC) &_amortized_amz_estimator_train_online, 11},
     {"_amortized_amz_estimator_get_state", (DL_FUNC) &_amortized_amz_estimator_get_state, 1},
     {"_amortized_amz_estimator_set_state", (DL_FUNC) &_amortized_amz_estimator_set_state, 2},
+    {"_amortized_amz_summaries", (DL_FUNC) &_amortized_amz_summaries, 6},
+    {"_amortized_amz_inject_interrupt", (DL_FUNC) &_amortized_amz_inject_interrupt, 1},
     {"_amortized_amz_models_new", (DL_FUNC) &_amortized_amz_models_new, 4},
     {"_amortized_amz_models_log_probs", (DL_FUNC) &_amortized_amz_models_log_probs, 6},
     {"_amortized_amz_nle_new", (DL_FUNC) &_amortized_amz_nle_new, 3},
@@ -455,7 +515,6 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_log_prob", (DL_FUNC) &_amortized_amz_npe_log_prob, 7},
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 9},
-    {"_amortized_amz_npe_summaries", (DL_FUNC) &_amortized_amz_npe_summaries, 6},
     {"_amortized_amz_simd_level", (DL_FUNC) &_amortized_amz_simd_level, 0},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},

@@ -3,6 +3,8 @@
 // objects and calls the core; nothing else.
 #include "glue/glue.h"
 
+#include "amortized/embedding/condition_net.h"
+
 #include <Rinternals.h>
 #include <R_ext/Utils.h>
 
@@ -53,8 +55,21 @@ torch::Device device_of(torch::nn::Module& module) { return module.parameters().
 namespace {
 
 void check_interrupt_fn(void*) { R_CheckUserInterrupt(); }
-// True when the user pressed Ctrl-C (without jumping out of C++).
-bool user_interrupted() { return R_ToplevelExec(check_interrupt_fn, nullptr) == FALSE; }
+// Checks left before an injected interrupt (-1: none).
+int interrupt_countdown = -1;
+
+}  // namespace
+
+bool user_interrupted() {
+  if (interrupt_countdown >= 0 && interrupt_countdown-- == 0) return true;
+  return R_ToplevelExec(check_interrupt_fn, nullptr) == FALSE;
+}
+
+void check_interrupt() {
+  if (user_interrupted()) throw Rcpp::internal::InterruptedException();
+}
+
+namespace {
 
 // R data -> tensor: an n x d matrix -> [n, d]; an [n, N, d] array -> [n, N, d].
 torch::Tensor data_to_tensor(const Rcpp::NumericVector& x) {
@@ -158,6 +173,8 @@ Rcpp::List train_result(const TrainResult& res, const OptimizerState& state) {
     const size_t n = res.history.size();
     Rcpp::IntegerVector epoch(n);
     Rcpp::NumericVector train_loss(n), val_loss(n), lr(n), secs(n);
+    Rcpp::IntegerVector held(res.validation_rows.size());
+    for (size_t i = 0; i < res.validation_rows.size(); ++i) held[i] = static_cast<int>(res.validation_rows[i]) + 1;
     for (size_t i = 0; i < n; ++i) {
       epoch[i] = static_cast<int>(res.history[i].epoch);
       train_loss[i] = res.history[i].train_loss;
@@ -172,6 +189,7 @@ Rcpp::List train_result(const TrainResult& res, const OptimizerState& state) {
             Rcpp::Named("seconds") = secs),
         Rcpp::Named("best_epoch") = static_cast<int>(res.best_epoch), Rcpp::Named("stop_reason") = res.stop_reason,
         Rcpp::Named("skipped_batches") = static_cast<double>(res.skipped_batches),
+        Rcpp::Named("validation_rows") = held,
         Rcpp::Named("optimizer_state") = optimizer);
   });
 }
@@ -238,7 +256,13 @@ std::vector<torch::Tensor> training_rows(EstimatorImpl& est, const Rcpp::Numeric
   torch::Tensor a = matrix_to_tensor(target).to(device);
   DataBatch d = to_device(as_batch(x, lengths, context), device);
   if (fit_standardization) est.fit_standardization(a, d);
-  est.seed_augmentation(as_seed(Rcpp::as<double>(options["seed"])) + 1);
+  const uint64_t seed = as_seed(Rcpp::as<double>(options["seed"]));
+  est.seed_augmentation(seed + 1);
+  const double penalty =
+      options.containsElementNamed("summary_penalty") ? Rcpp::as<double>(options["summary_penalty"]) : 0.0;
+  ConditionNetImpl* embedding = est.data_embedding();
+  if (penalty > 0 && embedding == nullptr) Rcpp::stop("a summary penalty needs an estimator of the data's embedding");
+  if (embedding != nullptr) embedding->set_summary_penalty(penalty, seed + 2);
   return batch_tensors(a, d);
 }
 
@@ -427,3 +451,35 @@ void amz_estimator_set_state(SEXP ptr, Rcpp::List state) {
   AMZ_GLUE_END
 }
 
+// The learned summary statistics of every row of x (any estimator with a
+// data embedding: posterior, joint, model classifier) (with a summary or
+// fusion network), or the flat data's (canonical, standardized) features.
+// [[Rcpp::export(.amz_summaries)]]
+Rcpp::NumericMatrix amz_summaries(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context,
+                                      int threads, std::string device) {
+  AMZ_GLUE_BEGIN
+  EstimatorImpl& est = *handle(ptr).module;
+  ConditionNetImpl* e = est.data_embedding();
+  if (e == nullptr) Rcpp::stop("the amortizer's " + handle(ptr).kind + " estimator has no data embedding");
+  prepare_inference(est, threads, device);
+  DataBatch data = as_batch(x, lengths, context);
+  ConditionNetImpl& embedding = *e;
+  const int64_t k = embedding.summary_dim() > 0 ? embedding.summary_dim() : embedding.data_dim();
+  torch::Tensor summaries;
+  {
+    c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
+    std::vector<torch::Tensor> parts;
+    for_chunks(rows(data), 64, [&](int64_t start, int64_t len) {
+      parts.push_back(embedding.forward(to_device(narrow(data, start, len), device_of(est))).narrow(1, 0, k)
+                          .to(torch::kCPU));
+    });
+    summaries = torch::cat(parts, 0).to(torch::kDouble);
+  }
+  return tensor_to_matrix(summaries, "the learned summaries");
+  AMZ_GLUE_END
+}
+
+// For tests: the interrupt check after `checks` more checks reports an
+// interrupt, as Ctrl-C would (-1: cancel).
+// [[Rcpp::export(.amz_inject_interrupt)]]
+void amz_inject_interrupt(int checks) { interrupt_countdown = checks; }

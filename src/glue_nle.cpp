@@ -138,6 +138,7 @@ Rcpp::NumericVector amz_nle_mcmc(SEXP ptr, Rcpp::NumericMatrix init, SEXP x, Rcp
   {
     c10::InferenceMode inference;
     auto log_density = [&](const torch::Tensor& theta, const torch::Tensor& chain) {
+      check_interrupt();  // a few density calls per iteration: Ctrl-C answers at once
       const int64_t rows = theta.size(0);
       torch::Tensor lq = est.log_prob(theta.to(torch::kFloat), index_rows(data, chain)).to(torch::kDouble);
       torch::Tensor t = theta.to(torch::kDouble).t().contiguous();  // column-major for R

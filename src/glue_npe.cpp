@@ -100,14 +100,24 @@ Rcpp::NumericVector amz_npe_sample(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths
   double* dst = out.begin();
   {
     c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard); no R calls inside
-    // out[d + n_draws * (i + n_obs * p)]: per chunk of observations, copy
-    // draws [chunk, n_draws, dim] into place parameter by parameter.
-    for_chunks(n_obs, n_draws, [&](int64_t start, int64_t len) {
-      torch::Tensor draws = est.sample(n_draws, to_device(narrow(data, start, len), device_of(est)), gen)
-                                .permute({2, 0, 1}).to(torch::kCPU, torch::kDouble).contiguous();  // [dim, len, n_draws]
-      const double* src = draws.data_ptr<double>();
-      for (int64_t p = 0; p < dim; ++p) {
-        std::copy(src + p * len * n_draws, src + (p + 1) * len * n_draws, dst + n_draws * (start + n_obs * p));
+    // out[d + n_draws * (i + n_obs * p)]: per chunk of observations (and of
+    // draws, when one observation's draws alone exceed a chunk, so that the
+    // working memory stays bounded), copy draws [len, m, dim] into place.
+    const int64_t per_chunk = int64_t(1) << 18;
+    const int64_t draw_chunk = std::min<int64_t>(n_draws, per_chunk);
+    for_chunks(n_obs, draw_chunk, [&](int64_t start, int64_t len) {
+      const DataBatch part = to_device(narrow(data, start, len), device_of(est));
+      for (int64_t d0 = 0; d0 < n_draws; d0 += draw_chunk) {
+        if (d0 > 0) check_interrupt();
+        const int64_t m = std::min(draw_chunk, n_draws - d0);
+        torch::Tensor draws = est.sample(m, part, gen).permute({2, 0, 1}).to(torch::kCPU, torch::kDouble)
+                                  .contiguous();  // [dim, len, m]
+        const double* src = draws.data_ptr<double>();
+        for (int64_t p = 0; p < dim; ++p) {
+          for (int64_t i = 0; i < len; ++i) {
+            std::copy(src + (p * len + i) * m, src + (p * len + i + 1) * m, dst + d0 + n_draws * (start + i + n_obs * p));
+          }
+        }
       }
     });
   }
@@ -144,26 +154,3 @@ Rcpp::IntegerMatrix amz_npe_sbc_ranks(SEXP ptr, Rcpp::NumericMatrix theta, SEXP 
   AMZ_GLUE_END
 }
 
-// The learned summary statistics of every row of x (with a summary or
-// fusion network), or the flat data's (canonical, standardized) features.
-// [[Rcpp::export(.amz_npe_summaries)]]
-Rcpp::NumericMatrix amz_npe_summaries(SEXP ptr, SEXP x, Rcpp::IntegerVector lengths, Rcpp::NumericMatrix context,
-                                      int threads, std::string device) {
-  AMZ_GLUE_BEGIN
-  auto& est = posterior(ptr, threads, device);
-  DataBatch data = as_batch(x, lengths, context);
-  ConditionNetImpl& embedding = est.embedding();
-  const int64_t k = embedding.summary_dim() > 0 ? embedding.summary_dim() : embedding.data_dim();
-  torch::Tensor summaries;
-  {
-    c10::InferenceMode inference;  // no autograd bookkeeping at all (faster than NoGradGuard)
-    std::vector<torch::Tensor> parts;
-    for_chunks(rows(data), 64, [&](int64_t start, int64_t len) {
-      parts.push_back(embedding.forward(to_device(narrow(data, start, len), device_of(est))).narrow(1, 0, k)
-                          .to(torch::kCPU));
-    });
-    summaries = torch::cat(parts, 0).to(torch::kDouble);
-  }
-  return tensor_to_matrix(summaries, "the learned summaries");
-  AMZ_GLUE_END
-}

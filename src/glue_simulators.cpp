@@ -149,9 +149,13 @@ Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int thre
     advise_huge_pages(theta.begin(), theta.size());
     advise_huge_pages(x.begin(), x.size());
     std::vector<int64_t> bad;
+    // large runs answer Ctrl-C (this thread polls while workers simulate)
+    const bool large = n >= 16 * sim->chunk_size();
     amortized::simulate_to(*sim, n, static_cast<uint64_t>(seed), threads, theta.begin(), x.begin(), true, false,
-                           &bad);
+                           &bad, large ? std::function<bool()>(amortized_glue::user_interrupted) : nullptr);
     return simulations_to_r(*sim, n, theta, x, bad);
+  } catch (const amortized::SimulationInterrupted&) {
+    throw Rcpp::internal::InterruptedException();
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }

@@ -97,11 +97,14 @@ std::pair<torch::Tensor, amortized::DataBatch> density_inputs(torch::nn::Module&
                                                               const Rcpp::NumericMatrix& context);
 
 // Runs f(start, len) on row chunks of n rows so that len * per_row stays
-// near 2^20.
+// near 2^20, checking for an interrupt before each.
 template <typename F>
 void for_chunks(int64_t n, int64_t per_row, F f) {
   const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(per_row, 1));
-  for (int64_t start = 0; start < n; start += chunk) f(start, std::min(chunk, n - start));
+  for (int64_t start = 0; start < n; start += chunk) {
+    check_interrupt();
+    f(start, std::min(chunk, n - start));
+  }
 }
 
 }  // namespace amortized_glue

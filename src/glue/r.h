@@ -58,4 +58,13 @@ Rcpp::Vector<RTYPE> r_array(std::initializer_list<int64_t> dims, const char* wha
 
 inline Rcpp::NumericVector r_numeric(int64_t n, const char* what) { return r_array<REALSXP>({n}, what); }
 
+// True when the user pressed Ctrl-C (checked without jumping out of C++),
+// or when a test injected an interrupt (.amz_inject_interrupt()). Call it on
+// R's thread only.
+bool user_interrupted();
+// Throws Rcpp's interrupt exception when user_interrupted(): C++ unwinds
+// (destructors run), then R signals the interrupt. For long loops of C++
+// work, between steps.
+void check_interrupt();
+
 }  // namespace amortized_glue

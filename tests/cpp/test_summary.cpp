@@ -406,3 +406,35 @@ TEST(ConditionNet, OwnsItsWidthForEveryKindOfData) {
   EXPECT_THROW(ConditionNet(ConditionNetOptions(5).set_shape({2, 2}), std::shared_ptr<SummaryNetImpl>()), c10::Error);
   EXPECT_THROW(ConditionNet(ConditionNetOptions(2).variable_length(true), std::shared_ptr<SummaryNetImpl>()), c10::Error);
 }
+
+// The summary penalty: zero outside training or without weight, the MMD^2
+// of the summaries against standard normal draws (times the weight) while
+// training, with gradients into the summary network; an error without a
+// summary network.
+TEST(SummaryPenalty, AddsTheWeightedMmdWhileTrainingOnly) {
+  auto gen = make_generator(21);
+  auto summary = std::make_shared<DeepSetImpl>(DeepSetOptions(1, 3).width(8).hidden({8}));
+  summary->reset_parameters(gen);
+  auto o = PosteriorEstimatorOptions(1, 1);
+  ConditionNet embedding(condition_options(o), summary);
+  auto x = 3.0 + 2.0 * torch::randn({64, 10, 1}, gen);
+  embedding->fit(DataBatch{x, {}, {}});
+  embedding->train();
+  Tensor cond = embedding->forward(DataBatch{x, {}, {}});
+  EXPECT_EQ(embedding->summary_penalty(cond).item<double>(), 0.0);  // no weight
+  embedding->set_summary_penalty(2.0, 7);
+  Tensor penalty = embedding->summary_penalty(cond);
+  EXPECT_GT(penalty.item<double>(), 0.0);
+  // the same draws (seed 7) give twice the weight-1 MMD^2
+  embedding->set_summary_penalty(1.0, 7);
+  EXPECT_NEAR(embedding->summary_penalty(cond).item<double>(), penalty.item<double>() / 2, 1e-6);
+  penalty.backward();
+  double grad = 0;
+  for (auto& p : summary->parameters()) grad += p.grad().defined() ? p.grad().abs().sum().item<double>() : 0;
+  EXPECT_GT(grad, 0);
+  embedding->eval();
+  EXPECT_EQ(embedding->summary_penalty(cond).item<double>(), 0.0);
+  ConditionNet flat(ConditionNetOptions(3), std::shared_ptr<SummaryNetImpl>());
+  EXPECT_THROW(flat->set_summary_penalty(1.0, 1), c10::Error);
+  EXPECT_THROW(embedding->set_summary_penalty(-1.0, 1), c10::Error);
+}

@@ -46,7 +46,8 @@ test_that("bounded parameters: draws respect the bounds and the density is prope
   expect_output(print(fit), "bounds: p in \\(0, 1\\), sigma in \\(0, Inf\\)")
   # data far outside the training range push the flow to extremes
   odd <- rbind(sims$data[1, ], c(k = 20, y1 = 50, y2 = -50, y3 = 50, y4 = -50, y5 = 50), c(0, rep(0, 5)))
-  draws <- as.matrix(sample_posterior(fit, odd, n_draws = 3000, seed = 2))
+  expect_warning(draws <- as.matrix(sample_posterior(fit, odd, n_draws = 3000, seed = 2)), "1 data set \\(2\\) far outside",
+                 class = "amortized_warning_outside_training")
   expect_true(all(draws[, grep("^p\\[", colnames(draws))] > 0 & draws[, grep("^p\\[", colnames(draws))] < 1))
   expect_true(all(draws[, grep("^sigma\\[", colnames(draws))] > 0))
   # the 2-d density integrates to one on a grid over (0, 1) x (0, 8)

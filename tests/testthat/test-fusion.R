@@ -198,13 +198,13 @@ test_that("observed multi-source data: several data sets, checks, summaries, per
                "z", class = "amortized_error_data")
   expect_warning(sample_posterior(fit, list(trials = matrix(0, 40, 1), other = one$other, z = one$z), 10),
                  class = "amortized_warning_extrapolation")
-  s <- summarise(fit, two)
+  s <- learned_summaries(fit, two)
   expect_equal(colnames(s), c(paste0("trials_", 1:8), paste0("other_", 1:8)))
   expect_equal(nrow(s), 2)
   # the set summaries of a source depend on that source alone
   three <- two
   three$other[2, , 1] <- 5
-  s3 <- summarise(fit, three)
+  s3 <- learned_summaries(fit, three)
   expect_equal(s3[, 1:8], s[, 1:8], tolerance = float32_tolerance())
   expect_false(isTRUE(all.equal(s3[2, 9:16], s[2, 9:16])))
   # save/load and serialization

@@ -69,3 +69,19 @@ test_that("sample_posterior() on a likelihood amortizer draws the posterior by M
                          log_prior = function(theta) rep(NA_real_, nrow(theta))),
                "`log_prior` must return one finite log density", class = "amortized_error_argument")
 })
+
+test_that("an interrupt stops MCMC at once and leaves the amortizer usable", {
+  sim <- normal_sets()
+  fit <- train(amortizer(estimate = "likelihood"), sim, n_sims = 300, epochs = 1, seed = 1, verbose = FALSE)
+  y <- rnorm(20)
+  on.exit(amortized:::.amz_inject_interrupt(-1))
+  amortized:::.amz_inject_interrupt(3)  # a few density calls into the warmup
+  t <- system.time(r <- tryCatch({
+    sample_posterior(fit, y, n_draws = 1e5, seed = 1)
+    "finished"
+  }, interrupt = function(e) "interrupted"))
+  expect_identical(r, "interrupted")
+  expect_lt(t[["elapsed"]], 2)
+  draws <- suppressWarnings(sample_posterior(fit, y, n_draws = 100, seed = 1))
+  expect_equal(posterior::ndraws(draws), 100)
+})

@@ -71,3 +71,40 @@ test_that("posterior_log_density() matches the exact conjugate posterior density
                class = "amortized_error_data")
   expect_error(posterior_log_density(amortizer(), theta, x), class = "amortized_error_untrained")
 })
+
+test_that("a request whose result cannot fit in memory fails at once, naming the argument and the size", {
+  fit <- fitted_gaussian_linear()
+  t <- system.time(err <- expect_error(sample_posterior(fit, gl_observations, n_draws = 2e9),
+                                       "n_draws.*too much memory", class = "amortized_error_memory"))
+  expect_lt(t[["elapsed"]], 5)
+  expect_match(conditionMessage(err), "TB")  # 3 x 2e9 x 10 draws x 8 bytes x 3 copies
+  expect_error(simulate(benchmark_simulator("gaussian_linear"), 2e9), "nsim.*too much memory",
+               class = "amortized_error_memory")
+  withr::with_options(list(amortized.max_memory = 1e6), {
+    expect_error(sample_posterior(fit, gl_observations, n_draws = 1e5), "Available: 1 MB",
+                 class = "amortized_error_memory")
+  })
+})
+
+test_that("an interrupt stops sampling and SBC at once and leaves the amortizer usable", {
+  fit <- fitted_gaussian_linear()
+  many <- gl_observations[rep(1:3, 1000), ]
+  interrupted <- function(expr) tryCatch({
+    force(expr)
+    "finished"
+  }, interrupt = function(e) "interrupted")
+  on.exit(amortized:::.amz_inject_interrupt(-1))
+  for (checks in 0:1) {  # in the outlier check or in the sampling
+    amortized:::.amz_inject_interrupt(checks)
+    t <- system.time(r <- interrupted(sample_posterior(fit, many, n_draws = 2000, seed = 1)))
+    expect_identical(r, "interrupted")
+    expect_lt(t[["elapsed"]], 2)
+  }
+  amortized:::.amz_inject_interrupt(0)
+  t <- system.time(r <- interrupted(sbc(fit, benchmark_simulator("gaussian_linear"), n_sims = 3000, n_draws = 1000,
+                                        seed = 1)))
+  expect_identical(r, "interrupted")
+  expect_lt(t[["elapsed"]], 2)
+  amortized:::.amz_inject_interrupt(-1)
+  expect_equal(posterior::ndraws(sample_posterior(fit, gl_observations[1, ], n_draws = 50, seed = 1)), 50)
+})

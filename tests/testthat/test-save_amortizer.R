@@ -128,3 +128,32 @@ test_that("amortizers of an older format (saveRDS) are brought forward and sampl
   expect_identical(more$format_version, amortized:::amortizer_format_version)
   expect_equal(nrow(more$history), nrow(fit$history) + 1)
 })
+
+test_that("load_amortizer() restores no code unless trusted", {
+  sim <- simulator(function(n) cbind(mu = rnorm(n)), function(theta) cbind(y = rnorm(nrow(theta), theta[, 1])),
+                   log_prior = function(theta) dnorm(theta[, "mu"], log = TRUE))
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(8, 8))), sim, n_sims = 300, epochs = 1,
+               verbose = FALSE)
+  flag <- file.path(new_temp_dir(), "ran")
+  # code a crafted file could carry, in a field and in an attribute
+  fit$prior$draw <- eval(bquote(function(n) { writeLines("ran", .(flag)); stop("ran") }))
+  attr(fit$history, "hook") <- eval(bquote(function() writeLines("ran", .(flag))))
+  path <- file.path(new_temp_dir(), "fit.amz")
+  save_amortizer(fit, path)
+  expect_message(back <- load_amortizer(path), "holds R code; it was not restored: the prior",
+                 class = "amortized_message_code_dropped")
+  has_code <- function(x) {
+    if (is.function(x) || is.language(x) || is.environment(x)) return(TRUE)
+    if (!is.null(attributes(x)) && any(vapply(attributes(x), has_code, logical(1)))) return(TRUE)
+    is.list(x) && any(vapply(x, has_code, logical(1)))
+  }
+  expect_false(has_code(unclass(back)[setdiff(names(back), ".handle")]))
+  expect_null(back$prior)
+  expect_false(file.exists(flag))
+  # the weights are all there
+  expect_identical(as.matrix(sample_posterior(back, 0.5, n_draws = 20, seed = 1)),
+                   as.matrix(sample_posterior(fit, 0.5, n_draws = 20, seed = 1)))
+  trusted <- load_amortizer(path, trust = TRUE)
+  expect_true(is.function(trusted$prior$log_density))
+  expect_false(file.exists(flag))  # restoring code does not run it
+})

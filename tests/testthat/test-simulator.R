@@ -336,3 +336,16 @@ test_that("R simulators declare structure as benchmark simulators do, and amorti
   expect_error(simulator(prior, model, equivariances = list(equivariance(c(2, 1, 3), c(1, 2)))),
                "signed permutation of the 2 parameters", class = "amortized_error_argument")
 })
+
+test_that("an interrupt stops a long C++ simulation at once", {
+  on.exit(amortized:::.amz_inject_interrupt(-1))
+  amortized:::.amz_inject_interrupt(0)
+  t <- system.time(r <- tryCatch({
+    simulate(benchmark_simulator("sir"), 4e5, seed = 1, progress = FALSE)  # about 15 s uninterrupted
+    "finished"
+  }, interrupt = function(e) "interrupted"))
+  expect_identical(r, "interrupted")
+  expect_lt(t[["elapsed"]], 2)
+  amortized:::.amz_inject_interrupt(-1)
+  expect_equal(nrow(simulate(benchmark_simulator("sir"), 10, seed = 1)$parameters), 10)
+})

@@ -35,11 +35,11 @@ test_that("set summary networks are invariant to the order of the observations",
     fit <- train(amortizer(tiny_flow(), summary_net = net), sims, epochs = 1, seed = 1, verbose = FALSE)
     y <- matrix(stats::rnorm(24), 12, 2, dimnames = list(NULL, c("a", "b")))
     shuffled <- y[c(12, 3, 7, 1, 5, 9, 2, 11, 4, 6, 10, 8), ]
-    expect_equal(summarise(fit, y), summarise(fit, shuffled), tolerance = float32_tolerance())
+    expect_equal(learned_summaries(fit, y), learned_summaries(fit, shuffled), tolerance = float32_tolerance())
     expect_equal(as.matrix(sample_posterior(fit, y, 50, seed = 1)),
                  as.matrix(sample_posterior(fit, shuffled, 50, seed = 1)), tolerance = float32_tolerance())
     # columns are matched by name
-    expect_equal(summarise(fit, y[, c("b", "a")]), summarise(fit, y), tolerance = float32_tolerance())
+    expect_equal(learned_summaries(fit, y[, c("b", "a")]), learned_summaries(fit, y), tolerance = float32_tolerance())
   }
 })
 
@@ -51,25 +51,25 @@ test_that("data sets of different sizes: a list, a padded array and single sets 
                epochs = 1, seed = 1, verbose = FALSE)
   y1 <- matrix(stats::rnorm(10), 5, 2)
   y2 <- matrix(stats::rnorm(24), 12, 2)
-  from_list <- summarise(fit, list(y1, y2))
+  from_list <- learned_summaries(fit, list(y1, y2))
   padded <- array(NA_real_, c(2, 12, 2))
   padded[1, 1:5, ] <- y1
   padded[2, , ] <- y2
-  expect_equal(summarise(fit, padded), from_list, tolerance = float32_tolerance())
-  expect_equal(summarise(fit, y1)[1, ], from_list[1, ], tolerance = float32_tolerance())
+  expect_equal(learned_summaries(fit, padded), from_list, tolerance = float32_tolerance())
+  expect_equal(learned_summaries(fit, y1)[1, ], from_list[1, ], tolerance = float32_tolerance())
   expect_equal(dim(from_list), c(2, 4))
   expect_equal(colnames(from_list), paste0("summary_", 1:4))
   d <- sample_posterior(fit, list(y1, y2), n_draws = 10, seed = 1)
   expect_true(all(c("mu[1]", "mu[2]") %in% posterior::variables(d)))
-  s <- summarise(fit, sims)
+  s <- learned_summaries(fit, sims)
   expect_equal(nrow(s), 400)
   # bad observed data
-  expect_error(summarise(fit, matrix(1, 4, 3)), "2 variables per observation", class = "amortized_error_data")
-  expect_error(summarise(fit, list(y1, "a")), "\\[\\[2\\]\\]", class = "amortized_error_data")
-  expect_error(summarise(fit, y1[0, , drop = FALSE]), "without observations", class = "amortized_error_data")
+  expect_error(learned_summaries(fit, matrix(1, 4, 3)), "2 variables per observation", class = "amortized_error_data")
+  expect_error(learned_summaries(fit, list(y1, "a")), "\\[\\[2\\]\\]", class = "amortized_error_data")
+  expect_error(learned_summaries(fit, y1[0, , drop = FALSE]), "without observations", class = "amortized_error_data")
   y1[2, 1] <- NaN
-  expect_error(summarise(fit, y1), "contains NA, NaN or infinite", class = "amortized_error_data")
-  expect_error(summarise(fit), "`data` is missing", class = "amortized_error_argument")
+  expect_error(learned_summaries(fit, y1), "contains NA, NaN or infinite", class = "amortized_error_data")
+  expect_error(learned_summaries(fit), "`data` is missing", class = "amortized_error_argument")
 })
 
 test_that("time-series nets take series of different lengths and care about order", {
@@ -91,10 +91,10 @@ test_that("time-series nets take series of different lengths and care about orde
     expect_equal(fit$config$structure, "time_series")
     short <- stats::rnorm(12)
     long <- stats::rnorm(27)
-    s <- summarise(fit, list(short, long))
+    s <- learned_summaries(fit, list(short, long))
     expect_equal(dim(s), c(2, 4))
-    expect_equal(summarise(fit, short)[1, ], s[1, ], tolerance = float32_tolerance())
-    expect_gt(max(abs(summarise(fit, rev(short)) - s[1, ])), 1e-4)
+    expect_equal(learned_summaries(fit, short)[1, ], s[1, ], tolerance = float32_tolerance())
+    expect_gt(max(abs(learned_summaries(fit, rev(short)) - s[1, ])), 1e-4)
   }
   # the default summary network follows the declared structure
   fit <- train(amortizer(tiny_flow(), configurator = configurator(as_time_series())), sims, epochs = 1, seed = 1,
@@ -114,7 +114,7 @@ test_that("a learned set summary replaces the canonical features of flat set dat
   expect_equal(fit$config$flat_points, c(4L, 2L))
   x <- sims$data[1, ]
   shuffled <- x[c(5, 6, 1, 2, 7, 8, 3, 4)]
-  expect_equal(summarise(fit, x), summarise(fit, shuffled), tolerance = float32_tolerance())
+  expect_equal(learned_summaries(fit, x), learned_summaries(fit, shuffled), tolerance = float32_tolerance())
 })
 
 # The iid Gaussian model with a conjugate normal-inverse-gamma prior:

@@ -284,7 +284,7 @@ test_that("training works after every kind of error from sampling, densities, ch
     function() posterior_log_density(fit, matrix(0, 2, 3), x),
     function() sbc(fit, sim, n_sims = 1),
     function() coverage(fit, sim, n_draws = 1),
-    function() summarise(fit, x[1:2]),
+    function() learned_summaries(fit, x[1:2]),
     function() .amz_allocate_in_inference_mode(2^50),
     # an R callback and an R simulator failing while the trainer runs
     function() train(small, sim, n_sims = 200, epochs = 3, verbose = FALSE, callback = function(h) stop("callback failed")),

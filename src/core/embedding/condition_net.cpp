@@ -2,7 +2,10 @@
 // operations of a DataBatch.
 #include "amortized/embedding/condition_net.h"
 
+#include "amortized/diagnostics/mmd.h"
+
 #include <algorithm>
+#include <cmath>
 
 namespace amortized {
 
@@ -232,6 +235,24 @@ Tensor ConditionNetImpl::forward(const DataBatch& d) {
   }
   if (n_extra_ > 0) parts.push_back(extra_std_->apply(raw_extra(d)));
   return parts.size() == 1 ? parts.front() : torch::cat(parts, 1);
+}
+
+void ConditionNetImpl::set_summary_penalty(double weight, uint64_t seed) {
+  TORCH_CHECK(std::isfinite(weight) && weight >= 0, "the summary penalty's weight must be >= 0, got ", weight);
+  TORCH_CHECK(weight == 0 || summary_dim() > 0, "a summary penalty needs a summary network");
+  penalty_weight_ = weight;
+  penalty_gen_ = make_generator(seed);
+}
+
+Tensor ConditionNetImpl::summary_penalty(const Tensor& condition) {
+  if (penalty_weight_ == 0 || !is_training() || condition.size(0) < 2) return torch::zeros({}, condition.options());
+  const int64_t k = summary_dim();
+  Tensor s = condition.narrow(1, 0, k);
+  Tensor z = torch::randn({s.size(0), k}, penalty_gen_, torch::TensorOptions().dtype(s.scalar_type())).to(s.device());
+  // |z - z'| of standard normals is about sqrt(2 k): bandwidths around it
+  const double h = std::sqrt(static_cast<double>(k));
+  const MmdKernel kernel{MmdKernel::Kind::Gaussian, {0.25 * h, 0.5 * h, h, 2 * h, 4 * h}};
+  return penalty_weight_ * mmd2(s, z, kernel);
 }
 
 std::vector<std::string> ConditionNetImpl::describe() const {

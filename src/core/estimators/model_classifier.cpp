@@ -28,7 +28,8 @@ void ModelClassifierImpl::fit_standardization(const Tensor& target, const DataBa
 }
 
 Tensor ModelClassifierImpl::loss(const Tensor& target, const DataBatch& data) {
-  return torch::nn::functional::cross_entropy(head_->forward(embedding_->forward(data)), labels(target));
+  const Tensor cond = embedding_->forward(data);
+  return torch::nn::functional::cross_entropy(head_->forward(cond), labels(target)) + embedding_->summary_penalty(cond);
 }
 
 Tensor ModelClassifierImpl::log_probs(const DataBatch& data) {

@@ -144,7 +144,8 @@ Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
 Tensor PosteriorEstimatorImpl::loss_of(const Tensor& theta, const DataBatch& d) {
   check_shape(theta, "theta", {rows(d), dim_theta()});
   Tensor cond = condition(d);
-  return net_->loss(theta_chain_->forward(structure_->forward(theta, Tensor()).first, cond).first, cond);
+  return net_->loss(theta_chain_->forward(structure_->forward(theta, Tensor()).first, cond).first, cond) +
+         embedding_->summary_penalty(cond);
 }
 
 Tensor PosteriorEstimatorImpl::log_prob(const Tensor& theta, const DataBatch& d) {

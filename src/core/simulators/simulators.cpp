@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -110,7 +112,8 @@ bool all_finite(const double* v, int64_t n) {
 }  // namespace
 
 void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
-                 bool column_major, bool theta_given, std::vector<int64_t>* nonfinite_rows) {
+                 bool column_major, bool theta_given, std::vector<int64_t>* nonfinite_rows,
+                 const std::function<bool()>& should_stop) {
   if (n < 1) throw std::invalid_argument("the number of simulations must be >= 1");
   if (threads < 1) throw std::invalid_argument("the number of threads must be >= 1");
   const int64_t dt = sim.dim_theta(), dx = sim.dim_x();
@@ -118,11 +121,12 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
   const int64_t chunk = sim.chunk_size();
   const int64_t n_chunks = (n + chunk - 1) / chunk;
   std::atomic<int64_t> next{0};
+  std::atomic<bool> stop{false};
   std::mutex found_mutex;
   auto worker = [&]() {
     std::vector<double> tb, xb;  // row-major chunk buffers for column-major output
     std::vector<int64_t> found;  // rows with non-finite values
-    for (int64_t c = next++; c < n_chunks; c = next++) {
+    for (int64_t c = next++; c < n_chunks && !stop.load(std::memory_order_relaxed); c = next++) {
       const int64_t start = c * chunk, len = std::min(chunk, n - start);
       Rng rng(mix_seed(seed, static_cast<uint64_t>(c)));
       double* t = theta + start * dt;
@@ -173,9 +177,27 @@ void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, do
   };
   const int64_t used = std::min<int64_t>(threads, n_chunks);
   std::vector<std::thread> pool;
-  for (int64_t t = 1; t < used; ++t) pool.emplace_back(worker);
-  worker();
+  if (should_stop) {  // all chunks on workers; this thread polls should_stop (it may be R's)
+    int64_t running = used;
+    std::mutex m;
+    std::condition_variable finished;
+    for (int64_t t = 0; t < used; ++t) pool.emplace_back([&]() {
+      worker();
+      std::lock_guard<std::mutex> lock(m);
+      if (--running == 0) finished.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(m);
+    while (!finished.wait_for(lock, std::chrono::milliseconds(20), [&] { return running == 0; })) {
+      lock.unlock();
+      if (!stop.load() && should_stop()) stop.store(true);
+      lock.lock();
+    }
+  } else {
+    for (int64_t t = 1; t < used; ++t) pool.emplace_back(worker);
+    worker();
+  }
   for (auto& th : pool) th.join();
+  if (stop.load()) throw SimulationInterrupted();
   if (nonfinite_rows) std::sort(nonfinite_rows->begin(), nonfinite_rows->end());
 }
 

@@ -327,7 +327,10 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
   };
   std::function<double()> validate;
   if (n_val > 0) validate = [&]() { return evaluate(loss, data, val_idx); };
-  return run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks, optimizer_state);
+  TrainResult result = run_epochs(model, loss, steps_per_epoch, next_batch, validate, o, hooks, optimizer_state);
+  const Tensor held = val_idx.contiguous();
+  result.validation_rows.assign(held.data_ptr<int64_t>(), held.data_ptr<int64_t>() + held.numel());
+  return result;
 }
 
 TrainResult fit_online(torch::nn::Module& model, const BatchLossFn& loss, const BatchSource& source,

@@ -69,6 +69,18 @@ class ConditionNetImpl : public torch::nn::Module {
   FusionNetImpl& fusion() { return *fusion_; }
   std::vector<std::string> describe() const;
 
+  // The summary penalty: while training, summary_penalty() adds `weight`
+  // times the MMD^2 between the learned summaries of a batch and as many
+  // standard normal draws (a mixture of Gaussian kernels), pulling the
+  // summaries of simulations toward N(0, I), where observed data that no
+  // simulation resembles stand out. 0 (default): none. Needs a summary or
+  // fusion network; not part of the state (set it for each training).
+  void set_summary_penalty(double weight, uint64_t seed);
+  double summary_penalty_weight() const { return penalty_weight_; }
+  // The penalty of a batch's condition (forward()'s output): a scalar, 0
+  // outside training mode or without weight.
+  Tensor summary_penalty(const Tensor& condition);
+
   // Flat data: width of the (canonical) data features.
   static int64_t flat_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
   // Flat set data x [batch, n_obs * dim] (set_shape {n_obs, dim}): each
@@ -88,6 +100,8 @@ class ConditionNetImpl : public torch::nn::Module {
   std::vector<Standardize> source_std_;
   Standardize x_std_{nullptr}, extra_std_{nullptr};
   int64_t n_extra_ = 0;
+  double penalty_weight_ = 0;
+  at::Generator penalty_gen_ = make_generator(0);
 };
 TORCH_MODULE(ConditionNet);
 

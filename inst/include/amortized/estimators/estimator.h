@@ -13,6 +13,8 @@
 
 namespace amortized {
 
+class ConditionNetImpl;
+
 class EstimatorImpl : public torch::nn::Module {
  public:
   // Fits the standardizations (and other parts fitted to data) on training
@@ -29,6 +31,9 @@ class EstimatorImpl : public torch::nn::Module {
   // The estimator of another kind ("posterior", "likelihood") that this
   // one holds (a joint estimator holds one of each): nullptr if none.
   virtual EstimatorImpl* part(const std::string& /*kind*/) { return nullptr; }
+  // The embedding of the data (what is conditioned on, or classified):
+  // nullptr for an estimator of the data themselves (the likelihood).
+  virtual ConditionNetImpl* data_embedding() { return nullptr; }
 };
 
 }  // namespace amortized

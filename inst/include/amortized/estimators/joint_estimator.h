@@ -28,6 +28,7 @@ class JointEstimatorImpl : public EstimatorImpl {
   std::vector<std::string> describe() const override;
   void seed_augmentation(uint64_t seed) override { posterior_->seed_augmentation(seed); }
   int64_t summary_dim() const override { return posterior_->summary_dim(); }
+  ConditionNetImpl* data_embedding() override { return posterior_->data_embedding(); }
   EstimatorImpl* part(const std::string& kind) override;
 
   // The data as the likelihood takes them (its context columns only).

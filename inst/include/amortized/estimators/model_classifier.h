@@ -28,6 +28,7 @@ class ModelClassifierImpl : public EstimatorImpl {
   Tensor log_probs(const DataBatch& data);
   std::vector<std::string> describe() const override;
   int64_t summary_dim() const override { return embedding_->summary_dim(); }
+  ConditionNetImpl* data_embedding() override { return embedding_.get(); }
 
   int64_t n_models() const { return n_models_; }
   ConditionNetImpl& embedding() { return *embedding_; }

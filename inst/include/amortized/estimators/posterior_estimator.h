@@ -162,6 +162,7 @@ class PosteriorEstimatorImpl : public EstimatorImpl {
   ConditionNetImpl& embedding() { return *embedding_; }
   // The number of learned summary statistics (0 without a summary network).
   int64_t summary_dim() const override { return embedding_->summary_dim(); }
+  ConditionNetImpl* data_embedding() override { return embedding_.get(); }
   const std::vector<int64_t>& set_shape() const { return options_.set_shape(); }
   // Lines describing the whole pipeline (bounds, summary net, inference net).
   std::vector<std::string> describe() const override;

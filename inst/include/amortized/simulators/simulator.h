@@ -5,6 +5,8 @@
 #include "amortized/structure/equivariance.h"
 
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <memory>
 #include <random>
 #include <string>
@@ -169,9 +171,18 @@ Simulations simulate(const Simulator& sim, int64_t n, uint64_t seed, int threads
 // theta_given: theta holds n parameter vectors (in the same layout) to
 // simulate data for, instead of receiving prior draws. nonfinite_rows, if
 // given, receives the 0-based rows (sorted) whose parameters or data hold an
-// infinite or NaN value.
+// infinite or NaN value. should_stop, if given, is polled on the calling
+// thread (every 20 ms, while `threads` worker threads simulate): when it
+// returns true, the workers stop after their current chunk and
+// SimulationInterrupted is thrown (the memory holds a part of the rows).
 void simulate_to(const Simulator& sim, int64_t n, uint64_t seed, int threads, double* theta, double* x,
-                 bool column_major, bool theta_given = false, std::vector<int64_t>* nonfinite_rows = nullptr);
+                 bool column_major, bool theta_given = false, std::vector<int64_t>* nonfinite_rows = nullptr,
+                 const std::function<bool()>& should_stop = nullptr);
+
+// Thrown by simulate_to() when should_stop() asked it to stop.
+struct SimulationInterrupted : std::runtime_error {
+  SimulationInterrupted() : std::runtime_error("simulation interrupted") {}
+};
 
 // Noise-free ODE solutions at the save times (exposed for tests); NaN where
 // the adaptive solver fails. sir: I(t) / N at days 0, 17, ..., 153.

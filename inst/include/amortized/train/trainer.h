@@ -77,6 +77,9 @@ struct TrainResult {
   int64_t skipped_batches = 0;      // batches with a non-finite loss
   // "completed", "early_stopping", "callback", "interrupted", "nonfinite"
   std::string stop_reason = "completed";
+  // The 0-based rows of the data held out for validation (offline
+  // training; empty online, where validation data are given apart).
+  std::vector<int64_t> validation_rows;
 };
 
 // The AdamW state of every parameter, by parameter name, so that training
