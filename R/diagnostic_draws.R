@@ -25,6 +25,28 @@ posterior_draws <- function(amortizer, sims, n_draws, seed, threads, call = rlan
                             n_draws, seed, threads, "cpu"), call = call)
 }
 
+# summarise_draw_array() of the posterior draws for every simulated data set,
+# drawn and summarised in chunks of data sets, so that the draws held at
+# once stay near 2^23 values (64 MB) whatever n_sims and n_draws are: SBC-
+# style checks of 10,000 data sets x 1,000 draws need no 800 MB array.
+# One chunk (the common case) draws with `seed` itself; chunk k with seed + k.
+posterior_draw_summaries <- function(amortizer, sims, truth, n_draws, seed, threads, level = NULL,
+                                     call = rlang::caller_env()) {
+  n <- nrow(truth)
+  size <- max(1L, as.integer(floor(getOption("amortized.chunk_values", 2^23) / (as.double(n_draws) * ncol(truth)))))
+  starts <- seq(1L, n, by = size)
+  parts <- lapply(seq_along(starts), function(k) {
+    rows <- starts[k]:min(n, starts[k] + size - 1L)
+    part <- if (length(starts) == 1) sims else subset_simulations(sims, rows)
+    arr <- posterior_draws(amortizer, part, n_draws, (seed + k - 1) %% 2147483647, threads, call = call)
+    summarise_draw_array(arr, truth[rows, , drop = FALSE], level)
+  })
+  if (length(parts) == 1) return(parts[[1]])
+  out <- lapply(stats::setNames(names(parts[[1]]), names(parts[[1]])), function(f) do.call(rbind, lapply(parts, `[[`, f)))
+  storage.mode(out$ranks) <- "integer"
+  out
+}
+
 # Summaries of draws arr [n_draws, n_sims, p] against the truths [n_sims, p]
 # (named columns): n_sims x p matrices of the posterior mean and sd, the
 # rank of the truth (draws below it, as sbc() counts), and with a `level`

@@ -40,7 +40,7 @@ diagnostics <- function(amortizer, simulator, n_sims = 500, n_draws = 500, seed 
   sims <- diagnostic_simulations(amortizer, sims)
   truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
   level <- 0.9
-  s <- summarise_draw_array(posterior_draws(amortizer, sims, n_draws, seed + 1, threads), truth, level)
+  s <- posterior_draw_summaries(amortizer, sims, truth, n_draws, seed + 1, threads, level)
   coverage <- new_coverage(coverage_from_ranks(s$ranks, n_draws, seq(0.05, 0.95, by = 0.05)), nrow(truth), n_draws)
   structure(list(
     sbc = new_sbc(s$ranks, n_draws), recovery = new_recovery(s, truth, level, n_draws),

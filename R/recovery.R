@@ -38,7 +38,7 @@ recovery <- function(amortizer, simulations, n_draws = 500, level = 0.9, seed = 
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
   truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
-  s <- summarise_draw_array(posterior_draws(amortizer, sims, n_draws, seed, threads), truth, level)
+  s <- posterior_draw_summaries(amortizer, sims, truth, n_draws, seed, threads, level)
   new_recovery(s, truth, level, n_draws)
 }
 

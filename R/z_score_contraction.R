@@ -28,7 +28,7 @@ z_score_contraction <- function(amortizer, simulations, n_draws = 500, seed = NU
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
   truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
-  new_z_contraction(summarise_draw_array(posterior_draws(amortizer, sims, n_draws, seed, threads), truth),
+  new_z_contraction(posterior_draw_summaries(amortizer, sims, truth, n_draws, seed, threads),
                     truth, n_draws)
 }
 
