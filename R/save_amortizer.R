@@ -146,6 +146,15 @@ load_amortizer <- function(path, trust = FALSE) {
   x$state <- list(names = as.character(unlist(tensors$names)),
                   shapes = lapply(tensors$shapes, function(s) as.integer(unlist(s))),
                   values = readBin(payload, "double", n_values, size = 8, endian = "little"))
+  # sizes from the header, checked before the network is built (which
+  # allocates what its architecture asks for): the tensors' shapes must
+  # add up to the weights the file holds, and no width of the networks can
+  # exceed them (a layer of width w has at least w weights)
+  shape_total <- sum(vapply(x$state$shapes, function(s) prod(as.double(s)), numeric(1)))
+  if (!isTRUE(shape_total == n_values)) corrupt("The shapes of its tensors do not add up to the weights it holds.")
+  nets <- list(unclass(x$inference_net), unclass(x$summary_net), unclass(x$config$summary_net))
+  widths <- as.numeric(rapply(nets, function(v) as.numeric(v), classes = c("numeric", "integer"), how = "unlist"))
+  if (any(is.finite(widths) & widths > n_values)) corrupt("Its architecture asks for more weights than it holds.")
   x <- upgrade_amortizer(x)
   tryCatch(model_pointer(x), error = function(e) corrupt(paste("Its weights do not fit its architecture:",
                                                                conditionMessage(e))))

@@ -157,3 +157,34 @@ test_that("load_amortizer() restores no code unless trusted", {
   expect_true(is.function(trusted$prior$log_density))
   expect_false(file.exists(flag))  # restoring code does not run it
 })
+
+test_that("sizes in a crafted header are checked against the file before anything is allocated", {
+  fit <- small_fit()
+  dir <- new_temp_dir()
+  path <- file.path(dir, "fit.amortizer")
+  save_amortizer(fit, path)
+  bytes <- readBin(path, "raw", file.size(path))
+  n_header <- readBin(bytes[17:20], "integer", size = 4, endian = "little")
+  header <- jsonlite::fromJSON(rawToChar(bytes[21:(20 + n_header)]), simplifyVector = FALSE)
+  payload <- bytes[-seq_len(20 + n_header)]
+  rewrite <- function(h, values = payload) {
+    json <- charToRaw(as.character(jsonlite::toJSON(h, auto_unbox = TRUE, digits = NA, null = "null")))
+    p <- tempfile(tmpdir = dir)
+    writeBin(c(bytes[1:16], writeBin(length(json), raw(), size = 4, endian = "little"), json, values), p)
+    p
+  }
+  huge <- header
+  huge$n_values <- 1e15
+  expect_error(load_amortizer(rewrite(huge)), "size does not match its header", class = "amortized_error_file")
+  # a network asking for more weights than the file holds is refused before it is built
+  settings <- jsonlite::unserializeJSON(header$object)
+  settings$inference_net$hidden <- c(1e9, 1e9)
+  wide <- header
+  wide$object <- unclass(jsonlite::serializeJSON(settings, digits = NA))
+  t <- system.time(expect_error(load_amortizer(rewrite(wide)), "architecture asks for more weights",
+                                class = "amortized_error_file"))
+  expect_lt(t[["elapsed"]], 5)
+  shapes <- header
+  shapes$tensors$shapes[[1]] <- list(1e6, 1e6)
+  expect_error(load_amortizer(rewrite(shapes)), "shapes of its tensors", class = "amortized_error_file")
+})

@@ -91,3 +91,15 @@ test_that("simulations with varying set sizes and context round-trip (format 2)"
   expect_equal(back$data, sims$data)
   expect_true(anyNA(back$data))
 })
+
+test_that("a store whose metadata ask for 1e15 values is a clear error, not an allocation", {
+  sims <- simulate(benchmark_simulator("gaussian_linear"), 50, seed = 1)
+  path <- file.path(new_temp_dir(), "sims")
+  write_simulations(sims, path)
+  meta_file <- file.path(path, "simulations.json")
+  meta <- jsonlite::read_json(meta_file)
+  meta$data$dim[[1]] <- 1e15
+  jsonlite::write_json(meta, meta_file, auto_unbox = TRUE, digits = NA)
+  t <- system.time(expect_error(read_simulations(path), "holds .* bytes", class = "amortized_error_data"))
+  expect_lt(t[["elapsed"]], 5)
+})
