@@ -9,6 +9,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <mutex>
 
 namespace amortized {
 
@@ -79,6 +80,14 @@ std::array<double, 2 * kSaves> lv_populations(const double* t, bool* ok) {
   return out;
 }
 
+
+// Serializes the calls of lgamma() (through std::binomial_distribution),
+// which write the global signgam.
+std::mutex& lgamma_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 class Sir : public benchmarks::Benchmark {
  public:
   Sir() : Benchmark("sir", {"beta", "gamma"}, benchmarks::numbered("x_", kSaves)) {}
@@ -107,6 +116,10 @@ class Sir : public benchmarks::Benchmark {
           x[i * kSaves + k] = kNaN;
           continue;
         }
+        // std::binomial_distribution calls lgamma(), which writes the global
+        // signgam: a data race between simulator threads (ThreadSanitizer
+        // found it), harmless in practice but undefined; one at a time.
+        std::lock_guard<std::mutex> lock(lgamma_mutex());
         std::binomial_distribution<int> count(1000, std::clamp(frac[k], 0.0, 1.0));
         x[i * kSaves + k] = count(rng);
       }
