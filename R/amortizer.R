@@ -159,6 +159,11 @@ check_amortizer <- function(x, arg = rlang::caller_arg(x), trained = TRUE, kind 
     cli::cli_abort(c("{.arg {arg}} must be an {.cls amortizer} (see {.fn amortizer}).",
                      "x" = "Got {describe_value(x)}."), class = "amortized_error_argument", call = call)
   }
+  if (!inherits(x$inference_net, "amortized_inference_net")) {  # e.g. a damaged object from readRDS()
+    cli::cli_abort(c("{.arg {arg}} is not a valid {.cls amortizer}: its inference network is missing or damaged.",
+                     "i" = "Create one with {.fn amortizer}, or read a saved one with {.fn load_amortizer}."),
+                   class = "amortized_error_argument", call = call)
+  }
   estimates <- x$kind %||% "posterior"
   covers <- if (estimates == "joint") c("joint", "posterior", "likelihood") else estimates
   if (!is.null(kind) && !kind %in% covers) {

@@ -188,3 +188,30 @@ test_that("sizes in a crafted header are checked against the file before anythin
   shapes$tensors$shapes[[1]] <- list(1e6, 1e6)
   expect_error(load_amortizer(rewrite(shapes)), "shapes of its tensors", class = "amortized_error_file")
 })
+
+test_that("readRDS() of something that is not an amortizer is a clear error in every verb", {
+  path <- file.path(new_temp_dir(), "not.rds")
+  saveRDS(data.frame(a = 1:3), path)
+  x <- readRDS(path)
+  fake <- structure(list(), class = "amortizer")  # the right class, nothing inside
+  sim <- benchmark_simulator("gaussian_linear")
+  y <- rep(0.1, 10)
+  verbs <- list(
+    sample_posterior = function(o) sample_posterior(o, y),
+    posterior_log_density = function(o) posterior_log_density(o, rbind(rep(0, 10)), y),
+    log_likelihood = function(o) log_likelihood(o, y, rbind(rep(0, 10))),
+    learned_summaries = function(o) learned_summaries(o, y),
+    misspecification_test = function(o) misspecification_test(o, y, sim),
+    posterior_model_probs = function(o) posterior_model_probs(o, y),
+    sbc = function(o) sbc(o, sim, n_sims = 10),
+    recovery = function(o) recovery(o, simulate(sim, 10, seed = 1)),
+    save_amortizer = function(o) save_amortizer(o, tempfile()),
+    train = function(o) train(o, sim, n_sims = 10)
+  )
+  for (v in names(verbs)) {
+    expect_error(verbs[[v]](x), class = "amortized_error_argument", info = v)
+    err <- tryCatch(verbs[[v]](fake), error = function(e) e)
+    expect_true(inherits(err, "amortized_error_argument") || inherits(err, "amortized_error_untrained") ||
+                  inherits(err, "amortized_error_file"), info = v)
+  }
+})
