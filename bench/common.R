@@ -9,3 +9,12 @@ elapsed <- function(expr) {
 }
 # The values of a one-row CSV file (an observation of the reference tasks).
 read_row <- function(path) unname(unlist(utils::read.csv(path)))
+# The i-th command-line argument, converted by `as`, or `default`.
+bench_arg <- function(i, default, as = as.integer) {
+  args <- commandArgs(trailingOnly = TRUE)
+  if (length(args) >= i) as(args[i]) else default
+}
+bench_list <- function(x) strsplit(x, ",")[[1]]
+# Plots and tables go here (ignored by git).
+out <- file.path("bench", "out")
+dir.create(out, showWarnings = FALSE, recursive = TRUE)

@@ -11,13 +11,10 @@
 #
 # Run: Rscript bench/misspecification.R [replicates] [n_sims for training] [models: normal,ar1]
 suppressMessages(library(amortized))
-args <- commandArgs(trailingOnly = TRUE)
-replicates <- if (length(args) >= 1) as.integer(args[1]) else 100L
-n_train <- if (length(args) >= 2) as.integer(args[2]) else 10000L
-which_models <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("normal", "ar1")
-out <- file.path("bench", "out")
-dir.create(out, showWarnings = FALSE, recursive = TRUE)
 source(file.path("bench", "common.R"))
+replicates <- bench_arg(1, 100L)
+n_train <- bench_arg(2, 10000L)
+which_models <- bench_arg(3, c("normal", "ar1"), as = bench_list)
 
 normal_data <- function(mu, sd = 1, outliers = 0) {
   n <- length(mu)

@@ -12,13 +12,10 @@
 #
 # Run: Rscript bench/model_comparison.R [n_sims] [threads] [cases: known,ddm]
 suppressMessages(library(amortized))
-args <- commandArgs(trailingOnly = TRUE)
-n_sims <- if (length(args) >= 1) as.integer(args[1]) else 20000L
-threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
-cases <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("known", "ddm")
-out <- file.path("bench", "out")
-dir.create(out, showWarnings = FALSE, recursive = TRUE)
 source(file.path("bench", "common.R"))
+n_sims <- bench_arg(1, 20000L)
+threads <- bench_arg(2, 1L)
+cases <- bench_arg(3, c("known", "ddm"), as = bench_list)
 
 normal_model <- function(theta, n_obs) {
   array(stats::rnorm(nrow(theta) * n_obs, theta[, 1]), c(nrow(theta), n_obs, 1), dimnames = list(NULL, NULL, "y"))
