@@ -53,7 +53,12 @@
 #'   numeric vector (used for every data set) or a matrix or data frame with
 #'   one row per data set. A context variable `n_obs` is read from the data's
 #'   number of observations when not given.
-#' @param n_draws Draws per observation.
+#' @param n_draws Draws per observation. Memory: the network works on at
+#'   most about 2^20 draws at a time, and the whole call peaks near 2.3
+#'   times the size of the result (8 bytes a value: 1e7 draws of 10
+#'   parameters, 0.9 GB, peak 2.0 GB); a request that cannot fit in the
+#'   memory available (option `amortized.max_memory`, bytes) fails at once,
+#'   with the size it would need.
 #' @param seed `NULL` or a whole number; the same seed gives identical draws.
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else the physical cores (at most 4).
