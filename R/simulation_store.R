@@ -24,7 +24,7 @@ store_open <- function(path, sim, n, seed, sizes, call = rlang::caller_env()) {
               simulator = simulator_fingerprint(sim), package_version = as.character(utils::packageVersion("amortized")))
   manifest <- file.path(path, "store.json")
   if (file.exists(manifest)) {
-    old <- tryCatch(jsonlite::read_json(manifest, simplifyVector = TRUE), error = function(e) NULL)
+    old <- store_manifest(path)
     if (!identical(old$format, store_format)) {
       cli::cli_abort("{.path {path}} holds something else than a simulation store.", class = "amortized_error_argument",
                      call = call)
@@ -55,14 +55,7 @@ simulator_fingerprint <- function(sim) {
   } else {
     list("r", sim$vectorized, names(sim$context))
   }
-  digest_raw(serialize(key, NULL, version = 2))
-}
-
-digest_raw <- function(bytes) {
-  tmp <- tempfile()
-  on.exit(unlink(tmp))
-  writeBin(bytes, tmp)
-  unname(tools::md5sum(tmp))
+  raw_md5(serialize(key, NULL, version = 2))
 }
 
 declarations_of <- function(sim) {
@@ -103,8 +96,7 @@ store_write_chunk <- function(store, i, value) {
 
 # Reads a complete store: the simulations, as simulate() returned them.
 read_store <- function(path, keep_nonfinite = FALSE, call = rlang::caller_env()) {
-  manifest <- file.path(path, "store.json")
-  run <- tryCatch(jsonlite::read_json(manifest, simplifyVector = TRUE), error = function(e) NULL)
+  run <- store_manifest(path)
   if (!identical(run$format, store_format) || !is.numeric(run$sizes)) {
     cli::cli_abort("{.path {path}} is not a simulation store (see {.code simulate(..., store = )}).",
                    class = "amortized_error_argument", call = call)
@@ -125,9 +117,16 @@ read_store <- function(path, keep_nonfinite = FALSE, call = rlang::caller_env())
 # The seed of the run a store holds (NULL: no store there yet), so that a
 # call without a seed resumes the stored run.
 store_seed <- function(path) {
-  if (is.null(path) || !file.exists(file.path(path, "store.json"))) return(NULL)
-  run <- tryCatch(jsonlite::read_json(file.path(path, "store.json"), simplifyVector = TRUE), error = function(e) NULL)
+  if (is.null(path)) return(NULL)
+  run <- store_manifest(path)
   if (is.numeric(run$seed) && length(run$seed) == 1) run$seed
+}
+
+# What store.json says of the run (NULL when it is absent or unreadable).
+store_manifest <- function(path) {
+  manifest <- file.path(path, "store.json")
+  if (!file.exists(manifest)) return(NULL)
+  tryCatch(jsonlite::read_json(manifest, simplifyVector = TRUE), error = function(e) NULL)
 }
 
 is_store_path <- function(x) {
