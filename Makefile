@@ -13,7 +13,7 @@ APT_PACKAGES := libtorch-dev libopenblas0-pthread cmake libgtest-dev ccache libb
 	r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-callr \
 	r-cran-roxygen2 r-cran-bh r-cran-desolve r-cran-jsonlite r-cran-bayesplot r-cran-gridextra r-cran-patchwork
 
-.PHONY: setup install demo test test-r test-cpp cpp bench check document clean sanitize
+.PHONY: setup install demo test test-r test-cpp cpp bench check document clean sanitize sanitize-r
 
 ## setup: system and R dependencies (skips what is installed; fast when re-run)
 setup: $(BUILD)/.setup-done
@@ -76,6 +76,12 @@ sanitize: setup
 	cmake --build $(BUILD)/tsan -j$(JOBS) --target amortized_tests >> $(BUILD)/tsan.log 2>&1 || (tail -n 40 $(BUILD)/tsan.log; exit 1)
 	TSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/tsan.supp:halt_on_error=1 OMP_NUM_THREADS=1 \
 	  $(BUILD)/tsan/amortized_tests --gtest_brief=1 --gtest_filter='Simulators*'
+
+## sanitize-r: the R package (glue and core) under AddressSanitizer and
+## UndefinedBehaviorSanitizer, and a subset of the R tests against it
+## (tools/sanitize-r.sh; stands in for valgrind, which cannot load LibTorch here)
+sanitize-r: setup
+	bash tools/sanitize-r.sh
 
 ## bench: the benchmarks in bench/
 bench: install

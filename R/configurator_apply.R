@@ -86,6 +86,12 @@ fusion_inputs <- function(plan, x, lengths, context) {
 # The number of data sets of network inputs, and the inputs of rows i.
 input_rows <- function(inputs) if (is_multi_source(inputs$x)) nrow(inputs$x$flat) else nrow(inputs$x)
 
+# The number of values in network inputs x (all sources).
+input_values <- function(x) {
+  if (!is_multi_source(x)) return(as.double(length(x)))
+  length(x$flat) + sum(vapply(x$sources, function(s) as.double(length(s$x)), numeric(1)))
+}
+
 take_input_rows <- function(inputs, i) {
   x <- inputs$x
   x <- if (is_multi_source(x)) {

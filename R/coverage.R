@@ -19,6 +19,7 @@
 #'   median_abs_error, max_abs_error) and the coverage it came from, with
 #'   `print()` and `autoplot()`/`plot()`.
 #' @seealso [sbc()], [recovery()].
+#' @inheritSection sbc Memory
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")

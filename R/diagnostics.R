@@ -17,6 +17,7 @@
 #' @param threads CPU threads for LibTorch.
 #' @return An `amortized_diagnostics` object: a list with `sbc`,
 #'   `recovery`, `z_contraction`, `calibration` and `history`.
+#' @inheritSection sbc Memory
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("two_moons")

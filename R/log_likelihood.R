@@ -15,6 +15,12 @@
 #' @param context Context variables of the data sets, as for
 #'   [sample_posterior()].
 #' @param threads CPU threads for LibTorch.
+#' @section Memory:
+#' The pairs of data sets and parameter vectors go through the network in
+#' chunks of parameter vectors that hold about 2^23 input values (64 MB;
+#' option `amortized.chunk_values`), so memory stays near the size of the
+#' result (8 bytes per pair); a result that cannot fit (option
+#' `amortized.max_memory`) fails at once, naming its size.
 #' @return A matrix of log likelihoods with one row per data set and one
 #'   column per parameter vector.
 #' @examples
@@ -36,10 +42,21 @@ log_likelihood <- function(object, data, theta, context = NULL, threads = infere
   obs <- observed_inputs(object, data, context)
   n <- obs$n
   m <- nrow(th)
-  pairs <- take_input_rows(obs$inputs, rep(seq_len(n), times = m))
-  lp <- core_call(.amz_nle_log_prob(model_pointer(object), th[rep(seq_len(m), each = n), , drop = FALSE],
-                                    pairs$x, pairs$lengths, pairs$context, threads, "cpu"))
-  matrix(lp, n, m)
+  check_request_size(as.double(n) * m, "theta", m, copies = 1,
+                     what = sprintf("the %s x %s log likelihoods", format(n, big.mark = ","), format(m, big.mark = ",")))
+  # every (data set, parameter vector) pair is one row of the network's
+  # input: the pairs are built for chunks of parameter vectors that hold
+  # about option amortized.chunk_values values, whatever n and m are
+  per_pair <- input_values(obs$inputs$x) / n + ncol(th)
+  size <- max(1L, as.integer(min(m, floor(getOption("amortized.chunk_values", 2^23) / (n * per_pair)))))
+  out <- matrix(NA_real_, n, m)
+  for (start in seq(1L, m, by = size)) {
+    cols <- start:min(m, start + size - 1L)
+    pairs <- take_input_rows(obs$inputs, rep(seq_len(n), times = length(cols)))
+    out[, cols] <- core_call(.amz_nle_log_prob(model_pointer(object), th[rep(cols, each = n), , drop = FALSE],
+                                               pairs$x, pairs$lengths, pairs$context, threads, "cpu"))
+  }
+  out
 }
 
 # The plan of a likelihood amortizer from the resolved configuration: the

@@ -21,6 +21,7 @@
 #'   `print()` and `autoplot()`/`plot()` (truth against median with
 #'   intervals and the identity line, one facet per parameter).
 #' @seealso [z_score_contraction()], [coverage()], [sbc()].
+#' @inheritSection sbc Memory
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")

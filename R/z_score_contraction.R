@@ -13,6 +13,7 @@
 #'   contraction) and `metrics` (per parameter: mean and sd of z, the share
 #'   of |z| > 2, mean contraction); `print()` and `autoplot()`/`plot()`.
 #' @seealso [recovery()], [sbc()].
+#' @inheritSection sbc Memory
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")

@@ -60,7 +60,7 @@ Rcpp::List amz_mmd_test(Rcpp::NumericMatrix observed, Rcpp::NumericMatrix pool, 
   AMZ_GLUE_BEGIN
   amortized::set_threads(threads);
   const auto k = mmd_kernel(kernel, bandwidths);
-  const torch::Tensor ref = matrix_to_tensor(reference, torch::kDouble);
+  const amortized::MmdReference ref = amortized::mmd_reference(matrix_to_tensor(reference, torch::kDouble), k);
   const double statistic = amortized::mmd2_against(matrix_to_tensor(observed, torch::kDouble), ref, k);
   auto gen = amortized::make_generator(amortized_glue::as_seed(seed));
   const torch::Tensor null =

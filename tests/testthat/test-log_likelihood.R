@@ -59,6 +59,16 @@ test_that("for set data the network models one observation: a set's log likeliho
   ll <- log_likelihood(fit, long, mu)
   expect_equal(ll, Reduce(`+`, lapply(long, function(v) log_likelihood(fit, v, mu))), tolerance = float32_tolerance())
   expect_false("n_obs" %in% fit$config$context_names)
+  # in chunks of parameter vectors (here 1 or 2 per chunk): the same numbers
+  many <- cbind(mu = seq(-1, 1, length.out = 7))
+  sets <- list(y, long, c(0.1, 0.2))
+  whole <- log_likelihood(fit, sets, many)
+  withr::local_options(amortized.chunk_values = 100)
+  expect_equal(log_likelihood(fit, sets, many), whole, tolerance = float32_tolerance())
+  # a result that cannot fit fails before anything is computed
+  withr::local_options(amortized.max_memory = 1000)
+  expect_error(log_likelihood(fit, sets, cbind(mu = rep(0, 100))), "theta.*too much memory",
+               class = "amortized_error_memory")
   # summary networks and time series are for posteriors
   expect_error(amortizer(estimate = "likelihood", summary_net = deep_set()), "takes no `summary_net`",
                class = "amortized_error_argument")

@@ -55,6 +55,38 @@ test_that("a killed run resumes with the missing chunks only and matches an unin
   })
 })
 
+test_that("Ctrl-C while futures are in flight returns at once and keeps the finished chunks", {
+  skip_if_not_installed("callr")
+  skip_on_cran()
+  dir <- file.path(new_temp_dir(), "store")
+  slow <- simulator(store_prior, function(theta) {
+    if (nzchar(Sys.getenv("AMZ_SLOW"))) Sys.sleep(0.25)  # only in the run that is interrupted
+    cbind(y = rnorm(nrow(theta), theta[, 1]))
+  })
+  p <- callr::r_bg(function(sim, dir) {
+    library(amortized)
+    Sys.setenv(AMZ_SLOW = "yes")  # the workers inherit it
+    future::plan(future::multisession, workers = 2)
+    simulate(sim, 4000, seed = 11, chunk_size = 100, store = dir, progress = FALSE)
+  }, args = list(slow, dir))
+  on.exit(p$kill(), add = TRUE)
+  deadline <- Sys.time() + 60
+  while (length(chunk_files(dir)) < 4 && p$is_alive() && Sys.time() < deadline) Sys.sleep(0.05)
+  expect_true(p$is_alive())  # 40 chunks of 0.25 s on 2 workers: far from done
+  p$interrupt()  # SIGINT, as Ctrl-C sends
+  t <- system.time(p$wait(5000))[["elapsed"]]
+  expect_false(p$is_alive())
+  expect_lt(t, 1.5)
+  kept <- length(chunk_files(dir))
+  expect_gte(kept, 4)
+  expect_lt(kept, 40)
+  # the same call finishes the run; the result is that of an uninterrupted one
+  resumed <- simulate(slow, 4000, seed = 11, chunk_size = 100, store = dir, progress = FALSE)
+  expect_length(chunk_files(dir), 40)
+  whole <- simulate(slow, 4000, seed = 11, chunk_size = 100, progress = FALSE)
+  expect_identical(resumed$data, whole$data)
+})
+
 test_that("a transient failure is retried; lasting ones are reported while every other chunk is kept", {
   with_counter({
     sim <- store_sim()

@@ -127,24 +127,40 @@ double within_mean(const Tensor& x, const MmdKernel& kernel) {
 
 }  // namespace
 
+MmdReference mmd_reference(const Tensor& reference, const MmdKernel& kernel) {
+  TORCH_CHECK(reference.dim() == 2 && reference.size(0) >= 2, "MMD: at least 2 reference rows");
+  torch::NoGradGuard no_grad;
+  return {reference, within_mean(reference, kernel)};
+}
+
 double mmd2_against(const Tensor& x, const Tensor& reference, const MmdKernel& kernel) {
+  return mmd2_against(x, mmd_reference(reference, kernel), kernel);
+}
+
+double mmd2_against(const Tensor& x, const MmdReference& ref, const MmdKernel& kernel) {
+  const Tensor& reference = ref.sample;
   check_pair(x, reference);
   torch::NoGradGuard no_grad;
   const double m = static_cast<double>(x.size(0)), r = static_cast<double>(reference.size(0));
   TORCH_CHECK(m >= 1 && r >= 2, "MMD: at least 1 observed and 2 reference rows");
-  return within_mean(x, kernel) + within_mean(reference, kernel) -
-         2.0 * kernel_sum(x, reference, kernel, false).item<double>() / (m * r);
+  return within_mean(x, kernel) + ref.within - 2.0 * kernel_sum(x, reference, kernel, false).item<double>() / (m * r);
 }
 
 Tensor mmd2_null(const Tensor& pool, const Tensor& reference, int64_t m, int64_t n_null, const MmdKernel& kernel,
                  at::Generator& gen) {
+  return mmd2_null(pool, mmd_reference(reference, kernel), m, n_null, kernel, gen);
+}
+
+Tensor mmd2_null(const Tensor& pool, const MmdReference& ref, int64_t m, int64_t n_null, const MmdKernel& kernel,
+                 at::Generator& gen) {
+  const Tensor& reference = ref.sample;
   check_pair(pool, reference);
   torch::NoGradGuard no_grad;
   const int64_t n_pool = pool.size(0);
   TORCH_CHECK(m >= 1 && m <= n_pool, "MMD null distribution: ", m, " rows per replicate from a pool of ", n_pool);
   TORCH_CHECK(n_null >= 1, "MMD null distribution: at least 1 replicate");
   const double r = static_cast<double>(reference.size(0));
-  const double yy = within_mean(reference, kernel);
+  const double yy = ref.within;
   // each pool row's mean kernel value against the reference, blockwise
   Tensor cross = torch::empty({n_pool}, pool.options());
   const int64_t rows = block_rows(reference.size(0));

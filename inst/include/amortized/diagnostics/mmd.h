@@ -44,6 +44,15 @@ Tensor mmd2(const Tensor& x, const Tensor& y, const MmdKernel& kernel);
 // squared distance when the median is 0, and to 1 when that is 0 too.
 double median_distance(const Tensor& x, const Tensor& y, int64_t max_rows = 1000);
 
+// The reference sample of a resampling test with its within-sample kernel
+// mean (over distinct pairs), which is O(rows^2) and the same for the
+// observed statistic and every null replicate: computed once.
+struct MmdReference {
+  Tensor sample;
+  double within;
+};
+MmdReference mmd_reference(const Tensor& reference, const MmdKernel& kernel);
+
 // The null distribution of a two-sample statistic by resampling: for each
 // of n_null replicates, m rows drawn without replacement from `pool`
 // (independent of `reference`) and the MMD^2 of those m rows against
@@ -52,10 +61,13 @@ double median_distance(const Tensor& x, const Tensor& y, int64_t max_rows = 1000
 // The within-reference term is computed once. Returns [n_null] (float64).
 Tensor mmd2_null(const Tensor& pool, const Tensor& reference, int64_t m, int64_t n_null, const MmdKernel& kernel,
                  at::Generator& gen);
+Tensor mmd2_null(const Tensor& pool, const MmdReference& reference, int64_t m, int64_t n_null,
+                 const MmdKernel& kernel, at::Generator& gen);
 
 // The statistic of mmd2_null() for an observed sample x [m, d] against
 // `reference`: unbiased MMD^2 for m >= 2, the biased within-x term for
 // m = 1. Returns a float64 scalar.
 double mmd2_against(const Tensor& x, const Tensor& reference, const MmdKernel& kernel);
+double mmd2_against(const Tensor& x, const MmdReference& reference, const MmdKernel& kernel);
 
 }  // namespace amortized
