@@ -125,6 +125,10 @@
     .Call(`_amortized_amz_benchmark_log_prior`, name, theta, n_obs, design)
 }
 
+.amz_benchmark_log_likelihood <- function(name, theta, x, n_obs, design) {
+    .Call(`_amortized_amz_benchmark_log_likelihood`, name, theta, x, n_obs, design)
+}
+
 .amz_benchmark_prior <- function(name, n, seed, n_obs, design) {
     .Call(`_amortized_amz_benchmark_prior`, name, n, seed, n_obs, design)
 }

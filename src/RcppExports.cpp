@@ -462,6 +462,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_benchmark_log_likelihood
+Rcpp::NumericVector amz_benchmark_log_likelihood(std::string name, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x, int n_obs, Rcpp::NumericMatrix design);
+RcppExport SEXP _amortized_amz_benchmark_log_likelihood(SEXP nameSEXP, SEXP thetaSEXP, SEXP xSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type n_obs(n_obsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type design(designSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_benchmark_log_likelihood(name, theta, x, n_obs, design));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_benchmark_prior
 Rcpp::NumericMatrix amz_benchmark_prior(std::string name, int n, double seed, int n_obs, Rcpp::NumericMatrix design);
 RcppExport SEXP _amortized_amz_benchmark_prior(SEXP nameSEXP, SEXP nSEXP, SEXP seedSEXP, SEXP n_obsSEXP, SEXP designSEXP) {
@@ -521,6 +536,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_benchmark_simulate_given", (DL_FUNC) &_amortized_amz_benchmark_simulate_given, 6},
     {"_amortized_amz_benchmark_simulate", (DL_FUNC) &_amortized_amz_benchmark_simulate, 6},
     {"_amortized_amz_benchmark_log_prior", (DL_FUNC) &_amortized_amz_benchmark_log_prior, 4},
+    {"_amortized_amz_benchmark_log_likelihood", (DL_FUNC) &_amortized_amz_benchmark_log_likelihood, 5},
     {"_amortized_amz_benchmark_prior", (DL_FUNC) &_amortized_amz_benchmark_prior, 5},
     {"_amortized_amz_is_null_pointer", (DL_FUNC) &_amortized_amz_is_null_pointer, 1},
     {NULL, NULL, 0}

@@ -181,6 +181,33 @@ Rcpp::NumericVector amz_benchmark_log_prior(std::string name, Rcpp::NumericMatri
   }
 }
 
+// The exact log likelihood of each row of x (n x dim_x) under the same row
+// of theta (n x dim_theta), for the tasks where it is tractable; an error
+// for the others.
+// [[Rcpp::export(.amz_benchmark_log_likelihood)]]
+Rcpp::NumericVector amz_benchmark_log_likelihood(std::string name, Rcpp::NumericMatrix theta, Rcpp::NumericMatrix x,
+                                                 int n_obs, Rcpp::NumericMatrix design) {
+  try {
+    auto sim = make(name, n_obs, design);
+    const int64_t n = theta.nrow(), d = sim->dim_theta(), dx = sim->dim_x();
+    if (theta.ncol() != d || x.ncol() != dx || x.nrow() != n) {
+      Rcpp::stop("theta and x must be %d x %d and %d x %d for %s", static_cast<int>(n), static_cast<int>(d),
+                 static_cast<int>(n), static_cast<int>(dx), name);
+    }
+    std::vector<double> rows(n * d), data(n * dx), out(n);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < d; ++j) rows[i * d + j] = theta[i + n * j];
+      for (int64_t j = 0; j < dx; ++j) data[i * dx + j] = x[i + n * j];
+    }
+    if (!sim->log_likelihood(n, rows.data(), data.data(), out.data())) {
+      Rcpp::stop("%s has no tractable likelihood", name);
+    }
+    return r_safe([&] { return Rcpp::wrap(out); });
+  } catch (const std::invalid_argument& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
 // n prior draws (an n x dim_theta matrix with the parameter names).
 // [[Rcpp::export(.amz_benchmark_prior)]]
 Rcpp::NumericMatrix amz_benchmark_prior(std::string name, int n, double seed, int n_obs, Rcpp::NumericMatrix design) {

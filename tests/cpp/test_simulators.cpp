@@ -897,3 +897,78 @@ TEST(Simulators, ShouldStopIsPolledAndStopsTheRun) {
   // 400,000 sir simulations take about 15 s; the stop comes after the chunks in flight
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 2.0);
 }
+
+// The exact likelihoods (reference posteriors by MCMC rest on them) obey the
+// identities of a normalized density, checked by finite differences over
+// data simulated at a prior draw theta: E[score] = 0 and E[score^2] =
+// E[-d2 log p] for each parameter. A likelihood off by a constant factor,
+// with a wrong noise scale or a wrong mean fails the second or the first.
+class ExactLikelihood : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExactLikelihood, ScoreHasMeanZeroAndInformationIdentityHolds) {
+  auto sim = make(GetParam());
+  const int64_t d = sim->dim_theta(), dx = sim->dim_x(), n = 1500;
+  std::vector<double> theta(d);
+  Rng prior_rng(5);
+  sim->sample_prior(1, prior_rng, theta.data());
+  const auto x = at_theta(*sim, theta, n, 17);
+  auto log_lik = [&](const std::vector<double>& t) {
+    std::vector<double> th, out(n);
+    for (int64_t i = 0; i < n; ++i) th.insert(th.end(), t.begin(), t.end());
+    EXPECT_TRUE(sim->log_likelihood(n, th.data(), x.data(), out.data()));
+    return out;
+  };
+  const auto at = log_lik(theta);
+  for (double v : at) ASSERT_TRUE(std::isfinite(v));
+  for (int64_t j = 0; j < d; ++j) {
+    const double h = 1e-3 * (std::abs(theta[j]) + 0.01);
+    auto up = theta, down = theta;
+    up[j] += h;
+    down[j] -= h;
+    const auto lu = log_lik(up), ld = log_lik(down);
+    std::vector<double> score(n), square(n), curvature(n);
+    for (int64_t i = 0; i < n; ++i) {
+      score[i] = (lu[i] - ld[i]) / (2 * h);
+      square[i] = score[i] * score[i];
+      curvature[i] = -(lu[i] - 2 * at[i] + ld[i]) / (h * h);
+    }
+    const double info = mean_of(curvature, 1, 0);
+    ASSERT_GT(info, 0) << GetParam() << " parameter " << j;
+    EXPECT_NEAR(mean_of(score, 1, 0), 0.0, 5 * std::sqrt(var_of(score, 1, 0) / n)) << GetParam() << " " << j;
+    const double se = std::sqrt((var_of(square, 1, 0) + var_of(curvature, 1, 0)) / n);
+    EXPECT_NEAR(mean_of(square, 1, 0), info, 5 * se + 0.02 * info) << GetParam() << " " << j;
+  }
+  (void)dx;
+}
+
+INSTANTIATE_TEST_SUITE_P(Simulators, ExactLikelihood,
+                         ::testing::Values("gaussian_linear", "gaussian_mixture", "bernoulli_glm", "sir",
+                                           "lotka_volterra"));
+
+TEST(Simulators, ExactLikelihoodKnownValuesAndIntractableTasks) {
+  // gaussian_linear: N(theta, 0.1 I); bernoulli_glm at theta = 0: every one
+  // of the 2^100 outcomes has probability 2^-100, whatever x.
+  auto gl = make("gaussian_linear");
+  std::vector<double> theta(10, 0.2), x(10, 0.5), out(1);
+  ASSERT_TRUE(gl->log_likelihood(1, theta.data(), x.data(), out.data()));
+  EXPECT_NEAR(out[0], 10 * (-0.5 * 0.09 / 0.1 - 0.5 * std::log(2 * M_PI * 0.1)), 1e-10);
+  auto glm = make("bernoulli_glm");
+  std::vector<double> zero(10, 0.0), stats(10, 3.0);
+  ASSERT_TRUE(glm->log_likelihood(1, zero.data(), stats.data(), out.data()));
+  EXPECT_NEAR(out[0], -100 * std::log(2.0), 1e-9);
+  // gaussian_mixture at x = theta: log(0.5 / (2 pi) + 0.5 * 100 / (2 pi))
+  auto gm = make("gaussian_mixture");
+  std::vector<double> p2 = {1.0, -2.0};
+  ASSERT_TRUE(gm->log_likelihood(1, p2.data(), p2.data(), out.data()));
+  EXPECT_NEAR(out[0], std::log(0.5 * 101 / (2 * M_PI)), 1e-12);
+  // sir: a count above 1000 is impossible
+  auto sir = make("sir");
+  std::vector<double> bg = {0.4, 0.125}, counts(10, 1001.0);
+  ASSERT_TRUE(sir->log_likelihood(1, bg.data(), counts.data(), out.data()));
+  EXPECT_EQ(out[0], -std::numeric_limits<double>::infinity());
+  // no tractable likelihood: false, nothing written
+  auto moons = make("two_moons");
+  out[0] = 42;
+  EXPECT_FALSE(moons->log_likelihood(1, p2.data(), p2.data(), out.data()));
+  EXPECT_EQ(out[0], 42);
+}

@@ -31,6 +31,15 @@ class GaussianLinear : public Benchmark {
     const double sd = std::sqrt(0.1);
     for (int64_t i = 0; i < n * 10; ++i) x[i] = theta[i] + sd * x[i];
   }
+  bool log_likelihood(int64_t n, const double* theta, const double* x, double* out) const override {
+    const Marginal noise = Marginal::normal(0.0, std::sqrt(0.1));
+    for (int64_t i = 0; i < n; ++i) {
+      double s = 0.0;
+      for (int k = 0; k < 10; ++k) s += noise.log_density(x[i * 10 + k] - theta[i * 10 + k]);
+      out[i] = s;
+    }
+    return true;
+  }
 };
 
 // The data of kLanes parameter vectors (t1, t2) (inlined into each clone).
@@ -189,6 +198,18 @@ class GaussianMixture : public Benchmark {
       x[2 * i] = theta[2 * i] + sd * normal();
       x[2 * i + 1] = theta[2 * i + 1] + sd * normal();
     }
+  }
+  // log(0.5 N(x; theta, I) + 0.5 N(x; theta, 0.01 I)), by log-sum-exp.
+  bool log_likelihood(int64_t n, const double* theta, const double* x, double* out) const override {
+    constexpr double kLog2Pi = 1.83787706640934548356;
+    for (int64_t i = 0; i < n; ++i) {
+      const double d1 = x[2 * i] - theta[2 * i], d2 = x[2 * i + 1] - theta[2 * i + 1];
+      const double r2 = d1 * d1 + d2 * d2;
+      const double wide = -0.5 * r2 - kLog2Pi, narrow = -50.0 * r2 - kLog2Pi + 2.0 * std::log(10.0);
+      const double top = std::max(wide, narrow);
+      out[i] = std::log(0.5) + top + std::log(std::exp(wide - top) + std::exp(narrow - top));
+    }
+    return true;
   }
 };
 

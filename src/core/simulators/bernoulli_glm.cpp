@@ -77,6 +77,25 @@ class BernoulliGlm : public Benchmark {
     }
   }
 
+  // x = X' y is sufficient: log p(y | theta) = theta' x - sum_s log(1 + exp(X_s theta)),
+  // the same for every y with X' y = x (the likelihood of the data the task
+  // reports, up to the count of such y, which does not depend on theta).
+  bool log_likelihood(int64_t n, const double* theta, const double* x, double* out) const override {
+    for (int64_t i = 0; i < n; ++i) {
+      const double* t = theta + i * kDim;
+      double s = 0.0;
+      for (int k = 0; k < kDim; ++k) s += t[k] * x[i * kDim + k];
+      for (int st = 0; st < kSteps; ++st) {
+        const double* row = design_.data() + st * kDim;
+        double eta = 0.0;
+        for (int k = 0; k < kDim; ++k) eta += row[k] * t[k];
+        s -= eta > 0 ? eta + std::log1p(std::exp(-eta)) : std::log1p(std::exp(eta));
+      }
+      out[i] = s;
+    }
+    return true;
+  }
+
  private:
   void cholesky_of_precision() {
     constexpr int m = kDim - 1;

@@ -125,6 +125,28 @@ class Sir : public benchmarks::Benchmark {
       }
     }
   }
+  // sum_k log Binomial(x_k; 1000, clamp(I_k / N, 0, 1)); -infinity where the
+  // solve fails (the simulator's NaN rows) or a count is impossible.
+  bool log_likelihood(int64_t n, const double* theta, const double* x, double* out) const override {
+    for (int64_t i = 0; i < n; ++i) {
+      bool ok = false;
+      const auto frac = sir_fractions(theta[2 * i], theta[2 * i + 1], &ok);
+      double s = ok ? 0.0 : -std::numeric_limits<double>::infinity();
+      for (int k = 0; ok && k < kSaves; ++k) s += log_binomial(x[i * kSaves + k], 1000, std::clamp(frac[k], 0.0, 1.0));
+      out[i] = s;
+    }
+    return true;
+  }
+
+ private:
+  static double log_binomial(double k, int size, double p) {
+    if (!(k >= 0 && k <= size && k == std::floor(k))) return -std::numeric_limits<double>::infinity();
+    if (p <= 0) return k == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+    if (p >= 1) return k == size ? 0.0 : -std::numeric_limits<double>::infinity();
+    std::lock_guard<std::mutex> lock(lgamma_mutex());  // lgamma writes signgam
+    return std::lgamma(size + 1.0) - std::lgamma(k + 1.0) - std::lgamma(size - k + 1.0) + k * std::log(p) +
+           (size - k) * std::log1p(-p);
+  }
 };
 
 class LotkaVolterra : public benchmarks::Benchmark {
@@ -157,6 +179,26 @@ class LotkaVolterra : public benchmarks::Benchmark {
       for (int k = 0; k < 2 * kSaves; ++k)
         x[i * 2 * kSaves + k] = ok ? std::exp(std::log(std::clamp(u[k], 1e-10, 1e4)) + noise(rng)) : kNaN;
     }
+  }
+  // sum_k log LogNormal(x_k; log(clamp(u_k, 1e-10, 1e4)), 0.1).
+  bool log_likelihood(int64_t n, const double* theta, const double* x, double* out) const override {
+    constexpr double kLogSqrt2Pi = 0.91893853320467274178, kSd = 0.1;
+    for (int64_t i = 0; i < n; ++i) {
+      bool ok = false;
+      const auto u = lv_populations(theta + 4 * i, &ok);
+      double s = ok ? 0.0 : -std::numeric_limits<double>::infinity();
+      for (int k = 0; ok && k < 2 * kSaves; ++k) {
+        const double v = x[i * 2 * kSaves + k];
+        if (!(v > 0)) {
+          s = -std::numeric_limits<double>::infinity();
+          break;
+        }
+        const double z = (std::log(v) - std::log(std::clamp(u[k], 1e-10, 1e4))) / kSd;
+        s += -0.5 * z * z - kLogSqrt2Pi - std::log(kSd) - std::log(v);
+      }
+      out[i] = s;
+    }
+    return true;
   }
 
  private:

@@ -88,6 +88,13 @@ class Simulator {
   // (row-major, as sample_prior() writes them): -infinity outside the
   // support. Posteriors from a learned likelihood and evidences need it.
   virtual void log_prior(int64_t n, const double* theta, double* out) const = 0;
+  // Writes the exact log likelihood log p(x_i | theta_i) of n (parameter
+  // vector, data set) pairs (row-major) and returns true, for the tasks whose
+  // likelihood is tractable (reference posteriors by MCMC, tests of learned
+  // likelihoods); returns false, writing nothing, for the others.
+  virtual bool log_likelihood(int64_t /*n*/, const double* /*theta*/, const double* /*x*/, double* /*out*/) const {
+    return false;
+  }
 
   int64_t dim_theta() const { return static_cast<int64_t>(parameter_names().size()); }
   // For flat data that are an exchangeable set: {n_obs, dim} (points stored
