@@ -31,18 +31,33 @@
 #'   `[n, n_obs, dim]` data is; it picks the default summary network;
 #' * [context_variables()]: which context variables reach the inference network;
 #' * [drop_data()] / [keep_data()]: select data variables;
-#' * [log1p_data()] / [sqrt_data()]: transform data variables;
+#' * [log_data()] / [log1p_data()] / [sqrt_data()]: transform data variables;
 #' * [nan_to_num()]: replace missing (non-finite) data values and add
 #'   indicators of where they were.
 #'
 #' Data steps apply in the order given; the others are declarations.
 #'
+#' Automatic data preprocessing: when no step transforms the data, flat data
+#' variables that are non-negative and strongly right-skewed in the training
+#' simulations (populations, counts, rates, waiting times: skewness above
+#' 1 that a log scale reduces) are learned on a log scale, `log_data()` for
+#' positive variables and `log1p_data()` where zeros occur. The choice is
+#' made once, from the training simulations, recorded in the amortizer
+#' (`print()` shows it) and applied to observed data the same way. Turn it
+#' off with `.auto_log = FALSE`, or give data steps yourself. Set and
+#' time-series data are left as they are (their summary networks work on
+#' the raw scale, where sums are sufficient statistics).
+#'
 #' @param ... Steps.
+#' @param .auto_log Whether data variables that are positive and right-skewed
+#'   in the training simulations are learned on a log scale (see above).
+#'   `TRUE` (default) or `FALSE`.
 #' @return An `amortized_configurator`; `print()` shows the pipeline.
 #' @examples
 #' configurator(constrain(sigma = c(0, Inf), p = c(0, 1)), log1p_data("counts"), as_set())
 #' @export
-configurator <- function(...) {
+configurator <- function(..., .auto_log = TRUE) {
+  check_flag(.auto_log, ".auto_log")
   steps <- list(...)
   for (i in seq_along(steps)) {
     if (!inherits(steps[[i]], "amortized_step")) {
@@ -57,7 +72,7 @@ configurator <- function(...) {
   for (k in c("standardize", "context", "nan_to_num", "symmetric")) {
     if (sum(kinds == k) > 1) cli::cli_abort("Give {.fn {k}} at most once.", class = "amortized_error_argument")
   }
-  structure(list(steps = steps), class = "amortized_configurator")
+  structure(list(steps = steps, auto_log = .auto_log), class = "amortized_configurator")
 }
 
 new_step <- function(step, ...) structure(list(step = step, ...), class = "amortized_step")
@@ -68,7 +83,7 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #'
 #' @param ... For `constrain()`: named bounds, each `c(lower, upper)` (use
 #'   `-Inf`/`Inf` for a side without bound) or `"positive"` (`c(0, Inf)`).
-#'   For `context_variables()`, `drop_data()`, `keep_data()`, `log1p_data()`,
+#'   For `context_variables()`, `drop_data()`, `keep_data()`, `log_data()`, `log1p_data()`,
 #'   `sqrt_data()`: variable names (strings); for `symmetric()`: parameter
 #'   names; for the transforms, none
 #'   means every data variable, for `context_variables()` none means no context.
@@ -228,6 +243,10 @@ log1p_data <- function(...) new_step("log1p_data", names = step_names(..., fn = 
 
 #' @rdname configurator-steps
 #' @export
+log_data <- function(...) new_step("log_data", names = step_names(..., fn = "log_data"))
+
+#' @rdname configurator-steps
+#' @export
 sqrt_data <- function(...) new_step("sqrt_data", names = step_names(..., fn = "sqrt_data"))
 
 #' @rdname configurator-steps
@@ -270,9 +289,12 @@ step_table <- list(
   keep_data = list(format = function(x) paste0("keep_data: ", paste(x$names, collapse = ", ")),
                    rename = function(x, names) intersect(names, x$names),
                    apply = function(x, data, sel, call) take_variables(data, sort(sel))),
-  log1p_data = list(format = function(x) paste0("log1p_data: ", names_or_every(x$names)),
+  log1p_data = list(format = function(x) paste0("log1p_data: ", names_or_every(x$names), auto_note(x)),
                     apply = function(x, data, sel, call) map_variables(data, sel, log1p, function(v) v > -1, "> -1",
                                                                        "log1p_data", call)),
+  log_data = list(format = function(x) paste0("log_data: ", names_or_every(x$names), auto_note(x)),
+                  apply = function(x, data, sel, call) map_variables(data, sel, log, function(v) v > 0, "> 0",
+                                                                     "log_data", call)),
   sqrt_data = list(format = function(x) paste0("sqrt_data: ", names_or_every(x$names)),
                    apply = function(x, data, sel, call) map_variables(data, sel, sqrt, function(v) v >= 0, ">= 0",
                                                                       "sqrt_data", call)),
@@ -283,6 +305,8 @@ step_table <- list(
 
 # Whether a step transforms the data (an entry with `apply`).
 is_data_step <- function(step) !is.null(step_table[[step$step]]$apply)
+
+auto_note <- function(x) if (isTRUE(x$auto)) " (chosen from the training simulations)" else ""
 
 names_or_every <- function(nm) if (length(nm) == 0) "every variable" else paste(nm, collapse = ", ")
 
@@ -299,5 +323,6 @@ print.amortized_step <- function(x, ...) {
 print.amortized_configurator <- function(x, ...) {
   cat("<amortized_configurator> ", length(x$steps), " step", if (length(x$steps) != 1) "s", "\n", sep = "")
   for (i in seq_along(x$steps)) cat("  ", i, ". ", format(x$steps[[i]]), "\n", sep = "")
+  if (isFALSE(x$auto_log)) cat("  no automatic log scale for skewed data\n")
   invisible(x)
 }

@@ -63,6 +63,11 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     plan$core[c("truncate_lower", "truncate_upper")] <- bounds[c("truncate_lower", "truncate_upper")]
     return(plan)
   }
+  # (not where declared equivariances need the data untransformed)
+  if (length(data_steps) == 0 && !three_d && is.null(x$summary_net) && !isFALSE(cfg$auto_log) &&
+      !(use_structure && length(sims$equivariances) > 0)) {
+    data_steps <- auto_log_steps(sims$data)
+  }
   steps <- steps_for_block(data_steps, raw_names, call = call)
   names_now <- steps$names
 
@@ -130,6 +135,36 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
                 bounds,
                 standardize_flags(cfg))
   )
+}
+
+# The automatic data preprocessing of flat data (see ?configurator): data
+# variables that are non-negative in every training simulation and
+# right-skewed (moment skewness > 1) get a log scale when it reduces the
+# skewness: log_data() where all values are positive, log1p_data() where
+# zeros occur. Steps marked auto = TRUE.
+auto_log_steps <- function(data) {
+  skewness <- function(v) {
+    s <- stats::sd(v)
+    if (!is.finite(s) || s == 0) return(0)
+    mean((v - mean(v))^3) / s^3
+  }
+  rows <- seq_len(min(nrow(data), 20000L))  # enough to judge the shape
+  pick <- lapply(seq_len(ncol(data)), function(j) {
+    v <- data[rows, j]
+    v <- v[is.finite(v)]
+    if (length(v) < 10 || any(v < 0)) return("")
+    raw <- skewness(v)
+    if (raw <= 1) return("")
+    positive <- all(v > 0)
+    if (abs(skewness(if (positive) log(v) else log1p(v))) >= raw) return("")
+    if (positive) "log" else "log1p"
+  })
+  pick <- unlist(pick)
+  nm <- colnames(data)
+  steps <- list()
+  if (any(pick == "log")) steps <- c(steps, list(new_step("log_data", names = nm[pick == "log"], auto = TRUE)))
+  if (any(pick == "log1p")) steps <- c(steps, list(new_step("log1p_data", names = nm[pick == "log1p"], auto = TRUE)))
+  steps
 }
 
 # Whether parameters and data are standardized: list(standardize_parameters,
