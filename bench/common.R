@@ -1,6 +1,16 @@
 # Helpers the benchmark scripts share (run them from the project root).
 c2st_threads <- 2L  # the classifier is the slow part; it does not measure us
 reference_root <- Sys.getenv("AMORTIZED_REFERENCE", file.path("..", "shared", "reference"))
+# The folder of a task's reference observation k: ../shared/reference (the
+# sbibm tasks) or bench/reference (the held-out tasks, made by
+# bench/reference_posteriors.R); NA where neither has it.
+reference_dir <- function(task, k) {
+  for (root in c(reference_root, file.path("bench", "reference"))) {
+    dir <- file.path(root, task, paste0("num_observation_", k))
+    if (dir.exists(dir)) return(dir)
+  }
+  NA_character_
+}
 # Seconds of wall-clock time that evaluating expr takes.
 elapsed <- function(expr) {
   t0 <- proc.time()[["elapsed"]]

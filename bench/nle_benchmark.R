@@ -19,7 +19,6 @@ tasks <- if (length(args) >= 1 && args[1] != "all") strsplit(args[1], ",")[[1]] 
 n_sims <- if (length(args) >= 2) as.integer(args[2]) else 10000L
 threads <- if (length(args) >= 3) as.integer(args[3]) else 1L
 source(file.path("bench", "common.R"))
-root <- reference_root
 quietly <- function(expr) suppressWarnings(expr)  # R-hat warnings are reported in the table instead
 
 cat(sprintf("NLE benchmark: %d simulations, %d thread(s), defaults\n\n", n_sims, threads))
@@ -32,10 +31,10 @@ for (task in tasks) {
   t_one <- min(vapply(1:3, function(r) elapsed(quietly(sample_posterior(fit, obs100[1, ], 1000, seed = r,
                                                                         threads = threads))), 0))
   t_batch <- elapsed(quietly(sample_posterior(fit, obs100, n_draws = 1000, seed = 2, threads = threads)))
-  dirs <- file.path(root, task, paste0("num_observation_", 1:5))
+  dirs <- vapply(1:5, function(k) reference_dir(task, k), "")
   scores <- rep(NA_real_, 5)
   rhat <- NA_real_
-  if (all(dir.exists(dirs))) {
+  if (!anyNA(dirs)) {
     obs <- do.call(rbind, lapply(dirs, function(d) read_row(file.path(d, "observation.csv"))))
     draws <- quietly(sample_posterior(fit, obs, n_draws = 10000, seed = 1, threads = threads))
     rhat <- max(posterior::summarise_draws(draws, posterior::rhat)$`posterior::rhat`)

@@ -1,7 +1,8 @@
 # Benchmark (not a test): neural posterior estimation on the standard tasks.
 # For each task: train one amortizer on n_sims simulations (seed 1) with the
 # defaults of train(), draw 10,000 samples for each reference observation in
-# ../shared/reference/ and score them with C2ST against the exact posterior
+# ../shared/reference/ (bench/reference/ for the held-out tasks, made by
+# bench/reference_posteriors.R) and score them with C2ST against the exact posterior
 # draws; print C2ST per observation and the mean, training and sampling time,
 # and the time to draw 1,000 samples for each of 100 observations at once
 # (the best of 3 runs: these shared machines jitter by +-10%).
@@ -17,14 +18,13 @@
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
 tasks <- if (length(args) >= 1 && args[1] != "all") strsplit(args[1], ",")[[1]] else
-  c("two_moons", "slcp", "gaussian_linear", "bernoulli_glm", "sir", "lotka_volterra")
+  c("two_moons", "slcp", "gaussian_linear", "bernoulli_glm", "sir", "lotka_volterra", "gaussian_mixture")
 n_sims <- if (length(args) >= 2) as.integer(args[2]) else 10000L
 threads <- if (length(args) >= 3) as.integer(args[3]) else 1L
 net_expr <- if (length(args) >= 4) args[4] else "coupling_flow()"
 train_args <- eval(parse(text = Sys.getenv("AMORTIZED_TRAIN_ARGS", "list()")))
 amortizer_args <- eval(parse(text = Sys.getenv("AMORTIZED_AMORTIZER_ARGS", "list()")))
 source(file.path("bench", "common.R"))
-root <- reference_root
 
 cat(sprintf("NPE benchmark: %d simulations, %d thread(s), net %s, train args %s\n\n", n_sims, threads,
             net_expr, Sys.getenv("AMORTIZED_TRAIN_ARGS", "defaults")))
@@ -41,8 +41,8 @@ for (task in tasks) {
   scores <- rep(NA_real_, 5)
   t_sample <- NA_real_
   for (k in as.integer(strsplit(Sys.getenv("AMORTIZED_OBSERVATIONS", "1,2,3,4,5"), ",")[[1]])) {
-    dir <- file.path(root, task, paste0("num_observation_", k))
-    if (!dir.exists(dir)) next
+    dir <- reference_dir(task, k)
+    if (is.na(dir)) next
     obs <- read_row(file.path(dir, "observation.csv"))
     ref <- as.matrix(utils::read.csv(bzfile(file.path(dir, "reference_posterior_samples.csv.bz2"))))
     draws <- NULL
