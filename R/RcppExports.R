@@ -21,6 +21,10 @@
     .Call(`_amortized_amz_cuda_available`)
 }
 
+.amz_fastest_threads <- function(max_threads) {
+    .Call(`_amortized_amz_fastest_threads`, max_threads)
+}
+
 .amz_autograd_state <- function() {
     .Call(`_amortized_amz_autograd_state`)
 }

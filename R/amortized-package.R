@@ -4,9 +4,21 @@
 #' then draw posterior samples for any new data set in milliseconds with
 #' [sample_posterior()], and check calibration with [sbc()].
 #'
-#' Options: `amortized.threads` (default 1), the number of CPU threads
-#' LibTorch uses; one thread is fastest for the small networks of most
-#' amortizers.
+#' Options:
+#' * `amortized.threads` (default 1): CPU threads for training; one thread
+#'   is fastest for the small networks and batches of most amortizers.
+#' * `amortized.inference_threads`: CPU threads for draws, densities and
+#'   the checks (each verb's `threads` argument overrides it). Unset, the
+#'   package measures once per session, at the first use (about 0.1 s): the
+#'   physical cores (at most 4) when they run a typical inference workload
+#'   at least 1.2 times faster than one thread, else 1, so that the default
+#'   does not lose to one thread (on shared or hyperthreaded cores more
+#'   threads can be slower). Set it, e.g. `options(amortized.inference_threads
+#'   = 1)`, for reproducible timings or when other work shares the cores.
+#' * `amortized.max_memory` (bytes): the budget that requests for draws and
+#'   simulations are checked against; default the memory available.
+#' * `amortized.chunk_values`: how many values of draws or network inputs
+#'   the checks and [log_likelihood()] hold at once (default 2^23).
 #'
 #' Environment variable `AMORTIZED_SIMD` (`"baseline"`, `"avx2"` or
 #' `"avx512"`, read once, at first use): caps the instruction set of the

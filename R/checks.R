@@ -110,17 +110,26 @@ check_device <- function(device, arg = rlang::caller_arg(device), call = rlang::
 }
 
 # Threads for inference (draws, densities, diagnostics): option
-# `amortized.inference_threads`, else the physical cores, at most 4. Large
-# batches of draws run about 1.5x faster on 2 threads than on 1 (measured:
-# SBC 1,000 x 1,000 on two_moons 10.0 s -> 6.8 s), while training on small
-# batches is fastest on 1 thread (option `amortized.threads`).
+# `amortized.inference_threads`, else what a quick measurement at the first
+# use in the session picks (cached): the physical cores (at most 4) where
+# they run a typical inference workload at least 1.2x faster than one
+# thread, else 1. Measured both ways: on one machine 2 threads made SBC 1.5x
+# faster, on another a batch of draws 2x slower; training on small batches
+# is fastest on 1 thread (option `amortized.threads`).
 inference_threads <- function() {
   n <- getOption("amortized.inference_threads")
   if (!is.null(n)) return(n)
-  cores <- suppressWarnings(parallel::detectCores(logical = FALSE))
-  if (is.na(cores) || cores < 1) cores <- 1L
-  as.integer(min(cores, 4L))
+  if (is.null(session$inference_threads)) {
+    cores <- suppressWarnings(parallel::detectCores(logical = FALSE))
+    if (is.na(cores) || cores < 1) cores <- 1L
+    cores <- as.integer(min(cores, 4L))
+    session$inference_threads <- if (cores > 1) .amz_fastest_threads(cores) else 1L
+  }
+  session$inference_threads
 }
+
+# What the package works out once per session (inference_threads()).
+session <- new.env(parent = emptyenv())
 
 # Fails at once when a result of n_values doubles (times `copies`: the
 # working copies the computation holds besides the result) cannot fit in

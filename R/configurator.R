@@ -39,25 +39,27 @@
 #'
 #' Automatic data preprocessing: when no step transforms the data, flat data
 #' variables that are non-negative and strongly right-skewed in the training
-#' simulations (populations, counts, rates, waiting times: skewness above
-#' 1 that a log scale reduces) are learned on a log scale, `log_data()` for
-#' positive variables and `log1p_data()` where zeros occur. The choice is
-#' made once, from the training simulations, recorded in the amortizer
+#' simulations are learned on the variance-stabilizing scale of the
+#' commonest noise of such data: counts (whole numbers) on a square-root
+#' scale, positive continuous values (populations, rates, waiting times) on
+#' a log scale, non-negative continuous values with zeros on a log1p scale;
+#' only where the scale reduces the skewness (above 1). The choice is made
+#' once, from the training simulations, recorded in the amortizer
 #' (`print()` shows it) and applied to observed data the same way. Turn it
-#' off with `.auto_log = FALSE`, or give data steps yourself. Set and
+#' off with `.auto_transform = FALSE`, or give data steps yourself. Set and
 #' time-series data are left as they are (their summary networks work on
 #' the raw scale, where sums are sufficient statistics).
 #'
 #' @param ... Steps.
-#' @param .auto_log Whether data variables that are positive and right-skewed
-#'   in the training simulations are learned on a log scale (see above).
-#'   `TRUE` (default) or `FALSE`.
+#' @param .auto_transform Whether flat data variables that are non-negative
+#'   and right-skewed in the training simulations are learned on a square-
+#'   root or log scale (see above). `TRUE` (default) or `FALSE`.
 #' @return An `amortized_configurator`; `print()` shows the pipeline.
 #' @examples
 #' configurator(constrain(sigma = c(0, Inf), p = c(0, 1)), log1p_data("counts"), as_set())
 #' @export
-configurator <- function(..., .auto_log = TRUE) {
-  check_flag(.auto_log, ".auto_log")
+configurator <- function(..., .auto_transform = TRUE) {
+  check_flag(.auto_transform, ".auto_transform")
   steps <- list(...)
   for (i in seq_along(steps)) {
     if (!inherits(steps[[i]], "amortized_step")) {
@@ -72,7 +74,7 @@ configurator <- function(..., .auto_log = TRUE) {
   for (k in c("standardize", "context", "nan_to_num", "symmetric")) {
     if (sum(kinds == k) > 1) cli::cli_abort("Give {.fn {k}} at most once.", class = "amortized_error_argument")
   }
-  structure(list(steps = steps, auto_log = .auto_log), class = "amortized_configurator")
+  structure(list(steps = steps, auto_transform = .auto_transform), class = "amortized_configurator")
 }
 
 new_step <- function(step, ...) structure(list(step = step, ...), class = "amortized_step")
@@ -295,7 +297,7 @@ step_table <- list(
   log_data = list(format = function(x) paste0("log_data: ", names_or_every(x$names), auto_note(x)),
                   apply = function(x, data, sel, call) map_variables(data, sel, log, function(v) v > 0, "> 0",
                                                                      "log_data", call)),
-  sqrt_data = list(format = function(x) paste0("sqrt_data: ", names_or_every(x$names)),
+  sqrt_data = list(format = function(x) paste0("sqrt_data: ", names_or_every(x$names), auto_note(x)),
                    apply = function(x, data, sel, call) map_variables(data, sel, sqrt, function(v) v >= 0, ">= 0",
                                                                       "sqrt_data", call)),
   nan_to_num = list(format = function(x) paste0("nan_to_num: non-finite values -> ", format(x$value), ", with indicators"),
@@ -323,6 +325,6 @@ print.amortized_step <- function(x, ...) {
 print.amortized_configurator <- function(x, ...) {
   cat("<amortized_configurator> ", length(x$steps), " step", if (length(x$steps) != 1) "s", "\n", sep = "")
   for (i in seq_along(x$steps)) cat("  ", i, ". ", format(x$steps[[i]]), "\n", sep = "")
-  if (isFALSE(x$auto_log)) cat("  no automatic log scale for skewed data\n")
+  if (isFALSE(x$auto_transform)) cat("  no automatic scale for skewed data\n")
   invisible(x)
 }

@@ -64,9 +64,9 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     return(plan)
   }
   # (not where declared equivariances need the data untransformed)
-  if (length(data_steps) == 0 && !three_d && is.null(x$summary_net) && !isFALSE(cfg$auto_log) &&
+  if (length(data_steps) == 0 && !three_d && is.null(x$summary_net) && !isFALSE(cfg$auto_transform) &&
       !(use_structure && length(sims$equivariances) > 0)) {
-    data_steps <- auto_log_steps(sims$data)
+    data_steps <- auto_transform_steps(sims$data)
   }
   steps <- steps_for_block(data_steps, raw_names, call = call)
   names_now <- steps$names
@@ -139,31 +139,34 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 
 # The automatic data preprocessing of flat data (see ?configurator): data
 # variables that are non-negative in every training simulation and
-# right-skewed (moment skewness > 1) get a log scale when it reduces the
-# skewness: log_data() where all values are positive, log1p_data() where
-# zeros occur. Steps marked auto = TRUE.
-auto_log_steps <- function(data) {
+# right-skewed (moment skewness > 1) get the variance-stabilizing scale of
+# the commonest noise of such data, when it reduces the skewness: counts
+# (whole numbers) sqrt_data() (Poisson-like noise grows as the square root
+# of the count), positive continuous values log_data() (multiplicative
+# noise: populations, rates, waiting times), non-negative continuous values
+# with zeros log1p_data(). Steps marked auto = TRUE.
+auto_transform_steps <- function(data) {
   skewness <- function(v) {
     s <- stats::sd(v)
     if (!is.finite(s) || s == 0) return(0)
     mean((v - mean(v))^3) / s^3
   }
   rows <- seq_len(min(nrow(data), 20000L))  # enough to judge the shape
-  pick <- lapply(seq_len(ncol(data)), function(j) {
+  pick <- vapply(seq_len(ncol(data)), function(j) {
     v <- data[rows, j]
     v <- v[is.finite(v)]
     if (length(v) < 10 || any(v < 0)) return("")
     raw <- skewness(v)
     if (raw <= 1) return("")
-    positive <- all(v > 0)
-    if (abs(skewness(if (positive) log(v) else log1p(v))) >= raw) return("")
-    if (positive) "log" else "log1p"
-  })
-  pick <- unlist(pick)
+    kind <- if (all(v == round(v))) "sqrt" else if (all(v > 0)) "log" else "log1p"
+    if (abs(skewness(match.fun(kind)(v))) >= raw) return("")
+    kind
+  }, "")
   nm <- colnames(data)
   steps <- list()
-  if (any(pick == "log")) steps <- c(steps, list(new_step("log_data", names = nm[pick == "log"], auto = TRUE)))
-  if (any(pick == "log1p")) steps <- c(steps, list(new_step("log1p_data", names = nm[pick == "log1p"], auto = TRUE)))
+  for (kind in c("sqrt", "log", "log1p")) {
+    if (any(pick == kind)) steps <- c(steps, list(new_step(paste0(kind, "_data"), names = nm[pick == kind], auto = TRUE)))
+  }
   steps
 }
 

@@ -20,7 +20,7 @@
 #' @param context Context variables, as for [sample_posterior()] (ignored
 #'   for simulations, which carry theirs).
 #' @param threads CPU threads for LibTorch; default: option
-#'   `amortized.inference_threads`, else the physical cores (at most 4).
+#'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @return A numeric matrix with one row per data set and columns
 #'   `summary_1`, `summary_2`, ...; with a [fusion()] of summary networks,
 #'   the summaries of each source side by side, named by source

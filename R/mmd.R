@@ -22,7 +22,7 @@
 #'   most 1,000 rows), or positive numbers; several give the mean of their
 #'   kernels (a mixture of bandwidths).
 #' @param threads CPU threads for LibTorch; default: option
-#'   `amortized.inference_threads`, else the physical cores (at most 4).
+#'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @return The MMD^2 estimate, a number, with the bandwidth(s) used as
 #'   attribute `"bandwidth"`.
 #' @examples

@@ -14,7 +14,7 @@
 #'   (used for every row of `theta`) or one data set per row of `theta`.
 #' @param context Context variables, as for [sample_posterior()].
 #' @param threads CPU threads for LibTorch; default: option
-#'   `amortized.inference_threads`, else the physical cores (at most 4).
+#'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @return A numeric vector of log densities, one per row of `theta`.
 #' @examples
 #' \donttest{

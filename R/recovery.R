@@ -14,7 +14,7 @@
 #' @param level Level of the central intervals.
 #' @param seed `NULL` or a whole number.
 #' @param threads CPU threads for LibTorch; default: option
-#'   `amortized.inference_threads`, else the physical cores (at most 4).
+#'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @return An `amortized_recovery` object: `estimates` (a data frame with
 #'   parameter, truth, median, mean, sd, lower, upper) and `metrics` (per
 #'   parameter: R² of the median, correlation, RMSE, interval coverage);

@@ -61,7 +61,7 @@
 #'   with the size it would need.
 #' @param seed `NULL` or a whole number; the same seed gives identical draws.
 #' @param threads CPU threads for LibTorch; default: option
-#'   `amortized.inference_threads`, else the physical cores (at most 4).
+#'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`, as for [train()]; the draws
 #'   come back to R either way.
 #' @param ... Unused.

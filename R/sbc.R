@@ -19,7 +19,7 @@
 #' @param n_draws Posterior draws per data set.
 #' @param seed `NULL` or a whole number, for reproducible results.
 #' @param threads CPU threads for LibTorch; default: option
-#'   `amortized.inference_threads`, else the physical cores (at most 4).
+#'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @return An `amortized_sbc` object: `ranks` (an n_sims x p integer matrix),
 #'   `n_draws`, `parameters`, `p_values`.
 #' @section Memory:

@@ -62,11 +62,13 @@ declarations_of <- function(sim) {
   sim[intersect(names(sim), c("set_structure", "symmetric", "support", "truncated", "reflections", "equivariances"))]
 }
 
-# Writes a file by writing a temporary file beside it and renaming it.
-write_atomically <- function(path, write) {
-  tmp <- tempfile(".partial-", tmpdir = dirname(path))
+# Writes a file by writing a temporary file beside it (in `dir`) and
+# renaming it; `path` may be a function of the written temporary file.
+write_atomically <- function(path, write, dir = dirname(path)) {
+  tmp <- tempfile(".partial-", tmpdir = dir)
   on.exit(if (file.exists(tmp)) unlink(tmp))
   write(tmp)
+  if (is.function(path)) path <- path(tmp)  # a name known only once written
   if (!file.rename(tmp, path)) stop("cannot write ", path)
   invisible(path)
 }
@@ -86,12 +88,8 @@ store_read_chunk <- function(store, i) {
 }
 
 store_write_chunk <- function(store, i, value) {
-  tmp <- tempfile(".partial-", tmpdir = store$path)
-  on.exit(if (file.exists(tmp)) unlink(tmp))
-  saveRDS(value, tmp)
-  final <- file.path(store$path, sprintf("chunk-%06d-%s.rds", i, unname(tools::md5sum(tmp))))
-  file.rename(tmp, final)
-  invisible(final)
+  write_atomically(function(tmp) file.path(store$path, sprintf("chunk-%06d-%s.rds", i, unname(tools::md5sum(tmp)))),
+                   function(tmp) saveRDS(value, tmp), dir = store$path)
 }
 
 # Reads a complete store: the simulations, as simulate() returned them.

@@ -79,6 +79,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_fastest_threads
+int amz_fastest_threads(int max_threads);
+RcppExport SEXP _amortized_amz_fastest_threads(SEXP max_threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type max_threads(max_threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(amz_fastest_threads(max_threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // amz_autograd_state
 Rcpp::LogicalVector amz_autograd_state();
 RcppExport SEXP _amortized_amz_autograd_state() {
@@ -510,6 +521,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_median_distance", (DL_FUNC) &_amortized_amz_median_distance, 2},
     {"_amortized_amz_mmd_test", (DL_FUNC) &_amortized_amz_mmd_test, 8},
     {"_amortized_amz_cuda_available", (DL_FUNC) &_amortized_amz_cuda_available, 0},
+    {"_amortized_amz_fastest_threads", (DL_FUNC) &_amortized_amz_fastest_threads, 1},
     {"_amortized_amz_autograd_state", (DL_FUNC) &_amortized_amz_autograd_state, 0},
     {"_amortized_amz_allocate_in_inference_mode", (DL_FUNC) &_amortized_amz_allocate_in_inference_mode, 1},
     {"_amortized_amz_estimator_info", (DL_FUNC) &_amortized_amz_estimator_info, 1},

@@ -276,6 +276,14 @@ using namespace amortized_glue;
 // [[Rcpp::export(.amz_cuda_available)]]
 bool amz_cuda_available() { return torch::cuda::is_available(); }
 
+// 1 or max_threads: whichever runs inference faster here (measured).
+// [[Rcpp::export(.amz_fastest_threads)]]
+int amz_fastest_threads(int max_threads) {
+  AMZ_GLUE_BEGIN
+  return amortized::fastest_threads(max_threads);
+  AMZ_GLUE_END
+}
+
 // Autograd's state on this thread: whether gradients are recorded and
 // whether inference mode is on (training needs TRUE, FALSE).
 // [[Rcpp::export(.amz_autograd_state)]]

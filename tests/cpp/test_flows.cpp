@@ -801,3 +801,14 @@ TEST(FlowMatching, AdaptiveSolverMatchesFineFixedSteps) {
 }
 
 }  // namespace
+
+// The measured thread default: 1 or the maximum, and the thread count it
+// found is restored.
+TEST(Threads, FastestThreadsPicksOneOrTheMaximumAndRestores) {
+  set_threads(3);
+  EXPECT_EQ(fastest_threads(1), 1);
+  const int pick = fastest_threads(2);
+  EXPECT_TRUE(pick == 1 || pick == 2) << pick;
+  EXPECT_EQ(get_threads(), 3);
+  set_threads(1);
+}

@@ -406,30 +406,32 @@ test_that("context variables reach the network and are read from the data's size
                      sims, epochs = 1, verbose = FALSE), "do not have: \"rate\"", class = "amortized_error_argument")
 })
 
-test_that("positive right-skewed flat data are learned on a log scale: chosen, recorded, applied to observed data, optional", {
-  # a population (log-normal), a count with zeros (Poisson with a log-normal
-  # rate) and a signed variable: the first two are skewed, the third is not
+test_that("skewed non-negative flat data get a variance-stabilizing scale: chosen, recorded, applied to observed data, optional", {
+  # a population (log-normal), a count (Poisson with a log-normal rate), a
+  # waiting time with exact zeros, and a signed variable: the first three
+  # are skewed, the fourth is not
   sim <- simulator(
     prior = function(n) cbind(r = stats::rnorm(n)),
     model = function(theta) {
       n <- nrow(theta)
       cbind(pop = exp(2 + theta[, 1] + stats::rnorm(n, 0, 0.5)),
             count = stats::rpois(n, exp(theta[, 1])),
+            wait = stats::rexp(n, exp(-theta[, 1])) * stats::rbinom(n, 1, 0.8),
             shift = theta[, 1] + stats::rnorm(n))
     })
   sims <- simulate(sim, 2000, seed = 1)
   fit <- train(amortizer(tiny_net()), sims, epochs = 2, seed = 1, verbose = FALSE)
   steps <- fit$config$data_steps
-  expect_identical(vapply(steps, `[[`, "", "step"), c("log_data", "log1p_data"))
-  expect_identical(steps[[1]]$names, "pop")
-  expect_identical(steps[[2]]$names, "count")
+  expect_identical(vapply(steps, `[[`, "", "step"), c("sqrt_data", "log_data", "log1p_data"))
+  expect_identical(lapply(steps, `[[`, "names"), list("count", "pop", "wait"))
   expect_true(all(vapply(steps, function(s) isTRUE(s$auto), TRUE)))
   expect_output(print(fit), "log_data: pop \\(chosen from the training simulations\\)")
   # the same transform on observed data, also after saving and loading
-  obs <- rbind(c(pop = 7.5, count = 0, shift = -1), c(pop = 300, count = 12, shift = 2))
+  obs <- rbind(c(pop = 7.5, count = 0, wait = 0, shift = -1), c(pop = 300, count = 12, wait = 2.5, shift = 2))
   x <- amortized:::apply_data_steps(fit$config, obs)
   expect_equal(unname(x[, "pop"]), log(c(7.5, 300)))
-  expect_equal(unname(x[, "count"]), log1p(c(0, 12)))
+  expect_equal(unname(x[, "count"]), sqrt(c(0, 12)))
+  expect_equal(unname(x[, "wait"]), log1p(c(0, 2.5)))
   expect_equal(unname(x[, "shift"]), c(-1, 2))
   path <- tempfile(fileext = ".amz")
   save_amortizer(fit, path)
@@ -438,15 +440,16 @@ test_that("positive right-skewed flat data are learned on a log scale: chosen, r
   expect_equal(posterior_log_density(again, cbind(r = c(-0.5, 0.5)), obs[1, ]),
                posterior_log_density(fit, cbind(r = c(-0.5, 0.5)), obs[1, ]), tolerance = float32_tolerance())
   # a population of 0 cannot be on a log scale: a clear error, not NaN
-  expect_error(sample_posterior(fit, c(pop = 0, count = 1, shift = 0), n_draws = 10), "needs data values > 0",
-               class = "amortized_error_data")
+  expect_error(sample_posterior(fit, c(pop = 0, count = 1, wait = 1, shift = 0), n_draws = 10),
+               "needs data values > 0", class = "amortized_error_data")
   # switched off, or replaced by the user's own data steps
-  off <- train(amortizer(tiny_net(), configurator = configurator(.auto_log = FALSE)), sims, epochs = 1, seed = 1,
-               verbose = FALSE)
+  off <- train(amortizer(tiny_net(), configurator = configurator(.auto_transform = FALSE)), sims, epochs = 1,
+               seed = 1, verbose = FALSE)
   expect_length(off$config$data_steps, 0)
-  expect_output(print(configurator(.auto_log = FALSE)), "no automatic log scale")
-  own <- train(amortizer(tiny_net(), configurator = configurator(sqrt_data("count"))), sims, epochs = 1, seed = 1,
+  expect_output(print(configurator(.auto_transform = FALSE)), "no automatic scale")
+  own <- train(amortizer(tiny_net(), configurator = configurator(log1p_data("count"))), sims, epochs = 1, seed = 1,
                verbose = FALSE)
-  expect_identical(vapply(own$config$data_steps, `[[`, "", "step"), "sqrt_data")
-  expect_error(configurator(.auto_log = "yes"), "`.auto_log` must be TRUE or FALSE", class = "amortized_error_argument")
+  expect_identical(vapply(own$config$data_steps, `[[`, "", "step"), "log1p_data")
+  expect_error(configurator(.auto_transform = "yes"), "`.auto_transform` must be TRUE or FALSE",
+               class = "amortized_error_argument")
 })
