@@ -160,3 +160,22 @@ format_bytes <- function(bytes) {
   k <- max(0, min(length(units) - 1, floor(log(max(bytes, 1), 1000))))
   sprintf("%.3g %s", bytes / 1000^k, units[k + 1])
 }
+
+# Arguments that reached `...` of a verb that takes none: an error naming
+# them (with the closest argument of `fn` where one is near), so that a typo
+# such as `sed = 1` or `ndraws = 100` does not silently do something else.
+check_no_dots <- function(dots, fn, call = rlang::caller_env()) {
+  if (length(dots) == 0) return(invisible())
+  nm <- names(dots) %||% rep("", length(dots))
+  known <- setdiff(names(formals(fn)), "...")
+  lines <- vapply(seq_along(dots), function(i) {
+    if (!nzchar(nm[i])) return(sprintf("An unnamed argument (position %d among the extra ones).", i))
+    d <- utils::adist(nm[i], known, ignore.case = TRUE)[1, ]
+    near <- known[d == min(d) & d <= max(2, nchar(nm[i]) %/% 3)]
+    if (length(near)) sprintf("`%s`: did you mean `%s`?", nm[i], near[1]) else sprintf("`%s`", nm[i])
+  }, "")
+  head <- if (length(dots) == 1) "Unknown argument." else sprintf("%d unknown arguments.", length(dots))
+  cli::cli_abort(c(head, stats::setNames(lines, rep("x", length(lines))),
+                   "i" = "The arguments are: {.arg {known}}."),
+                 class = "amortized_error_argument", call = call)
+}

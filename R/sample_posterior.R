@@ -64,7 +64,8 @@
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`, as for [train()]; the draws
 #'   come back to R either way.
-#' @param ... Unused.
+#' @param ... Not used: unknown arguments are an error, naming the closest argument (a
+#'   typo such as `sed = 1` does not pass silently).
 #' @return A [posterior::draws_df] with `n_draws` draws.
 #' @examples
 #' \donttest{
@@ -77,6 +78,7 @@
 sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
                              threads = inference_threads(),
                              device = getOption("amortized.device", "cpu"), ...) {
+  check_no_dots(list(...), sample_posterior)
   check_amortizer(object, kind = if (identical(object$kind, "likelihood")) "likelihood" else "posterior")
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")

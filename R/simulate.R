@@ -41,7 +41,8 @@
 #' @param store `NULL` or a directory: keep finished chunks there and resume
 #'   from them (see above). C++ benchmark simulators, which are fast, store
 #'   the whole run as one chunk.
-#' @param ... Unused.
+#' @param ... Not used: unknown arguments are an error, naming the closest argument (a
+#'   typo such as `sed = 1` does not pass silently).
 #' @param keep_nonfinite Keep rows whose data have non-finite values (for
 #'   a [configurator()] with [nan_to_num()], which handles them). Rows with
 #'   non-finite parameters or context are always dropped.
@@ -64,6 +65,7 @@ simulate.amortized_simulator <- function(object, nsim = 1, seed = NULL,
                                          threads = getOption("amortized.threads", 1L),
                                          chunk_size = NULL, progress = interactive(),
                                          keep_nonfinite = FALSE, store = NULL, ...) {
+  check_no_dots(list(...), simulate.amortized_simulator)
   nsim <- check_count(nsim)
   per_sim <- length(object$parameter_names) +
     sum(vapply(if (is.list(object$data_shape)) object$data_shape else list(object$data_shape),

@@ -106,7 +106,8 @@
 #'   they finish, and a second call after a crash resumes them (see
 #'   [simulate()][simulate.amortized_simulator]). `simulator` may also be
 #'   the directory of a finished store.
-#' @param ... Unused.
+#' @param ... Not used: unknown arguments are an error, naming the closest argument (a
+#'   typo such as `sed = 1` does not pass silently).
 #' @return The trained amortizer, with its loss history in `$history`. It
 #'   keeps the learned summaries of up to 1,000 held-out simulations, so that
 #'   [sample_posterior()] and [posterior_model_probs()] warn (class
@@ -135,6 +136,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
                             device = getOption("amortized.device", "cpu"), prior = NULL, summary_loss = NULL,
                             store = NULL, ...) {
+  check_no_dots(list(...), train.amortizer)
   check_amortizer(object, trained = FALSE, kind = NULL)
   if (missing(simulator)) {
     cli::cli_abort("{.arg simulator} is missing: give a simulator or simulations to train on.",

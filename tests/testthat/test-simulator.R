@@ -349,3 +349,16 @@ test_that("an interrupt stops a long C++ simulation at once", {
   amortized:::.amz_inject_interrupt(-1)
   expect_equal(nrow(simulate(benchmark_simulator("sir"), 10, seed = 1)$parameters), 10)
 })
+
+test_that("unknown arguments are errors that name the closest argument", {
+  sim <- benchmark_simulator("two_moons")
+  expect_error(simulate(sim, 3, sed = 1), "Unknown argument(.|\n)*sed.*did you mean `seed`", class = "amortized_error_argument")
+  expect_error(simulate(sim, 3, 1, 1, 100, FALSE, FALSE, NULL, "extra"), "unnamed", class = "amortized_error_argument")
+  expect_error(train(amortizer(), sim, batchsize = 64), "did you mean `batch_size`", class = "amortized_error_argument")
+  fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8)), simulate(sim, 200, seed = 1), epochs = 1,
+               seed = 1, verbose = FALSE)
+  expect_error(sample_posterior(fit, c(0, 0), ndraws = 100), "did you mean `n_draws`",
+               class = "amortized_error_argument")
+  expect_error(sample_posterior(fit, c(0, 0), colour = "red"), "Unknown argument(.|\n)*colour",
+               class = "amortized_error_argument")
+})
