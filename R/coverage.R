@@ -29,17 +29,17 @@
 #' calibration_error(fit, test)
 #' }
 #' @export
-coverage <- function(amortizer, simulations, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05), seed = NULL,
-                     threads = inference_threads()) {
-  sims <- diagnostic_simulations(amortizer, simulations)
+coverage <- function(object, simulations, n_sims = 500, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
+                     seed = NULL, threads = inference_threads()) {
   n_draws <- check_count(n_draws, min = 2)
   levels <- check_levels(levels)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  inputs <- simulation_inputs(amortizer$config, sims)
-  ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(amortizer), sims$parameters[, amortizer$parameter_names, drop = FALSE],
+  sims <- check_simulations(object, simulations, n_sims, seed, threads)
+  inputs <- simulation_inputs(object$config, sims)
+  ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(object), sims$parameters[, object$parameter_names, drop = FALSE],
                                         inputs$x, inputs$lengths, inputs$context, n_draws, seed, threads, "cpu"))
-  colnames(ranks) <- amortizer$parameter_names
+  colnames(ranks) <- object$parameter_names
   new_coverage(coverage_from_ranks(ranks, n_draws, levels), nrow(ranks), n_draws)
 }
 
@@ -115,9 +115,10 @@ plot.amortized_coverage <- function(x, ...) {
 
 #' @rdname coverage
 #' @export
-calibration_error <- function(amortizer, simulations, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
+calibration_error <- function(object, simulations, n_sims = 500, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
                               seed = NULL, threads = inference_threads()) {
-  cov <- coverage(amortizer, simulations, n_draws = n_draws, levels = levels, seed = seed, threads = threads)
+  cov <- coverage(object, simulations, n_sims = n_sims, n_draws = n_draws, levels = levels, seed = seed,
+                  threads = threads)
   new_calibration_error(cov)
 }
 

@@ -4,7 +4,7 @@
 # Checks (amortizer, simulations) and returns the simulations, checked
 # against the amortizer's variables.
 diagnostic_simulations <- function(amortizer, simulations, call = rlang::caller_env()) {
-  check_amortizer(amortizer, arg = "amortizer", call = call)
+  check_amortizer(amortizer, arg = "object", call = call)
   if (!inherits(simulations, "amortized_simulations")) {
     cli::cli_abort(c("{.arg simulations} must be simulations from {.fn simulate}.",
                      "x" = "Got {describe_value(simulations)}.",
@@ -16,6 +16,22 @@ diagnostic_simulations <- function(amortizer, simulations, call = rlang::caller_
   }
   check_same_variables(amortizer, simulations, arg = "simulations", call = call)
   simulations
+}
+
+# The simulations a check runs on, the same way for every check: given
+# simulations (from simulate(), or a finished store) as they are, or n_sims
+# new ones from a simulator (with seed); checked against the amortizer.
+check_simulations <- function(object, simulations, n_sims, seed, threads, call = rlang::caller_env()) {
+  check_amortizer(object, arg = "object", call = call)
+  if (missing(simulations)) {
+    cli::cli_abort(c("{.arg simulations} is missing.",
+                     "i" = "Give simulations from {.fn simulate} (ideally not the training ones), or the simulator: then {.arg n_sims} new ones are drawn."),
+                   class = "amortized_error_argument", call = call)
+  }
+  n_sims <- check_count(n_sims, min = 2)
+  sims <- training_simulations(simulations, n_sims, seed, threads, arg = "simulations",
+                               keep_nonfinite = isTRUE(object$config$keep_nonfinite), call = call)
+  diagnostic_simulations(object, sims, call = call)
 }
 
 # Posterior draws for every simulated data set: [n_draws, n_sims, p].

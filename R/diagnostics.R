@@ -8,13 +8,7 @@
 #' plots and the training history into one figure (with the patchwork
 #' package; without it, `plot()` draws them one after another).
 #'
-#' @param amortizer A trained [amortizer()].
-#' @param simulator Its simulator, or simulations from
-#'   [simulate()][simulate.amortized_simulator] (not the training ones).
-#' @param n_sims Simulated data sets (ignored for simulations).
-#' @param n_draws Posterior draws per data set.
-#' @param seed `NULL` or a whole number.
-#' @param threads CPU threads for LibTorch.
+#' @inheritParams sbc
 #' @return An `amortized_diagnostics` object: a list with `sbc`,
 #'   `recovery`, `z_contraction`, `calibration` and `history`.
 #' @inheritSection sbc Memory
@@ -27,26 +21,19 @@
 #' plot(report)
 #' }
 #' @export
-diagnostics <- function(amortizer, simulator, n_sims = 500, n_draws = 500, seed = NULL, threads = inference_threads()) {
-  check_amortizer(amortizer)
-  if (missing(simulator)) {
-    cli::cli_abort("{.arg simulator} is missing: give the simulator (or simulations) to check against.",
-                   class = "amortized_error_argument")
-  }
-  n_sims <- check_count(n_sims, min = 2)
+diagnostics <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL, threads = inference_threads()) {
   n_draws <- check_count(n_draws, min = 2)
+  threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  sims <- training_simulations(simulator, n_sims, seed, threads,
-                               keep_nonfinite = isTRUE(amortizer$config$keep_nonfinite))
-  sims <- diagnostic_simulations(amortizer, sims)
-  truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
+  sims <- check_simulations(object, simulations, n_sims, seed, threads)
+  truth <- sims$parameters[, object$parameter_names, drop = FALSE]
   level <- 0.9
-  s <- posterior_draw_summaries(amortizer, sims, truth, n_draws, seed + 1, threads, level)
+  s <- posterior_draw_summaries(object, sims, truth, n_draws, seed + 1, threads, level)
   coverage <- new_coverage(coverage_from_ranks(s$ranks, n_draws, seq(0.05, 0.95, by = 0.05)), nrow(truth), n_draws)
   structure(list(
     sbc = new_sbc(s$ranks, n_draws), recovery = new_recovery(s, truth, level, n_draws),
     z_contraction = new_z_contraction(s, truth, n_draws), calibration = new_calibration_error(coverage),
-    history = amortizer$history, n_sims = nrow(truth), n_draws = n_draws),
+    history = object$history, n_sims = nrow(truth), n_draws = n_draws),
     class = "amortized_diagnostics")
 }
 

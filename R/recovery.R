@@ -6,10 +6,14 @@
 #' uncertainty: R² here is not 1 even for an exact posterior, but close to
 #' the posterior's share of the prior variance that the data explain.
 #'
-#' @param amortizer A trained [amortizer()].
-#' @param simulations Simulations from [simulate()][simulate.amortized_simulator]
-#'   (ideally not the training simulations), with the amortizer's
-#'   variables.
+#' @param object A trained [amortizer()].
+#' @param simulations Simulations to check on, from
+#'   [simulate()][simulate.amortized_simulator] (ideally not the training
+#'   simulations) or a finished simulation store; or the simulator, and then
+#'   `n_sims` new simulations are drawn (with `seed`). Every check takes
+#'   them the same way.
+#' @param n_sims Number of simulations to draw when `simulations` is a
+#'   simulator (ignored for simulations).
 #' @param n_draws Posterior draws per data set.
 #' @param level Level of the central intervals.
 #' @param seed `NULL` or a whole number.
@@ -31,15 +35,15 @@
 #' plot(rec)
 #' }
 #' @export
-recovery <- function(amortizer, simulations, n_draws = 500, level = 0.9, seed = NULL,
+recovery <- function(object, simulations, n_sims = 500, n_draws = 500, level = 0.9, seed = NULL,
                      threads = inference_threads()) {
-  sims <- diagnostic_simulations(amortizer, simulations)
   n_draws <- check_count(n_draws, min = 2)
   level <- check_number(level, lower = 0, upper = 1, lower_open = TRUE, upper_open = TRUE)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
-  s <- posterior_draw_summaries(amortizer, sims, truth, n_draws, seed, threads, level)
+  sims <- check_simulations(object, simulations, n_sims, seed, threads)
+  truth <- sims$parameters[, object$parameter_names, drop = FALSE]
+  s <- posterior_draw_summaries(object, sims, truth, n_draws, seed, threads, level)
   new_recovery(s, truth, level, n_draws)
 }
 

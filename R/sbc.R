@@ -12,10 +12,14 @@
 #' `p` parameters). `plot()` draws the ECDF (or its difference from uniform)
 #' with the simultaneous band, or a rank histogram.
 #'
-#' @param amortizer A trained [amortizer()].
-#' @param simulator The simulator the amortizer was trained for, or an
-#'   `amortized_simulations` object with the same parameter and data names.
-#' @param n_sims Number of simulated data sets (ignored for simulations).
+#' @param object A trained [amortizer()].
+#' @param simulations Simulations to check on, from
+#'   [simulate()][simulate.amortized_simulator] (ideally not the training
+#'   simulations) or a finished simulation store; or the simulator, and then
+#'   `n_sims` new simulations are drawn (with `seed`). Every check takes
+#'   them the same way.
+#' @param n_sims Number of simulations to draw when `simulations` is a
+#'   simulator (ignored for simulations).
 #' @param n_draws Posterior draws per data set.
 #' @param seed `NULL` or a whole number, for reproducible results.
 #' @param threads CPU threads for LibTorch; default: option
@@ -38,24 +42,16 @@
 #' plot(s)
 #' }
 #' @export
-sbc <- function(amortizer, simulator, n_sims = 200, n_draws = 100, seed = NULL,
+sbc <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL,
                 threads = inference_threads()) {
-  check_amortizer(amortizer)
-  if (missing(simulator)) {
-    cli::cli_abort("{.arg simulator} is missing: give the simulator (or simulations) to check against.",
-                   class = "amortized_error_argument")
-  }
-  n_sims <- check_count(n_sims, min = 2)
   n_draws <- check_count(n_draws)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  sims <- training_simulations(simulator, n_sims, seed, threads,
-                               keep_nonfinite = isTRUE(amortizer$config$keep_nonfinite))
-  check_same_variables(amortizer, sims)
-  inputs <- simulation_inputs(amortizer$config, sims)
-  ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(amortizer), sims$parameters, inputs$x, inputs$lengths,
-                                        inputs$context, n_draws, seed + 1, threads, "cpu"))
-  colnames(ranks) <- amortizer$parameter_names
+  sims <- check_simulations(object, simulations, n_sims, seed, threads)
+  inputs <- simulation_inputs(object$config, sims)
+  ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(object), sims$parameters[, object$parameter_names, drop = FALSE],
+                                        inputs$x, inputs$lengths, inputs$context, n_draws, seed + 1, threads, "cpu"))
+  colnames(ranks) <- object$parameter_names
   new_sbc(ranks, n_draws)
 }
 

@@ -349,13 +349,13 @@ train_rounds <- function(object, simulator, rounds, seed, args) {
 }
 
 training_simulations <- function(simulator, n_sims, seed, threads = 1L, keep_nonfinite = FALSE, store = NULL,
-                                 call = rlang::caller_env()) {
+                                 arg = "simulator", call = rlang::caller_env()) {
   if (inherits(simulator, "amortized_simulations")) {
     return(simulator)
   }
   if (is_store_path(simulator)) return(read_store(simulator, keep_nonfinite = keep_nonfinite, call = call))
   if (!is_simulator(simulator)) {
-    cli::cli_abort(c("{.arg simulator} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
+    cli::cli_abort(c("{.arg {arg}} must be a simulator ({.fn simulator}, {.fn benchmark_simulator}) or simulations ({.fn simulate}).",
                      "x" = "Got {describe_value(simulator)}."), class = "amortized_error_argument", call = call)
   }
   raw <- simulate_raw(simulator, n_sims, seed, threads, progress = interactive(), store = store, call = call)

@@ -22,14 +22,14 @@
 #' plot(zc)
 #' }
 #' @export
-z_score_contraction <- function(amortizer, simulations, n_draws = 500, seed = NULL,
+z_score_contraction <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL,
                                 threads = inference_threads()) {
-  sims <- diagnostic_simulations(amortizer, simulations)
   n_draws <- check_count(n_draws, min = 2)
   threads <- check_threads(threads)
   seed <- resolve_seed(seed)
-  truth <- sims$parameters[, amortizer$parameter_names, drop = FALSE]
-  new_z_contraction(posterior_draw_summaries(amortizer, sims, truth, n_draws, seed, threads),
+  sims <- check_simulations(object, simulations, n_sims, seed, threads)
+  truth <- sims$parameters[, object$parameter_names, drop = FALSE]
+  new_z_contraction(posterior_draw_summaries(object, sims, truth, n_draws, seed, threads),
                     truth, n_draws)
 }
 

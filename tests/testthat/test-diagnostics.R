@@ -28,7 +28,7 @@ test_that("draws work with bayesplot", {
 
 test_that("diagnostics() checks its arguments", {
   fit <- fitted_gaussian_linear()
-  expect_error(diagnostics(fit), "`simulator` is missing", class = "amortized_error_argument")
+  expect_error(diagnostics(fit), "`simulations` is missing", class = "amortized_error_argument")
   expect_error(diagnostics(amortizer(), benchmark_simulator("gaussian_linear")), "not trained yet",
                class = "amortized_error_untrained")
   expect_error(diagnostics(fit, benchmark_simulator("gaussian_linear"), n_sims = 1), "`n_sims` must be a whole number >= 2",

@@ -19,8 +19,17 @@ test_that("recovery() of the exact-posterior gaussian_linear: R² near the expla
 
 test_that("diagnostics check their inputs", {
   fit <- fitted_gaussian_linear()
-  expect_error(recovery(fit, benchmark_simulator("gaussian_linear")), "must be simulations",
-               class = "amortized_error_argument")
+  # every check takes simulations, or a simulator and n_sims, the same way
+  sim <- benchmark_simulator("gaussian_linear")
+  from_sim <- recovery(fit, sim, n_sims = 20, n_draws = 50, seed = 3)
+  expect_equal(from_sim, recovery(fit, simulate(sim, 20, seed = 3), n_draws = 50, seed = 3))
+  expect_equal(nrow(from_sim$estimates), 20 * 10)
+  for (check in list(sbc, recovery, coverage, z_score_contraction, calibration_error, diagnostics)) {
+    expect_error(check(fit, 3), "`simulations` must be a simulator", class = "amortized_error_argument")
+    expect_error(check(fit), "`simulations` is missing", class = "amortized_error_argument")
+    expect_identical(names(formals(check))[1:4], c("object", "simulations", "n_sims", "n_draws"))
+    expect_identical(formals(check)$n_draws, 500)
+  }
   expect_error(recovery(amortizer(), simulate(benchmark_simulator("gaussian_linear"), 10, seed = 1)),
                "not trained yet", class = "amortized_error_untrained")
   other <- simulate(benchmark_simulator("two_moons"), 10, seed = 1)

@@ -1,9 +1,9 @@
 test_that("SBC of a well-trained amortizer does not reject uniformity", {
   fit <- fitted_gaussian_linear()
-  # sbc()'s defaults (200 data sets x 100 draws). With 500 data sets SBC
-  # detects the small miscalibration that 10,000-simulation NPE still has
-  # (max ECDF deviation ~0.08) for some training seeds.
-  s <- sbc(fit, benchmark_simulator("gaussian_linear"), seed = 11)
+  # 200 data sets x 100 draws. With 500 data sets SBC detects the small
+  # miscalibration that 10,000-simulation NPE still has (max ECDF deviation
+  # ~0.08) for some training seeds.
+  s <- sbc(fit, benchmark_simulator("gaussian_linear"), n_sims = 200, n_draws = 100, seed = 11)
   expect_s3_class(s, "amortized_sbc")
   expect_equal(dim(s$ranks), c(200L, 10L))
   expect_true(all(s$ranks >= 0 & s$ranks <= 100))
@@ -76,7 +76,7 @@ test_that("sbc() rejects bad arguments", {
   fit <- fitted_gaussian_linear()
   sim <- benchmark_simulator("gaussian_linear")
   expect_error(sbc(amortizer(), sim), "is not trained yet", class = "amortized_error_untrained")
-  expect_error(sbc(fit), "`simulator` is missing", class = "amortized_error_argument")
+  expect_error(sbc(fit), "`simulations` is missing", class = "amortized_error_argument")
   expect_error(sbc(fit, sim, n_sims = 1), "`n_sims` must be a whole number >= 2", class = "amortized_error_argument")
   expect_error(sbc(fit, sim, n_draws = 0), "`n_draws` must be a whole number >= 1", class = "amortized_error_argument")
   other <- simulator(function(n) cbind(a = rnorm(n)), function(theta) cbind(y = theta[, 1]))
