@@ -22,8 +22,11 @@
 #'   standard deviation.
 #' @param max_epochs Upper limit on the classifier's training epochs.
 #' @param threads CPU threads for LibTorch.
-#' @return The C2ST accuracy, a number in \[0, 1\], with the per-fold
-#'   accuracies in attribute `"folds"`.
+#' @return An `amortized_c2st` object, like the other checks: `score` (the
+#'   C2ST accuracy, a number in \[0, 1\]), `folds` (the per-fold held-out
+#'   accuracies), `n_draws`, `n_reference` and `dim`. `as.numeric()` gives
+#'   the score; `print()`, `summary()` (a one-row data frame) and
+#'   `autoplot()`/`plot()` (the folds' accuracies against chance, 0.5).
 #' @examples
 #' \donttest{
 #' a <- matrix(rnorm(2000), ncol = 2)
@@ -53,7 +56,50 @@ c2st <- function(draws, reference, seed = 1, folds = 5, z_score = TRUE, max_epoc
   }
   res <- core_call(.amz_c2st(est, ref, list(folds = folds, max_epochs = max_epochs, z_score = z_score,
                                             seed = seed, threads = threads)))
-  structure(res$accuracy, folds = res$fold_accuracy)
+  structure(list(score = res$accuracy, folds = res$fold_accuracy, n_draws = nrow(est), n_reference = nrow(ref),
+                 dim = ncol(est)), class = "amortized_c2st")
+}
+
+#' @export
+as.double.amortized_c2st <- function(x, ...) x$score
+
+#' @export
+print.amortized_c2st <- function(x, ...) {
+  cat(sprintf("<amortized_c2st> %.3f (%d draws vs %d reference draws in %d dimension%s; %d folds %.3f-%.3f)\n",
+              x$score, x$n_draws, x$n_reference, x$dim, if (x$dim == 1) "" else "s", length(x$folds),
+              min(x$folds), max(x$folds)))
+  cat("0.5: indistinguishable from the reference; 1: disjoint.\n")
+  invisible(x)
+}
+
+#' @rdname c2st
+#' @param object,x An `amortized_c2st` object.
+#' @param ... Unused.
+#' @export
+summary.amortized_c2st <- function(object, ...) {
+  data.frame(score = object$score, fold_min = min(object$folds), fold_max = max(object$folds),
+             n_draws = object$n_draws, n_reference = object$n_reference, dim = object$dim)
+}
+
+#' @rdname c2st
+#' @export
+autoplot.amortized_c2st <- function(object, ...) {
+  d <- data.frame(fold = seq_along(object$folds), accuracy = object$folds)
+  ggplot2::ggplot(d, ggplot2::aes(x = .data$fold, y = .data$accuracy)) +
+    ggplot2::geom_hline(yintercept = 0.5, colour = "grey50", linetype = 2) +
+    ggplot2::geom_hline(yintercept = object$score, colour = "#1f4e79") +
+    ggplot2::geom_point(colour = "#1f4e79", size = 2) +
+    ggplot2::scale_y_continuous(limits = c(0.4, 1)) +
+    ggplot2::labs(x = "fold", y = "held-out accuracy",
+                  title = sprintf("C2ST %.3f", object$score), subtitle = "dashed: chance (indistinguishable samples)") +
+    ggplot2::theme_minimal()
+}
+
+#' @rdname c2st
+#' @export
+plot.amortized_c2st <- function(x, ...) {
+  print(autoplot.amortized_c2st(x))
+  invisible(x)
 }
 
 # A numeric matrix of draws (rows) from a matrix, data frame or draws object.

@@ -44,7 +44,7 @@ for (task in tasks) {
       mine <- posterior::as_draws_matrix(draws)[, paste0(fit$parameter_names, "[", i, "]")]
       mine <- unclass(mine)[, seq_len(k)]
       colnames(mine) <- colnames(ref)
-      scores[i] <- c2st(mine, ref, seed = 1, threads = c2st_threads)
+      scores[i] <- c2st(mine, ref, seed = 1, threads = c2st_threads)$score
     }
   }
   cat(sprintf("%-16s C2ST %s  mean %s | max R-hat %.3f | train %5.1f s (%d epochs) | 1000 draws %5.2f s | 1000 x 100 obs %5.1f s\n",

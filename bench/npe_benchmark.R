@@ -48,7 +48,7 @@ for (task in tasks) {
     draws <- NULL
     t <- elapsed(draws <- sample_posterior(fit, obs, n_draws = 10000, seed = k, threads = threads))
     t_sample <- max(t_sample, t, na.rm = TRUE)
-    scores[k] <- c2st(draws, ref, seed = 1, threads = c2st_threads)
+    scores[k] <- c2st(draws, ref, seed = 1, threads = c2st_threads)$score
   }
   ep <- nrow(fit$history)
   cat(sprintf("%-16s C2ST %s  mean %s | train %5.1f s (%d epochs, best %d) | 10k draws %5.3f s | 1000 x 100 obs %5.3f s\n",

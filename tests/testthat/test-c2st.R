@@ -3,10 +3,10 @@ test_that("c2st() scores identical samples near 0.5 and disjoint ones near 1", {
   a <- matrix(rnorm(3000), ncol = 2)
   b <- matrix(rnorm(3000), ncol = 2)
   same <- c2st(a, b)
-  expect_lt(abs(same - 0.5), 0.04)
-  expect_length(attr(same, "folds"), 5)
+  expect_lt(abs(same$score - 0.5), 0.04)
+  expect_length(same$folds, 5)
   far <- c2st(a + 10, b)
-  expect_gt(far, 0.99)
+  expect_gt(far$score, 0.99)
 })
 
 test_that("c2st() matches the optimal accuracy for a shifted Gaussian", {
@@ -22,7 +22,13 @@ test_that("c2st() takes data frames and draws objects and checks its input", {
   set.seed(3)
   ref <- data.frame(mu = rnorm(400), sigma = rnorm(400))
   draws <- posterior::as_draws_df(as.matrix(ref + 0.05))
-  expect_true(is.numeric(c2st(draws, ref)))
+  res <- c2st(draws, ref)
+  expect_s3_class(res, "amortized_c2st")
+  expect_true(is.numeric(res$score) && length(res$folds) == 5)
+  expect_identical(as.numeric(res), res$score)
+  expect_output(print(res), "<amortized_c2st> 0\\.[0-9]{3} \\(400 draws vs 400 reference draws in 2 dimensions")
+  expect_identical(names(summary(res)), c("score", "fold_min", "fold_max", "n_draws", "n_reference", "dim"))
+  expect_s3_class(ggplot2::autoplot(res), "ggplot")
   expect_identical(c2st(draws, ref, seed = 5), c2st(draws, ref, seed = 5))
   expect_error(c2st(matrix(1, 10, 2), matrix(1, 10, 3)), "same number of columns",
                class = "amortized_error_argument")
