@@ -97,10 +97,7 @@ autoplot.amortized_c2st <- function(object, ...) {
 
 #' @rdname c2st
 #' @export
-plot.amortized_c2st <- function(x, ...) {
-  print(autoplot.amortized_c2st(x))
-  invisible(x)
-}
+plot.amortized_c2st <- function(x, ...) autoplot.amortized_c2st(x, ...)
 
 # A numeric matrix of draws (rows) from a matrix, data frame or draws object.
 as_sample_matrix <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {

@@ -103,11 +103,7 @@ autoplot.amortized_model_calibration <- function(object, ...) {
 #' @rdname calibration_curve
 #' @param x An `amortized_model_calibration` object.
 #' @export
-plot.amortized_model_calibration <- function(x, ...) {
-  p <- autoplot.amortized_model_calibration(x)
-  print(p)
-  invisible(p)
-}
+plot.amortized_model_calibration <- function(x, ...) autoplot.amortized_model_calibration(x, ...)
 
 # Held-out simulations of a model comparison's candidates and the
 # amortizer's probabilities for them: list(probs [n, models], truth (1-based

@@ -68,8 +68,4 @@ autoplot.amortized_confusion <- function(object, ...) {
 #' @rdname confusion_matrix
 #' @param x An `amortized_confusion` object.
 #' @export
-plot.amortized_confusion <- function(x, ...) {
-  p <- autoplot.amortized_confusion(x)
-  print(p)
-  invisible(p)
-}
+plot.amortized_confusion <- function(x, ...) autoplot.amortized_confusion(x, ...)

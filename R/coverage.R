@@ -108,10 +108,7 @@ autoplot.amortized_coverage <- function(object, ...) {
 
 #' @rdname coverage
 #' @export
-plot.amortized_coverage <- function(x, ...) {
-  print(autoplot.amortized_coverage(x))
-  invisible(x)
-}
+plot.amortized_coverage <- function(x, ...) autoplot.amortized_coverage(x, ...)
 
 #' @rdname coverage
 #' @export
@@ -159,7 +156,4 @@ autoplot.amortized_calibration_error <- function(object, ...) {
 
 #' @rdname coverage
 #' @export
-plot.amortized_calibration_error <- function(x, ...) {
-  print(autoplot.amortized_calibration_error(x))
-  invisible(x)
-}
+plot.amortized_calibration_error <- function(x, ...) autoplot.amortized_calibration_error(x, ...)

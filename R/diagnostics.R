@@ -76,10 +76,8 @@ diagnostic_plots <- function(object) {
 #' @rdname diagnostics
 #' @export
 plot.amortized_diagnostics <- function(x, ...) {
-  if (requireNamespace("patchwork", quietly = TRUE)) {
-    print(autoplot.amortized_diagnostics(x))
-  } else {
-    for (p in Filter(Negate(is.null), diagnostic_plots(x))) print(p)
-  }
-  invisible(x)
+  if (requireNamespace("patchwork", quietly = TRUE)) return(autoplot.amortized_diagnostics(x))
+  plots <- Filter(Negate(is.null), diagnostic_plots(x))
+  for (p in plots) print(p)
+  invisible(plots)
 }

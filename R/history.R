@@ -13,14 +13,18 @@ new_history <- function(df) {
 #' The training and validation losses per epoch of a trained amortizer
 #' (`fit$history`), with the epoch whose weights the amortizer kept marked.
 #'
-#' @param object,x An `amortized_history` (`fit$history`).
+#' @param object,x An `amortized_history` (`fit$history`), or a trained
+#'   amortizer (its history).
 #' @param log_scale Draw the epochs on a log scale.
 #' @param ... Unused.
-#' @return A ggplot object (`autoplot()`); `plot()` draws it.
+#' @return A ggplot object, from `autoplot()` and from `plot()` alike (it
+#'   prints at top level, as ggplot objects do; `plot(fit) + theme_bw()`
+#'   works).
 #' @examples
 #' \donttest{
 #' fit <- train(amortizer(), benchmark_simulator("two_moons"), n_sims = 2000, epochs = 20, seed = 1)
-#' plot(fit$history)
+#' plot(fit)
+#' plot(fit$history, log_scale = TRUE)
 #' }
 #' @export
 autoplot.amortized_history <- function(object, log_scale = FALSE, ...) {
@@ -43,7 +47,15 @@ autoplot.amortized_history <- function(object, log_scale = FALSE, ...) {
 
 #' @rdname autoplot.amortized_history
 #' @export
-plot.amortized_history <- function(x, log_scale = FALSE, ...) {
-  print(autoplot.amortized_history(x, log_scale = log_scale))
-  invisible(x)
+plot.amortized_history <- function(x, log_scale = FALSE, ...) autoplot.amortized_history(x, log_scale = log_scale)
+
+#' @rdname autoplot.amortized_history
+#' @export
+autoplot.amortizer <- function(object, log_scale = FALSE, ...) {
+  check_amortizer(object, arg = "object", kind = NULL)
+  autoplot.amortized_history(object$history, log_scale = log_scale)
 }
+
+#' @rdname autoplot.amortized_history
+#' @export
+plot.amortizer <- function(x, log_scale = FALSE, ...) autoplot.amortizer(x, log_scale = log_scale)

@@ -262,8 +262,4 @@ autoplot.amortized_misspecification <- function(object, type = c("null", "projec
 }
 
 #' @export
-plot.amortized_misspecification <- function(x, ...) {
-  p <- autoplot(x, ...)
-  print(p)
-  invisible(p)
-}
+plot.amortized_misspecification <- function(x, ...) autoplot.amortized_misspecification(x, ...)

@@ -192,7 +192,4 @@ ppc_series_plot <- function(object) {
 
 #' @rdname posterior_predictive
 #' @export
-plot.amortized_ppc <- function(x, ...) {
-  print(autoplot.amortized_ppc(x))
-  invisible(x)
-}
+plot.amortized_ppc <- function(x, ...) autoplot.amortized_ppc(x, ...)

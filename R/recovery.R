@@ -96,7 +96,4 @@ autoplot.amortized_recovery <- function(object, ...) {
 
 #' @rdname recovery
 #' @export
-plot.amortized_recovery <- function(x, ...) {
-  print(autoplot.amortized_recovery(x))
-  invisible(x)
-}
+plot.amortized_recovery <- function(x, ...) autoplot.amortized_recovery(x, ...)

@@ -157,8 +157,7 @@ sbc_hist <- function(object, level) {
 #' @rdname sbc
 #' @export
 plot.amortized_sbc <- function(x, type = c("ecdf_diff", "ecdf", "hist"), level = 0.95, ...) {
-  print(autoplot.amortized_sbc(x, type = match.arg(type), level = level))
-  invisible(x)
+  autoplot.amortized_sbc(x, type = match.arg(type), level = level)
 }
 
 #' @export

@@ -76,7 +76,4 @@ autoplot.amortized_z_contraction <- function(object, ...) {
 
 #' @rdname z_score_contraction
 #' @export
-plot.amortized_z_contraction <- function(x, ...) {
-  print(autoplot.amortized_z_contraction(x))
-  invisible(x)
-}
+plot.amortized_z_contraction <- function(x, ...) autoplot.amortized_z_contraction(x, ...)

@@ -11,8 +11,19 @@ test_that("diagnostics() runs the standard checks and combines their plots", {
   expect_equal(length(out), 1 + 1 + 10 + 1)
   plots <- amortized:::diagnostic_plots(report)
   expect_true(all(vapply(Filter(Negate(is.null), plots), ggplot2::is.ggplot, logical(1))))
+  # plot() returns the ggplot of every result, as autoplot() does, so that
+  # it can be added to; plot() of an amortizer is its loss history
+  for (x in list(report$sbc, report$recovery, report$z_contraction, report$calibration,
+                 report$calibration$coverage, fit$history, fit)) {
+    p <- plot(x)
+    expect_true(ggplot2::is.ggplot(p), label = paste("plot() of", class(x)[1]))
+    expect_true(ggplot2::is.ggplot(p + ggplot2::theme_bw()))
+    expect_true(withVisible(plot(x))$visible)
+  }
+  expect_identical(plot(fit)$data, autoplot(fit$history)$data)
   skip_if_not_installed("patchwork")
   expect_s3_class(autoplot(report), "patchwork")
+  expect_s3_class(plot(report), "patchwork")
 })
 
 test_that("draws work with bayesplot", {

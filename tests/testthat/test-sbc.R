@@ -67,9 +67,7 @@ test_that("SBC plots are ggplots with the band and one facet per parameter", {
   expect_error(autoplot(s, type = "qq"), "should be one of")
   expect_error(summary(s, level = 2), "`level` must be a number in \\(0, 1\\)",
                class = "amortized_error_argument")
-  pdf(NULL)
-  on.exit(grDevices::dev.off())
-  expect_invisible(plot(s))
+  expect_s3_class(plot(s, type = "hist"), "ggplot")
 })
 
 test_that("sbc() rejects bad arguments", {
