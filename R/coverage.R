@@ -142,6 +142,14 @@ print.amortized_calibration_error <- function(x, ...) {
 
 #' @rdname coverage
 #' @export
+summary.amortized_calibration_error <- function(object, ...) object$errors
+
+#' @rdname coverage
+#' @export
+summary.amortized_coverage <- function(object, ...) object$coverage
+
+#' @rdname coverage
+#' @export
 autoplot.amortized_calibration_error <- function(object, ...) {
   d <- object$coverage$coverage
   d$abs_error <- abs(d$empirical - d$level)

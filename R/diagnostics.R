@@ -10,7 +10,9 @@
 #'
 #' @inheritParams sbc
 #' @return An `amortized_diagnostics` object: a list with `sbc`,
-#'   `recovery`, `z_contraction`, `calibration` and `history`.
+#'   `recovery`, `z_contraction`, `calibration` and `history`; `summary()`
+#'   gives a data frame with one row per parameter (SBC p-value and flag, R²,
+#'   contraction, sd of the z-scores, median calibration error).
 #' @inheritSection sbc Memory
 #' @examples
 #' \donttest{
@@ -37,17 +39,24 @@ diagnostics <- function(object, simulations, n_sims = 500, n_draws = 500, seed =
     class = "amortized_diagnostics")
 }
 
+#' @rdname diagnostics
+#' @export
+summary.amortized_diagnostics <- function(object, ...) {
+  s <- summary(object$sbc)
+  data.frame(parameter = s$parameter, sbc_p = s$p_value, sbc_flagged = s$flagged, r2 = object$recovery$metrics$r2,
+             contraction = object$z_contraction$metrics$mean_contraction, sd_z = object$z_contraction$metrics$sd_z,
+             calibration_error = object$calibration$errors$median_abs_error)
+}
+
 #' @export
 print.amortized_diagnostics <- function(x, ...) {
   cat("<amortized_diagnostics> ", x$n_sims, " simulated data sets x ", x$n_draws, " draws\n", sep = "")
-  s <- summary(x$sbc)
-  rec <- x$recovery$metrics
-  zc <- x$z_contraction$metrics
-  ce <- x$calibration$errors
-  tab <- data.frame(parameter = s$parameter, sbc_p = signif(s$p_value, 2),
-                    sbc = ifelse(s$flagged, "FLAGGED", "ok"), r2 = round(rec$r2, 3),
-                    contraction = round(zc$mean_contraction, 3), sd_z = round(zc$sd_z, 2),
-                    calibration_error = round(ce$median_abs_error, 3))
+  tab <- summary.amortized_diagnostics(x)
+  tab$sbc_p <- signif(tab$sbc_p, 2)
+  tab$sbc <- ifelse(tab$sbc_flagged, "FLAGGED", "ok")
+  tab <- tab[c("parameter", "sbc_p", "sbc", "r2", "contraction", "sd_z", "calibration_error")]
+  tab[c("r2", "contraction", "calibration_error")] <- lapply(tab[c("r2", "contraction", "calibration_error")], round, 3)
+  tab$sd_z <- round(tab$sd_z, 2)
   print(tab, row.names = FALSE)
   cat("Look for: sbc ok; sd_z near 1; calibration_error near 0 (below ~0.02 is good);",
       "r2 and contraction as high as the data allow.\n")

@@ -114,6 +114,18 @@ simulate_given <- function(sim, theta, seed, n_obs, context, call = rlang::calle
 print.amortized_ppc <- function(x, ...) {
   n <- nrow(x$draws)
   cat("<amortized_ppc> posterior predictive check: ", n, " predicted data sets\n", sep = "")
+  tab <- summary.amortized_ppc(x)
+  tab[-1] <- lapply(tab[-1], function(v) signif(v, 3))
+  print(utils::head(tab, 20), row.names = FALSE)
+  if (nrow(tab) > 20) cat("... ", nrow(tab) - 20, " more\n", sep = "")
+  invisible(x)
+}
+
+#' @rdname posterior_predictive
+#' @param object An `amortized_ppc` object.
+#' @export
+summary.amortized_ppc <- function(object, ...) {
+  x <- object
   if (x$set_data) {
     pred <- matrix(x$predicted, ncol = dim(x$predicted)[3])
     obs <- matrix(x$observed, ncol = length(x$data_names))
@@ -125,10 +137,8 @@ print.amortized_ppc <- function(x, ...) {
                       predicted_median = apply(pred, 2, stats::median),
                       p_value = colMeans(sweep(pred, 2, x$observed, ">=")))
   }
-  tab[-1] <- lapply(tab[-1], function(v) signif(v, 3))
-  print(utils::head(tab, 20), row.names = FALSE)
-  if (nrow(tab) > 20) cat("... ", nrow(tab) - 20, " more\n", sep = "")
-  invisible(x)
+  rownames(tab) <- NULL
+  tab
 }
 
 #' @rdname posterior_predictive

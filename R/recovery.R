@@ -77,6 +77,10 @@ print.amortized_recovery <- function(x, ...) {
 #' @param object,x An `amortized_recovery` object.
 #' @param ... Unused.
 #' @export
+summary.amortized_recovery <- function(object, ...) object$metrics
+
+#' @rdname recovery
+#' @export
 autoplot.amortized_recovery <- function(object, ...) {
   est <- object$estimates
   labels <- object$metrics

@@ -62,6 +62,10 @@ print.amortized_z_contraction <- function(x, ...) {
 #' @param object,x An `amortized_z_contraction` object.
 #' @param ... Unused.
 #' @export
+summary.amortized_z_contraction <- function(object, ...) object$metrics
+
+#' @rdname z_score_contraction
+#' @export
 autoplot.amortized_z_contraction <- function(object, ...) {
   ggplot2::ggplot(object$values, ggplot2::aes(x = .data$contraction, y = .data$z)) +
     ggplot2::annotate("rect", xmin = -Inf, xmax = Inf, ymin = -2, ymax = 2, fill = "grey90", alpha = 0.6) +

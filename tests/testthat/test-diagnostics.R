@@ -21,6 +21,12 @@ test_that("diagnostics() runs the standard checks and combines their plots", {
     expect_true(withVisible(plot(x))$visible)
   }
   expect_identical(plot(fit)$data, autoplot(fit$history)$data)
+  # summary() of every result is a data frame
+  for (x in list(report, report$sbc, report$recovery, report$z_contraction, report$calibration,
+                 report$calibration$coverage)) {
+    expect_true(is.data.frame(summary(x)), label = paste("summary() of", class(x)[1]))
+  }
+  expect_identical(summary(report)$parameter, fit$parameter_names)
   skip_if_not_installed("patchwork")
   expect_s3_class(autoplot(report), "patchwork")
   expect_s3_class(plot(report), "patchwork")
