@@ -10,9 +10,6 @@
 #' data (model misspecification shows as observed summaries far from the
 #' simulated ones: see [misspecification_test()]).
 #'
-#' `summarise()` is the former name, deprecated (it masks
-#' `dplyr::summarise()`); it will be removed in the next release.
-#'
 #' @param object A trained [amortizer()] of the posterior, joint or model
 #'   comparison kind (a likelihood amortizer has no data embedding).
 #' @param data Observed data as for [sample_posterior()], or an
@@ -71,16 +68,6 @@ summaries_of <- function(object, inputs, threads, call = rlang::caller_env()) {
     paste0("summary_", seq_len(k))
   }
   out
-}
-
-#' @rdname learned_summaries
-#' @export
-summarise <- function(object, data, context = NULL, threads = inference_threads()) {
-  cli::cli_warn(c("{.fn summarise} is deprecated: use {.fn learned_summaries} (the same arguments).",
-                  "i" = "The old name masks {.fn dplyr::summarise} and will be removed in the next release."),
-                class = c("amortized_warning_deprecated", "deprecatedWarning"), .frequency = "regularly",
-                .frequency_id = "amortized_summarise")
-  learned_summaries(object, data, context = context, threads = threads)
 }
 
 # A reference for spotting observed data unlike every training simulation:

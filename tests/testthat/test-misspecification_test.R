@@ -144,13 +144,11 @@ test_that("summary_loss = \"mmd\" pulls the summaries toward a standard normal",
                class = "amortized_error_argument")
 })
 
-test_that("learned_summaries() works for every kind with a data embedding; summarise() is deprecated", {
+test_that("learned_summaries() works for every kind with a data embedding", {
   fit <- normal_set_fit()
   y <- rnorm(50)
   s <- learned_summaries(fit, y)
   expect_equal(dim(s), c(1L, 8L))
-  expect_warning(old <- summarise(fit, y), "deprecated", class = "amortized_warning_deprecated")
-  expect_equal(old, s)
   lik <- train(amortizer(estimate = "likelihood"), normal_sets, n_sims = 500, epochs = 1, verbose = FALSE)
   expect_error(learned_summaries(lik, y), "likelihood", class = "amortized_error_argument")
 })
