@@ -130,7 +130,7 @@ std::vector<torch::Tensor> batch_tensors(const torch::Tensor& target, const Data
 DataBatch batch_of(const std::vector<torch::Tensor>& t) {
   DataBatch b{t[1], t[2], t[3]};
   for (size_t k = 4; k + 1 < t.size(); k += 2) b.sources.push_back({t[k], t[k + 1]});
-  return b;
+  return trim_padding(b);
 }
 
 TrainOptions train_options(const Rcpp::List& options) {
@@ -353,7 +353,10 @@ Rcpp::List amz_estimator_train(SEXP ptr, Rcpp::NumericMatrix target, SEXP x, Rcp
   return train_estimator(ptr, target, x, lengths, context, options, fit_standardization, optimizer_state,
                          [&](EstimatorImpl& est, const std::vector<torch::Tensor>& rows, const BatchLossFn& loss,
                              OptimizerState& state) {
-                           return fit(est, loss, rows, train_options(options), train_hooks(on_epoch), &state);
+                           // sets and series: batches of similar lengths (little padding)
+                           const bool lengths = rows.size() > 2 && rows[2].defined();
+                           return fit(est, loss, rows, train_options(options).bucket_by(lengths ? 2 : -1),
+                                      train_hooks(on_epoch), &state);
                          });
   AMZ_GLUE_END
 }

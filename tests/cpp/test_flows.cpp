@@ -8,6 +8,8 @@
 #include "amortized/train/trainer.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include "tolerance.h"
 #include <torch/serialize.h>
 
@@ -811,4 +813,38 @@ TEST(Threads, FastestThreadsPicksOneOrTheMaximumAndRestores) {
   EXPECT_TRUE(pick == 1 || pick == 2) << pick;
   EXPECT_EQ(get_threads(), 3);
   set_threads(1);
+}
+
+// Bucketing by a key (the lengths of sets): every training row is seen once
+// per epoch, and a batch holds rows of similar keys (little padding).
+TEST(Training, BucketingGroupsBatchesBySimilarKeysAndSeesEveryRow) {
+  auto gen = make_generator(5);
+  auto flow = make_coupling_flow(CouplingFlowOptions(2, 1).n_layers(1).hidden({8}), gen);
+  const int64_t n = 2000;
+  auto theta = torch::randn({n, 2}, gen), x = torch::randn({n, 1}, gen);
+  auto key = torch::randint(5, 101, {n}, gen, torch::kLong);
+  auto ids = torch::arange(n, torch::kLong);
+  for (int64_t bucket : {int64_t{-1}, int64_t{2}}) {
+    std::vector<int64_t> seen;
+    double spread = 0;
+    int batches = 0;
+    BatchLossFn loss = [&](const std::vector<torch::Tensor>& b) {
+      if (torch::GradMode::is_enabled()) {  // training batches (validation runs without gradients)
+        auto k = b[2];
+        spread += (k.max() - k.min()).item<double>();
+        ++batches;
+        auto i = b[3].contiguous();
+        seen.insert(seen.end(), i.data_ptr<int64_t>(), i.data_ptr<int64_t>() + i.numel());
+      }
+      return flow->loss(b[0], b[1]);
+    };
+    auto result = fit(*flow, loss, {theta, x, key, ids}, TrainOptions().epochs(1).batch_size(64).bucket_by(bucket),
+                      TrainHooks());
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(seen.size(), static_cast<size_t>(n) - result.validation_rows.size());
+    EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end());  // no row twice
+    spread /= batches;
+    if (bucket < 0) EXPECT_GT(spread, 80);  // random batches span nearly all keys
+    else EXPECT_LT(spread, 15);             // windows of 32 batches sorted: ~96 / 32 keys each
+  }
 }

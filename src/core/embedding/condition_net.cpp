@@ -19,6 +19,20 @@ DataBatch narrow(const DataBatch& b, int64_t start, int64_t len) {
   return map_batch(b, [&](const Tensor& t) { return t.narrow(0, start, len); });
 }
 
+namespace {
+Tensor trimmed(const Tensor& x, const Tensor& lengths) {
+  if (!x.defined() || !lengths.defined() || x.dim() != 3 || lengths.numel() == 0) return x;
+  const int64_t longest = lengths.max().item<int64_t>();
+  return longest >= 1 && longest < x.size(1) ? x.narrow(1, 0, longest) : x;
+}
+}  // namespace
+
+DataBatch trim_padding(const DataBatch& b) {
+  DataBatch out{trimmed(b.x, b.lengths), b.lengths, b.context};
+  for (const auto& s : b.sources) out.sources.push_back({trimmed(s.x, s.lengths), s.lengths});
+  return out;
+}
+
 DataBatch index_rows(const DataBatch& b, const Tensor& idx) {
   return map_batch(b, [&](const Tensor& t) { return t.index_select(0, idx.to(t.device())); });
 }

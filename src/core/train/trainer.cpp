@@ -320,10 +320,30 @@ TrainResult fit(torch::nn::Module& model, const BatchLossFn& loss, const std::ve
   const int64_t batch = std::min(o.batch_size(), n_train);
   const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
 
-  Tensor perm;
+  Tensor key;
+  if (o.bucket_by() >= 0) {
+    TORCH_CHECK(o.bucket_by() < static_cast<int64_t>(data.size()), "bucket_by ", o.bucket_by(), " is not a data tensor");
+    key = data[o.bucket_by()];
+    if (key.defined()) key = key.reshape({-1}).to(torch::kCPU);
+  }
+  Tensor perm, batch_order;
   auto next_batch = [&](int64_t /*epoch*/, int64_t s) {
-    if (s == 0) perm = train_idx.index_select(0, torch::randperm(n_train, gen, torch::kLong));
-    return rows(data, perm.narrow(0, s * batch, std::min(batch, n_train - s * batch)));
+    if (s == 0) {
+      perm = train_idx.index_select(0, torch::randperm(n_train, gen, torch::kLong));
+      if (key.defined()) {
+        const int64_t window = 32 * batch;
+        std::vector<Tensor> parts;
+        for (int64_t start = 0; start < n_train; start += window) {
+          Tensor w = perm.narrow(0, start, std::min(window, n_train - start));
+          Tensor order = std::get<1>(key.index_select(0, w).sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+          parts.push_back(w.index_select(0, order));
+        }
+        perm = torch::cat(parts);
+        batch_order = torch::randperm(steps_per_epoch, gen, torch::kLong);
+      }
+    }
+    const int64_t b = key.defined() ? batch_order[s].item<int64_t>() : s;
+    return rows(data, perm.narrow(0, b * batch, std::min(batch, n_train - b * batch)));
   };
   std::function<double()> validate;
   if (n_val > 0) validate = [&]() { return evaluate(loss, data, val_idx); };

@@ -43,5 +43,10 @@ DataBatch index_rows(const DataBatch& b, const Tensor& idx);
 // Every row of a batch `times` times, block after block.
 DataBatch repeat_rows(const DataBatch& b, int64_t times);
 DataBatch to_device(const DataBatch& b, torch::Device device);
+// The batch without the padding that no data set of it needs: set and
+// series data [b, n, dim] narrowed to the longest length among its rows
+// (summary networks ignore padding, so the result is the same; the
+// compute on padding is saved).
+DataBatch trim_padding(const DataBatch& b);
 
 }  // namespace amortized

@@ -49,6 +49,12 @@ struct TrainOptions {
   // step t; validation, the best weights and the result use the averaged
   // weights, training goes on from the raw ones.
   TORCH_ARG(double, ema_decay) = 0.0;
+  // Offline training: the index of a data tensor ([n], e.g. the lengths of
+  // sets) whose values group the rows into batches (-1: none). Each epoch
+  // the shuffled rows are sorted by it within windows of 32 batches and the
+  // batches are visited in random order, so that a batch holds data sets of
+  // similar size and little padding (trim it in the loss).
+  TORCH_ARG(int64_t, bucket_by) = -1;
 };
 
 struct EpochRecord {
