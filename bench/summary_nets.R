@@ -5,15 +5,19 @@
 #     closed form).
 #  2. AR(1) time series x_t = phi x_{t-1} + sigma e_t (stationary start),
 #     T = 20..200 steps (time_series_net; exact posterior on a 2-d grid).
+#  3. Exponential waiting times with a Gamma(2, 1) prior on the rate,
+#     n = 5..100 (deep set; exact posterior Gamma(2 + n, 1 + sum y)).
+#  4. 2-d standard normal points with correlation rho ~ U(-0.95, 0.95),
+#     n = 5..100 (deep set; exact posterior on a grid).
 # Prints training time, the posterior error against the exact posterior over
 # 100 test data sets (|mean error| / exact sd, and estimated sd / exact sd),
 # and the time to draw 1,000 posterior samples for each of 100 data sets.
-# Run: Rscript bench/summary_nets.R [n_sims] [threads] [gaussian,ar1]
+# Run: Rscript bench/summary_nets.R [n_sims] [threads] [gaussian,ar1,exponential,correlation]
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
 n_sims <- if (length(args) >= 1) as.integer(args[1]) else 10000L
 threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
-parts <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("gaussian", "ar1")
+parts <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("gaussian", "ar1", "exponential", "correlation")
 
 report <- function(name, fit, seconds, tests, exact_fn) {
   t_draw <- system.time(draws <- sample_posterior(fit, lapply(tests, `[[`, "y"), n_draws = 1000, seed = 1,
@@ -106,4 +110,57 @@ sims <- simulate(ar1, n_sims, seed = 1, progress = FALSE)
 a <- amortizer(configurator = configurator(as_time_series(), constrain(phi = c(-0.9, 0.9), sigma = "positive")))
 t <- system.time(fit <- train(a, sims, seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
 report("AR(1) (time_series_net, T = 20..200)", fit, t, tests, ar1_exact)
+}
+
+# ---- 3. exponential waiting times, Gamma prior on the rate --------------------
+if ("exponential" %in% parts) {
+expo <- simulator(
+  prior = function(n) cbind(rate = rgamma(n, 2, 1)),
+  model = function(theta, n_obs) {
+    n <- nrow(theta)
+    array(rexp(n * n_obs, theta[, 1]), c(n, n_obs, 1), dimnames = list(NULL, NULL, "wait"))
+  },
+  context = list(n_obs = 5:100))
+expo_exact <- function(y) {
+  a <- 2 + length(y)
+  b <- 1 + sum(y)
+  list(mean = a / b, sd = sqrt(a) / b)
+}
+set.seed(4)
+tests <- lapply(1:100, function(i) list(y = rexp(sample(5:100, 1), rgamma(1, 2, 1))))
+sims <- simulate(expo, n_sims, seed = 1, progress = FALSE)
+t <- system.time(fit <- train(amortizer(configurator = configurator(constrain(rate = "positive"))), sims,
+                              seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
+report("exponential (deep set, n = 5..100)", fit, t, tests, expo_exact)
+}
+
+# ---- 4. correlation of 2-d normal points ---------------------------------------
+if ("correlation" %in% parts) {
+corr <- simulator(
+  prior = function(n) cbind(rho = runif(n, -0.95, 0.95)),
+  model = function(theta, n_obs) {
+    n <- nrow(theta)
+    z1 <- matrix(rnorm(n * n_obs), n)
+    z2 <- theta[, 1] * z1 + sqrt(1 - theta[, 1]^2) * matrix(rnorm(n * n_obs), n)
+    array(c(z1, z2), c(n, n_obs, 2), dimnames = list(NULL, NULL, c("a", "b")))
+  },
+  context = list(n_obs = 5:100))
+corr_exact <- function(y) {
+  y <- matrix(y, ncol = 2)
+  rho <- seq(-0.95, 0.95, length.out = 2001)
+  s11 <- sum(y[, 1]^2)
+  s22 <- sum(y[, 2]^2)
+  s12 <- sum(y[, 1] * y[, 2])
+  lp <- -nrow(y) / 2 * log(1 - rho^2) - (s11 - 2 * rho * s12 + s22) / (2 * (1 - rho^2))
+  w <- exp(lp - max(lp))
+  w <- w / sum(w)
+  m <- sum(w * rho)
+  list(mean = m, sd = sqrt(sum(w * rho^2) - m^2))
+}
+set.seed(5)
+tests <- lapply(1:100, function(i) list(y = corr$model(corr$prior(1), sample(5:100, 1))[1, , ]))
+sims <- simulate(corr, n_sims, seed = 1, progress = FALSE)
+t <- system.time(fit <- train(amortizer(configurator = configurator(constrain(rho = c(-0.95, 0.95)))), sims,
+                              seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
+report("correlation (deep set, 2-d points, n = 5..100)", fit, t, tests, corr_exact)
 }
