@@ -41,6 +41,13 @@ report <- function(name, fit, seconds, tests, exact_fn) {
   cat(sprintf("  1,000 draws for each of 100 data sets: %.3f s\n", t_draw))
 }
 
+# Trains amortizer `a` on n_sims simulations of `sim` (seed 1) and reports.
+run_case <- function(name, sim, a, tests, exact_fn) {
+  sims <- simulate(sim, n_sims, seed = 1, progress = FALSE)
+  t <- system.time(fit <- train(a, sims, seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
+  report(name, fit, t, tests, exact_fn)
+}
+
 # ---- 1. iid Gaussian with a normal-inverse-gamma prior ----------------------
 if ("gaussian" %in% parts) {
 a0 <- 3
@@ -68,10 +75,8 @@ tests <- lapply(1:100, function(i) {
   th <- gauss$prior(1)
   list(y = rnorm(sample(5:100, 1), th[1], th[2]))
 })
-sims <- simulate(gauss, n_sims, seed = 1, progress = FALSE)
-t <- system.time(fit <- train(amortizer(configurator = configurator(constrain(sigma = "positive"))), sims,
-                              seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
-report("iid Gaussian (deep set, n = 5..100)", fit, t, tests, gauss_exact)
+run_case("iid Gaussian (deep set, n = 5..100)", gauss,
+         amortizer(configurator = configurator(constrain(sigma = "positive"))), tests, gauss_exact)
 }
 
 # ---- 2. AR(1) time series ----------------------------------------------------
@@ -106,10 +111,9 @@ tests <- lapply(1:100, function(i) {
   th <- ar1$prior(1)
   list(y = as.vector(ar1$model(th, sample(20:200, 1))))
 })
-sims <- simulate(ar1, n_sims, seed = 1, progress = FALSE)
-a <- amortizer(configurator = configurator(as_time_series(), constrain(phi = c(-0.9, 0.9), sigma = "positive")))
-t <- system.time(fit <- train(a, sims, seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
-report("AR(1) (time_series_net, T = 20..200)", fit, t, tests, ar1_exact)
+run_case("AR(1) (time_series_net, T = 20..200)", ar1,
+         amortizer(configurator = configurator(as_time_series(), constrain(phi = c(-0.9, 0.9), sigma = "positive"))),
+         tests, ar1_exact)
 }
 
 # ---- 3. exponential waiting times, Gamma prior on the rate --------------------
@@ -128,10 +132,8 @@ expo_exact <- function(y) {
 }
 set.seed(4)
 tests <- lapply(1:100, function(i) list(y = rexp(sample(5:100, 1), rgamma(1, 2, 1))))
-sims <- simulate(expo, n_sims, seed = 1, progress = FALSE)
-t <- system.time(fit <- train(amortizer(configurator = configurator(constrain(rate = "positive"))), sims,
-                              seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
-report("exponential (deep set, n = 5..100)", fit, t, tests, expo_exact)
+run_case("exponential (deep set, n = 5..100)", expo,
+         amortizer(configurator = configurator(constrain(rate = "positive"))), tests, expo_exact)
 }
 
 # ---- 4. correlation of 2-d normal points ---------------------------------------
@@ -159,8 +161,6 @@ corr_exact <- function(y) {
 }
 set.seed(5)
 tests <- lapply(1:100, function(i) list(y = corr$model(corr$prior(1), sample(5:100, 1))[1, , ]))
-sims <- simulate(corr, n_sims, seed = 1, progress = FALSE)
-t <- system.time(fit <- train(amortizer(configurator = configurator(constrain(rho = c(-0.95, 0.95)))), sims,
-                              seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
-report("correlation (deep set, 2-d points, n = 5..100)", fit, t, tests, corr_exact)
+run_case("correlation (deep set, 2-d points, n = 5..100)", corr,
+         amortizer(configurator = configurator(constrain(rho = c(-0.95, 0.95)))), tests, corr_exact)
 }
