@@ -220,6 +220,56 @@ subset_simulations <- function(sims, i) {
   sims
 }
 
+#' Subsets and prior draws of simulations
+#'
+#' `sims[i]` keeps the simulations `i` (row numbers, negative ones to drop,
+#' or a logical vector), with their data, lengths and context: e.g. to hold
+#' some out for checks, `train(a, sims[1:9000])` and `recovery(fit,
+#' sims[9001:10000])`. `as_draws_df()` gives the simulated parameters as
+#' prior draws (with the context variables), for the `posterior` and
+#' `bayesplot` tools.
+#'
+#' @param x Simulations from [simulate()][simulate.amortized_simulator].
+#' @param i Which simulations: positive or negative whole numbers, or a
+#'   logical vector as long as the simulations.
+#' @param ... Not used.
+#' @return `[`: simulations; `as_draws_df()`: a `posterior::draws_df`, one
+#'   draw per simulation.
+#' @examples
+#' sims <- simulate(benchmark_simulator("two_moons"), 100, seed = 1)
+#' sims[1:10]
+#' posterior::summarise_draws(posterior::as_draws_df(sims))
+#' @name simulations-subset
+#' @export
+`[.amortized_simulations` <- function(x, i, ...) {
+  if (...length() > 0) {
+    cli::cli_abort("Simulations are subset by rows only: {.code sims[i]}.", class = "amortized_error_argument")
+  }
+  n <- nrow(x$parameters)
+  if (missing(i)) return(x)
+  rows <- if (is.logical(i)) {
+    if (length(i) != n || anyNA(i)) {
+      cli::cli_abort("A logical {.arg i} must have one TRUE/FALSE per simulation ({n}).",
+                     class = "amortized_error_argument")
+    }
+    which(i)
+  } else if (is.numeric(i) && !anyNA(i) && all(i == round(i)) && (all(i > 0) || all(i < 0)) && all(abs(i) <= n)) {
+    seq_len(n)[i]
+  } else {
+    cli::cli_abort(c("{.arg i} must be row numbers in 1..{n} (or negative ones to drop) or a logical vector.",
+                     "x" = "Got {describe_value(i)}."), class = "amortized_error_argument")
+  }
+  subset_simulations(x, rows)
+}
+
+#' @rdname simulations-subset
+#' @rawNamespace S3method(posterior::as_draws_df, amortized_simulations)
+as_draws_df.amortized_simulations <- function(x, ...) {
+  m <- x$parameters
+  if (!is.null(x$context)) m <- cbind(m, x$context[, setdiff(colnames(x$context), colnames(m)), drop = FALSE])
+  posterior::as_draws_df(m)
+}
+
 #' @export
 print.amortized_simulations <- function(x, ...) {
   cat("<amortized_simulations> ", nrow(x$parameters), " simulations\n", sep = "")

@@ -362,3 +362,28 @@ test_that("unknown arguments are errors that name the closest argument", {
   expect_error(sample_posterior(fit, c(0, 0), colour = "red"), "Unknown argument(.|\n)*colour",
                class = "amortized_error_argument")
 })
+
+test_that("simulations subset by rows and give their parameters as prior draws", {
+  sim <- simulator(prior = function(n) cbind(mu = stats::rnorm(n)),
+                   model = function(theta, n_obs) array(stats::rnorm(nrow(theta) * n_obs, theta[, 1]),
+                                                        c(nrow(theta), n_obs, 1), dimnames = list(NULL, NULL, "y")),
+                   context = list(n_obs = 3:9))
+  sims <- simulate(sim, 20, seed = 1)
+  part <- sims[c(2, 5, 7)]
+  expect_s3_class(part, "amortized_simulations")
+  expect_identical(part$parameters, sims$parameters[c(2, 5, 7), , drop = FALSE])
+  expect_identical(part$lengths, sims$lengths[c(2, 5, 7)])
+  expect_identical(part$data, sims$data[c(2, 5, 7), , , drop = FALSE])
+  expect_identical(nrow(sims[-(1:5)]$parameters), 15L)
+  expect_identical(sims[sims$parameters[, "mu"] > 0]$parameters[, "mu"] > 0,
+                   rep(TRUE, sum(sims$parameters[, "mu"] > 0)))
+  expect_error(sims[0.5], "row numbers in 1..20", class = "amortized_error_argument")
+  expect_error(sims[c(-1, 2)], "row numbers", class = "amortized_error_argument")
+  expect_error(sims[TRUE], "one TRUE/FALSE per simulation", class = "amortized_error_argument")
+  expect_error(sims[1, 2], "by rows only", class = "amortized_error_argument")
+  d <- posterior::as_draws_df(sims)
+  expect_s3_class(d, "draws_df")
+  expect_equal(posterior::ndraws(d), 20)
+  expect_identical(posterior::variables(d), c("mu", "n_obs"))
+  expect_equal(d$mu, unname(sims$parameters[, "mu"]))
+})
