@@ -32,7 +32,7 @@
 #' a file of `save_amortizer()` is the better archive: versioned, checked
 #' and readable without R's serialization.
 #'
-#' @param x A trained [amortizer()].
+#' @param object A trained [amortizer()].
 #' @param path The file to write or read.
 #' @param overwrite Replace an existing file.
 #' @param trust Restore R functions (code) the file holds: only for files
@@ -48,8 +48,8 @@
 #' fit2 <- load_amortizer(path)
 #' }
 #' @export
-save_amortizer <- function(x, path, overwrite = FALSE) {
-  check_amortizer(x, kind = NULL)
+save_amortizer <- function(object, path, overwrite = FALSE) {
+  check_amortizer(object, kind = NULL)
   path <- check_path(path)
   overwrite <- check_flag(overwrite)
   if (file.exists(path) && !overwrite) {
@@ -60,19 +60,19 @@ save_amortizer <- function(x, path, overwrite = FALSE) {
     cli::cli_abort("The directory of {.arg path} does not exist: {.path {dirname(path)}}.",
                    class = "amortized_error_argument")
   }
-  x <- upgrade_amortizer(x)
-  state <- x$state
+  object <- upgrade_amortizer(object)
+  state <- object$state
   payload <- writeBin(as.double(state$values), raw(), size = 8, endian = "little")
-  settings <- x[setdiff(names(x), c("state", ".handle", "optimizer_state"))]
+  settings <- object[setdiff(names(object), c("state", ".handle", "optimizer_state"))]
   header <- list(
     format = model_format, format_version = model_format_version,
     package_version = as.character(utils::packageVersion("amortized")),
     created = format(Sys.time(), "%Y-%m-%dT%H:%M:%S%z"),
-    description = list(inference_net = format(x$inference_net),
-                       summary_net = if (!is.null(x$config$summary_net)) format(x$config$summary_net),
-                       parameters = x$parameter_names, data = x$data_names,
-                       pipeline = describe_plan(x$config, x$parameter_names),
-                       epochs = nrow(x$history), n_sims = x$info$n_sims),
+    description = list(inference_net = format(object$inference_net),
+                       summary_net = if (!is.null(object$config$summary_net)) format(object$config$summary_net),
+                       parameters = object$parameter_names, data = object$data_names,
+                       pipeline = describe_plan(object$config, object$parameter_names),
+                       epochs = nrow(object$history), n_sims = object$info$n_sims),
     tensors = list(names = state$names, shapes = lapply(state$shapes, I)),
     n_values = length(state$values), values_md5 = raw_md5(payload),
     object = unclass(jsonlite::serializeJSON(settings, digits = NA))
