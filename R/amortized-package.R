@@ -4,7 +4,55 @@
 #' then draw posterior samples for any new data set in milliseconds with
 #' [sample_posterior()], and check calibration with [sbc()].
 #'
-#' Options:
+#' @section The workflow:
+#' 1. **Simulate**: a [simulator()] (an R prior and model) or a
+#'    [benchmark_simulator()]; [simulate()][simulate.amortized_simulator]
+#'    draws simulations (in parallel on `future` plans; `store =` keeps
+#'    them on disk and resumes), [write_simulations()] /
+#'    [read_simulations()] keep them.
+#' 2. **Configure**: [amortizer()] with an inference network
+#'    ([coupling_flow()], [flow_matching()], [ensemble()]), a summary
+#'    network for sets or series ([deep_set()], [set_transformer()],
+#'    [time_series_net()], [time_series_transformer()], [fusion()]) and a
+#'    [configurator()] (bounds, data steps, structure); `estimate =`
+#'    `"posterior"`, `"likelihood"`, `"joint"` or `"models"`.
+#' 3. **Train**: [train()] (offline, online, in rounds; early stopping;
+#'    checkpoints).
+#' 4. **Infer**: [sample_posterior()], [posterior_log_density()],
+#'    [log_likelihood()], [log_marginal_likelihood()], [bayes_factor()],
+#'    [posterior_model_probs()], [learned_summaries()].
+#' 5. **Check**: [diagnostics()] or each of [sbc()], [recovery()],
+#'    [coverage()], [calibration_error()], [z_score_contraction()] on
+#'    held-out simulations; [posterior_predictive()] and
+#'    [misspecification_test()] against the observed data;
+#'    [calibration_curve()] and [confusion_matrix()] for model comparison;
+#'    [c2st()] against reference draws.
+#' 6. **Save**: [save_amortizer()], [load_amortizer()].
+#'
+#' @section Conditions:
+#' Errors and warnings carry classes, for `tryCatch()` and
+#' `withCallingHandlers()`:
+#' * `amortized_error_argument`: a bad argument (the message names it and
+#'   what was expected); `amortized_error_memory` (also an argument error):
+#'   a request too large for the memory budget;
+#' * `amortized_error_data`: data that do not fit the amortizer or a data
+#'   step;
+#' * `amortized_error_simulator`: a simulator that fails or returns the
+#'   wrong shape; `amortized_error_simulator_chunks`: chunks of a run that
+#'   failed twice (the others are kept);
+#' * `amortized_error_untrained`, `amortized_error_training`,
+#'   `amortized_error_file` (an unreadable amortizer file),
+#'   `amortized_error_device`, `amortized_error_dependency`,
+#'   `amortized_error_core` (an error inside the C++ core);
+#' * warnings `amortized_warning_nonfinite` (simulations dropped),
+#'   `amortized_warning_outside_training` and
+#'   `amortized_warning_extrapolation` (data unlike the training
+#'   simulations), `amortized_warning_rhat` (MCMC not converged),
+#'   `amortized_warning_interrupted` (training stopped by Ctrl-C, the best
+#'   weights kept); message `amortized_message_code_dropped`
+#'   ([load_amortizer()] without `trust`).
+#'
+#' @section Options:
 #' * `amortized.threads` (default 1): CPU threads for training; one thread
 #'   is fastest for the small networks and batches of most amortizers.
 #' * `amortized.inference_threads`: CPU threads for draws, densities and
@@ -19,6 +67,8 @@
 #'   simulations are checked against; default the memory available.
 #' * `amortized.chunk_values`: how many values of draws or network inputs
 #'   the checks and [log_likelihood()] hold at once (default 2^23).
+#' * `amortized.device`: `"cpu"` (default), `"cuda"` or `"auto"`, for
+#'   training and sampling.
 #'
 #' Environment variable `AMORTIZED_SIMD` (`"baseline"`, `"avx2"` or
 #' `"avx512"`, read once, at first use): caps the instruction set of the
@@ -26,7 +76,6 @@
 #' different paths agree to float32 rounding, not bit for bit; a seed gives
 #' bit-identical results on the same machine, path and thread count.
 #'
-#' @keywords internal
 #' @useDynLib amortized, .registration = TRUE
 #' @importFrom Rcpp evalCpp
 #' @importFrom rlang .data %||%
