@@ -110,8 +110,6 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #'   support (see `use_structure` of [amortizer()]) is truncated where the
 #'   simulator declares its posteriors cut off by it, and transformed
 #'   otherwise.
-#' @param parameters,data For `standardize()`: standardize the parameters /
-#'   the data.
 #' @param value For `nan_to_num()`: the number that replaces non-finite
 #'   data values.
 #' @return An `amortized_step`.
@@ -174,13 +172,15 @@ is_mirror_normal <- function(n) {
 }
 
 #' @rdname configurator-steps
-#' @param parameters For `equivariance()`: a signed permutation of the
-#'   parameters, `c(-1, 2, 3, 4, -5)` for "parameter 1 becomes minus
+#' @param parameters For `standardize()`: whether to standardize the
+#'   parameters (`TRUE`/`FALSE`). For `equivariance()`: a signed permutation
+#'   of the parameters, `c(-1, 2, 3, 4, -5)` for "parameter 1 becomes minus
 #'   parameter 1, parameter 5 minus parameter 5, the others stay".
-#' @param data For `equivariance()`: the signed permutation of the data that
-#'   goes with it: of the data values for flat data, of each point's
-#'   variables for set and time-series data (also where a simulator declares
-#'   its flat data a set).
+#' @param data For `standardize()`: whether to standardize the data. For
+#'   `equivariance()`: the signed permutation of the data that goes with
+#'   it: of the data values for flat data, of each point's variables for set
+#'   and time-series data (also where a simulator declares its flat data a
+#'   set).
 #' @details `equivariance()` declares a transformation g of the parameters
 #'   together with the data that leaves their joint distribution (prior times
 #'   likelihood) unchanged, so that the posterior is equivariant: p(g theta |

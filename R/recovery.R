@@ -6,7 +6,7 @@
 #' uncertainty: R² here is not 1 even for an exact posterior, but close to
 #' the posterior's share of the prior variance that the data explain.
 #'
-#' @param object A trained [amortizer()].
+#' @param object A trained [amortizer()] (for the methods: the result).
 #' @param simulations Simulations to check on, from
 #'   [simulate()][simulate.amortized_simulator] (ideally not the training
 #'   simulations) or a finished simulation store; or the simulator, and then
@@ -74,7 +74,7 @@ print.amortized_recovery <- function(x, ...) {
 }
 
 #' @rdname recovery
-#' @param object,x An `amortized_recovery` object.
+#' @param x An `amortized_recovery` object (for `summary()` and `autoplot()`: `object`).
 #' @param ... Unused.
 #' @export
 summary.amortized_recovery <- function(object, ...) object$metrics

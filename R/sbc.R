@@ -12,7 +12,7 @@
 #' `p` parameters). `plot()` draws the ECDF (or its difference from uniform)
 #' with the simultaneous band, or a rank histogram.
 #'
-#' @param object A trained [amortizer()].
+#' @param object A trained [amortizer()] (for the methods: the result).
 #' @param simulations Simulations to check on, from
 #'   [simulate()][simulate.amortized_simulator] (ideally not the training
 #'   simulations) or a finished simulation store; or the simulator, and then
@@ -62,7 +62,7 @@ new_sbc <- function(ranks, n_draws) {
 }
 
 #' @rdname sbc
-#' @param object,x An `amortized_sbc` object.
+#' @param x An `amortized_sbc` object (for `summary()`: `object`).
 #' @param level Confidence level of the band and the test.
 #' @param ... Unused.
 #' @export
