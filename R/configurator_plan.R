@@ -138,13 +138,14 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 }
 
 # The automatic data preprocessing of flat data (see ?configurator): data
-# variables that are non-negative in every training simulation and
-# right-skewed (moment skewness > 1) get the variance-stabilizing scale of
-# the commonest noise of such data, when it reduces the skewness: counts
-# (whole numbers) sqrt_data() (Poisson-like noise grows as the square root
-# of the count), positive continuous values log_data() (multiplicative
-# noise: populations, rates, waiting times), non-negative continuous values
-# with zeros log1p_data(). Steps marked auto = TRUE.
+# variables that are non-negative in every training simulation, not counts,
+# and right-skewed (moment skewness > 1) get a log scale when it reduces the
+# skewness (multiplicative noise: populations, rates, waiting times):
+# log_data() where all values are positive, log1p_data() where zeros occur.
+# Steps marked auto = TRUE. Counts (whole numbers) stay as they are: on sir
+# (binomial counts, 10,000 simulations) C2ST was 0.617 raw, 0.658 on a
+# square-root and 0.662 on a log1p scale; lotka_volterra (log-normal
+# populations) 0.977 raw, 0.943 on a log scale.
 auto_transform_steps <- function(data) {
   skewness <- function(v) {
     s <- stats::sd(v)
@@ -158,13 +159,14 @@ auto_transform_steps <- function(data) {
     if (length(v) < 10 || any(v < 0)) return("")
     raw <- skewness(v)
     if (raw <= 1) return("")
-    kind <- if (all(v == round(v))) "sqrt" else if (all(v > 0)) "log" else "log1p"
+    if (all(v == round(v))) return("")  # counts: see above
+    kind <- if (all(v > 0)) "log" else "log1p"
     if (abs(skewness(match.fun(kind)(v))) >= raw) return("")
     kind
   }, "")
   nm <- colnames(data)
   steps <- list()
-  for (kind in c("sqrt", "log", "log1p")) {
+  for (kind in c("log", "log1p")) {
     if (any(pick == kind)) steps <- c(steps, list(new_step(paste0(kind, "_data"), names = nm[pick == kind], auto = TRUE)))
   }
   steps

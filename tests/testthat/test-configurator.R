@@ -406,10 +406,10 @@ test_that("context variables reach the network and are read from the data's size
                      sims, epochs = 1, verbose = FALSE), "do not have: \"rate\"", class = "amortized_error_argument")
 })
 
-test_that("skewed non-negative flat data get a variance-stabilizing scale: chosen, recorded, applied to observed data, optional", {
+test_that("skewed non-negative flat data get a log scale: chosen, recorded, applied to observed data, optional", {
   # a population (log-normal), a count (Poisson with a log-normal rate), a
   # waiting time with exact zeros, and a signed variable: the first three
-  # are skewed, the fourth is not
+  # are skewed; counts and the signed variable stay as they are
   sim <- simulator(
     prior = function(n) cbind(r = stats::rnorm(n)),
     model = function(theta) {
@@ -422,15 +422,15 @@ test_that("skewed non-negative flat data get a variance-stabilizing scale: chose
   sims <- simulate(sim, 2000, seed = 1)
   fit <- train(amortizer(tiny_net()), sims, epochs = 2, seed = 1, verbose = FALSE)
   steps <- fit$config$data_steps
-  expect_identical(vapply(steps, `[[`, "", "step"), c("sqrt_data", "log_data", "log1p_data"))
-  expect_identical(lapply(steps, `[[`, "names"), list("count", "pop", "wait"))
+  expect_identical(vapply(steps, `[[`, "", "step"), c("log_data", "log1p_data"))
+  expect_identical(lapply(steps, `[[`, "names"), list("pop", "wait"))
   expect_true(all(vapply(steps, function(s) isTRUE(s$auto), TRUE)))
   expect_output(print(fit), "log_data: pop \\(chosen from the training simulations\\)")
   # the same transform on observed data, also after saving and loading
   obs <- rbind(c(pop = 7.5, count = 0, wait = 0, shift = -1), c(pop = 300, count = 12, wait = 2.5, shift = 2))
   x <- amortized:::apply_data_steps(fit$config, obs)
   expect_equal(unname(x[, "pop"]), log(c(7.5, 300)))
-  expect_equal(unname(x[, "count"]), sqrt(c(0, 12)))
+  expect_equal(unname(x[, "count"]), c(0, 12))
   expect_equal(unname(x[, "wait"]), log1p(c(0, 2.5)))
   expect_equal(unname(x[, "shift"]), c(-1, 2))
   path <- tempfile(fileext = ".amz")
