@@ -353,9 +353,14 @@ Rcpp::List amz_estimator_train(SEXP ptr, Rcpp::NumericMatrix target, SEXP x, Rcp
   return train_estimator(ptr, target, x, lengths, context, options, fit_standardization, optimizer_state,
                          [&](EstimatorImpl& est, const std::vector<torch::Tensor>& rows, const BatchLossFn& loss,
                              OptimizerState& state) {
-                           // sets and series: batches of similar lengths (little padding)
-                           const bool lengths = rows.size() > 2 && rows[2].defined();
-                           return fit(est, loss, rows, train_options(options).bucket_by(lengths ? 2 : -1),
+                           // sets and series: batches of similar lengths (little padding),
+                           // where the loss is one term per data set (posteriors, model
+                           // classifiers); a likelihood's loss sums over the points of a set,
+                           // and batches of long sets would weigh many times more
+                           const std::string& kind = handle(ptr).kind;
+                           const bool bucket = rows.size() > 2 && rows[2].defined() &&
+                                               (kind == "posterior" || kind == "models");
+                           return fit(est, loss, rows, train_options(options).bucket_by(bucket ? 2 : -1),
                                       train_hooks(on_epoch), &state);
                          });
   AMZ_GLUE_END
