@@ -161,6 +161,19 @@ Rcpp::List amz_benchmark_simulate(std::string name, int n, double seed, int thre
   }
 }
 
+namespace {
+
+// The values of an R matrix row after row, as the simulators take them.
+std::vector<double> row_major(const Rcpp::NumericMatrix& m) {
+  const int64_t n = m.nrow(), d = m.ncol();
+  std::vector<double> out(n * d);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) out[i * d + j] = m[i + n * j];
+  return out;
+}
+
+}  // namespace
+
 // The prior's log density at each row of theta (an n x dim_theta matrix).
 // [[Rcpp::export(.amz_benchmark_log_prior)]]
 Rcpp::NumericVector amz_benchmark_log_prior(std::string name, Rcpp::NumericMatrix theta, int n_obs,
@@ -171,9 +184,8 @@ Rcpp::NumericVector amz_benchmark_log_prior(std::string name, Rcpp::NumericMatri
     if (theta.ncol() != d) {
       Rcpp::stop("theta must have %d columns for %s, got %d", static_cast<int>(d), name, theta.ncol());
     }
-    std::vector<double> rows(n * d), out(n);
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < d; ++j) rows[i * d + j] = theta[i + n * j];
+    const std::vector<double> rows = row_major(theta);
+    std::vector<double> out(n);
     sim->log_prior(n, rows.data(), out.data());
     return r_safe([&] { return Rcpp::wrap(out); });
   } catch (const std::invalid_argument& e) {
@@ -194,11 +206,8 @@ Rcpp::NumericVector amz_benchmark_log_likelihood(std::string name, Rcpp::Numeric
       Rcpp::stop("theta and x must be %d x %d and %d x %d for %s", static_cast<int>(n), static_cast<int>(d),
                  static_cast<int>(n), static_cast<int>(dx), name);
     }
-    std::vector<double> rows(n * d), data(n * dx), out(n);
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < d; ++j) rows[i * d + j] = theta[i + n * j];
-      for (int64_t j = 0; j < dx; ++j) data[i * dx + j] = x[i + n * j];
-    }
+    const std::vector<double> rows = row_major(theta), data = row_major(x);
+    std::vector<double> out(n);
     if (!sim->log_likelihood(n, rows.data(), data.data(), out.data())) {
       Rcpp::stop("%s has no tractable likelihood", name);
     }
