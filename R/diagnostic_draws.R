@@ -1,23 +1,6 @@
 # What the simulation-based diagnostics share: checking their inputs and
 # drawing posteriors for many simulated data sets in batched passes.
 
-# Checks (amortizer, simulations) and returns the simulations, checked
-# against the amortizer's variables.
-diagnostic_simulations <- function(amortizer, simulations, call = rlang::caller_env()) {
-  check_amortizer(amortizer, arg = "object", call = call)
-  if (!inherits(simulations, "amortized_simulations")) {
-    cli::cli_abort(c("{.arg simulations} must be simulations from {.fn simulate}.",
-                     "x" = "Got {describe_value(simulations)}.",
-                     "i" = "For example {.code simulate(simulator, 1000, seed = 1)}."),
-                   class = "amortized_error_argument", call = call)
-  }
-  if (nrow(simulations$parameters) < 2) {
-    cli::cli_abort("{.arg simulations} must hold at least 2 data sets.", class = "amortized_error_argument", call = call)
-  }
-  check_same_variables(amortizer, simulations, arg = "simulations", call = call)
-  simulations
-}
-
 # The simulations a check runs on, the same way for every check: given
 # simulations (from simulate(), or a finished store) as they are, or n_sims
 # new ones from a simulator (with seed); checked against the amortizer.
@@ -31,7 +14,11 @@ check_simulations <- function(object, simulations, n_sims, seed, threads, call =
   n_sims <- check_count(n_sims, min = 2)
   sims <- training_simulations(simulations, n_sims, seed, threads, arg = "simulations",
                                keep_nonfinite = isTRUE(object$config$keep_nonfinite), call = call)
-  diagnostic_simulations(object, sims, call = call)
+  if (nrow(sims$parameters) < 2) {
+    cli::cli_abort("{.arg simulations} must hold at least 2 data sets.", class = "amortized_error_argument", call = call)
+  }
+  check_same_variables(object, sims, arg = "simulations", call = call)
+  sims
 }
 
 # Posterior draws for every simulated data set: [n_draws, n_sims, p].
