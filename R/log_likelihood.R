@@ -49,10 +49,13 @@ log_likelihood <- function(object, data, theta, context = NULL, threads = infere
   # about option amortized.chunk_values values, whatever n and m are
   per_pair <- input_values(obs$inputs$x) / n + ncol(th)
   size <- max(1L, as.integer(min(m, floor(getOption("amortized.chunk_values", 2^23) / (n * per_pair)))))
+  # the data side of a chunk is the same for every chunk: built once (the
+  # last, shorter chunk takes its first rows)
+  full <- take_input_rows(obs$inputs, rep(seq_len(n), times = size))
   out <- matrix(NA_real_, n, m)
   for (start in seq(1L, m, by = size)) {
     cols <- start:min(m, start + size - 1L)
-    pairs <- take_input_rows(obs$inputs, rep(seq_len(n), times = length(cols)))
+    pairs <- if (length(cols) == size) full else take_input_rows(full, seq_len(n * length(cols)))
     out[, cols] <- core_call(.amz_nle_log_prob(model_pointer(object), th[rep(cols, each = n), , drop = FALSE],
                                                pairs$x, pairs$lengths, pairs$context, threads, "cpu"))
   }
