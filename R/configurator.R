@@ -297,7 +297,7 @@ step_table <- list(
   log_data = list(format = function(x) paste0("log_data: ", names_or_every(x$names), auto_note(x)),
                   apply = function(x, data, sel, call) map_variables(data, sel, log, function(v) v > 0, "> 0",
                                                                      "log_data", call)),
-  sqrt_data = list(format = function(x) paste0("sqrt_data: ", names_or_every(x$names), auto_note(x)),
+  sqrt_data = list(format = function(x) paste0("sqrt_data: ", names_or_every(x$names)),
                    apply = function(x, data, sel, call) map_variables(data, sel, sqrt, function(v) v >= 0, ">= 0",
                                                                       "sqrt_data", call)),
   nan_to_num = list(format = function(x) paste0("nan_to_num: non-finite values -> ", format(x$value), ", with indicators"),

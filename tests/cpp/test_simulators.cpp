@@ -907,7 +907,7 @@ class ExactLikelihood : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ExactLikelihood, ScoreHasMeanZeroAndInformationIdentityHolds) {
   auto sim = make(GetParam());
-  const int64_t d = sim->dim_theta(), dx = sim->dim_x(), n = 1500;
+  const int64_t d = sim->dim_theta(), n = 1500;
   std::vector<double> theta(d);
   Rng prior_rng(5);
   sim->sample_prior(1, prior_rng, theta.data());
@@ -938,7 +938,6 @@ TEST_P(ExactLikelihood, ScoreHasMeanZeroAndInformationIdentityHolds) {
     const double se = std::sqrt((var_of(square, 1, 0) + var_of(curvature, 1, 0)) / n);
     EXPECT_NEAR(mean_of(square, 1, 0), info, 5 * se + 0.02 * info) << GetParam() << " " << j;
   }
-  (void)dx;
 }
 
 INSTANTIATE_TEST_SUITE_P(Simulators, ExactLikelihood,
