@@ -21,15 +21,19 @@ root <- file.path("bench", "reference")
 n_draws <- 10000L
 n_chains <- 8L
 
+# log prior of the rows of theta (the simulator's options carry the design)
+log_prior <- function(sim, theta) {
+  amortized:::.amz_benchmark_log_prior(sim$name, theta, sim$options$n_obs, sim$options$design)
+}
+
 # log prior + log likelihood of x at the rows of theta
 log_posterior <- function(sim, theta, x) {
-  design <- if (sim$name == "bernoulli_glm") amortized:::bernoulli_glm_design() else matrix(0, 0, 0)
-  lp <- amortized:::.amz_benchmark_log_prior(sim$name, theta, 1L, design)
+  lp <- log_prior(sim, theta)
   ok <- is.finite(lp)
   out <- rep(-Inf, nrow(theta))
   if (any(ok)) {
     out[ok] <- lp[ok] + amortized:::.amz_benchmark_log_likelihood(
-      sim$name, theta[ok, , drop = FALSE], x[rep(1, sum(ok)), , drop = FALSE], 1L, design)
+      sim$name, theta[ok, , drop = FALSE], x[rep(1, sum(ok)), , drop = FALSE], sim$options$n_obs, sim$options$design)
   }
   out[is.na(out)] <- -Inf
   out
@@ -44,8 +48,7 @@ metropolis <- function(sim, x, positive, warmup = 6000L, iter = 15000L, seed = 1
   target <- function(u) log_posterior(sim, to_theta(u), x) + if (positive) rowSums(u) else 0
   # start: an importance resample of prior draws, by their likelihood
   prior <- simulate(sim, 20000, seed = seed)$parameters
-  w <- log_posterior(sim, prior, x) - amortized:::.amz_benchmark_log_prior(
-    sim$name, prior, 1L, if (sim$name == "bernoulli_glm") amortized:::bernoulli_glm_design() else matrix(0, 0, 0))
+  w <- log_posterior(sim, prior, x) - log_prior(sim, prior)
   w[!is.finite(w)] <- -Inf
   p <- exp(w - max(w))
   p <- p / sum(p)
