@@ -453,3 +453,11 @@ test_that("skewed non-negative flat data get a log scale: chosen, recorded, appl
   expect_error(configurator(.auto_transform = "yes"), "`.auto_transform` must be TRUE or FALSE",
                class = "amortized_error_argument")
 })
+
+test_that("log_data() checks its names and needs positive values", {
+  expect_error(log_data(3), "`log_data\\(\\)` takes variable names as strings", class = "amortized_error_argument")
+  plan <- list(data_steps = list(log_data("y")))
+  expect_equal(amortized:::apply_data_steps(plan, cbind(y = c(1, exp(2)))), cbind(y = c(0, 2)))
+  expect_error(amortized:::apply_data_steps(plan, cbind(y = c(1, -1))), "`log_data\\(\\)` needs data values > 0",
+               class = "amortized_error_data")
+})
