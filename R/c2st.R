@@ -24,7 +24,8 @@
 #' @param threads CPU threads for LibTorch.
 #' @return An `amortized_c2st` object, like the other checks: `score` (the
 #'   C2ST accuracy, a number in \[0, 1\]), `folds` (the per-fold held-out
-#'   accuracies), `n_draws`, `n_reference` and `dim`. `as.numeric()` gives
+#'   accuracies), `epochs` (the epochs each fold's classifier trained; at
+#'   `max_epochs` it did not converge), `n_draws`, `n_reference` and `dim`. `as.numeric()` gives
 #'   the score; `print()`, `summary()` (a one-row data frame) and
 #'   `autoplot()`/`plot()` (the folds' accuracies against chance, 0.5).
 #' @examples
@@ -56,7 +57,8 @@ c2st <- function(draws, reference, seed = 1, folds = 5, z_score = TRUE, max_epoc
   }
   res <- core_call(.amz_c2st(est, ref, list(folds = folds, max_epochs = max_epochs, z_score = z_score,
                                             seed = seed, threads = threads)))
-  structure(list(score = res$accuracy, folds = res$fold_accuracy, n_draws = nrow(est), n_reference = nrow(ref),
+  structure(list(score = res$accuracy, folds = res$fold_accuracy, epochs = res$fold_epochs,
+                 n_draws = nrow(est), n_reference = nrow(ref),
                  dim = ncol(est)), class = "amortized_c2st")
 }
 

@@ -5,6 +5,10 @@ test_that("c2st() scores identical samples near 0.5 and disjoint ones near 1", {
   same <- c2st(a, b)
   expect_lt(abs(same$score - 0.5), 0.04)
   expect_length(same$folds, 5)
+  expect_length(same$epochs, 5)
+  expect_true(all(same$epochs >= 11 & same$epochs <= 1000))  # the stopping rule needs 11 epochs at least
+  capped <- c2st(a, b, max_epochs = 3)
+  expect_equal(capped$epochs, rep(3, 5))
   far <- c2st(a + 10, b)
   expect_gt(far$score, 0.99)
 })
