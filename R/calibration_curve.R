@@ -12,11 +12,15 @@
 #'
 #' @param object A trained model comparison amortizer
 #'   (`amortizer(estimate = "models")`).
-#' @param n_sims Held-out simulations, drawn from the candidates the
-#'   amortizer was trained on (with their prior model probabilities).
-#' @param simulations `NULL`, or held-out simulations of the candidates
-#'   (`simulate()` on the list of simulators) to use instead; needed when
-#'   the amortizer was trained on stored simulations.
+#' @param simulations Held-out simulations of the candidates (`simulate()`
+#'   on the named list of simulators), or that list of simulators (then
+#'   `n_sims` new ones are drawn with their prior model probabilities).
+#'   `NULL` (default): `n_sims` new simulations of the candidates the
+#'   amortizer was trained on (it keeps them, unless it was trained on
+#'   stored simulations).
+#' @param n_sims Number of held-out simulations drawn when `simulations` is
+#'   `NULL` or a list of simulators. More than the posterior checks' 500
+#'   by default: each of `bins` bins of each model needs enough of them.
 #' @param bins Number of equal-width probability bins.
 #' @param seed `NULL` or a whole number.
 #' @param threads CPU threads for the simulators and LibTorch.
@@ -37,7 +41,7 @@
 #' plot(cal)
 #' }
 #' @export
-calibration_curve <- function(object, n_sims = 1000, simulations = NULL, bins = 10, seed = NULL,
+calibration_curve <- function(object, simulations = NULL, n_sims = 1000, bins = 10, seed = NULL,
                               threads = inference_threads()) {
   check_amortizer(object, kind = "models")
   n_sims <- check_count(n_sims, min = 2)
@@ -109,18 +113,28 @@ plot.amortized_model_calibration <- function(x, ...) autoplot.amortized_model_ca
 # amortizer's probabilities for them: list(probs [n, models], truth (1-based
 # model index)).
 model_check_predictions <- function(object, simulations, n_sims, seed, threads, call = rlang::caller_env()) {
-  if (is.null(simulations)) {
-    if (is.null(object$candidates)) {
-      cli::cli_abort(c("This amortizer was trained on stored simulations: give held-out ones in {.arg simulations}.",
-                       "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
+  candidates <- if (is.null(simulations)) object$candidates else if (is_simulator_list(simulations)) simulations
+  if (is.null(simulations) && is.null(candidates)) {
+    cli::cli_abort(c("This amortizer was trained on stored simulations: give held-out ones in {.arg simulations}.",
+                     "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
+                   class = "amortized_error_argument", call = call)
+  }
+  if (!is.null(candidates)) {
+    if (!identical(names(candidates), object$models)) {
+      cli::cli_abort("{.arg simulations} must be a list of the amortizer's candidates {.val {object$models}}, named so; got {.val {names(candidates)}}.",
                      class = "amortized_error_argument", call = call)
     }
-    simulations <- model_simulations(object$candidates, n_sims, object$model_prior, seed, threads, call = call)
+    simulations <- model_simulations(candidates, n_sims, object$model_prior, seed, threads, call = call)
   } else if (!inherits(simulations, "amortized_simulations") || !identical(simulations$models, object$models)) {
-    cli::cli_abort(c("{.arg simulations} must be simulations of the amortizer's candidates {.val {object$models}}.",
+    cli::cli_abort(c("{.arg simulations} must be simulations of the amortizer's candidates {.val {object$models}}, or a named list of those simulators.",
                      "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
                    class = "amortized_error_argument", call = call)
   }
   lp <- classifier_log_probs(object, simulation_inputs(object$config, simulations), threads, call)
   list(probs = model_probs_from_log(lp, object$model_prior), truth = as.integer(simulations$parameters[, ".model"]))
+}
+
+is_simulator_list <- function(x) {
+  is.list(x) && !inherits(x, "amortized_simulations") && length(x) > 0 &&
+    all(vapply(x, inherits, logical(1), "amortized_simulator"))
 }

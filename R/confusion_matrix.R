@@ -19,7 +19,7 @@
 #' confusion_matrix(cmp, n_sims = 1000, seed = 2)
 #' }
 #' @export
-confusion_matrix <- function(object, n_sims = 1000, simulations = NULL, seed = NULL, threads = inference_threads()) {
+confusion_matrix <- function(object, simulations = NULL, n_sims = 1000, seed = NULL, threads = inference_threads()) {
   check_amortizer(object, kind = "models")
   n_sims <- check_count(n_sims, min = 2)
   seed <- resolve_seed(seed)

@@ -81,6 +81,12 @@ test_that("three models: probabilities sum to 1; bad priors, layouts and argumen
                class = "amortized_error_argument")
   expect_error(confusion_matrix(cmp, simulations = simulate(list(a = flat(0.1), b = flat(1)), 10, seed = 1)),
                "simulations of the amortizer's candidates", class = "amortized_error_argument")
+  # the candidates' simulators, given second as in the posterior checks: n_sims new simulations
+  cm <- confusion_matrix(cmp, three, n_sims = 300, seed = 3)
+  expect_equal(sum(cm$counts), 300)
+  expect_equal(unname(rowSums(cm$counts)) > 0, rep(TRUE, 3))
+  expect_error(confusion_matrix(cmp, three[c("b", "a", "c")], n_sims = 50),
+               "list of the amortizer's candidates.*named so", class = "amortized_error_argument")
   expect_error(classifier_net(hidden = 0), "`hidden` must be a vector of whole numbers", class = "amortized_error_argument")
   expect_s3_class(calibration_curve(cmp, simulations = simulate(three, 500, seed = 2,
                                                                  prior = c(a = 0.2, b = 0.3, c = 0.5))),
