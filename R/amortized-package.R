@@ -79,6 +79,10 @@
 #' @useDynLib amortized, .registration = TRUE
 #' @importFrom Rcpp evalCpp
 #' @importFrom rlang .data %||%
+#' @seealso The vignettes, one per workflow: `vignette("amortized")` (getting
+#'   started), `vignette("sets-and-series")`, `vignette("checking")`,
+#'   `vignette("model-comparison")`, `vignette("scale")` and
+#'   `vignette("benchmarks")`.
 "_PACKAGE"
 
 .onLoad <- function(libname, pkgname) {

@@ -77,6 +77,7 @@
 #'   [posterior_model_probs()]; its network is a [classifier_net()] (the
 #'   default for it).
 #' @return An `amortizer` object (untrained).
+#' @family workflow
 #' @examples
 #' amortizer()
 #' amortizer(coupling_flow(n_layers = 4, hidden = c(64, 64)))

@@ -24,6 +24,7 @@
 #'   exponential); from joint amortizers also the Monte Carlo standard error
 #'   `se` and the `log_marginal_likelihood` of each model (`log_ml1`,
 #'   `log_ml2`).
+#' @family model comparison
 #' @examples
 #' \donttest{
 #' narrow <- simulator(function(n) cbind(mu = rnorm(n, 0, 0.5)),
@@ -44,7 +45,7 @@ bayes_factor <- function(fit1, ...) {
 }
 
 joint_bayes_factor <- function(fit1, fit2, data, n_draws = 1000, context = NULL, seed = NULL,
-                               threads = inference_threads()) {
+                               threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   check_amortizer(fit1, kind = "joint")
   check_amortizer(fit2, kind = "joint")
   if (!identical(fit1$data_names, fit2$data_names)) {
@@ -53,8 +54,10 @@ joint_bayes_factor <- function(fit1, fit2, data, n_draws = 1000, context = NULL,
                    class = "amortized_error_argument")
   }
   seed <- resolve_seed(seed)
-  m1 <- log_marginal_likelihood(fit1, data, n_draws = n_draws, context = context, seed = seed, threads = threads)
-  m2 <- log_marginal_likelihood(fit2, data, n_draws = n_draws, context = context, seed = seed, threads = threads)
+  m1 <- log_marginal_likelihood(fit1, data, n_draws = n_draws, context = context, seed = seed, threads = threads,
+                                device = device)
+  m2 <- log_marginal_likelihood(fit2, data, n_draws = n_draws, context = context, seed = seed, threads = threads,
+                                device = device)
   log_bf <- m1$log_marginal_likelihood - m2$log_marginal_likelihood
   data.frame(log_bayes_factor = log_bf, se = sqrt(m1$se^2 + m2$se^2), bayes_factor = exp(log_bf),
              log_ml1 = m1$log_marginal_likelihood, log_ml2 = m2$log_marginal_likelihood)
@@ -63,19 +66,20 @@ joint_bayes_factor <- function(fit1, fit2, data, n_draws = 1000, context = NULL,
 # Bayes factors from a model comparison amortizer: the posterior odds of
 # model1 against model2 over their prior odds.
 classifier_bayes_factor <- function(cmp, data, model1, model2, context = NULL, threads = inference_threads(),
-                                    call = rlang::caller_env()) {
+                                    device = getOption("amortized.device", "cpu"), call = rlang::caller_env()) {
   if (missing(data) || missing(model1) || missing(model2)) {
     cli::cli_abort("{.arg data}, {.arg model1} and {.arg model2} are all needed.", class = "amortized_error_argument",
                    call = call)
   }
   threads <- check_threads(threads)
+  device <- check_device(device)
   for (m in list(model1, model2)) {
     if (!is.character(m) || length(m) != 1 || !m %in% cmp$models) {
       cli::cli_abort(c("{.arg model1} and {.arg model2} must each name one of the models: {.val {cmp$models}}.",
                        "x" = "Got {describe_value(m)}."), class = "amortized_error_argument", call = call)
     }
   }
-  lp <- model_log_probs(cmp, data, context, threads, call = call)
+  lp <- model_log_probs(cmp, data, context, threads, device, call = call)
   log_bf <- lp[, model1] - lp[, model2] - (log(cmp$model_prior[[model1]]) - log(cmp$model_prior[[model2]]))
   data.frame(log_bayes_factor = unname(log_bf), bayes_factor = exp(unname(log_bf)))
 }

@@ -28,6 +28,7 @@
 #'   `max_epochs` it did not converge), `n_draws`, `n_reference` and `dim`. `as.numeric()` gives
 #'   the score; `print()`, `summary()` (a one-row data frame) and
 #'   `autoplot()`/`plot()` (the folds' accuracies against chance, 0.5).
+#' @family checks
 #' @examples
 #' \donttest{
 #' a <- matrix(rnorm(2000), ncol = 2)
@@ -94,7 +95,7 @@ autoplot.amortized_c2st <- function(object, ...) {
     ggplot2::scale_y_continuous(limits = c(0.4, 1)) +
     ggplot2::labs(x = "fold", y = "held-out accuracy",
                   title = sprintf("C2ST %.3f", object$score), subtitle = "dashed: chance (indistinguishable samples)") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname c2st

@@ -24,10 +24,13 @@
 #' @param bins Number of equal-width probability bins.
 #' @param seed `NULL` or a whole number.
 #' @param threads CPU threads for the simulators and LibTorch.
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return An `amortized_model_calibration` object: `$bins` (a data frame:
 #'   model, bin, predicted, observed, n, lower, upper), `$ece` (per model)
 #'   and `$n_sims`; with `print()`, `summary()`, `autoplot()` and `plot()`.
 #' @seealso [confusion_matrix()], [posterior_model_probs()].
+#' @family model comparison
 #' @examples
 #' \donttest{
 #' null <- simulator(function(n) cbind(mu = rep(0, n)),
@@ -42,13 +45,14 @@
 #' }
 #' @export
 calibration_curve <- function(object, simulations = NULL, n_sims = 1000, bins = 10, seed = NULL,
-                              threads = inference_threads()) {
+                              threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   check_amortizer(object, kind = "models")
   n_sims <- check_count(n_sims, min = 2)
   bins <- check_count(bins, min = 2)
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)
-  held <- model_check_predictions(object, simulations, n_sims, seed, threads)
+  device <- check_device(device)
+  held <- model_check_predictions(object, simulations, n_sims, seed, threads, device)
   k <- length(object$models)
   level <- 1 - 0.05 / (bins * k)  # Bonferroni over every bin of every model
   rows <- lapply(seq_len(k), function(m) {
@@ -101,7 +105,7 @@ autoplot.amortized_model_calibration <- function(object, ...) {
     ggplot2::scale_size_area(max_size = 3, guide = "none") +
     ggplot2::labs(x = "predicted probability", y = "observed frequency", title = "Calibration of model probabilities",
                   subtitle = paste0(object$n_sims, " held-out simulations; grey: 95% simultaneous bands")) +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname calibration_curve
@@ -112,7 +116,7 @@ plot.amortized_model_calibration <- function(x, ...) autoplot.amortized_model_ca
 # Held-out simulations of a model comparison's candidates and the
 # amortizer's probabilities for them: list(probs [n, models], truth (1-based
 # model index)).
-model_check_predictions <- function(object, simulations, n_sims, seed, threads, call = rlang::caller_env()) {
+model_check_predictions <- function(object, simulations, n_sims, seed, threads, device, call = rlang::caller_env()) {
   candidates <- if (is.null(simulations)) object$candidates else if (is_simulator_list(simulations)) simulations
   if (is.null(simulations) && is.null(candidates)) {
     cli::cli_abort(c("This amortizer was trained on stored simulations: give held-out ones in {.arg simulations}.",
@@ -130,7 +134,7 @@ model_check_predictions <- function(object, simulations, n_sims, seed, threads, 
                      "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
                    class = "amortized_error_argument", call = call)
   }
-  lp <- classifier_log_probs(object, simulation_inputs(object$config, simulations), threads, call)
+  lp <- classifier_log_probs(object, simulation_inputs(object$config, simulations), threads, device, call)
   list(probs = model_probs_from_log(lp, object$model_prior), truth = as.integer(simulations$parameters[, ".model"]))
 }
 

@@ -91,10 +91,20 @@ core_call <- function(expr, call = rlang::caller_env()) {
 check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
   if (identical(x, choices)) return(choices[1])
   if (!is.character(x) || length(x) != 1 || !x %in% choices) {
-    cli::cli_abort(c("{.arg {arg}} must be one of {.val {choices}}.", "x" = "Got {describe_value(x)}."),
+    near <- if (is.character(x) && length(x) == 1 && !is.na(x)) closest_name(x, choices)
+    cli::cli_abort(c("{.arg {arg}} must be one of {.or {.val {choices}}}.",
+                     "x" = if (length(near)) "Got {.val {x}}: did you mean {.val {near}}?" else "Got {describe_value(x)}."),
                    class = "amortized_error_argument", call = call)
   }
   x
+}
+
+# The element of `known` nearest to `name` (edit distance, case ignored),
+# if it is near enough to be a typo; NULL otherwise.
+closest_name <- function(name, known) {
+  d <- utils::adist(name, known, ignore.case = TRUE)[1, ]
+  near <- known[d == min(d) & d <= max(2, nchar(name) %/% 3)]
+  if (length(near)) near[1]
 }
 
 # "cpu", "cuda" or "auto"; "cuda" without CUDA fails here, with the reason.
@@ -170,9 +180,8 @@ check_no_dots <- function(dots, fn, call = rlang::caller_env()) {
   known <- setdiff(names(formals(fn)), "...")
   lines <- vapply(seq_along(dots), function(i) {
     if (!nzchar(nm[i])) return(sprintf("An unnamed argument (position %d among the extra ones).", i))
-    d <- utils::adist(nm[i], known, ignore.case = TRUE)[1, ]
-    near <- known[d == min(d) & d <= max(2, nchar(nm[i]) %/% 3)]
-    if (length(near)) sprintf("`%s`: did you mean `%s`?", nm[i], near[1]) else sprintf("`%s`", nm[i])
+    near <- closest_name(nm[i], known)
+    if (length(near)) sprintf("`%s`: did you mean `%s`?", nm[i], near) else sprintf("`%s`", nm[i])
   }, "")
   head <- if (length(dots) == 1) "Unknown argument." else sprintf("%d unknown arguments.", length(dots))
   cli::cli_abort(c(head, stats::setNames(lines, rep("x", length(lines))),

@@ -9,6 +9,7 @@
 #' @param hidden Widths of the hidden layers.
 #' @param activation `"silu"`, `"relu"`, `"gelu"`, `"elu"` or `"tanh"`.
 #' @return An `amortized_inference_net` for [amortizer()].
+#' @family networks
 #' @examples
 #' amortizer(classifier_net(hidden = c(64, 64)), estimate = "models")
 #' @export

@@ -55,6 +55,7 @@
 #'   continuous and right-skewed in the training simulations are learned on
 #'   a log scale (see above). `TRUE` (default) or `FALSE`.
 #' @return An `amortized_configurator`; `print()` shows the pipeline.
+#' @family workflow
 #' @examples
 #' configurator(constrain(sigma = c(0, Inf), p = c(0, 1)), log1p_data("counts"), as_set())
 #' @export
@@ -114,6 +115,7 @@ new_step <- function(step, ...) structure(list(step = step, ...), class = "amort
 #'   data values.
 #' @return An `amortized_step`.
 #' @name configurator-steps
+#' @family workflow
 #' @examples
 #' constrain(sigma = "positive", p = c(0, 1))
 #' log1p_data("count")

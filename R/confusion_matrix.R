@@ -8,6 +8,7 @@
 #'   by predicted model), `$accuracy` and `$n_sims`; with `print()`,
 #'   `summary()` (the rates per true model), `autoplot()` and `plot()`.
 #' @seealso [calibration_curve()], [posterior_model_probs()].
+#' @family model comparison
 #' @examples
 #' \donttest{
 #' null <- simulator(function(n) cbind(mu = rep(0, n)),
@@ -19,12 +20,14 @@
 #' confusion_matrix(cmp, n_sims = 1000, seed = 2)
 #' }
 #' @export
-confusion_matrix <- function(object, simulations = NULL, n_sims = 1000, seed = NULL, threads = inference_threads()) {
+confusion_matrix <- function(object, simulations = NULL, n_sims = 1000, seed = NULL, threads = inference_threads(),
+                             device = getOption("amortized.device", "cpu")) {
   check_amortizer(object, kind = "models")
   n_sims <- check_count(n_sims, min = 2)
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)
-  held <- model_check_predictions(object, simulations, n_sims, seed, threads)
+  device <- check_device(device)
+  held <- model_check_predictions(object, simulations, n_sims, seed, threads, device)
   models <- object$models
   predicted <- factor(models[max.col(held$probs, ties.method = "first")], levels = models)
   truth <- factor(models[held$truth], levels = models)
@@ -62,7 +65,7 @@ autoplot.amortized_confusion <- function(object, ...) {
     ggplot2::labs(x = "predicted model", y = "true model", title = "Confusion matrix",
                   subtitle = paste0(object$n_sims, " held-out simulations; accuracy ",
                                     formatC(object$accuracy, format = "f", digits = 3))) +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname confusion_matrix

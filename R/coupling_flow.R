@@ -24,6 +24,7 @@
 #' @param clamp Bound on the absolute log-scale of each affine step (> 0).
 #' @param actnorm Whether to put an ActNorm before each coupling.
 #' @return An `amortized_inference_net` specification for [amortizer()].
+#' @family networks
 #' @examples
 #' coupling_flow(n_layers = 4, hidden = c(64, 64))
 #' coupling_flow("affine")

@@ -20,6 +20,7 @@
 #'   `print()` and `autoplot()`/`plot()`.
 #' @seealso [sbc()], [recovery()].
 #' @inheritSection sbc Memory
+#' @family checks
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -30,15 +31,16 @@
 #' }
 #' @export
 coverage <- function(object, simulations, n_sims = 500, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
-                     seed = NULL, threads = inference_threads()) {
+                     seed = NULL, threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   n_draws <- check_count(n_draws, min = 2)
   levels <- check_levels(levels)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
   sims <- check_simulations(object, simulations, n_sims, seed, threads)
   inputs <- simulation_inputs(object$config, sims)
   ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(object), sims$parameters[, object$parameter_names, drop = FALSE],
-                                        inputs$x, inputs$lengths, inputs$context, n_draws, seed, threads, "cpu"))
+                                        inputs$x, inputs$lengths, inputs$context, n_draws, seed, threads, device))
   colnames(ranks) <- object$parameter_names
   new_coverage(coverage_from_ranks(ranks, n_draws, levels), nrow(ranks), n_draws)
 }
@@ -100,10 +102,11 @@ autoplot.amortized_coverage <- function(object, ...) {
     ggplot2::geom_line(ggplot2::aes(y = .data$empirical), colour = "#1f4e79") +
     ggplot2::geom_point(ggplot2::aes(y = .data$empirical), colour = "#1f4e79", size = 1) +
     ggplot2::facet_wrap(~parameter) +
+    unit_axis("x") + unit_axis("y") +
     ggplot2::coord_equal(xlim = c(0, 1), ylim = c(0, 1)) +
     ggplot2::labs(x = "nominal coverage", y = "empirical coverage", title = "Coverage of central posterior intervals",
                   subtitle = "grey: 95% band of a calibrated posterior") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname coverage
@@ -113,9 +116,9 @@ plot.amortized_coverage <- function(x, ...) autoplot.amortized_coverage(x, ...)
 #' @rdname coverage
 #' @export
 calibration_error <- function(object, simulations, n_sims = 500, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
-                              seed = NULL, threads = inference_threads()) {
+                              seed = NULL, threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   cov <- coverage(object, simulations, n_sims = n_sims, n_draws = n_draws, levels = levels, seed = seed,
-                  threads = threads)
+                  threads = threads, device = device)
   new_calibration_error(cov)
 }
 
@@ -159,7 +162,7 @@ autoplot.amortized_calibration_error <- function(object, ...) {
     ggplot2::geom_line(ggplot2::aes(y = .data$abs_error, colour = .data$parameter)) +
     ggplot2::labs(x = "nominal coverage", y = "|empirical - nominal|", colour = NULL,
                   title = "Calibration error", subtitle = "grey: 95% range of a calibrated posterior") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname coverage

@@ -18,6 +18,7 @@
 #' @param activation `"silu"`, `"relu"`, `"gelu"`, `"elu"` or `"tanh"`.
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [set_transformer()], [time_series_net()], [learned_summaries()].
+#' @family networks
 #' @examples
 #' deep_set()
 #' amortizer(summary_net = deep_set(summary_dim = 10, width = 32))

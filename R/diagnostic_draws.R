@@ -22,10 +22,10 @@ check_simulations <- function(object, simulations, n_sims, seed, threads, call =
 }
 
 # Posterior draws for every simulated data set: [n_draws, n_sims, p].
-posterior_draws <- function(amortizer, sims, n_draws, seed, threads, call = rlang::caller_env()) {
+posterior_draws <- function(amortizer, sims, n_draws, seed, threads, device = "cpu", call = rlang::caller_env()) {
   inputs <- simulation_inputs(amortizer$config, sims)
   core_call(.amz_npe_sample(model_pointer(amortizer), inputs$x, inputs$lengths, inputs$context,
-                            n_draws, seed, threads, "cpu"), call = call)
+                            n_draws, seed, threads, device), call = call)
 }
 
 # summarise_draw_array() of the posterior draws for every simulated data set,
@@ -33,7 +33,7 @@ posterior_draws <- function(amortizer, sims, n_draws, seed, threads, call = rlan
 # once stay near 2^23 values (64 MB) whatever n_sims and n_draws are: SBC-
 # style checks of 10,000 data sets x 1,000 draws need no 800 MB array.
 # One chunk (the common case) draws with `seed` itself; chunk k with seed + k.
-posterior_draw_summaries <- function(amortizer, sims, truth, n_draws, seed, threads, level = NULL,
+posterior_draw_summaries <- function(amortizer, sims, truth, n_draws, seed, threads, device = "cpu", level = NULL,
                                      call = rlang::caller_env()) {
   n <- nrow(truth)
   size <- max(1L, as.integer(floor(getOption("amortized.chunk_values", 2^23) / (as.double(n_draws) * ncol(truth)))))
@@ -41,7 +41,7 @@ posterior_draw_summaries <- function(amortizer, sims, truth, n_draws, seed, thre
   parts <- lapply(seq_along(starts), function(k) {
     rows <- starts[k]:min(n, starts[k] + size - 1L)
     part <- if (length(starts) == 1) sims else subset_simulations(sims, rows)
-    arr <- posterior_draws(amortizer, part, n_draws, (seed + k - 1) %% 2147483647, threads, call = call)
+    arr <- posterior_draws(amortizer, part, n_draws, (seed + k - 1) %% 2147483647, threads, device, call = call)
     summarise_draw_array(arr, truth[rows, , drop = FALSE], level)
   })
   if (length(parts) == 1) return(parts[[1]])

@@ -14,6 +14,7 @@
 #'   gives a data frame with one row per parameter (SBC p-value and flag, R²,
 #'   contraction, sd of the z-scores, median calibration error).
 #' @inheritSection sbc Memory
+#' @family checks
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("two_moons")
@@ -23,14 +24,16 @@
 #' plot(report)
 #' }
 #' @export
-diagnostics <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL, threads = inference_threads()) {
+diagnostics <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL, threads = inference_threads(),
+                        device = getOption("amortized.device", "cpu")) {
   n_draws <- check_count(n_draws, min = 2)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
   sims <- check_simulations(object, simulations, n_sims, seed, threads)
   truth <- sims$parameters[, object$parameter_names, drop = FALSE]
   level <- 0.9
-  s <- posterior_draw_summaries(object, sims, truth, n_draws, seed + 1, threads, level)
+  s <- posterior_draw_summaries(object, sims, truth, n_draws, seed + 1, threads, device, level)
   coverage <- new_coverage(coverage_from_ranks(s$ranks, n_draws, seq(0.05, 0.95, by = 0.05)), nrow(truth), n_draws)
   structure(list(
     sbc = new_sbc(s$ranks, n_draws), recovery = new_recovery(s, truth, level, n_draws),

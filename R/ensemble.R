@@ -13,6 +13,7 @@
 #'   [flow_matching()].
 #' @param members Number of members (>= 2).
 #' @return An `amortized_inference_net` specification for [amortizer()].
+#' @family networks
 #' @examples
 #' ensemble(coupling_flow(), members = 3)
 #' amortizer(ensemble(members = 3))

@@ -25,6 +25,7 @@
 #' @param tolerance For `"dopri5"`: the relative and absolute error allowed
 #'   per step (> 0).
 #' @return An `amortized_inference_net` specification for [amortizer()].
+#' @family networks
 #' @examples
 #' flow_matching(hidden = rep(128, 4), steps = 30)
 #' flow_matching(solver = "dopri5", tolerance = 1e-4)

@@ -22,6 +22,7 @@
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [learned_summaries()] for the learned summaries (of every source, side
 #'   by side).
+#' @family networks
 #' @examples
 #' fusion(trials = deep_set(summary_dim = 6), series = time_series_net())
 #' @export

@@ -20,6 +20,7 @@ new_history <- function(df) {
 #' @return A ggplot object, from `autoplot()` and from `plot()` alike (it
 #'   prints at top level, as ggplot objects do; `plot(fit) + theme_bw()`
 #'   works).
+#' @family workflow
 #' @examples
 #' \donttest{
 #' fit <- train(amortizer(), benchmark_simulator("two_moons"), n_sims = 2000, epochs = 20, seed = 1)
@@ -40,7 +41,7 @@ autoplot.amortized_history <- function(object, log_scale = FALSE, ...) {
     ggplot2::labs(x = "epoch", y = "loss (negative log density)", colour = NULL,
                   title = "Training history", subtitle = paste0("best validation loss ", format(best$validation_loss,
                                                                 digits = 4), " at epoch ", best$epoch)) +
-    ggplot2::theme_minimal()
+    theme_amortized()
   if (log_scale) p <- p + ggplot2::scale_x_log10()
   p
 }

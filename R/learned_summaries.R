@@ -18,10 +18,13 @@
 #'   for simulations, which carry theirs).
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return A numeric matrix with one row per data set and columns
 #'   `summary_1`, `summary_2`, ...; with a [fusion()] of summary networks,
 #'   the summaries of each source side by side, named by source
 #'   (`trials_1`, ..., `series_1`, ...).
+#' @family inference
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("ddm", n_obs = 20:60)
@@ -29,20 +32,22 @@
 #' learned_summaries(fit, simulate(sim, 5, seed = 1))
 #' }
 #' @export
-learned_summaries <- function(object, data, context = NULL, threads = inference_threads()) {
+learned_summaries <- function(object, data, context = NULL, threads = inference_threads(),
+                              device = getOption("amortized.device", "cpu")) {
   check_data_embedding(object, "its network takes the parameters, not summaries of the data.",
                        "Learned summaries come from a posterior, joint or model comparison amortizer.")
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give data sets to summarise.", class = "amortized_error_argument")
   }
   threads <- check_threads(threads)
+  device <- check_device(device)
   if (inherits(data, "amortized_simulations")) {
     check_same_variables(object, data, arg = "data")
     inputs <- simulation_inputs(object$config, data)
   } else {
     inputs <- observed_inputs(object, data, context)$inputs
   }
-  summaries_of(object, inputs, threads)
+  summaries_of(object, inputs, threads, device)
 }
 
 # A trained amortizer with a data embedding (posterior, joint, model
@@ -57,8 +62,8 @@ check_data_embedding <- function(object, why, hint, call = rlang::caller_env()) 
 }
 
 # The summaries of network inputs, with column names.
-summaries_of <- function(object, inputs, threads, call = rlang::caller_env()) {
-  out <- core_call(.amz_summaries(model_pointer(object), inputs$x, inputs$lengths, inputs$context, threads, "cpu"),
+summaries_of <- function(object, inputs, threads, device = "cpu", call = rlang::caller_env()) {
+  out <- core_call(.amz_summaries(model_pointer(object), inputs$x, inputs$lengths, inputs$context, threads, device),
                    call = call)
   k <- ncol(out)
   nets <- object$config$summary_net$nets
@@ -123,10 +128,10 @@ knn_distance <- function(z, points, k) {
 # Warns (class amortized_warning_outside_training) when observed data sets
 # (network inputs) lie far outside the training simulations in summary
 # space; returns their indices invisibly.
-warn_outside_training <- function(object, inputs, threads, arg = "data", call = rlang::caller_env()) {
+warn_outside_training <- function(object, inputs, threads, device = "cpu", arg = "data", call = rlang::caller_env()) {
   ref <- object$summary_reference
   if (is.null(ref)) return(invisible(integer(0)))
-  z <- whiten(summaries_of(object, inputs, threads, call = call), ref)
+  z <- whiten(summaries_of(object, inputs, threads, device, call = call), ref)
   far <- which(!is.finite(rowSums(z)) | knn_distance(z, ref$points, ref$k) > 1.5 * ref$radius)
   if (length(far) > 0) {
     n <- input_rows(inputs)

@@ -15,6 +15,8 @@
 #' @param context Context variables of the data sets, as for
 #'   [sample_posterior()].
 #' @param threads CPU threads for LibTorch.
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @section Memory:
 #' The pairs of data sets and parameter vectors go through the network in
 #' chunks of parameter vectors that hold about 2^23 input values (64 MB;
@@ -23,6 +25,7 @@
 #' `amortized.max_memory`) fails at once, naming its size.
 #' @return A matrix of log likelihoods with one row per data set and one
 #'   column per parameter vector.
+#' @family inference
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -30,13 +33,15 @@
 #' log_likelihood(fit, rep(0.1, 10), rbind(rep(0, 10), rep(0.1, 10)))
 #' }
 #' @export
-log_likelihood <- function(object, data, theta, context = NULL, threads = inference_threads()) {
+log_likelihood <- function(object, data, theta, context = NULL, threads = inference_threads(),
+                           device = getOption("amortized.device", "cpu")) {
   check_amortizer(object, kind = "likelihood")
   object <- likelihood_part(object)
   if (missing(theta) || missing(data)) {
     cli::cli_abort("{.arg data} and {.arg theta} are both needed.", class = "amortized_error_argument")
   }
   threads <- check_threads(threads)
+  device <- check_device(device)
   th <- as_observations(theta, object$parameter_names, arg = "theta", unit = "parameter vector")$matrix
   check_theta_support(object, th)
   obs <- observed_inputs(object, data, context)
@@ -57,7 +62,7 @@ log_likelihood <- function(object, data, theta, context = NULL, threads = infere
     cols <- start:min(m, start + size - 1L)
     pairs <- if (length(cols) == size) full else take_input_rows(full, seq_len(n * length(cols)))
     out[, cols] <- core_call(.amz_nle_log_prob(model_pointer(object), th[rep(cols, each = n), , drop = FALSE],
-                                               pairs$x, pairs$lengths, pairs$context, threads, "cpu"))
+                                               pairs$x, pairs$lengths, pairs$context, threads, device))
   }
   out
 }

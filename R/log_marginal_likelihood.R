@@ -26,10 +26,13 @@
 #' @param context Context variables, as for [sample_posterior()].
 #' @param seed `NULL` or a whole number; the same seed gives the same estimate.
 #' @param threads CPU threads for LibTorch.
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return A data frame with one row per data set: `log_marginal_likelihood`,
 #'   its Monte Carlo standard error `se`, and `spread`, the standard
 #'   deviation of the identity over the draws.
 #' @seealso [bayes_factor()] to compare two models.
+#' @family model comparison
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -38,7 +41,7 @@
 #' }
 #' @export
 log_marginal_likelihood <- function(object, data, n_draws = 1000, context = NULL, seed = NULL,
-                                    threads = inference_threads()) {
+                                    threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   check_amortizer(object, kind = "joint")
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")
@@ -49,8 +52,9 @@ log_marginal_likelihood <- function(object, data, n_draws = 1000, context = NULL
   }
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)
+  device <- check_device(device)
   prior <- check_prior_known(object, "Marginal likelihoods")
-  w <- evidence_weights(object, data, n_draws, context, seed, threads, prior)
+  w <- evidence_weights(object, data, n_draws, context, seed, threads, device, prior)
   top <- apply(w, 2, max)
   ratio <- exp(sweep(w, 2, top))  # the weights relative to each data set's largest
   mean_ratio <- colMeans(ratio)
@@ -61,18 +65,18 @@ log_marginal_likelihood <- function(object, data, n_draws = 1000, context = NULL
 
 # The importance weights log p(theta) + log q(x | theta) - log q(theta | x)
 # at n_draws posterior-network draws for each data set: [n_draws, data sets].
-evidence_weights <- function(object, data, n_draws, context, seed, threads, prior, call = rlang::caller_env()) {
+evidence_weights <- function(object, data, n_draws, context, seed, threads, device, prior, call = rlang::caller_env()) {
   ptr <- model_pointer(object)
   obs <- observed_inputs(object, data, context, call = call)
   n <- obs$n
   arr <- core_call(.amz_npe_sample(ptr, obs$inputs$x, obs$inputs$lengths, obs$inputs$context, n_draws, seed,
-                                   threads, "cpu"), call = call)  # [draw, data set, parameter]
+                                   threads, device), call = call)  # [draw, data set, parameter]
   theta <- matrix(arr, n_draws * n, dim(arr)[3], dimnames = list(NULL, object$parameter_names))
   rows <- rep(seq_len(n), each = n_draws)  # data set i's draws together
   post <- take_input_rows(obs$inputs, rows)
-  log_q_theta <- core_call(.amz_npe_log_prob(ptr, theta, post$x, post$lengths, post$context, threads, "cpu"),
+  log_q_theta <- core_call(.amz_npe_log_prob(ptr, theta, post$x, post$lengths, post$context, threads, device),
                            call = call)
   lik <- take_input_rows(observed_inputs(likelihood_part(object), data, context, call = call)$inputs, rows)
-  log_q_x <- core_call(.amz_nle_log_prob(ptr, theta, lik$x, lik$lengths, lik$context, threads, "cpu"), call = call)
+  log_q_x <- core_call(.amz_nle_log_prob(ptr, theta, lik$x, lik$lengths, lik$context, threads, device), call = call)
   matrix(prior_log_density(prior, theta) + log_q_x - log_q_theta, n_draws, n)
 }

@@ -12,7 +12,7 @@
 # multiple of the chains. A draws_df with .chain and .iteration; a warning
 # when a parameter's R-hat exceeds 1.01. The arguments come checked from
 # sample_posterior().
-mcmc_posterior <- function(object, data, n_draws, context, seed, threads, chains = NULL, warmup = 100L, thin = 4L,
+mcmc_posterior <- function(object, data, n_draws, context, seed, threads, device = "cpu", chains = NULL, warmup = 100L, thin = 4L,
                            hyperrectangle = TRUE,
                            call = rlang::caller_env()) {
   prior <- check_prior_known(object, "Posteriors from a likelihood amortizer", call = call)
@@ -21,7 +21,7 @@ mcmc_posterior <- function(object, data, n_draws, context, seed, threads, chains
   n <- obs$n
   chains <- chains %||% as.integer(min(100, max(10, ceiling(n_draws / 100))))
   per_chain <- as.integer(ceiling(n_draws / chains))
-  init <- with_seed(seed, resampled_starts(object, prior, obs, chains, threads))  # row i + n (c - 1): chain c of data set i
+  init <- with_seed(seed, resampled_starts(object, prior, obs, chains, threads, device))  # row i + n (c - 1): chain c of data set i
   inputs <- take_input_rows(obs$inputs, rep(seq_len(n), times = chains))
   log_prior <- function(theta) {
     colnames(theta) <- pnames
@@ -58,7 +58,7 @@ warn_unmixed <- function(draws, call = rlang::caller_env()) {
 # proportion to their likelihood (the prior's own draws weigh the prior
 # in). Enough candidates that the resampling sees the posterior's modes,
 # while the batched density pass stays near a million data points.
-resampled_starts <- function(object, prior, obs, chains, threads) {
+resampled_starts <- function(object, prior, obs, chains, threads, device) {
   n <- obs$n
   pnames <- object$parameter_names
   points <- if (length(dim(obs$inputs$x)) == 3) dim(obs$inputs$x)[2] else 1
@@ -67,7 +67,7 @@ resampled_starts <- function(object, prior, obs, chains, threads) {
   rows <- rep(seq_len(n), each = m)
   inputs <- take_input_rows(obs$inputs, rows)
   lq <- core_call(.amz_nle_log_prob(model_pointer(object), theta, inputs$x, inputs$lengths, inputs$context, threads,
-                                    "cpu"))
+                                    device))
   lq <- matrix(lq, m, n)
   pick <- vapply(seq_len(n), function(i) {
     w <- lq[, i]

@@ -54,6 +54,8 @@
 #' @param context Context variables of the observed data, as for
 #'   [sample_posterior()].
 #' @param threads CPU threads for LibTorch and the C++ simulators.
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return An `amortized_misspecification` object: `statistic` (MMD^2),
 #'   `p_value` (each named by model for a model comparison), `null` (the
 #'   null replicates; a list by model), `tests` (a data frame, a row per
@@ -63,6 +65,7 @@
 #'   `"projection"`: the simulations' whitened summaries along the two
 #'   directions in which the observed data deviate most, observed data on
 #'   top).
+#' @family model comparison
 #' @examples
 #' \donttest{
 #' sim <- simulator(function(n) cbind(mu = rnorm(n)),
@@ -75,7 +78,7 @@
 #' @export
 misspecification_test <- function(object, observed, simulator = NULL, n_sims = 1000, n_null = 500, seed = NULL,
                                   kernel = c("gaussian", "imq"), bandwidth = NULL, context = NULL,
-                                  threads = inference_threads()) {
+                                  threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   check_data_embedding(object, "it has no summaries of the data to compare in.",
                        "Test with a posterior, joint or model comparison amortizer of the same simulator.")
   if (missing(observed)) {
@@ -88,6 +91,7 @@ misspecification_test <- function(object, observed, simulator = NULL, n_sims = 1
   kernel <- check_choice(kernel, c("gaussian", "imq"))
   if (!is.null(bandwidth)) bandwidth <- check_bandwidth(bandwidth)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
 
   if (inherits(observed, "amortized_simulations")) {
@@ -99,7 +103,7 @@ misspecification_test <- function(object, observed, simulator = NULL, n_sims = 1
     lengths <- inputs$lengths
     ctx <- context
   }
-  s_obs <- summaries_of(object, inputs, threads)
+  s_obs <- summaries_of(object, inputs, threads, device)
   if (!all(is.finite(s_obs))) {
     cli::cli_abort("The summaries of {.arg observed} are not all finite.", class = "amortized_error_data")
   }
@@ -111,7 +115,7 @@ misspecification_test <- function(object, observed, simulator = NULL, n_sims = 1
     sim <- conditioned_simulator(candidates[[k]], lengths, ctx)
     n_pool <- max(n_sims, m)
     sims <- simulate(sim, n_sims + n_pool, seed = (seed + 7919 * (k - 1)) %% 2147483647, threads = threads)
-    s <- summaries_of(object, simulation_inputs(object$config, sims), threads)
+    s <- summaries_of(object, simulation_inputs(object$config, sims), threads, device)
     s <- s[rowSums(!is.finite(s)) == 0, , drop = FALSE]
     if (nrow(s) < n_sims + m) {
       cli::cli_abort("Too few simulations with finite summaries ({nrow(s)} of {n_sims + n_pool}) for the test.",

@@ -25,6 +25,7 @@
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
 #' @return The MMD^2 estimate, a number, with the bandwidth(s) used as
 #'   attribute `"bandwidth"`.
+#' @family model comparison
 #' @examples
 #' set.seed(1)
 #' x <- matrix(rnorm(2000), ncol = 2)

@@ -15,7 +15,10 @@
 #' @param context Context variables, as for [sample_posterior()].
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return A numeric vector of log densities, one per row of `theta`.
+#' @family inference
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -24,12 +27,14 @@
 #' posterior_log_density(fit, rep(0.05, 10), x)
 #' }
 #' @export
-posterior_log_density <- function(object, theta, data, context = NULL, threads = inference_threads()) {
+posterior_log_density <- function(object, theta, data, context = NULL, threads = inference_threads(),
+                                  device = getOption("amortized.device", "cpu")) {
   check_amortizer(object)
   if (missing(theta) || missing(data)) {
     cli::cli_abort("{.arg theta} and {.arg data} are both needed.", class = "amortized_error_argument")
   }
   threads <- check_threads(threads)
+  device <- check_device(device)
   th <- as_observations(theta, object$parameter_names, arg = "theta", unit = "parameter vector")$matrix
   obs <- observed_inputs(object, data, context)
   inputs <- obs$inputs
@@ -39,7 +44,7 @@ posterior_log_density <- function(object, theta, data, context = NULL, threads =
                      "x" = "{.arg theta} has {nrow(th)} rows, {.arg data} {obs$n}."),
                    class = "amortized_error_data")
   }
-  core_call(.amz_npe_log_prob(model_pointer(object), th, inputs$x, inputs$lengths, inputs$context, threads, "cpu"))
+  core_call(.amz_npe_log_prob(model_pointer(object), th, inputs$x, inputs$lengths, inputs$context, threads, device))
 }
 
 # Network inputs of one data set repeated k times.

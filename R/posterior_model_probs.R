@@ -16,11 +16,14 @@
 #'   named vector with one value per model, each above 0 (normalized).
 #' @param context Context variables, as for [sample_posterior()].
 #' @param threads CPU threads for LibTorch.
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @param n_draws,seed For a list of joint amortizers: posterior draws per
 #'   data set for each evidence, and their seed.
 #' @return A data frame with one row per data set and one column per model;
 #'   each row sums to 1.
 #' @seealso [bayes_factor()], [calibration_curve()], [confusion_matrix()].
+#' @family model comparison
 #' @examples
 #' \donttest{
 #' null <- simulator(function(n) cbind(mu = rep(0, n)),
@@ -33,23 +36,24 @@
 #' }
 #' @export
 posterior_model_probs <- function(object, data, prior = NULL, context = NULL, threads = inference_threads(),
-                                  n_draws = 1000, seed = NULL) {
+                                  n_draws = 1000, seed = NULL, device = getOption("amortized.device", "cpu")) {
   if (is.list(object) && !inherits(object, "amortizer")) {
-    return(joint_model_probs(object, data, prior, context, threads, n_draws, seed))
+    return(joint_model_probs(object, data, prior, context, threads, device, n_draws, seed))
   }
   check_amortizer(object, kind = "models")
   if (missing(data)) {
     cli::cli_abort("{.arg data} is missing: give the observed data set(s).", class = "amortized_error_argument")
   }
   threads <- check_threads(threads)
+  device <- check_device(device)
   if (!is.null(prior)) prior <- check_model_prior(prior, object$models)
-  log_p <- model_log_probs(object, data, context, threads)
+  log_p <- model_log_probs(object, data, context, threads, device)
   as.data.frame(model_probs_from_log(log_p, object$model_prior, prior))
 }
 
 # Posterior model probabilities from the evidences of joint amortizers
 # (prior NULL: equal).
-joint_model_probs <- function(fits, data, prior, context, threads, n_draws, seed, call = rlang::caller_env()) {
+joint_model_probs <- function(fits, data, prior, context, threads, device, n_draws, seed, call = rlang::caller_env()) {
   models <- names(fits)
   if (length(fits) < 2 || is.null(models) || !all(nzchar(models)) || anyDuplicated(models)) {
     cli::cli_abort(c("{.arg object} must be a model comparison amortizer or a named list of at least two joint amortizers.",
@@ -60,7 +64,7 @@ joint_model_probs <- function(fits, data, prior, context, threads, n_draws, seed
   seed <- resolve_seed(seed)
   log_ml <- do.call(cbind, lapply(models, function(m) {
     log_marginal_likelihood(fits[[m]], data, n_draws = n_draws, context = context, seed = seed,
-                            threads = threads)$log_marginal_likelihood
+                            threads = threads, device = device)$log_marginal_likelihood
   }))
   colnames(log_ml) <- models
   as.data.frame(model_probs_from_log(sweep(log_ml, 2, log(prior), "+"), prior))
@@ -68,17 +72,17 @@ joint_model_probs <- function(fits, data, prior, context, threads, n_draws, seed
 
 # log p(model | x) under the training prior: [data sets, models] with the
 # model names.
-model_log_probs <- function(object, data, context, threads, call = rlang::caller_env()) {
+model_log_probs <- function(object, data, context, threads, device, call = rlang::caller_env()) {
   inputs <- observed_inputs(object, data, context, call = call)$inputs
-  warn_outside_training(object, inputs, threads, call = call)
-  classifier_log_probs(object, inputs, threads, call)
+  warn_outside_training(object, inputs, threads, device, call = call)
+  classifier_log_probs(object, inputs, threads, device, call)
 }
 
 # The classifier's log p(model | x) for network inputs (of observed data or
 # simulations): [rows, models] with the model names.
-classifier_log_probs <- function(object, inputs, threads, call = rlang::caller_env()) {
+classifier_log_probs <- function(object, inputs, threads, device, call = rlang::caller_env()) {
   lp <- core_call(.amz_models_log_probs(model_pointer(object), inputs$x, inputs$lengths, inputs$context, threads,
-                                        "cpu"), call = call)
+                                        device), call = call)
   colnames(lp) <- object$models
   lp
 }

@@ -12,6 +12,7 @@
 #' @param variables Parameters to show (default: all, at most 8).
 #' @param max_points Draws shown in the scatter plots (a thinned subset).
 #' @return A ggplot object.
+#' @family inference
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("two_moons")
@@ -87,5 +88,5 @@ posterior_pairs <- function(draws, truth = NULL, variables = NULL, max_points = 
   p + ggplot2::facet_grid(row ~ col, scales = "free") +
     ggplot2::labs(x = NULL, y = NULL, title = "Posterior draws",
                   subtitle = if (!is.null(truth)) "red: true values") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }

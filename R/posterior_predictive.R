@@ -22,9 +22,18 @@
 #'   time steps (plotted as predictive intervals over time, one panel per
 #'   variable) rather than an exchangeable set (density overlays). `NULL`:
 #'   as the amortizer was configured ([as_time_series()]); a set otherwise.
+#' @param threads,device Where the amortizer draws the posterior, as for
+#'   [sample_posterior()]. The simulator is the one thing that takes no
+#'   `n_sims` or stored simulations here (unlike the other checks): new data
+#'   sets are simulated for the posterior draws.
 #' @return An `amortized_ppc` object: `observed`, `predicted` (one data set
 #'   per row, or an `[n_draws, n_obs, dim]` array), `draws`; with `print()`
-#'   and `autoplot()`/`plot()`.
+#'   and `autoplot()`/`plot()`. With \pkg{bayesplot} installed,
+#'   `bayesplot::pp_check(ppc, type = "dens_overlay")` draws it with
+#'   bayesplot's `ppc_<type>()` functions, as `pp_check()` does for brms
+#'   fits (`"intervals"`, `"hist"`, `"ecdf_overlay"`, `"stat"`, ...): for
+#'   flat data, and for sets and series of one variable.
+#' @family checks
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("sir")
@@ -34,7 +43,8 @@
 #' }
 #' @export
 posterior_predictive <- function(object, simulator, data, n_draws = 100, context = NULL, seed = NULL,
-                                 time_series = NULL) {
+                                 time_series = NULL, threads = inference_threads(),
+                                 device = getOption("amortized.device", "cpu")) {
   if (missing(simulator) || !is_simulator(simulator)) {
     cli::cli_abort(c("{.arg simulator} must be the simulator of the model ({.fn simulator} or {.fn benchmark_simulator}).",
                      "x" = if (missing(simulator)) "It is missing." else "Got {describe_value(simulator)}."),
@@ -43,6 +53,8 @@ posterior_predictive <- function(object, simulator, data, n_draws = 100, context
   if (missing(data)) cli::cli_abort("{.arg data} is missing: give the observed data set.", class = "amortized_error_argument")
   n_draws <- check_count(n_draws)
   seed <- resolve_seed(seed)
+  threads <- check_threads(threads)
+  device <- check_device(device)
   if (is.list(simulator$data_names)) {
     cli::cli_abort(c("{.fn posterior_predictive} does not handle multi-source simulators yet.",
                      "i" = "Simulate from the posterior draws with your model and compare source by source."),
@@ -68,7 +80,7 @@ posterior_predictive <- function(object, simulator, data, n_draws = 100, context
       cli::cli_abort("{.arg simulator} has other parameters than the amortizer.", class = "amortized_error_argument")
     }
     theta <- as.matrix(posterior::as_draws_matrix(sample_posterior(object, data, n_draws, context = context,
-                                                                   seed = seed)))
+                                                                   seed = seed, threads = threads, device = device)))
   } else {
     theta <- if (posterior::is_draws(object)) as.matrix(posterior::as_draws_matrix(object)) else object
     if (!is.matrix(theta) || !is.numeric(theta) || !all(simulator$parameter_names %in% colnames(theta))) {
@@ -142,6 +154,28 @@ summary.amortized_ppc <- function(object, ...) {
 }
 
 #' @rdname posterior_predictive
+#' @param type For `pp_check()`: the bayesplot plot, the name of a
+#'   `bayesplot::ppc_<type>()` function that takes `y` and `yrep`.
+#' @exportS3Method bayesplot::pp_check
+pp_check.amortized_ppc <- function(object, type = "dens_overlay", ...) {
+  rlang::check_installed("bayesplot", reason = "for `pp_check()`.")
+  fun_name <- paste0("ppc_", check_choice(type, c("dens_overlay", "ecdf_overlay", "hist", "boxplot", "intervals",
+                                                   "ribbon", "stat", "stat_2d", "scatter_avg", "error_hist")))
+  fun <- getExportedValue("bayesplot", fun_name)
+  yrep <- object$predicted
+  if (object$set_data) {
+    if (dim(yrep)[3] != 1) {
+      cli::cli_abort(c("{.fn pp_check} takes flat data, or sets and series of one variable.",
+                       "i" = "This check's data have {dim(yrep)[3]} variables per observation: use {.fn plot}."),
+                     class = "amortized_error_argument")
+    }
+    yrep <- matrix(yrep[, , 1], nrow = dim(yrep)[1])
+  }
+  keep <- stats::complete.cases(yrep)
+  fun(as.vector(object$observed), yrep[keep, , drop = FALSE], ...)
+}
+
+#' @rdname posterior_predictive
 #' @param x An `amortized_ppc` object.
 #' @param ... Unused.
 #' @export
@@ -162,7 +196,7 @@ autoplot.amortized_ppc <- function(object, ...) {
              ggplot2::facet_wrap(~variable, scales = "free") +
              ggplot2::labs(x = NULL, y = "density", title = "Posterior predictive check",
                            subtitle = paste0("observed (dark) and ", k, " predicted data sets (light)")) +
-             ggplot2::theme_minimal())
+             theme_amortized())
   }
   pred <- object$predicted
   q <- apply(pred, 2, stats::quantile, probs = c(0.05, 0.25, 0.5, 0.75, 0.95), na.rm = TRUE)
@@ -176,7 +210,7 @@ autoplot.amortized_ppc <- function(object, ...) {
     ggplot2::scale_x_continuous(breaks = df$index, labels = if (nrow(df) <= 20) df$variable else ggplot2::waiver()) +
     ggplot2::labs(x = NULL, y = "value", title = "Posterior predictive check",
                   subtitle = "observed (points) with 50% and 90% predictive intervals") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 # Predictive intervals over time, one panel per variable.
@@ -197,7 +231,7 @@ ppc_series_plot <- function(object) {
     ggplot2::facet_wrap(~variable, scales = "free_y", ncol = 1) +
     ggplot2::labs(x = "time step", y = "value", title = "Posterior predictive check",
                   subtitle = "observed series (dark) with 50% and 90% predictive intervals") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname posterior_predictive

@@ -19,6 +19,8 @@
 #' @param seed `NULL` or a whole number.
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return An `amortized_recovery` object: `estimates` (a data frame with
 #'   parameter, truth, median, mean, sd, lower, upper) and `metrics` (per
 #'   parameter: R² of the median, correlation, RMSE, interval coverage);
@@ -26,6 +28,7 @@
 #'   intervals and the identity line, one facet per parameter).
 #' @seealso [z_score_contraction()], [coverage()], [sbc()].
 #' @inheritSection sbc Memory
+#' @family checks
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -36,14 +39,15 @@
 #' }
 #' @export
 recovery <- function(object, simulations, n_sims = 500, n_draws = 500, level = 0.9, seed = NULL,
-                     threads = inference_threads()) {
+                     threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   n_draws <- check_count(n_draws, min = 2)
   level <- check_number(level, lower = 0, upper = 1, lower_open = TRUE, upper_open = TRUE)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
   sims <- check_simulations(object, simulations, n_sims, seed, threads)
   truth <- sims$parameters[, object$parameter_names, drop = FALSE]
-  s <- posterior_draw_summaries(object, sims, truth, n_draws, seed, threads, level)
+  s <- posterior_draw_summaries(object, sims, truth, n_draws, seed, threads, device, level)
   new_recovery(s, truth, level, n_draws)
 }
 
@@ -95,7 +99,7 @@ autoplot.amortized_recovery <- function(object, ...) {
     ggplot2::labs(x = "true value", y = "posterior median",
                   title = "Parameter recovery",
                   subtitle = paste0("posterior medians with ", format(100 * object$level), "% central intervals")) +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname recovery

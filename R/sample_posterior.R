@@ -67,6 +67,7 @@
 #' @param ... Not used: unknown arguments are an error, naming the closest argument (a
 #'   typo such as `sed = 1` does not pass silently).
 #' @return A [posterior::draws_df] with `n_draws` draws.
+#' @family inference
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -87,12 +88,12 @@ sample_posterior <- function(object, data, n_draws = 1000, context = NULL, seed 
   threads <- check_threads(threads)
   device <- check_device(device)
   seed <- resolve_seed(seed)
-  if (identical(object$kind, "likelihood")) return(mcmc_posterior(object, data, n_draws, context, seed, threads))
+  if (identical(object$kind, "likelihood")) return(mcmc_posterior(object, data, n_draws, context, seed, threads, device))
   obs <- observed_inputs(object, data, context)
   check_request_size(as.double(obs$n) * n_draws * length(object$parameter_names), "n_draws", n_draws,
                      what = sprintf("%s draws of %d parameters for %d data set%s", format(n_draws, big.mark = ","),
                                     length(object$parameter_names), obs$n, if (obs$n == 1) "" else "s"))
-  warn_outside_training(object, obs$inputs, threads)
+  warn_outside_training(object, obs$inputs, threads, device)
   draws_from_array(core_call(.amz_npe_sample(model_pointer(object), obs$inputs$x, obs$inputs$lengths,
                                               obs$inputs$context, n_draws, seed, threads, device)),
                    object$parameter_names, obs$single)

@@ -39,6 +39,7 @@
 #'   from a source you trust.
 #' @return `save_amortizer()`: `path`, invisibly. `load_amortizer()`: the
 #'   amortizer, ready to use.
+#' @family workflow
 #' @examples
 #' \donttest{
 #' fit <- train(amortizer(coupling_flow(n_layers = 2)), benchmark_simulator("two_moons"),

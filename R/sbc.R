@@ -24,6 +24,8 @@
 #' @param seed `NULL` or a whole number, for reproducible results.
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @return An `amortized_sbc` object: `ranks` (an n_sims x p integer matrix),
 #'   `n_draws`, `parameters`, `p_values`.
 #' @section Memory:
@@ -33,6 +35,7 @@
 #' are; the result keeps a few numbers per data set and parameter. Measured
 #' peak memory of the whole R process, 10,000 data sets x 1,000 draws of 10
 #' parameters: 0.5 GB for `sbc()`, 0.7 GB for `recovery()`.
+#' @family checks
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -43,14 +46,15 @@
 #' }
 #' @export
 sbc <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL,
-                threads = inference_threads()) {
+                threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   n_draws <- check_count(n_draws)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
   sims <- check_simulations(object, simulations, n_sims, seed, threads)
   inputs <- simulation_inputs(object$config, sims)
   ranks <- core_call(.amz_npe_sbc_ranks(model_pointer(object), sims$parameters[, object$parameter_names, drop = FALSE],
-                                        inputs$x, inputs$lengths, inputs$context, n_draws, seed + 1, threads, "cpu"))
+                                        inputs$x, inputs$lengths, inputs$context, n_draws, seed + 1, threads, device))
   colnames(ranks) <- object$parameter_names
   new_sbc(ranks, n_draws)
 }
@@ -118,12 +122,13 @@ autoplot.amortized_sbc <- function(object, type = c("ecdf_diff", "ecdf", "hist")
     ggplot2::geom_hline(yintercept = 0, colour = "grey50", linewidth = 0.3) +
     ggplot2::geom_step(ggplot2::aes(y = .data$ecdf), colour = "#1f4e79") +
     ggplot2::facet_wrap(~parameter) +
+    unit_axis("x") +
     ggplot2::labs(x = "fractional rank",
                   y = if (diff) "ECDF - uniform" else "ECDF",
                   title = "Simulation-based calibration",
                   subtitle = paste0(n, " data sets x ", object$n_draws, " draws; grey: simultaneous ",
                                     round(100 * level), "% band")) +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 sbc_hist <- function(object, level) {
@@ -151,7 +156,7 @@ sbc_hist <- function(object, level) {
     ggplot2::facet_wrap(~parameter) +
     ggplot2::labs(x = "rank bin", y = "count", title = "SBC rank histogram",
                   subtitle = paste0("grey: pointwise ", round(100 * level), "% binomial interval per bin")) +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname sbc

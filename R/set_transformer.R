@@ -18,6 +18,7 @@
 #'   inducing points (for large sets).
 #' @param seeds Learned queries of the pooling by attention.
 #' @return An `amortized_summary_net` specification for [amortizer()].
+#' @family networks
 #' @examples
 #' set_transformer(width = 32, heads = 4, inducing_points = 16)
 #' @export

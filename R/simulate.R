@@ -55,6 +55,7 @@
 #'   multi-source model (one returning a named list of blocks), `data` is a
 #'   named list of such blocks and `lengths` a named list with one vector
 #'   per set or series source.
+#' @family simulation
 #' @examples
 #' sims <- simulate(benchmark_simulator("gaussian_linear"), 100, seed = 1)
 #' sims
@@ -235,6 +236,7 @@ subset_simulations <- function(sims, i) {
 #' @param ... Not used.
 #' @return `[`: simulations; `as_draws_df()`: a `posterior::draws_df`, one
 #'   draw per simulation.
+#' @family simulation
 #' @examples
 #' sims <- simulate(benchmark_simulator("two_moons"), 100, seed = 1)
 #' sims[1:10]

@@ -16,9 +16,12 @@
 #' @param context Context variables, as for [sample_posterior()] (one value
 #'   each, or one row per parameter vector).
 #' @param threads CPU threads for LibTorch.
+#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
+#'   `"cpu"`), as for [sample_posterior()].
 #' @param ... Unused; unknown arguments are an error.
 #' @return Simulations (as from [simulate()] on a simulator): `nsim` rows for
 #'   the first parameter vector, then `nsim` for the second, and so on.
+#' @family inference
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -28,13 +31,14 @@
 #' }
 #' @export
 simulate.amortizer <- function(object, nsim = 1, seed = NULL, theta, n_obs = NULL, context = NULL,
-                               threads = inference_threads(), ...) {
+                               threads = inference_threads(), device = getOption("amortized.device", "cpu"), ...) {
   rlang::check_dots_empty()
   check_amortizer(object, kind = "likelihood")
   object <- likelihood_part(object)
   nsim <- check_count(nsim, arg = "nsim")
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)
+  device <- check_device(device)
   if (missing(theta)) {
     cli::cli_abort("{.arg theta} is missing: give the parameter vectors to simulate for.",
                    class = "amortized_error_argument")
@@ -55,7 +59,7 @@ simulate.amortizer <- function(object, nsim = 1, seed = NULL, theta, n_obs = NUL
   k <- nrow(th)
   ctx <- observed_context(plan, context, k, if (sets) rep(n_obs, k))
   ctx_matrix <- context_matrix(plan, ctx, k)
-  draws <- core_call(.amz_nle_sample(model_pointer(object), th, ctx_matrix, nsim, n_obs %||% 0L, seed, threads, "cpu"))
+  draws <- core_call(.amz_nle_sample(model_pointer(object), th, ctx_matrix, nsim, n_obs %||% 0L, seed, threads, device))
   dims <- dim(draws)  # [nsim, k, (n_obs,) dim]: rows of one parameter vector together
   data <- array(draws, c(nsim * k, dims[-(1:2)]))
   names_now <- plan$data_names

@@ -23,6 +23,7 @@
 #' @param ... Unused; unknown arguments are an error.
 #' @return Simulations (`amortized_simulations`) with `.model` as their
 #'   parameter, `$models` and `$model_prior`.
+#' @family simulation
 #' @examples
 #' null <- simulator(function(n) cbind(mu = rep(0, n)),
 #'                   function(theta) cbind(y = rnorm(nrow(theta), theta[, 1])))

@@ -60,6 +60,7 @@
 #' they do not run LibTorch; prefer `multisession` to `multicore` (forking)
 #' in a session that has already trained with several threads.
 #' @seealso [benchmark_simulator()] for fast C++ simulators of standard tasks.
+#' @family simulation
 #' @examples
 #' sim <- simulator(
 #'   prior = function(n) cbind(mu = rnorm(n), log_sigma = rnorm(n, -1, 0.3)),
@@ -214,6 +215,7 @@ check_context_spec <- function(context, model, call = rlang::caller_env()) {
 #'   data are then padded with `NA` to the largest, and the amortizer gets
 #'   `n_obs` as context).
 #' @return An `amortized_simulator` object.
+#' @family simulation
 #' @examples
 #' sim <- benchmark_simulator("gaussian_linear")
 #' sims <- simulate(sim, 5, seed = 1)

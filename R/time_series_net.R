@@ -19,6 +19,7 @@
 #' @param cell `"gru"` or `"lstm"`.
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [time_series_transformer()], [as_time_series()].
+#' @family networks
 #' @examples
 #' time_series_net(filters = c(32, 32), strides = c(2, 2), hidden = 64)
 #' time_series_net(filters = 16, strides = 1, cell = "lstm")

@@ -14,6 +14,7 @@
 #' @param patch_size Steps per token.
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [time_series_net()], [as_time_series()].
+#' @family networks
 #' @examples
 #' time_series_transformer(width = 32, blocks = 2, patch_size = 8)
 #' @export

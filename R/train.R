@@ -112,6 +112,7 @@
 #'   keeps the learned summaries of up to 1,000 held-out simulations, so that
 #'   [sample_posterior()] and [posterior_model_probs()] warn (class
 #'   `amortized_warning_outside_training`) about data sets far outside them.
+#' @family workflow
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")

@@ -33,6 +33,7 @@
 #' @param overwrite Replace an existing store at `path`.
 #' @return `write_simulations()`: `path`, invisibly. `read_simulations()`:
 #'   the `amortized_simulations` object.
+#' @family simulation
 #' @examples
 #' sims <- simulate(benchmark_simulator("two_moons"), 1000, seed = 1)
 #' path <- file.path(tempdir(), "two_moons_sims")

@@ -14,6 +14,7 @@
 #'   of |z| > 2, mean contraction); `print()` and `autoplot()`/`plot()`.
 #' @seealso [recovery()], [sbc()].
 #' @inheritSection sbc Memory
+#' @family checks
 #' @examples
 #' \donttest{
 #' sim <- benchmark_simulator("gaussian_linear")
@@ -23,13 +24,14 @@
 #' }
 #' @export
 z_score_contraction <- function(object, simulations, n_sims = 500, n_draws = 500, seed = NULL,
-                                threads = inference_threads()) {
+                                threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
   n_draws <- check_count(n_draws, min = 2)
   threads <- check_threads(threads)
+  device <- check_device(device)
   seed <- resolve_seed(seed)
   sims <- check_simulations(object, simulations, n_sims, seed, threads)
   truth <- sims$parameters[, object$parameter_names, drop = FALSE]
-  new_z_contraction(posterior_draw_summaries(object, sims, truth, n_draws, seed, threads),
+  new_z_contraction(posterior_draw_summaries(object, sims, truth, n_draws, seed, threads, device),
                     truth, n_draws)
 }
 
@@ -75,7 +77,7 @@ autoplot.amortized_z_contraction <- function(object, ...) {
     ggplot2::coord_cartesian(xlim = c(min(0, min(object$values$contraction)), 1)) +
     ggplot2::labs(x = "posterior contraction", y = "posterior z-score", title = "Posterior z-score vs contraction",
                   subtitle = "shaded: |z| < 2") +
-    ggplot2::theme_minimal()
+    theme_amortized()
 }
 
 #' @rdname z_score_contraction

@@ -43,6 +43,25 @@ test_that("posterior predictive checks for set data and R simulators with contex
   pd <- posterior_predictive(draws, ddm, obs, seed = 4)
   expect_equal(dim(pd$predicted), c(5, 15, 2))
   expect_true(all(pd$predicted[, , "rt"] > 0.2))
+  # bayesplot's pp_check() on a set of one variable; sets of two variables are refused
+  skip_if_not_installed("bayesplot")
+  bp <- bayesplot::pp_check(ppc, type = "dens_overlay")
+  expect_s3_class(bp, "ggplot")
+  expect_equal(sort(unique(bp$data$rep_id[!bp$data$is_y])), 1:30)
+  expect_error(bayesplot::pp_check(pd), "sets and series of one variable", class = "amortized_error_argument")
+})
+
+test_that("pp_check() draws flat checks with bayesplot's ppc functions", {
+  skip_if_not_installed("bayesplot")
+  fit <- fitted_gaussian_linear()
+  ppc <- posterior_predictive(fit, benchmark_simulator("gaussian_linear"), gl_observations[1, ], n_draws = 40, seed = 1)
+  p <- bayesplot::pp_check(ppc, type = "intervals")
+  expect_s3_class(p, "ggplot")
+  expect_equal(nrow(p$data), 10)                       # one interval per data value
+  expect_equal(p$data$y_obs, unname(gl_observations[1, ]))
+  expect_s3_class(bayesplot::pp_check(ppc), "ggplot")  # dens_overlay by default
+  expect_error(bayesplot::pp_check(ppc, type = "dens_overlayy"), "did you mean \"dens_overlay\"",
+               class = "amortized_error_argument")
 })
 
 test_that("posterior predictive checks of a time series plot intervals over time", {

@@ -60,6 +60,9 @@ test_that("SBC plots are ggplots with the band and one facet per parameter", {
     expect_equal(geoms, c("GeomRibbon", "GeomHline", "GeomStep"))
     built <- ggplot2::ggplot_build(p)
     expect_equal(length(unique(built$data[[3]]$PANEL)), 2)
+    # three labels on the rank axis and room between facets: labels of neighbouring panels do not touch
+    expect_equal(built$layout$panel_params[[1]]$x$get_labels(), c("0", "0.5", "1"))
+    expect_gte(as.numeric(p$theme$panel.spacing), 1)
   }
   h <- autoplot(s, type = "hist")
   expect_true("GeomCol" %in% vapply(h$layers, function(l) class(l$geom)[1], character(1)))

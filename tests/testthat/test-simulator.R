@@ -70,6 +70,10 @@ test_that("benchmark_simulator('gaussian_linear') has the right moments", {
   expect_true(all(abs(colMeans(s$data)) < 0.015))
   expect_identical(simulate(sim, 10, seed = 1), simulate(sim, 10, seed = 1))
   expect_error(benchmark_simulator("two_mooons"), "`name` must be one of", class = "amortized_error_argument")
+  msg <- conditionMessage(tryCatch(benchmark_simulator("two_mooons"), error = identity))
+  expect_match(msg, "did you mean \"two_moons\"", fixed = TRUE)
+  expect_match(msg, "\"lotka_volterra\", or \"ddm\"", fixed = TRUE)  # "one of a, b, or c"
+  expect_no_match(conditionMessage(tryCatch(benchmark_simulator("zzzzzzzzzz"), error = identity)), "did you mean")
 })
 
 test_that("every benchmark simulator gives finite, seeded output independent of threads", {
