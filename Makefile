@@ -13,7 +13,7 @@ APT_PACKAGES := libtorch-dev libopenblas0-pthread cmake libgtest-dev ccache libb
 	r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-callr \
 	r-cran-roxygen2 r-cran-bh r-cran-desolve r-cran-jsonlite r-cran-bayesplot r-cran-gridextra r-cran-patchwork
 
-.PHONY: setup install demo test test-r test-cpp cpp bench check document clean sanitize sanitize-r
+.PHONY: setup install demo test test-r test-cpp cpp bench check docs document clean sanitize sanitize-r
 
 ## setup: system and R dependencies (skips what is installed; fast when re-run)
 setup: $(BUILD)/.setup-done
@@ -88,9 +88,25 @@ bench: install
 	$(RSCRIPT) bench/npe_gaussian_linear.R
 	$(RSCRIPT) bench/simulators.R
 
-## check: R CMD build + R CMD check --no-manual
-check: setup document
-	cd $(BUILD) && $(R) CMD build --no-build-vignettes .. && _R_CHECK_FORCE_SUGGESTS_=false $(R) CMD check --no-manual --ignore-vignettes amortized_*.tar.gz
+## check: R CMD build (vignettes knit) + R CMD check --as-cran (no PDF manual
+## unless LaTeX is installed); the package's own compiler settings
+check: setup document $(BUILD)/Makevars.user
+	cd $(BUILD) && rm -f amortized_*.tar.gz && \
+	  R_MAKEVARS_USER=$(CURDIR)/$(BUILD)/Makevars.user MAKEFLAGS="-j$(JOBS)" $(R) CMD build .. && \
+	  manual=$$(command -v pdflatex >/dev/null || echo --no-manual); \
+	  R_MAKEVARS_USER=$(CURDIR)/$(BUILD)/Makevars.user MAKEFLAGS="-j$(JOBS)" _R_CHECK_FORCE_SUGGESTS_=false \
+	  $(R) CMD check --as-cran $$manual amortized_*.tar.gz
+
+## docs: render the vignettes to build/docs/ and, where pkgdown is
+## installed, the site (_pkgdown.yml) to build/site/
+docs: install
+	@mkdir -p $(BUILD)/docs
+	for v in vignettes/*.Rmd; do \
+	  $(RSCRIPT) -e "rmarkdown::render('$$v', output_dir = '$(BUILD)/docs', quiet = TRUE)" || exit 1; \
+	done
+	@if $(RSCRIPT) -e 'quit(status = !requireNamespace("pkgdown", quietly = TRUE))' 2>/dev/null; then \
+	  $(RSCRIPT) -e 'pkgdown::build_site(".", override = list(destination = "$(BUILD)/site"), new_process = FALSE)'; \
+	else echo "docs: pkgdown is not installed; vignettes rendered to $(BUILD)/docs/, site skipped"; fi
 
 clean:
 	rm -rf $(BUILD)
