@@ -105,7 +105,7 @@ docs: install
 	  $(RSCRIPT) -e "rmarkdown::render('$$v', output_dir = '$(BUILD)/docs', quiet = TRUE)" || exit 1; \
 	done
 	@if $(RSCRIPT) -e 'quit(status = !requireNamespace("pkgdown", quietly = TRUE))' 2>/dev/null; then \
-	  $(RSCRIPT) -e 'pkgdown::build_site(".", override = list(destination = "$(BUILD)/site"), new_process = FALSE)'; \
+	  $(RSCRIPT) -e 'options(pkgdown.internet = FALSE)' -e 'pkgdown::build_site(".", override = list(destination = "$(BUILD)/site"), new_process = FALSE)'; \
 	else echo "docs: pkgdown is not installed; vignettes rendered to $(BUILD)/docs/, site skipped"; fi
 
 clean:
