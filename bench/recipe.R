@@ -24,7 +24,8 @@ task_simulator <- function(task) {
       matrix(rnorm(n * 20, theta[, "mu"], theta[, "sigma"]), n, 20)
     })
 }
-task_amortizer <- function(task, args = list()) {
+task_amortizer <- function(task, args = NULL) {
+  if (is.null(args)) args <- list()
   if (task == "normal") args$configurator <- configurator(constrain(sigma = "positive"))
   do.call(amortizer, args)
 }
