@@ -48,7 +48,7 @@ log_marginal_likelihood <- function(object, data, n_draws = 1000, context = NULL
   }
   n_draws <- check_count(n_draws)
   if (n_draws < 2) {
-    cli::cli_abort(c("{.arg n_draws} must be at least 2.", "x" = "Got {n_draws}."), class = "amortized_error_argument")
+    cli::cli_abort(c("{.arg n_draws} must be at least 2.", "x" = "Got {.val {n_draws}}."), class = "amortized_error_argument")
   }
   seed <- resolve_seed(seed)
   threads <- check_threads(threads)

@@ -30,7 +30,7 @@ time_series_net <- function(summary_dim = NULL, filters = c(32, 32), kernel_size
   filters <- if (length(filters) == 0) integer() else check_widths(filters)
   kernel_size <- check_count(kernel_size)
   if (kernel_size %% 2 != 1) {
-    cli::cli_abort(c("{.arg kernel_size} must be odd.", "x" = "Got {kernel_size}."), class = "amortized_error_argument")
+    cli::cli_abort(c("{.arg kernel_size} must be odd.", "x" = "Got {.val {kernel_size}}."), class = "amortized_error_argument")
   }
   if (is.null(strides)) strides <- ifelse(seq_along(filters) <= 2, 2L, 1L)
   strides <- if (length(strides) == 0) integer() else check_widths(strides)

@@ -156,7 +156,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
   if (!is.null(ema)) {
     ema <- check_number(ema, lower = 0)
     if (ema >= 1) {
-      cli::cli_abort(c("{.arg ema} must be a decay in [0, 1) (0: no averaging).", "x" = "Got {ema}."),
+      cli::cli_abort(c("{.arg ema} must be a decay in [0, 1) (0: no averaging).", "x" = "Got {.val {ema}}."),
                      class = "amortized_error_argument")
     }
   }
