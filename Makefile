@@ -13,7 +13,7 @@ APT_PACKAGES := libtorch-dev libopenblas0-pthread cmake libgtest-dev ccache libb
 	r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-callr \
 	r-cran-roxygen2 r-cran-bh r-cran-desolve r-cran-jsonlite r-cran-bayesplot r-cran-gridextra r-cran-patchwork
 
-.PHONY: setup install demo test test-r test-cpp cpp bench check docs document clean sanitize sanitize-r
+.PHONY: setup check-setup install demo test test-r test-cpp cpp bench check docs document clean sanitize sanitize-r
 
 ## setup: system and R dependencies (skips what is installed; fast when re-run)
 setup: $(BUILD)/.setup-done
@@ -88,9 +88,19 @@ bench: install
 	$(RSCRIPT) bench/npe_gaussian_linear.R
 	$(RSCRIPT) bench/simulators.R
 
+# Tools only `make check` and `make docs` need: qpdf and checkbashisms
+# (devscripts) for R CMD check --as-cran, pkgdown for the site.
+CHECK_PACKAGES := qpdf devscripts r-cran-pkgdown
+check-setup: setup
+	@missing=$$(for p in $(CHECK_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "check-setup: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
 ## check: R CMD build (vignettes knit) + R CMD check --as-cran (no PDF manual
 ## unless LaTeX is installed); the package's own compiler settings
-check: setup document $(BUILD)/Makevars.user
+check: check-setup document $(BUILD)/Makevars.user
 	cd $(BUILD) && rm -f amortized_*.tar.gz && \
 	  R_MAKEVARS_USER=$(CURDIR)/$(BUILD)/Makevars.user MAKEFLAGS="-j$(JOBS)" $(R) CMD build .. && \
 	  manual=$$(command -v pdflatex >/dev/null || echo --no-manual); \
@@ -99,7 +109,7 @@ check: setup document $(BUILD)/Makevars.user
 
 ## docs: render the vignettes to build/docs/ and, where pkgdown is
 ## installed, the site (_pkgdown.yml) to build/site/
-docs: install
+docs: check-setup install
 	@mkdir -p $(BUILD)/docs
 	for v in vignettes/*.Rmd; do \
 	  $(RSCRIPT) -e "rmarkdown::render('$$v', output_dir = '$(BUILD)/docs', quiet = TRUE)" || exit 1; \

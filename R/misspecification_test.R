@@ -71,7 +71,8 @@
 #' sim <- simulator(function(n) cbind(mu = rnorm(n)),
 #'                  function(theta) matrix(rnorm(nrow(theta) * 50, theta[, 1]), ncol = 50),
 #'                  set_structure = c(50, 1))
-#' fit <- train(amortizer(summary_net = deep_set(summary_dim = 4)), sim, n_sims = 2000, epochs = 10, seed = 1)
+#' fit <- train(amortizer(summary_net = deep_set(summary_dim = 4)), sim,
+#'              n_sims = 2000, epochs = 10, seed = 1)
 #' misspecification_test(fit, rnorm(50, 1, 1), sim, seed = 2)  # well specified
 #' misspecification_test(fit, rnorm(50, 1, 3), sim, seed = 2)  # too wide: rejected
 #' }

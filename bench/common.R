@@ -1,5 +1,5 @@
 # Helpers the benchmark scripts share (run them from the project root).
-c2st_threads <- 2L  # the classifier is the slow part; it does not measure us
+c2st_threads <- as.integer(Sys.getenv("AMORTIZED_C2ST_THREADS", "2"))  # the classifier is the slow part; it does not measure us; 1 when other jobs share the cores
 reference_root <- Sys.getenv("AMORTIZED_REFERENCE", file.path("..", "shared", "reference"))
 # The folder of a task's reference observation k: ../shared/reference (the
 # sbibm tasks) or bench/reference (the held-out tasks, made by
