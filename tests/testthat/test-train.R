@@ -300,3 +300,19 @@ test_that("training works after every kind of error from sampling, densities, ch
   expect_equal(nrow(again$history), 2)
   expect_true(all(is.finite(again$history$train_loss)))
 })
+
+test_that("the default batch size: about n_train / 128 for posteriors, n_train / 20 for the other estimators", {
+  rule <- amortized:::default_batch_size
+  expect_identical(vapply(c(900, 4500, 9000, 18000, 90000), rule, 0L, kind = "posterior"), c(32L, 32L, 64L, 128L, 256L))
+  expect_identical(vapply(c(900, 4500, 9000, 90000), rule, 0L, kind = "likelihood"), c(45L, 225L, 450L, 512L))
+  expect_identical(rule(9000, "models"), 450L)
+  sim <- benchmark_simulator("gaussian_linear")
+  small <- amortizer(coupling_flow(n_layers = 1, hidden = 8))
+  fit <- train(small, sim, n_sims = 2000, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(fit$info$batch_size, 32L)
+  expect_identical(train(small, sim, n_sims = 2000, epochs = 1, batch_size = 100, seed = 1, verbose = FALSE)$info$batch_size,
+                   100L)
+  nle <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8), estimate = "likelihood"), sim, n_sims = 2000,
+               epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(nle$info$batch_size, 90L)
+})
