@@ -23,6 +23,9 @@
 #' @param tail_bound Half-width of the spline interval (> 0).
 #' @param clamp Bound on the absolute log-scale of each affine step (> 0).
 #' @param actnorm Whether to put an ActNorm before each coupling.
+#' @param dropout Dropout rate in the conditioners' hidden layers while
+#'   training (0: none); a regularizer against overfitting small simulation
+#'   budgets. Draws and densities never drop units.
 #' @return An `amortized_inference_net` specification for [amortizer()].
 #' @family networks
 #' @examples
@@ -30,7 +33,8 @@
 #' coupling_flow("affine")
 #' @export
 coupling_flow <- function(transform = c("spline", "affine"), n_layers = 4, hidden = c(128, 128),
-                          activation = "silu", bins = 10, tail_bound = 3, clamp = 3, actnorm = TRUE) {
+                          activation = "silu", bins = 10, tail_bound = 3, clamp = 3, actnorm = TRUE,
+                          dropout = 0) {
   transform <- check_choice(transform, c("spline", "affine"))
   n_layers <- check_count(n_layers)
   hidden <- check_widths(hidden)
@@ -39,9 +43,10 @@ coupling_flow <- function(transform = c("spline", "affine"), n_layers = 4, hidde
   tail_bound <- check_number(tail_bound, lower = 0, lower_open = TRUE)
   clamp <- check_number(clamp, lower = 0, lower_open = TRUE)
   actnorm <- check_flag(actnorm)
+  dropout <- check_number(dropout, lower = 0, upper = 1, upper_open = TRUE)
   structure(list(type = "coupling_flow", transform = transform, n_layers = n_layers,
                  hidden = hidden, activation = activation, bins = bins,
-                 tail_bound = tail_bound, clamp = clamp, actnorm = actnorm),
+                 tail_bound = tail_bound, clamp = clamp, actnorm = actnorm, dropout = dropout),
             class = "amortized_inference_net")
 }
 
@@ -70,7 +75,8 @@ format.amortized_inference_net <- function(x, ...) {
   }
   paste0("coupling flow: ", x$n_layers, " ", x$transform, " coupling block",
          if (x$n_layers > 1) "s", if (identical(x$transform, "spline")) paste0(" (", x$bins, " bins)"),
-         ", hidden ", paste(x$hidden, collapse = "x"), ", ", x$activation, if (x$actnorm) ", actnorm")
+         ", hidden ", paste(x$hidden, collapse = "x"), ", ", x$activation, if (x$actnorm) ", actnorm",
+         if (isTRUE(x$dropout > 0)) paste0(", dropout ", format(x$dropout)))
 }
 
 #' @export

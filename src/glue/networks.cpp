@@ -71,7 +71,9 @@ std::shared_ptr<InferenceNetImpl> make_inference_net(const Rcpp::List& spec, int
                                   .clamp(Rcpp::as<double>(spec["clamp"]))
                                   .bins(Rcpp::as<int>(spec["bins"]))
                                   .tail_bound(Rcpp::as<double>(spec["tail_bound"]))
-                                  .actnorm(Rcpp::as<bool>(spec["actnorm"])),
+                                  .actnorm(Rcpp::as<bool>(spec["actnorm"]))
+                                  // files from before dropout existed have none
+                                  .dropout(spec.containsElementNamed("dropout") ? Rcpp::as<double>(spec["dropout"]) : 0.0),
                               gen)
         .ptr();
   }

@@ -18,6 +18,7 @@
 #include "tolerance.h"
 #include <torch/autograd.h>
 #include <torch/serialize.h>
+#include <torch/utils.h>
 
 #include <functional>
 #include <limits>
@@ -369,6 +370,28 @@ TEST(MLP, InferenceModeMatchesTrainingModeAndTransposedOutput) {
     EXPECT_TRUE(transposed.is_contiguous());
     EXPECT_TRUE(torch::equal(x, x_copy)) << activation;
   }
+}
+
+TEST(MLP, DropoutOnlyInTrainingMode) {
+  auto gen = make_generator(4);
+  MLP mlp(MLPOptions(6, 5).hidden({64, 64}).dropout(0.5));
+  mlp->reset_parameters(gen);
+  MLP plain(MLPOptions(6, 5).hidden({64, 64}));
+  plain->reset_parameters(gen);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < plain->parameters().size(); ++i) plain->parameters()[i].copy_(mlp->parameters()[i]);
+  auto x = torch::randn({50, 6}, gen);
+  mlp->eval();
+  plain->eval();
+  EXPECT_TRUE(torch::equal(mlp->forward(x), plain->forward(x)));  // evaluation: no unit dropped
+  mlp->train();
+  torch::manual_seed(1);
+  auto a = mlp->forward(x);
+  torch::manual_seed(1);
+  auto b = mlp->forward(x);
+  EXPECT_TRUE(torch::equal(a, b));                    // the same seed, the same masks
+  EXPECT_FALSE(torch::allclose(a, plain->forward(x)));  // training: units dropped
+  EXPECT_THROW(MLP(MLPOptions(6, 5).dropout(1.0)), c10::Error);
 }
 
 // The float kernels (spline, silu) on every SIMD level this CPU runs agree

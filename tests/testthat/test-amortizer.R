@@ -28,6 +28,27 @@ test_that("amortizer() and coupling_flow() build specifications with checks", {
                class = "amortized_error_argument")
   expect_error(coupling_flow(clamp = 0), "`clamp` must be a number in \\(0, Inf\\]",
                class = "amortized_error_argument")
+  expect_error(coupling_flow(dropout = 1), "`dropout` must be a number in \\[0, 1\\)",
+               class = "amortized_error_argument")
+  expect_match(format(coupling_flow(dropout = 0.1)), "dropout 0.1")
+  expect_no_match(format(coupling_flow()), "dropout")
+})
+
+test_that("dropout acts in training only: seeded training reproduces, draws and densities are deterministic", {
+  sim <- benchmark_simulator("two_moons")
+  sims <- simulate(sim, 1000, seed = 1)
+  net <- amortizer(coupling_flow(n_layers = 2, hidden = c(32, 32), dropout = 0.2))
+  a <- train(net, sims, epochs = 3, seed = 4, verbose = FALSE)
+  b <- train(net, sims, epochs = 3, seed = 4, verbose = FALSE)
+  expect_identical(a$history$train_loss, b$history$train_loss)
+  plain <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(32, 32))), sims, epochs = 3, seed = 4, verbose = FALSE)
+  expect_false(identical(a$history$train_loss, plain$history$train_loss))  # the units were dropped
+  x <- c(0.1, -0.2)
+  theta <- rbind(c(0.2, 0.3), c(-0.1, 0.4))
+  expect_identical(posterior_log_density(a, theta, x), posterior_log_density(a, theta, x))
+  expect_identical(sample_posterior(a, x, 50, seed = 1), sample_posterior(b, x, 50, seed = 1))
+  # the validation loss (evaluation mode, no dropout) is the held-out density
+  expect_true(all(is.finite(a$history$validation_loss)))
 })
 
 test_that("a trained amortizer prints its architecture and training", {

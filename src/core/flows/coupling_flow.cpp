@@ -75,6 +75,7 @@ ConditionalFlow make_coupling_flow(const CouplingFlowOptions& o, at::Generator& 
       ts.push_back(std::make_shared<SplineCouplingImpl>(SplineCouplingOptions(o.dim(), o.context_dim())
                                                             .hidden(o.hidden())
                                                             .activation(o.activation())
+                                                            .dropout(o.dropout())
                                                             .bins(o.bins())
                                                             .tail_bound(o.tail_bound())
                                                             .clamp(o.clamp())));
@@ -82,6 +83,7 @@ ConditionalFlow make_coupling_flow(const CouplingFlowOptions& o, at::Generator& 
       ts.push_back(std::make_shared<AffineCouplingImpl>(AffineCouplingOptions(o.dim(), o.context_dim())
                                                             .hidden(o.hidden())
                                                             .activation(o.activation())
+                                                            .dropout(o.dropout())
                                                             .clamp(o.clamp())));
     }
     // Between couplings: after even blocks the reversal, which swaps passive

@@ -67,6 +67,7 @@ void check_activation(const std::string& name) { parse_activation(name); }
 MLPImpl::MLPImpl(const MLPOptions& options_) : options(options_) {
   TORCH_CHECK(options.in_features() >= 0, "MLP in_features must be >= 0, got ", options.in_features());
   TORCH_CHECK(options.out_features() >= 1, "MLP out_features must be >= 1, got ", options.out_features());
+  TORCH_CHECK(options.dropout() >= 0 && options.dropout() < 1, "MLP dropout must be in [0, 1), got ", options.dropout());
   activation_ = parse_activation(options.activation());
   int64_t width = options.in_features();
   std::vector<int64_t> widths = options.hidden();
@@ -82,7 +83,11 @@ MLPImpl::MLPImpl(const MLPOptions& options_) : options(options_) {
 Tensor MLPImpl::hidden(const Tensor& x) {
   check_shape(x, "MLP input", {-1, options.in_features()});
   Tensor h = x;
-  for (size_t i = 0; i + 1 < layers_.size(); ++i) h = activate_own(layers_[i]->forward(h), activation_);
+  const bool drop = options.dropout() > 0 && is_training();
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
+    h = activate_own(layers_[i]->forward(h), activation_);
+    if (drop) h = torch::dropout(h, options.dropout(), /*train=*/true);
+  }
   return h;
 }
 

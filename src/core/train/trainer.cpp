@@ -2,6 +2,7 @@
 
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
+#include <torch/utils.h>
 
 #include <chrono>
 #include <sstream>
@@ -128,6 +129,10 @@ TrainResult run_epochs(torch::nn::Module& model, const BatchLossFn& loss, int64_
                        const std::function<double()>& validate, const TrainOptions& o, const TrainHooks& hooks,
                        OptimizerState* optimizer_state) {
   TrainingMode training;
+  // Dropout draws its masks from LibTorch's default generator: seeded here,
+  // so that a seed makes training reproducible (nothing else in the core
+  // draws from it).
+  torch::manual_seed(o.seed() ^ 0x9E3779B97F4A7C15ULL);
   const int64_t total_steps = steps_per_epoch * o.epochs();
   std::vector<Tensor> params = model.parameters(true);
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.learning_rate())

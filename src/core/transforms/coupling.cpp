@@ -14,6 +14,7 @@ CouplingImpl::CouplingImpl(const CouplingOptions& options, int64_t n_params, con
   net_ = register_module("conditioner", MLP(MLPOptions(n_passive_ + options.context_dim(), n_active() * n_params)
                                                 .hidden(options.hidden())
                                                 .activation(options.activation())
+                                                .dropout(options.dropout())
                                                 .zero_last(true)));
 }
 

@@ -51,6 +51,8 @@ struct CouplingFlowOptions {
   TORCH_ARG(double, tail_bound) = 3.0;
   // Insert data-initialized ActNorm before each coupling.
   TORCH_ARG(bool, actnorm) = true;
+  // Dropout in the conditioners' hidden layers while training.
+  TORCH_ARG(double, dropout) = 0.0;
 };
 
 // Builds the coupling flow described by `options`. Weights are drawn from

@@ -22,6 +22,9 @@ struct MLPOptions {
   TORCH_ARG(std::string, activation) = "silu";
   // Start the last layer at zero (so a coupling starts as the identity).
   TORCH_ARG(bool, zero_last) = false;
+  // Dropout after each hidden activation, in training mode only (0: none).
+  // Its masks come from LibTorch's default generator (seeded by the trainer).
+  TORCH_ARG(double, dropout) = 0.0;
 };
 
 class MLPImpl : public torch::nn::Module {

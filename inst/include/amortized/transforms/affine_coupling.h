@@ -10,6 +10,7 @@ struct AffineCouplingOptions {
   // Shortcuts to the conditioner settings in coupling().
   AffineCouplingOptions& hidden(std::vector<int64_t> h) { coupling_.hidden(std::move(h)); return *this; }
   AffineCouplingOptions& activation(std::string a) { coupling_.activation(std::move(a)); return *this; }
+  AffineCouplingOptions& dropout(double p) { coupling_.dropout(p); return *this; }
   TORCH_ARG(CouplingOptions, coupling);
   // Soft clamp of log-scales: s = clamp * tanh(s_raw / clamp), so |s| < clamp.
   TORCH_ARG(double, clamp) = 3.0;

@@ -23,6 +23,8 @@ struct CouplingOptions {
   // Hidden widths and activation of the conditioner MLP.
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{128, 128};
   TORCH_ARG(std::string, activation) = "silu";
+  // Dropout in the conditioner's hidden layers while training.
+  TORCH_ARG(double, dropout) = 0.0;
 };
 
 class CouplingImpl : public TransformImpl {

@@ -15,6 +15,7 @@ struct SplineCouplingOptions {
   // Shortcuts to the conditioner settings in coupling().
   SplineCouplingOptions& hidden(std::vector<int64_t> h) { coupling_.hidden(std::move(h)); return *this; }
   SplineCouplingOptions& activation(std::string a) { coupling_.activation(std::move(a)); return *this; }
+  SplineCouplingOptions& dropout(double p) { coupling_.dropout(p); return *this; }
   TORCH_ARG(CouplingOptions, coupling);
   // Number of bins K (>= 2).
   TORCH_ARG(int64_t, bins) = 10;
