@@ -116,7 +116,8 @@ plot.amortized_coverage <- function(x, ...) autoplot.amortized_coverage(x, ...)
 #' @rdname coverage
 #' @export
 calibration_error <- function(object, simulations, n_sims = 500, n_draws = 500, levels = seq(0.05, 0.95, by = 0.05),
-                              seed = NULL, threads = inference_threads(), device = getOption("amortized.device", "cpu")) {
+                              seed = NULL, threads = inference_threads(),
+                              device = getOption("amortized.device", "cpu")) {
   cov <- coverage(object, simulations, n_sims = n_sims, n_draws = n_draws, levels = levels, seed = seed,
                   threads = threads, device = device)
   new_calibration_error(cov)
