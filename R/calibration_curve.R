@@ -24,8 +24,7 @@
 #' @param bins Number of equal-width probability bins.
 #' @param seed `NULL` or a whole number.
 #' @param threads CPU threads for the simulators and LibTorch.
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return An `amortized_model_calibration` object: `$bins` (a data frame:
 #'   model, bin, predicted, observed, n, lower, upper), `$ece` (per model)
 #'   and `$n_sims`; with `print()`, `summary()`, `autoplot()` and `plot()`.
@@ -117,28 +116,26 @@ plot.amortized_model_calibration <- function(x, ...) autoplot.amortized_model_ca
 # amortizer's probabilities for them: list(probs [n, models], truth (1-based
 # model index)).
 model_check_predictions <- function(object, simulations, n_sims, seed, threads, device, call = rlang::caller_env()) {
-  candidates <- if (is.null(simulations)) object$candidates else if (is_simulator_list(simulations)) simulations
-  if (is.null(simulations) && is.null(candidates)) {
+  simulations <- simulations %||% object$candidates
+  if (is.null(simulations)) {
     cli::cli_abort(c("This amortizer was trained on stored simulations: give held-out ones in {.arg simulations}.",
                      "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
                    class = "amortized_error_argument", call = call)
   }
-  if (!is.null(candidates)) {
-    if (!identical(names(candidates), object$models)) {
-      cli::cli_abort("{.arg simulations} must be a list of the amortizer's candidates {.val {object$models}}, named so; got {.val {names(candidates)}}.",
-                     class = "amortized_error_argument", call = call)
-    }
-    simulations <- model_simulations(candidates, n_sims, object$model_prior, seed, threads, call = call)
-  } else if (!inherits(simulations, "amortized_simulations") || !identical(simulations$models, object$models)) {
+  stored <- inherits(simulations, "amortized_simulations")
+  if (!stored && is.list(simulations) && !identical(names(simulations), object$models)) {
+    cli::cli_abort("{.arg simulations} must be a list of the amortizer's candidates {.val {object$models}}, named so; got {.val {names(simulations)}}.",
+                   class = "amortized_error_argument", call = call)
+  }
+  # simulators are checked and simulated (with the training prior) by the
+  # same function that made the training simulations
+  simulations <- model_simulations(simulations, n_sims, if (!stored) object$model_prior, seed, threads,
+                                   arg = "simulations", call = call)
+  if (!identical(simulations$models, object$models)) {
     cli::cli_abort(c("{.arg simulations} must be simulations of the amortizer's candidates {.val {object$models}}, or a named list of those simulators.",
                      "i" = "Simulate them with {.code simulate(list(...candidates...), n, seed = )}."),
                    class = "amortized_error_argument", call = call)
   }
   lp <- classifier_log_probs(object, simulation_inputs(object$config, simulations), threads, device, call)
   list(probs = model_probs_from_log(lp, object$model_prior), truth = as.integer(simulations$parameters[, ".model"]))
-}
-
-is_simulator_list <- function(x) {
-  is.list(x) && !inherits(x, "amortized_simulations") && length(x) > 0 &&
-    all(vapply(x, inherits, logical(1), "amortized_simulator"))
 }

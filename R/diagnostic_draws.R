@@ -22,7 +22,7 @@ check_simulations <- function(object, simulations, n_sims, seed, threads, call =
 }
 
 # Posterior draws for every simulated data set: [n_draws, n_sims, p].
-posterior_draws <- function(amortizer, sims, n_draws, seed, threads, device = "cpu", call = rlang::caller_env()) {
+posterior_draws <- function(amortizer, sims, n_draws, seed, threads, device, call = rlang::caller_env()) {
   inputs <- simulation_inputs(amortizer$config, sims)
   core_call(.amz_npe_sample(model_pointer(amortizer), inputs$x, inputs$lengths, inputs$context,
                             n_draws, seed, threads, device), call = call)
@@ -33,7 +33,7 @@ posterior_draws <- function(amortizer, sims, n_draws, seed, threads, device = "c
 # once stay near 2^23 values (64 MB) whatever n_sims and n_draws are: SBC-
 # style checks of 10,000 data sets x 1,000 draws need no 800 MB array.
 # One chunk (the common case) draws with `seed` itself; chunk k with seed + k.
-posterior_draw_summaries <- function(amortizer, sims, truth, n_draws, seed, threads, device = "cpu", level = NULL,
+posterior_draw_summaries <- function(amortizer, sims, truth, n_draws, seed, threads, device, level = NULL,
                                      call = rlang::caller_env()) {
   n <- nrow(truth)
   size <- max(1L, as.integer(floor(getOption("amortized.chunk_values", 2^23) / (as.double(n_draws) * ncol(truth)))))

@@ -18,8 +18,7 @@
 #'   for simulations, which carry theirs).
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return A numeric matrix with one row per data set and columns
 #'   `summary_1`, `summary_2`, ...; with a [fusion()] of summary networks,
 #'   the summaries of each source side by side, named by source
@@ -62,7 +61,7 @@ check_data_embedding <- function(object, why, hint, call = rlang::caller_env()) 
 }
 
 # The summaries of network inputs, with column names.
-summaries_of <- function(object, inputs, threads, device = "cpu", call = rlang::caller_env()) {
+summaries_of <- function(object, inputs, threads, device, call = rlang::caller_env()) {
   out <- core_call(.amz_summaries(model_pointer(object), inputs$x, inputs$lengths, inputs$context, threads, device),
                    call = call)
   k <- ncol(out)
@@ -82,10 +81,10 @@ summaries_of <- function(object, inputs, threads, device = "cpu", call = rlang::
 # set is like one more held-out simulation when the simulator is right, so
 # its distance exceeds that largest one with probability about 1 / (n + 1);
 # warn_outside_training() asks for 1.5 times it.
-summary_reference <- function(object, sims, rows, threads, n_max = 1000L, k = 5L) {
+summary_reference <- function(object, sims, rows, threads, device, n_max = 1000L, k = 5L) {
   rows <- rows[seq_len(min(length(rows), n_max))]
   if (length(rows) < 50) return(NULL)
-  s <- summaries_of(object, simulation_inputs(object$config, subset_simulations(sims, rows)), threads)
+  s <- summaries_of(object, simulation_inputs(object$config, subset_simulations(sims, rows)), threads, device)
   s <- s[rowSums(!is.finite(s)) == 0, , drop = FALSE]
   if (nrow(s) < 50) return(NULL)
   w <- summary_whitening(s)
@@ -128,7 +127,7 @@ knn_distance <- function(z, points, k) {
 # Warns (class amortized_warning_outside_training) when observed data sets
 # (network inputs) lie far outside the training simulations in summary
 # space; returns their indices invisibly.
-warn_outside_training <- function(object, inputs, threads, device = "cpu", arg = "data", call = rlang::caller_env()) {
+warn_outside_training <- function(object, inputs, threads, device, arg = "data", call = rlang::caller_env()) {
   ref <- object$summary_reference
   if (is.null(ref)) return(invisible(integer(0)))
   z <- whiten(summaries_of(object, inputs, threads, device, call = call), ref)

@@ -15,8 +15,7 @@
 #' @param context Context variables of the data sets, as for
 #'   [sample_posterior()].
 #' @param threads CPU threads for LibTorch.
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @section Memory:
 #' The pairs of data sets and parameter vectors go through the network in
 #' chunks of parameter vectors that hold about 2^23 input values (64 MB;

@@ -26,8 +26,7 @@
 #' @param context Context variables, as for [sample_posterior()].
 #' @param seed `NULL` or a whole number; the same seed gives the same estimate.
 #' @param threads CPU threads for LibTorch.
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return A data frame with one row per data set: `log_marginal_likelihood`,
 #'   its Monte Carlo standard error `se`, and `spread`, the standard
 #'   deviation of the identity over the draws.

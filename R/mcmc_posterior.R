@@ -12,7 +12,7 @@
 # multiple of the chains. A draws_df with .chain and .iteration; a warning
 # when a parameter's R-hat exceeds 1.01. The arguments come checked from
 # sample_posterior().
-mcmc_posterior <- function(object, data, n_draws, context, seed, threads, device = "cpu", chains = NULL, warmup = 100L,
+mcmc_posterior <- function(object, data, n_draws, context, seed, threads, device, chains = NULL, warmup = 100L,
                            thin = 4L, hyperrectangle = TRUE, call = rlang::caller_env()) {
   prior <- check_prior_known(object, "Posteriors from a likelihood amortizer", call = call)
   pnames <- object$parameter_names

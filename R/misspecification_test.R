@@ -54,8 +54,7 @@
 #' @param context Context variables of the observed data, as for
 #'   [sample_posterior()].
 #' @param threads CPU threads for LibTorch and the C++ simulators.
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return An `amortized_misspecification` object: `statistic` (MMD^2),
 #'   `p_value` (each named by model for a model comparison), `null` (the
 #'   null replicates; a list by model), `tests` (a data frame, a row per

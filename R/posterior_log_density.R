@@ -15,8 +15,7 @@
 #' @param context Context variables, as for [sample_posterior()].
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return A numeric vector of log densities, one per row of `theta`.
 #' @family inference
 #' @examples

@@ -16,8 +16,7 @@
 #'   named vector with one value per model, each above 0 (normalized).
 #' @param context Context variables, as for [sample_posterior()].
 #' @param threads CPU threads for LibTorch.
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @param n_draws,seed For a list of joint amortizers: posterior draws per
 #'   data set for each evidence, and their seed.
 #' @return A data frame with one row per data set and one column per model;

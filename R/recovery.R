@@ -19,8 +19,7 @@
 #' @param seed `NULL` or a whole number.
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return An `amortized_recovery` object: `estimates` (a data frame with
 #'   parameter, truth, median, mean, sd, lower, upper) and `metrics` (per
 #'   parameter: R² of the median, correlation, RMSE, interval coverage);

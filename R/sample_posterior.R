@@ -62,8 +62,9 @@
 #' @param seed `NULL` or a whole number; the same seed gives identical draws.
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
-#' @param device `"cpu"`, `"cuda"` or `"auto"`, as for [train()]; the draws
-#'   come back to R either way.
+#' @param device Where LibTorch computes: `"cpu"`, `"cuda"` or `"auto"` (CUDA
+#'   where available; see [train()]); default: option `amortized.device`,
+#'   else `"cpu"`. Results come back to R either way.
 #' @param ... Not used: unknown arguments are an error, naming the closest argument (a
 #'   typo such as `sed = 1` does not pass silently).
 #' @return A [posterior::draws_df] with `n_draws` draws.

@@ -24,8 +24,7 @@
 #' @param seed `NULL` or a whole number, for reproducible results.
 #' @param threads CPU threads for LibTorch; default: option
 #'   `amortized.inference_threads`, else measured at the first use: the physical cores (at most 4) where they beat one thread, else 1 (see [amortized-package]).
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @return An `amortized_sbc` object: `ranks` (an n_sims x p integer matrix),
 #'   `n_draws`, `parameters`, `p_values`.
 #' @section Memory:

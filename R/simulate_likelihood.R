@@ -16,8 +16,7 @@
 #' @param context Context variables, as for [sample_posterior()] (one value
 #'   each, or one row per parameter vector).
 #' @param threads CPU threads for LibTorch.
-#' @param device `"cpu"`, `"cuda"` or `"auto"` (default: option `amortized.device`, else
-#'   `"cpu"`), as for [sample_posterior()].
+#' @inheritParams sample_posterior
 #' @param ... Unused; unknown arguments are an error.
 #' @return Simulations (as from [simulate()] on a simulator): `nsim` rows for
 #'   the first parameter vector, then `nsim` for the second, and so on.

@@ -309,7 +309,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
   fit$summary_loss <- summary_loss
   if (!identical(fit$kind, "likelihood")) {  # held-out summaries, to spot observed data unlike them
     held <- if (online) seq_len(nrow(sims$parameters)) else res$validation_rows
-    fit$summary_reference <- summary_reference(fit, sims, held, threads)
+    fit$summary_reference <- summary_reference(fit, sims, held, threads, device)
   }
   report_training(fit, res, verbose)
   fit

@@ -87,6 +87,8 @@ test_that("three models: probabilities sum to 1; bad priors, layouts and argumen
   expect_equal(unname(rowSums(cm$counts)) > 0, rep(TRUE, 3))
   expect_error(confusion_matrix(cmp, three[c("b", "a", "c")], n_sims = 50),
                "list of the amortizer's candidates.*named so", class = "amortized_error_argument")
+  expect_error(confusion_matrix(cmp, 5), "`simulations` must be a named list of at least two candidate simulators",
+               class = "amortized_error_argument")
   expect_error(classifier_net(hidden = 0), "`hidden` must be a vector of whole numbers", class = "amortized_error_argument")
   expect_s3_class(calibration_curve(cmp, simulations = simulate(three, 500, seed = 2,
                                                                  prior = c(a = 0.2, b = 0.3, c = 0.5))),
