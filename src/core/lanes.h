@@ -1,16 +1,10 @@
 // Internal to the core: SIMD lanes for element-wise kernels, written once for
-// scalars and for GCC/Clang vector extensions (a kernel is a template over
-// the value type V: float or double, or Lanes<T>::V, kWidth lanes of T).
+// scalars and for vectors (a kernel is a template over the value type V:
+// float or double, or Lanes<T>::V, kWidth lanes of T in a simd::Vec, vec.h).
 // Comparisons give masks (bool for scalars, lane-wise -1/0 integers for
 // vectors); select(), vmax() etc. are overloaded for both, so one kernel
 // body serves the scalar backward and the vectorized forward.
 #pragma once
-
-// Vectors are passed between these inline functions only; their ABI without
-// AVX does not matter.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 
 #include <cmath>
 #include <cstdint>
@@ -18,6 +12,7 @@
 #include <type_traits>
 
 #include "amortized/simd.h"
+#include "vec.h"
 
 // Everything here must be inlined into its caller, so that a kernel compiled
 // for another target never calls it across the ABI.
@@ -52,14 +47,14 @@ struct Lanes;
 template <>
 struct Lanes<float> {
   static constexpr int kWidth = 16;
-  typedef float V __attribute__((vector_size(64)));
-  typedef int32_t I __attribute__((vector_size(64)));
+  using V = simd::Vec<float, kWidth>;
+  using I = simd::Vec<int32_t, kWidth>;
 };
 template <>
 struct Lanes<double> {
   static constexpr int kWidth = 4;
-  typedef double V __attribute__((vector_size(32)));
-  typedef int64_t I __attribute__((vector_size(32)));
+  using V = simd::Vec<double, kWidth>;
+  using I = simd::Vec<int64_t, kWidth>;
 };
 using VF = Lanes<float>::V;
 using IF = Lanes<float>::I;
@@ -71,13 +66,9 @@ template <typename V>
 struct ElemOf {
   using type = V;
 };
-template <>
-struct ElemOf<VF> {
-  using type = float;
-};
-template <>
-struct ElemOf<VD> {
-  using type = double;
+template <typename T, int N>
+struct ElemOf<simd::Vec<T, N>> {
+  using type = T;
 };
 template <typename V>
 using Elem = typename ElemOf<V>::type;
@@ -89,7 +80,7 @@ AMORTIZED_LANES_INLINE V load(const T* p) {
   return v;
 }
 template <typename V, typename T>
-AMORTIZED_LANES_INLINE void store(T* p, V v) {
+AMORTIZED_LANES_INLINE void store(T* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
 }
 template <typename V, typename T>
@@ -105,43 +96,48 @@ AMORTIZED_LANES_INLINE V splat(T t) {
 // select(mask, a, b): a where mask, else b
 AMORTIZED_LANES_INLINE float select(bool m, float a, float b) { return m ? a : b; }
 AMORTIZED_LANES_INLINE double select(bool m, double a, double b) { return m ? a : b; }
-AMORTIZED_LANES_INLINE VF select(IF m, VF a, VF b) { return (VF)((m & (IF)a) | (~m & (IF)b)); }
-AMORTIZED_LANES_INLINE VD select(ID m, VD a, VD b) { return (VD)((m & (ID)a) | (~m & (ID)b)); }
+AMORTIZED_LANES_INLINE VF select(const IF& m, const VF& a, const VF& b) {
+  return simd::bit_cast<VF>((m & simd::bit_cast<IF>(a)) | (~m & simd::bit_cast<IF>(b)));
+}
+AMORTIZED_LANES_INLINE VD select(const ID& m, const VD& a, const VD& b) {
+  return simd::bit_cast<VD>((m & simd::bit_cast<ID>(a)) | (~m & simd::bit_cast<ID>(b)));
+}
 AMORTIZED_LANES_INLINE bool mask_and(bool a, bool b) { return a && b; }
-AMORTIZED_LANES_INLINE IF mask_and(IF a, IF b) { return a & b; }
-AMORTIZED_LANES_INLINE ID mask_and(ID a, ID b) { return a & b; }
+AMORTIZED_LANES_INLINE IF mask_and(const IF& a, const IF& b) { return a & b; }
+AMORTIZED_LANES_INLINE ID mask_and(const ID& a, const ID& b) { return a & b; }
 AMORTIZED_LANES_INLINE bool mask_or(bool a, bool b) { return a || b; }
-AMORTIZED_LANES_INLINE IF mask_or(IF a, IF b) { return a | b; }
-AMORTIZED_LANES_INLINE ID mask_or(ID a, ID b) { return a | b; }
+AMORTIZED_LANES_INLINE IF mask_or(const IF& a, const IF& b) { return a | b; }
+AMORTIZED_LANES_INLINE ID mask_or(const ID& a, const ID& b) { return a | b; }
 AMORTIZED_LANES_INLINE bool mask_not(bool a) { return !a; }
-AMORTIZED_LANES_INLINE IF mask_not(IF a) { return ~a; }
-AMORTIZED_LANES_INLINE ID mask_not(ID a) { return ~a; }
+AMORTIZED_LANES_INLINE IF mask_not(const IF& a) { return ~a; }
+AMORTIZED_LANES_INLINE ID mask_not(const ID& a) { return ~a; }
 
 template <typename V>
-AMORTIZED_LANES_INLINE V vmax(V a, V b) {
+AMORTIZED_LANES_INLINE V vmax(const V& a, const V& b) {
   return select(a < b, b, a);
 }
 template <typename V>
-AMORTIZED_LANES_INLINE V vmin(V a, V b) {
+AMORTIZED_LANES_INLINE V vmin(const V& a, const V& b) {
   return select(b < a, b, a);
 }
 template <typename V>
-AMORTIZED_LANES_INLINE V vabs(V a) {
+AMORTIZED_LANES_INLINE V vabs(const V& a) {
   return select(a < 0, -a, a);
 }
 
 // Lane by lane, for what has no vector form here.
 template <typename V, typename F>
-AMORTIZED_LANES_INLINE V each(V a, F f) {
+AMORTIZED_LANES_INLINE V each(const V& a, F f) {
   if constexpr (std::is_arithmetic_v<V>) {
     return f(a);
   } else {
-    for (size_t l = 0; l < sizeof(V) / sizeof(a[0]); ++l) a[l] = f(a[l]);
-    return a;
+    V out = a;
+    for (int l = 0; l < V::kWidth; ++l) out.set(l, f(a[l]));
+    return out;
   }
 }
 template <typename V>
-AMORTIZED_LANES_INLINE V vsqrt(V a) {
+AMORTIZED_LANES_INLINE V vsqrt(const V& a) {
   return each(a, [](auto x) { return std::sqrt(x); });
 }
 
@@ -150,13 +146,13 @@ AMORTIZED_LANES_INLINE V vsqrt(V a) {
 // rounding), branch-free; in double std::exp.
 // float <-> int32 lane by lane (value conversions)
 AMORTIZED_LANES_INLINE int32_t to_int(float x) { return static_cast<int32_t>(x); }
-AMORTIZED_LANES_INLINE IF to_int(VF x) { return __builtin_convertvector(x, IF); }
+AMORTIZED_LANES_INLINE IF to_int(const VF& x) { return simd::convert<IF>(x); }
 AMORTIZED_LANES_INLINE float to_float(int32_t x) { return static_cast<float>(x); }
-AMORTIZED_LANES_INLINE VF to_float(IF x) { return __builtin_convertvector(x, VF); }
+AMORTIZED_LANES_INLINE VF to_float(const IF& x) { return simd::convert<VF>(x); }
 
 template <typename V, typename I>
-AMORTIZED_LANES_INLINE V exp_float(V x) {
-  x = vmin(vmax(x, splat<V>(-87.0f)), splat<V>(88.0f));
+AMORTIZED_LANES_INLINE V exp_float(const V& x_in) {
+  const V x = vmin(vmax(x_in, splat<V>(-87.0f)), splat<V>(88.0f));
   const V n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
   const V r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
   const V p =
@@ -171,11 +167,11 @@ AMORTIZED_LANES_INLINE V exp_float(V x) {
 AMORTIZED_LANES_INLINE float kernel_exp(float x) {
   return exp_float<float, int32_t>(x);
 }
-AMORTIZED_LANES_INLINE VF kernel_exp(VF x) {
+AMORTIZED_LANES_INLINE VF kernel_exp(const VF& x) {
   return exp_float<VF, IF>(x);
 }
 AMORTIZED_LANES_INLINE double kernel_exp(double x) { return std::exp(x); }
-AMORTIZED_LANES_INLINE VD kernel_exp(VD x) {
+AMORTIZED_LANES_INLINE VD kernel_exp(const VD& x) {
   return each(x, [](double v) { return std::exp(v); });
 }
 
@@ -184,7 +180,7 @@ AMORTIZED_LANES_INLINE VD kernel_exp(VD x) {
 // 0.172: relative error below 1e-9 before rounding), branch-free; in double
 // std::log.
 template <typename V, typename I>
-AMORTIZED_LANES_INLINE V log_float(V x) {
+AMORTIZED_LANES_INLINE V log_float(const V& x) {
   I bits;
   std::memcpy(&bits, &x, sizeof bits);
   I e = ((bits >> 23) & 0xff) - 127;
@@ -201,11 +197,11 @@ AMORTIZED_LANES_INLINE V log_float(V x) {
 AMORTIZED_LANES_INLINE float kernel_log(float x) {
   return log_float<float, int32_t>(x);
 }
-AMORTIZED_LANES_INLINE VF kernel_log(VF x) {
+AMORTIZED_LANES_INLINE VF kernel_log(const VF& x) {
   return log_float<VF, IF>(x);
 }
 AMORTIZED_LANES_INLINE double kernel_log(double x) { return std::log(x); }
-AMORTIZED_LANES_INLINE VD kernel_log(VD x) {
+AMORTIZED_LANES_INLINE VD kernel_log(const VD& x) {
   return each(x, [](double v) { return std::log(v); });
 }
 

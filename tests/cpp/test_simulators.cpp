@@ -474,7 +474,7 @@ TEST(Simulators, LaneRandomNumbers) {
   const double pi = 3.14159265358979323846;
   for (int i = 0; i <= 2000; i += w) {
     rl::D a;
-    for (int l = 0; l < w; ++l) a[l] = -pi / 2 + pi * std::min(i + l, 2000) / 2000.0;
+    for (int l = 0; l < w; ++l) a.set(l, -pi / 2 + pi * std::min(i + l, 2000) / 2000.0);
     rl::D s, c;
     rl::sincos_half_turn(a, s, c);
     for (int l = 0; l < w; ++l) {
@@ -485,13 +485,13 @@ TEST(Simulators, LaneRandomNumbers) {
   Rng scalar(42);
   for (int i = 0; i < 4000; ++i) {
     rl::D u;
-    for (int l = 0; l < w; ++l) u[l] = i == 0 && l == 0 ? 0x1.0p-52 : i == 0 && l == 1 ? 1.0 : 1.0 - scalar.uniform();
+    for (int l = 0; l < w; ++l) u.set(l, i == 0 && l == 0 ? 0x1.0p-52 : i == 0 && l == 1 ? 1.0 : 1.0 - scalar.uniform());
     const rl::D lu = rl::log_unit(u);
     for (int l = 0; l < w; ++l) ASSERT_NEAR(lu[l], std::log(u[l]), 5e-16 * std::max(1.0, -std::log(u[l]))) << u[l];
   }
   for (int i = 0; i < 4000; ++i) {
     rl::D v;
-    for (int l = 0; l < w; ++l) v[l] = i == 0 ? (l == 0 ? 0.0 : l == 1 ? 0x1.0p-1000 : 1e300) : 80 * scalar.uniform();
+    for (int l = 0; l < w; ++l) v.set(l, i == 0 ? (l == 0 ? 0.0 : l == 1 ? 0x1.0p-1000 : 1e300) : 80 * scalar.uniform());
     const rl::D r = rl::sqrt_nonneg(v);
     for (int l = 0; l < w; ++l) ASSERT_NEAR(r[l], std::sqrt(v[l]), 4e-16 * std::sqrt(v[l])) << v[l];
   }

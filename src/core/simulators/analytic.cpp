@@ -43,7 +43,7 @@ class GaussianLinear : public Benchmark {
 };
 
 // The data of kLanes parameter vectors (t1, t2) (inlined into each clone).
-AMORTIZED_ALWAYS_INLINE void two_moons_points(random_lanes::D t1, random_lanes::D t2, random_lanes::LaneRng& rng,
+AMORTIZED_ALWAYS_INLINE void two_moons_points(const random_lanes::D& t1, const random_lanes::D& t2, random_lanes::LaneRng& rng,
                                               random_lanes::D& x1, random_lanes::D& x2) {
   random_lanes::D sin_a, cos_a;
   random_lanes::sincos_half_turn((rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
@@ -69,8 +69,8 @@ AMORTIZED_ALWAYS_INLINE void two_moons_data_kernel(int64_t n, const double* thet
     const int m = static_cast<int>(std::min<int64_t>(kLanes, n - i0));
     D t1 = {}, t2 = {};
     for (int l = 0; l < m; ++l) {
-      t1[l] = theta[2 * (i0 + l)];
-      t2[l] = theta[2 * (i0 + l) + 1];
+      t1.set(l, theta[2 * (i0 + l)]);
+      t2.set(l, theta[2 * (i0 + l) + 1]);
     }
     D x1, x2;
     two_moons_points(t1, t2, lane_rng, x1, x2);

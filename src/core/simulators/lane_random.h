@@ -9,11 +9,8 @@
 // the same draws on the same kind of CPU and SIMD level.
 #pragma once
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 #include "amortized/simulators/simulator.h"
+#include "../vec.h"
 
 #include <cmath>
 #include <cstdint>
@@ -27,36 +24,32 @@ namespace benchmarks {
 namespace random_lanes {
 
 constexpr int kLanes = 8;
-typedef uint64_t U __attribute__((vector_size(8 * kLanes)));
-typedef double D __attribute__((vector_size(8 * kLanes)));
+using U = simd::Vec<uint64_t, kLanes>;
+using D = simd::Vec<double, kLanes>;
 
-AMORTIZED_ALWAYS_INLINE D as_double(U u) {
-  D d;
-  std::memcpy(&d, &u, sizeof d);
-  return d;
-}
-AMORTIZED_ALWAYS_INLINE U as_bits(D d) {
-  U u;
-  std::memcpy(&u, &d, sizeof u);
-  return u;
-}
+AMORTIZED_ALWAYS_INLINE D as_double(const U& u) { return simd::bit_cast<D>(u); }
+AMORTIZED_ALWAYS_INLINE U as_bits(const D& d) { return simd::bit_cast<U>(d); }
 AMORTIZED_ALWAYS_INLINE D splat(double v) {
   D d = {};
   return d + v;
 }
-AMORTIZED_ALWAYS_INLINE D vabs(D d) { return as_double(as_bits(d) & ~(U{} + (1ULL << 63))); }
+AMORTIZED_ALWAYS_INLINE D vabs(const D& d) { return as_double(as_bits(d) & ~(U{} + (1ULL << 63))); }
 
 // Two vectors holding rows of two values (a1, b1, a2, b2, ...), split into
 // the a and the b values.
 static_assert(kLanes == 8, "the shuffles below are written for 8 lanes");
 typedef int64_t Index __attribute__((vector_size(8 * kLanes)));
-AMORTIZED_ALWAYS_INLINE D evens(D lo, D hi) { return __builtin_shuffle(lo, hi, Index{0, 2, 4, 6, 8, 10, 12, 14}); }
-AMORTIZED_ALWAYS_INLINE D odds(D lo, D hi) { return __builtin_shuffle(lo, hi, Index{1, 3, 5, 7, 9, 11, 13, 15}); }
+AMORTIZED_ALWAYS_INLINE D evens(const D& lo, const D& hi) {
+  return {__builtin_shuffle(lo.v, hi.v, Index{0, 2, 4, 6, 8, 10, 12, 14})};
+}
+AMORTIZED_ALWAYS_INLINE D odds(const D& lo, const D& hi) {
+  return {__builtin_shuffle(lo.v, hi.v, Index{1, 3, 5, 7, 9, 11, 13, 15})};
+}
 
 // Writes the first m lanes of v to dst. With stream, a whole vector at a
 // 16-byte boundary bypasses the caches (for outputs far larger than them:
 // saves reading each line in first).
-AMORTIZED_ALWAYS_INLINE void store_lanes(double* dst, D v, int m, bool stream) {
+AMORTIZED_ALWAYS_INLINE void store_lanes(double* dst, const D& v, int m, bool stream) {
 #if defined(__SSE2__)
   if (stream && m == kLanes && reinterpret_cast<uintptr_t>(dst) % 16 == 0) {
     for (int l = 0; l < kLanes; l += 2) {
@@ -76,7 +69,7 @@ AMORTIZED_ALWAYS_INLINE void store_lanes(double* dst, D v, int m, bool stream) {
 // pi / 4) by the double-angle formulas. sin h = h + h^3 P(h^2), cos h = 1 -
 // h^2 / 2 + h^4 Q(h^2), P and Q of degree 5 fitted (weighted least squares
 // on Chebyshev nodes, 50 digits) to errors below 4e-18 on that range.
-AMORTIZED_ALWAYS_INLINE void sincos_half_turn(D a, D& s, D& c) {
+AMORTIZED_ALWAYS_INLINE void sincos_half_turn(const D& a, D& s, D& c) {
   const D h = a * 0.5, z = h * h;
   const D p = -1.66666666666666309642e-1 + z * (8.33333333332221806455e-3 + z * (-1.9841269829682217226e-4 +
       z * (2.75573136553292865307e-6 + z * (-2.5050753161004455872e-8 + z * 1.58965422077867220491e-10))));
@@ -90,14 +83,14 @@ AMORTIZED_ALWAYS_INLINE void sincos_half_turn(D a, D& s, D& c) {
 // log u for u in (0, 1] with an exponent field > 0: u = 2^e m, m in
 // [sqrt(1/2), sqrt(2)), log m = 2 atanh(t), t = (m - 1) / (m + 1), by its
 // series to t^21 (|t| < 0.172: remainder below 1e-18).
-AMORTIZED_ALWAYS_INLINE D log_unit(D u) {
+AMORTIZED_ALWAYS_INLINE D log_unit(const D& u) {
   const U bits = as_bits(u);
   // the biased exponent as a double, exactly: 2^52 + e has e in its mantissa
   const D e_biased = as_double((bits >> 52) | (U{} + 0x4330000000000000ULL)) - 4503599627370496.0;
   D m = as_double((bits & (U{} + 0x000FFFFFFFFFFFFFULL)) | (U{} + 0x3FF0000000000000ULL));
   const auto big = m > 1.4142135623730951;  // lane masks: -1 or 0
-  const D half = as_double(as_bits(m * 0.5) & (U)big) + as_double(as_bits(m) & ~(U)big);
-  const D e = e_biased - 1023.0 + as_double(as_bits(splat(1.0)) & (U)big);
+  const D half = as_double(as_bits(m * 0.5) & simd::bit_cast<U>(big)) + as_double(as_bits(m) & ~simd::bit_cast<U>(big));
+  const D e = e_biased - 1023.0 + as_double(as_bits(splat(1.0)) & simd::bit_cast<U>(big));
   const D t = (half - 1.0) / (half + 1.0), t2 = t * t;
   const D series =
       2.0 * t * (1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9 + t2 * (1.0 / 11 +
@@ -111,13 +104,13 @@ AMORTIZED_ALWAYS_INLINE D log_unit(D u) {
 // sqrt(v) from a bit-level first guess (relative error < 3.5%) and three
 // Newton steps (each squares the error: 4e-11), then s = v y and one Newton
 // step for sqrt itself, s + y (v - s^2) / 2, to about an ulp.
-AMORTIZED_ALWAYS_INLINE D sqrt_nonneg(D v) {
+AMORTIZED_ALWAYS_INLINE D sqrt_nonneg(const D& v) {
   D y = as_double((U{} + 0x5FE6EB50C7B537A9ULL) - (as_bits(v) >> 1));
   const D half = v * 0.5;
   for (int k = 0; k < 3; ++k) y = y * (1.5 - half * y * y);
   const D s = v * y, root = s + 0.5 * y * (v - s * s);
   const auto tiny = v < 0x1.0p-1020;  // lanes where the guess overflows
-  return as_double(as_bits(root) & ~(U)tiny);
+  return as_double(as_bits(root) & ~simd::bit_cast<U>(tiny));
 }
 
 // kLanes independent xoshiro256++ streams, seeded from a scalar stream.
@@ -126,7 +119,7 @@ class LaneRng {
   explicit LaneRng(Rng& rng) {
     for (int l = 0; l < kLanes; ++l) {  // each lane seeded as Xoshiro256 seeds itself
       uint64_t seed = rng();
-      for (auto& s : s_) s[l] = detail::splitmix64(seed);
+      for (auto& s : s_) s.set(l, detail::splitmix64(seed));
     }
   }
   AMORTIZED_ALWAYS_INLINE U bits() { return detail::xoshiro256pp(s_); }
@@ -152,7 +145,7 @@ class LaneRng {
 
  private:
   // 1 + (top 52 bits) / 2^52, in [1, 2)
-  static AMORTIZED_ALWAYS_INLINE D unit_from(U b) {
+  static AMORTIZED_ALWAYS_INLINE D unit_from(const U& b) {
     return as_double((b >> 12) | (U{} + 0x3FF0000000000000ULL));
   }
   U s_[4];

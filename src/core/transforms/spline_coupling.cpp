@@ -98,7 +98,7 @@ constexpr int64_t kMaxFusedBins = 128;
 
 // softplus(raw + shift) + the minimum: an interior derivative.
 template <typename V>
-AMORTIZED_LANES_INLINE V interior_derivative(V raw) {
+AMORTIZED_LANES_INLINE V interior_derivative(const V& raw) {
   using T = Elem<V>;
   const V a = raw + static_cast<T>(kDerivativeShift);
   // softplus(a) = max(a, 0) + log(1 + exp(-|a|))
