@@ -109,6 +109,14 @@
     .Call(`_amortized_amz_simd_level`)
 }
 
+.amz_tune_malloc <- function() {
+    .Call(`_amortized_amz_tune_malloc`)
+}
+
+.amz_release_memory <- function() {
+    invisible(.Call(`_amortized_amz_release_memory`))
+}
+
 .amz_benchmark_names <- function() {
     .Call(`_amortized_amz_benchmark_names`)
 }

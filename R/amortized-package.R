@@ -69,6 +69,14 @@
 #'   the checks and [log_likelihood()] hold at once (default 2^23).
 #' * `amortized.device`: `"cpu"` (default), `"cuda"` or `"auto"`, for
 #'   training and sampling.
+#' * `amortized.tune_malloc` (read when the package loads; default `TRUE`):
+#'   on Linux with glibc, raise malloc's mmap and trim thresholds to 32 and
+#'   256 MiB for the session. LibTorch allocates every tensor anew, and with
+#'   glibc's defaults the activations of a summary network are mapped and
+#'   zero-filled afresh at every training step (a third of the time of a
+#'   deep set's step, up to five sixths with batches of 256 sets). Freed
+#'   memory goes back to the system after each [train()]. Set it to `FALSE`
+#'   before loading the package to keep glibc's defaults.
 #'
 #' Environment variable `AMORTIZED_SIMD` (`"baseline"`, `"avx2"` or
 #' `"avx512"`, read once, at first use): caps the instruction set of the
@@ -87,6 +95,7 @@
 
 .onLoad <- function(libname, pkgname) {
   if (is.null(getOption("amortized.threads"))) options(amortized.threads = 1L)
+  if (!isFALSE(getOption("amortized.tune_malloc"))) .amz_tune_malloc()
   simd <- Sys.getenv("AMORTIZED_SIMD")
   if (nzchar(simd) && !simd %in% c("baseline", "avx2", "avx512")) {
     warning("AMORTIZED_SIMD is \"", simd, "\"; expected \"baseline\", \"avx2\" or \"avx512\". Ignored: ",

@@ -288,6 +288,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
                                     options, !continuing, on_epoch, if (continuing) object$optimizer_state))
   }
   progress$done()
+  .amz_release_memory()  # what training freed, above glibc's raised trim threshold (see .onLoad)
   res$history <- as.data.frame(res$history)
   if (attr(on_epoch, "interrupted")()) res$stop_reason <- "interrupted"
   if (nrow(res$history) == 0) {

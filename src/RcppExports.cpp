@@ -404,6 +404,25 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// amz_tune_malloc
+bool amz_tune_malloc();
+RcppExport SEXP _amortized_amz_tune_malloc() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(amz_tune_malloc());
+    return rcpp_result_gen;
+END_RCPP
+}
+// amz_release_memory
+void amz_release_memory();
+RcppExport SEXP _amortized_amz_release_memory() {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    amz_release_memory();
+    return R_NilValue;
+END_RCPP
+}
 // amz_benchmark_names
 std::vector<std::string> amz_benchmark_names();
 RcppExport SEXP _amortized_amz_benchmark_names() {
@@ -543,6 +562,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_amortized_amz_npe_sample", (DL_FUNC) &_amortized_amz_npe_sample, 8},
     {"_amortized_amz_npe_sbc_ranks", (DL_FUNC) &_amortized_amz_npe_sbc_ranks, 9},
     {"_amortized_amz_simd_level", (DL_FUNC) &_amortized_amz_simd_level, 0},
+    {"_amortized_amz_tune_malloc", (DL_FUNC) &_amortized_amz_tune_malloc, 0},
+    {"_amortized_amz_release_memory", (DL_FUNC) &_amortized_amz_release_memory, 0},
     {"_amortized_amz_benchmark_names", (DL_FUNC) &_amortized_amz_benchmark_names, 0},
     {"_amortized_amz_benchmark_info", (DL_FUNC) &_amortized_amz_benchmark_info, 3},
     {"_amortized_amz_benchmark_simulate_given", (DL_FUNC) &_amortized_amz_benchmark_simulate_given, 6},

@@ -148,9 +148,10 @@ test_that("an amortizer with a deep set learns the exact Gaussian posterior for 
   a <- amortizer(coupling_flow(n_layers = 3, hidden = c(64, 64)),
                  summary_net = deep_set(summary_dim = 6, width = 32, hidden = 32),
                  configurator = configurator(constrain(sigma = "positive")))
-  # batch_size: the default of earlier versions, with which this fit passes on
-  # every SIMD path (with 32, the baseline path's fit missed one mean by 0.65 sd)
-  fit <- train(a, sim, n_sims = 4000, epochs = 40, batch_size = 180, seed = 1, verbose = FALSE)
+  # Enough training that the result does not hang on rounding: on the AVX-512
+  # and baseline paths the largest error is 0.15 sd and the sd ratios are
+  # 0.95-1.18 (with 4,000 simulations and 40 epochs, up to 0.5 sd and 1.36).
+  fit <- train(a, sim, n_sims = 8000, epochs = 50, batch_size = 256, seed = 1, verbose = FALSE)
   y_all <- amortized:::with_seed(11, list(0.5 + stats::rnorm(100), -1 + 0.6 * stats::rnorm(100)))
   for (y_full in y_all) {
     for (n in c(8, 30, 90)) {
@@ -159,8 +160,8 @@ test_that("an amortizer with a deep set learns the exact Gaussian posterior for 
       e <- exact(y)
       z <- (c(mean(d[, "mu"]), mean(d[, "sigma"])) - e[c("mu", "sigma")]) / e[c("mu_sd", "sigma_sd")]
       ratio <- c(stats::sd(d[, "mu"]), stats::sd(d[, "sigma"])) / e[c("mu_sd", "sigma_sd")]
-      expect_lt(max(abs(z)), 0.5)
-      expect_true(all(ratio > 0.7 & ratio < 1.35), label = paste("sd ratios", format(ratio, digits = 3), "at n =", n))
+      expect_lt(max(abs(z)), 0.35)
+      expect_true(all(ratio > 0.8 & ratio < 1.3), label = paste("sd ratios", format(ratio, digits = 3), "at n =", n))
     }
   }
 })
