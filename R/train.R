@@ -40,8 +40,10 @@
 #' @param epochs Maximum number of passes over the training data.
 #' @param batch_size Simulations per gradient step; `NULL` (default): for
 #'   posterior estimation about 1/128 of the training split, a power of two
-#'   from 32 to 256 (64 for 10,000 simulations, 256 from about 26,000); for
-#'   the other estimators 1/20 of it, from 32 to 512.
+#'   from 32 to 256 (64 for 10,000 simulations, 256 from about 26,000), and
+#'   with a summary network (set or series data) 1/32 of it, from 64 to 512
+#'   (256 for 10,000 simulations); for the other estimators 1/20 of it, from
+#'   32 to 512.
 #' @param learning_rate Peak learning rate.
 #' @param schedule Learning rate after a short linear warm-up (2% of the
 #'   steps): `"cosine"` (default; decays to 0 by the last epoch),
@@ -262,7 +264,9 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
   fit$.handle$ptr <- ptr
 
   n_train <- if (online) n_sims * (1 - validation_fraction) else nrow(sims$parameters) * (1 - validation_fraction)
-  if (is.null(batch_size)) batch_size <- default_batch_size(n_train, fit$kind)
+  if (is.null(batch_size)) {
+    batch_size <- default_batch_size(n_train, fit$kind, summary = !is.null(fit$config$summary_net))
+  }
   progress <- training_progress(epochs, verbose)
   on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
@@ -324,9 +328,16 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = 150, bat
 # 20 (450), 64 lowered the held-out negative log posterior density on every
 # task of bench/recipe.R and C2ST on every benchmark task. The other kinds
 # keep n_train / 20 (32..512): on likelihoods (two_moons NLE) the smaller
-# batches were worse.
-default_batch_size <- function(n_train, kind) {
-  if (identical(kind, "posterior")) return(as.integer(min(256, max(32, 2^round(log2(n_train / 128))))))
+# batches were worse. Posteriors from set or series data (a summary network)
+# take four times more, 64..512 (256 for 10,000 simulations): a step costs
+# in proportion to the points rather than the data sets, and on the iid
+# Gaussian and exponential sets of bench/summary_nets.R 256 was both faster
+# (0.63 against 0.83 s per epoch) and more accurate than 64.
+default_batch_size <- function(n_train, kind, summary = FALSE) {
+  if (identical(kind, "posterior")) {
+    if (summary) return(as.integer(min(512, max(64, 2^round(log2(n_train / 32))))))
+    return(as.integer(min(256, max(32, 2^round(log2(n_train / 128))))))
+  }
   as.integer(min(512, max(32, floor(n_train / 20))))
 }
 

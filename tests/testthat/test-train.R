@@ -301,9 +301,11 @@ test_that("training works after every kind of error from sampling, densities, ch
   expect_true(all(is.finite(again$history$train_loss)))
 })
 
-test_that("the default batch size: about n_train / 128 for posteriors, n_train / 20 for the other estimators", {
+test_that("the default batch size: about n_train / 128 for posteriors (/ 32 with a summary net), n_train / 20 for the others", {
   rule <- amortized:::default_batch_size
   expect_identical(vapply(c(900, 4500, 9000, 18000, 90000), rule, 0L, kind = "posterior"), c(32L, 32L, 64L, 128L, 256L))
+  expect_identical(vapply(c(900, 4500, 9000, 18000, 90000), rule, 0L, kind = "posterior", summary = TRUE),
+                   c(64L, 128L, 256L, 512L, 512L))
   expect_identical(vapply(c(900, 4500, 9000, 90000), rule, 0L, kind = "likelihood"), c(45L, 225L, 450L, 512L))
   expect_identical(rule(9000, "models"), 450L)
   sim <- benchmark_simulator("gaussian_linear")
@@ -315,4 +317,9 @@ test_that("the default batch size: about n_train / 128 for posteriors, n_train /
   nle <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8), estimate = "likelihood"), sim, n_sims = 2000,
                epochs = 1, seed = 1, verbose = FALSE)
   expect_identical(nle$info$batch_size, 90L)
+  sets <- simulator(prior = function(n) cbind(mu = stats::rnorm(n)),
+                    model = function(theta, n_obs) array(stats::rnorm(nrow(theta) * 10, theta[, 1]), c(nrow(theta), 10, 1)))
+  set_fit <- train(amortizer(coupling_flow(n_layers = 1, hidden = 8), summary_net = deep_set(width = 4, hidden = 8)),
+                   sets, n_sims = 5000, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(set_fit$info$batch_size, 128L)
 })
