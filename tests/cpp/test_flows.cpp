@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include "tolerance.h"
+#include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
 #include <cmath>
@@ -717,6 +718,61 @@ TEST(Training, TheOptimizerStateCarriesOverToTheNextTraining) {
   OptimizerState fresh;
   fit(*flow, loss, {theta, x}, o.epochs(2), TrainHooks(), &fresh);
   EXPECT_EQ(fresh.entries.at(first).step, 6);
+}
+
+
+// The trainer's AdamW (one flat tensor for all parameters) makes the steps of
+// torch::optim::AdamW: five full-batch steps from the same weights, with
+// weight decay and a constant rate, agree to float rounding (the trainer
+// sums the rows in another order); the parameters own their storage again
+// afterwards.
+TEST(Training, StepsAreThoseOfTorchAdamW) {
+  auto options = CouplingFlowOptions(2, 1).n_layers(2).hidden({8});
+  auto gen_a = make_generator(21), gen_b = make_generator(21);
+  auto trained = make_coupling_flow(options, gen_a), manual = make_coupling_flow(options, gen_b);
+  auto data_gen = make_generator(22);
+  auto theta = torch::randn({64, 2}, data_gen), x = torch::randn({64, 1}, data_gen);
+  {  // initialize the data-dependent layers on other data: at the batch they
+     // were fit to, some gradients are rounding noise that Adam scales to +-lr
+    torch::NoGradGuard no_grad;
+    auto other = 2 * torch::randn({64, 2}, data_gen) + 1;
+    trained->train();
+    manual->train();
+    trained->loss(other, x);
+    manual->loss(other, x);
+  }
+  auto loss = [&](const std::vector<torch::Tensor>& b) { return trained->loss(b[0], b[1]); };
+  const double lr = 1e-2, wd = 0.5;
+  auto o = TrainOptions().epochs(5).batch_size(64).learning_rate(lr).weight_decay(wd).validation_fraction(0)
+               .warmup_fraction(0).schedule("constant").clip_grad_norm(0).patience(0);
+  std::vector<torch::Tensor> after;  // the weights after the fifth step
+  TrainHooks hooks;
+  hooks.on_epoch_end = [&](const EpochRecord& r) {
+    if (r.epoch == 5)
+      for (const auto& p : trained->parameters()) after.push_back(p.detach().clone());
+    return true;
+  };
+  fit(*trained, loss, {theta, x}, o, hooks);
+
+  manual->train();
+  torch::optim::AdamW adamw(manual->parameters(), torch::optim::AdamWOptions(lr).weight_decay(wd));
+  for (int step = 0; step < 5; ++step) {
+    adamw.zero_grad();
+    manual->loss(theta, x).backward();
+    adamw.step();
+  }
+  const auto want = manual->parameters();
+  ASSERT_EQ(after.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(amortized_test::float_close(after[i], want[i].detach(), 256, 1.0)) << "parameter " << i;
+  }
+  // every parameter has its own storage again, and no gradient is kept
+  const auto params = trained->parameters();
+  for (size_t i = 1; i < params.size(); ++i) {
+    EXPECT_NE(params[i].data_ptr(), params[0].data_ptr());
+    EXPECT_EQ(params[i].storage().nbytes(), static_cast<size_t>(params[i].numel()) * sizeof(float));
+  }
+  EXPECT_FALSE(params[0].grad().defined());
 }
 
 TEST(Training, LearningRateSchedules) {
