@@ -1,4 +1,5 @@
-// Rcpp glue for the C++ benchmark simulators (no LibTorch in this file).
+// Rcpp glue for the C++ benchmark simulators and the process-wide settings
+// (SIMD level, malloc thresholds); no LibTorch in this file.
 #include "glue/r.h"
 
 #include "amortized/simd.h"

@@ -157,12 +157,9 @@ AMORTIZED_LANES_INLINE V exp_float(const V& x_in) {
   const V r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
   const V p =
       1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f + r * 1.38888889e-3f)))));
-  I bits;
-  std::memcpy(&bits, &p, sizeof bits);
+  I bits = simd::bit_cast<I>(p);
   bits += ((to_int(n) + 127) << 23) - (127 << 23);  // times 2^n (n >= -126 after the clamp)
-  V out;
-  std::memcpy(&out, &bits, sizeof out);
-  return out;
+  return simd::bit_cast<V>(bits);
 }
 AMORTIZED_LANES_INLINE float kernel_exp(float x) {
   return exp_float<float, int32_t>(x);
@@ -181,12 +178,10 @@ AMORTIZED_LANES_INLINE VD kernel_exp(const VD& x) {
 // std::log.
 template <typename V, typename I>
 AMORTIZED_LANES_INLINE V log_float(const V& x) {
-  I bits;
-  std::memcpy(&bits, &x, sizeof bits);
+  I bits = simd::bit_cast<I>(x);
   I e = ((bits >> 23) & 0xff) - 127;
   bits = (bits & 0x007fffff) | 0x3f800000;  // mantissa in [1, 2)
-  V m;
-  std::memcpy(&m, &bits, sizeof m);
+  V m = simd::bit_cast<V>(bits);
   const auto big = m > 1.41421356f;
   m = select(big, m * 0.5f, m);
   const V ef = select(big, to_float(e) + 1.0f, to_float(e));

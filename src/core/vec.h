@@ -70,7 +70,7 @@ struct Vec {
 #undef AMORTIZED_VEC_COMPARE
 };
 
-// The bits of one vector as another of the same size.
+// The bits of one value as another of the same size (vectors or scalars).
 template <typename To, typename From>
 AMORTIZED_VEC_INLINE To bit_cast(const From& from) {
   static_assert(sizeof(To) == sizeof(From), "bit_cast between vectors of different sizes");

@@ -43,8 +43,8 @@ class GaussianLinear : public Benchmark {
 };
 
 // The data of kLanes parameter vectors (t1, t2) (inlined into each clone).
-AMORTIZED_ALWAYS_INLINE void two_moons_points(const random_lanes::D& t1, const random_lanes::D& t2, random_lanes::LaneRng& rng,
-                                              random_lanes::D& x1, random_lanes::D& x2) {
+AMORTIZED_ALWAYS_INLINE void two_moons_points(const random_lanes::D& t1, const random_lanes::D& t2,
+                                              random_lanes::LaneRng& rng, random_lanes::D& x1, random_lanes::D& x2) {
   random_lanes::D sin_a, cos_a;
   random_lanes::sincos_half_turn((rng.uniform() - 0.5) * M_PI, sin_a, cos_a);
   const random_lanes::D r = 0.1 + 0.01 * rng.normal();

@@ -3,8 +3,6 @@
 #include <torch/utils.h>
 
 #include <chrono>
-#include <sstream>
-#include <type_traits>
 #include <functional>
 #include <cmath>
 #include <limits>
