@@ -241,7 +241,7 @@ test_that("a simulator that sometimes returns NaN never corrupts training", {
   expect_match(msgs[2], "Dropped [0-9]+ online simulations")
 })
 
-test_that("ema averages the weights: checked, on by default for flow matching, and what is returned", {
+test_that("ema averages the weights: checked, on by default for flow matching and summary nets, and what is returned", {
   sim <- benchmark_simulator("two_moons")
   expect_error(train(amortizer(), sim, n_sims = 100, ema = 1), "ema", class = "amortized_error_argument")
   expect_error(train(amortizer(), sim, n_sims = 100, ema = -0.5), class = "amortized_error_argument")
@@ -257,6 +257,10 @@ test_that("ema averages the weights: checked, on by default for flow matching, a
   expect_equal(fm$info$ema, 0.999)
   expect_equal(train(amortizer(ensemble(flow_matching(hidden = 16, steps = 5), 2)), sims, epochs = 1, seed = 1,
                      verbose = FALSE)$info$ema, 0.999)
+  rule <- amortized:::default_ema
+  expect_equal(rule(coupling_flow(), "posterior", summary = TRUE), 0.999)
+  expect_equal(rule(coupling_flow(), "likelihood", summary = TRUE), 0)
+  expect_equal(rule(coupling_flow(), "posterior", summary = FALSE), 0)
 })
 
 test_that("training works after every kind of error from sampling, densities, checks and training itself", {

@@ -1,8 +1,391 @@
 #include "amortized/summary/deep_set.h"
 
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+
 #include <sstream>
+#include <type_traits>
+#include <utility>
+
+#include "../lanes.h"
 
 namespace amortized {
+
+namespace {
+
+// ---- The fused trunk --------------------------------------------------------
+// Embedding, equivariant layers and mean/sd/max pooling of one set at a time
+// (float, silu), so that a set's features stay in cache; LibTorch's ops
+// would make a dozen passes over [batch, n, width] tensors in memory. The
+// backward recomputes a set's forward (cheaper than storing it).
+
+// Weights as the kernel reads them: *_t transposed ([in][out], rows of
+// `width` outputs), *_w LibTorch's layout ([out][in]).
+struct Trunk {
+  int64_t d = 0, w = 0, layers = 0, n = 0;  // n: points per set in x, with padding
+  const float* x = nullptr;                 // [batch, n, d]
+  const int64_t* lengths = nullptr;         // [batch], or nullptr: all n
+  const float *embed_t = nullptr, *embed_b = nullptr;
+  std::vector<const float*> self_t, self_w, self_b, pooled_t, pooled_w;
+  int64_t length(int64_t b) const { return lengths != nullptr ? lengths[b] : n; }
+  // floats of scratch one thread needs
+  int64_t scratch_size() const { return 2 * (layers + 1) * n * w + 2 * n * w + (layers + 7) * w; }
+  // floats of the gradient, in the order grad_tensors() reads them
+  int64_t grad_size() const { return d * w + w + layers * (2 * w * w + w); }
+};
+
+template <typename V>
+struct LaneCount {
+  static constexpr int64_t value = V::kWidth;
+};
+template <>
+struct LaneCount<float> {
+  static constexpr int64_t value = 1;
+};
+template <typename V>
+constexpr int64_t kLanes = LaneCount<V>::value;
+
+// out[j] = bias + in[j] wt for rows j (in: [rows][k], wt: [k][w], bias: [w]
+// or nullptr for 0); four rows at a time share each load of wt.
+template <typename V>
+AMORTIZED_LANES_INLINE void affine_rows(const float* in, int64_t rows, int64_t k, const float* wt,
+                                        const float* bias, int64_t w, float* out) {
+  using lanes::load;
+  constexpr int64_t kw = kLanes<V>;
+  int64_t j = 0;
+  for (; j + 4 <= rows; j += 4) {
+    const float *a0 = in + j * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
+    for (int64_t c = 0; c < w; c += kw) {
+      const V b0 = bias != nullptr ? load<V>(bias + c) : lanes::splat<V>(0.0f);
+      V s0 = b0, s1 = b0, s2 = b0, s3 = b0;
+      for (int64_t i = 0; i < k; ++i) {
+        const V wv = load<V>(wt + i * w + c);
+        s0 += a0[i] * wv;
+        s1 += a1[i] * wv;
+        s2 += a2[i] * wv;
+        s3 += a3[i] * wv;
+      }
+      float* o = out + j * w + c;
+      lanes::store(o, s0);
+      lanes::store(o + w, s1);
+      lanes::store(o + 2 * w, s2);
+      lanes::store(o + 3 * w, s3);
+    }
+  }
+  for (; j < rows; ++j) {
+    const float* a = in + j * k;
+    for (int64_t c = 0; c < w; c += kw) {
+      V s = bias != nullptr ? load<V>(bias + c) : lanes::splat<V>(0.0f);
+      for (int64_t i = 0; i < k; ++i) s += a[i] * load<V>(wt + i * w + c);
+      lanes::store(out + j * w + c, s);
+    }
+  }
+}
+
+// g[i] += sum_j a[j][i] dz[j] (a: [rows][k], dz: [rows][w], g: [k][w]): the
+// gradient of a weight in [in][out] layout; four inputs at a time.
+template <typename V>
+AMORTIZED_LANES_INLINE void outer_add(const float* a, const float* dz, int64_t rows, int64_t k, int64_t w,
+                                      float* g) {
+  using lanes::load;
+  constexpr int64_t kw = kLanes<V>;
+  int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    for (int64_t c = 0; c < w; c += kw) {
+      float* gi = g + i * w + c;
+      V g0 = load<V>(gi), g1 = load<V>(gi + w), g2 = load<V>(gi + 2 * w), g3 = load<V>(gi + 3 * w);
+      for (int64_t j = 0; j < rows; ++j) {
+        const V dv = load<V>(dz + j * w + c);
+        const float* aj = a + j * k + i;
+        g0 += aj[0] * dv;
+        g1 += aj[1] * dv;
+        g2 += aj[2] * dv;
+        g3 += aj[3] * dv;
+      }
+      lanes::store(gi, g0);
+      lanes::store(gi + w, g1);
+      lanes::store(gi + 2 * w, g2);
+      lanes::store(gi + 3 * w, g3);
+    }
+  }
+  for (; i < k; ++i) {
+    for (int64_t c = 0; c < w; c += kw) {
+      V gv = load<V>(g + i * w + c);
+      for (int64_t j = 0; j < rows; ++j) gv += a[j * k + i] * load<V>(dz + j * w + c);
+      lanes::store(g + i * w + c, gv);
+    }
+  }
+}
+
+// sum over rows (scaled by `scale`) of x: [rows][w] -> out: [w] (+= if add)
+template <typename V>
+AMORTIZED_LANES_INLINE void column_sum(const float* x, int64_t rows, int64_t w, float scale, bool add, float* out) {
+  constexpr int64_t kw = kLanes<V>;
+  for (int64_t c = 0; c < w; c += kw) {
+    V s = lanes::splat<V>(0.0f);
+    for (int64_t j = 0; j < rows; ++j) s += lanes::load<V>(x + j * w + c);
+    s *= scale;
+    if (add) s += lanes::load<V>(out + c);
+    lanes::store(out + c, s);
+  }
+}
+
+// h = silu(z) over m floats (m a multiple of the lanes)
+template <typename V>
+AMORTIZED_LANES_INLINE void silu_into(const float* z, int64_t m, float* h) {
+  constexpr int64_t kw = kLanes<V>;
+  for (int64_t i = 0; i < m; i += kw) {
+    const V v = lanes::load<V>(z + i);
+    lanes::store(h + i, v / (1.0f + lanes::kernel_exp(-v)));
+  }
+}
+
+// g *= silu'(z) = s (1 + z (1 - s)), s = sigmoid(z), over m floats
+template <typename V>
+AMORTIZED_LANES_INLINE void silu_backward(const float* z, int64_t m, float* g) {
+  constexpr int64_t kw = kLanes<V>;
+  for (int64_t i = 0; i < m; i += kw) {
+    const V v = lanes::load<V>(z + i);
+    const V s = 1.0f / (1.0f + lanes::kernel_exp(-v));
+    lanes::store(g + i, lanes::load<V>(g + i) * (s * (1.0f + v * (1.0f - s))));
+  }
+}
+
+// Scratch of one set: z and h [layers + 1][n][w] (pre- and post-activation),
+// dh, dh2 [n][w], means [layers + 1][w], shared, sums, count [w], pooled [3w].
+struct SetScratch {
+  float *z, *h, *dh, *dh2, *means, *shared, *sums, *count, *pooled;
+  SetScratch(const Trunk& t, float* s) {
+    const int64_t block = (t.layers + 1) * t.n * t.w;
+    z = s;
+    h = z + block;
+    dh = h + block;
+    dh2 = dh + t.n * t.w;
+    means = dh2 + t.n * t.w;
+    shared = means + (t.layers + 1) * t.w;
+    sums = shared + t.w;
+    count = sums + t.w;
+    pooled = count + t.w;
+  }
+};
+
+// The forward of set b into s; pooled: [3w] (mean, sd, max). Returns the
+// number of points.
+template <typename V>
+AMORTIZED_LANES_INLINE int64_t set_forward(const Trunk& t, int64_t b, const SetScratch& s, float* pooled) {
+  constexpr int64_t kw = kLanes<V>;
+  const int64_t len = t.length(b), w = t.w, block = t.n * w;
+  affine_rows<V>(t.x + b * t.n * t.d, len, t.d, t.embed_t, t.embed_b, w, s.z);
+  silu_into<V>(s.z, len * w, s.h);
+  for (int64_t i = 0; i < t.layers; ++i) {
+    const float* h = s.h + i * block;
+    float* mean = s.means + i * w;
+    column_sum<V>(h, len, w, 1.0f / static_cast<float>(len), false, mean);
+    affine_rows<V>(mean, 1, w, t.pooled_t[i], t.self_b[i], w, s.shared);  // the set's term: c + B mean
+    affine_rows<V>(h, len, w, t.self_t[i], s.shared, w, s.z + (i + 1) * block);
+    silu_into<V>(s.z + (i + 1) * block, len * w, s.h + (i + 1) * block);
+  }
+  const float* h = s.h + t.layers * block;
+  float* mean = s.means + t.layers * w;
+  column_sum<V>(h, len, w, 1.0f / static_cast<float>(len), false, mean);
+  for (int64_t c = 0; c < w; c += kw) {
+    const V m = lanes::load<V>(mean + c);
+    V var = lanes::splat<V>(0.0f), mx = lanes::load<V>(h + c);
+    for (int64_t j = 0; j < len; ++j) {
+      const V v = lanes::load<V>(h + j * w + c);
+      var += (v - m) * (v - m);
+      mx = lanes::vmax(mx, v);
+    }
+    lanes::store(pooled + c, m);
+    lanes::store(pooled + w + c, lanes::vsqrt(var / static_cast<float>(len) + 1e-6f));
+    lanes::store(pooled + 2 * w + c, mx);
+  }
+  return len;
+}
+
+template <typename V>
+AMORTIZED_LANES_INLINE void trunk_forward_run(const Trunk& t, int64_t begin, int64_t end, float* scratch,
+                                              float* out) {
+  const SetScratch s(t, scratch);
+  for (int64_t b = begin; b < end; ++b) set_forward<V>(t, b, s, out + b * 3 * t.w);
+}
+
+// The gradient of sets begin..end-1 added to g (grad_size() floats), given
+// that of the pooled output, gout: [batch, 3w].
+template <typename V>
+AMORTIZED_LANES_INLINE void trunk_backward_run(const Trunk& t, int64_t begin, int64_t end, const float* gout,
+                                               float* scratch, float* g) {
+  constexpr int64_t kw = kLanes<V>;
+  const SetScratch s(t, scratch);
+  const int64_t w = t.w, block = t.n * w;
+  float* g_embed_t = g;
+  float* g_embed_b = g_embed_t + t.d * w;
+  float* pooled = s.pooled;
+  float* count = s.count;
+  for (int64_t b = begin; b < end; ++b) {
+    const int64_t len = set_forward<V>(t, b, s, pooled);
+    const float* go = gout + b * 3 * w;
+    const float* h = s.h + t.layers * block;
+    const float inv = 1.0f / static_cast<float>(len);
+    // pooling: mean, sd = sqrt(var + eps), max (ties share the gradient)
+    for (int64_t c = 0; c < w; c += kw) {
+      const V mx = lanes::load<V>(pooled + 2 * w + c);
+      V k = lanes::splat<V>(0.0f);
+      for (int64_t j = 0; j < len; ++j)
+        k += lanes::select(lanes::load<V>(h + j * w + c) == mx, lanes::splat<V>(1.0f), lanes::splat<V>(0.0f));
+      lanes::store(count + c, k);
+    }
+    for (int64_t c = 0; c < w; c += kw) {
+      const V m = lanes::load<V>(pooled + c), mx = lanes::load<V>(pooled + 2 * w + c);
+      const V gm = lanes::load<V>(go + c) * inv;
+      const V gs = lanes::load<V>(go + w + c) * inv / lanes::load<V>(pooled + w + c);
+      const V gx = lanes::load<V>(go + 2 * w + c) / lanes::load<V>(count + c);
+      for (int64_t j = 0; j < len; ++j) {
+        const V v = lanes::load<V>(h + j * w + c);
+        lanes::store(s.dh + j * w + c, gm + gs * (v - m) + lanes::select(v == mx, gx, lanes::splat<V>(0.0f)));
+      }
+    }
+    float* dh = s.dh;
+    float* dh2 = s.dh2;
+    for (int64_t i = t.layers; i >= 1; --i) {
+      float* g_self_t = g_embed_b + w + (i - 1) * (2 * w * w + w);
+      float* g_self_b = g_self_t + w * w;
+      float* g_pooled_t = g_self_b + w;
+      silu_backward<V>(s.z + i * block, len * w, dh);  // dh is now dz
+      column_sum<V>(dh, len, w, 1.0f, false, s.sums);
+      for (int64_t c = 0; c < w; c += kw)
+        lanes::store(g_self_b + c, lanes::load<V>(g_self_b + c) + lanes::load<V>(s.sums + c));
+      outer_add<V>(s.h + (i - 1) * block, dh, len, w, w, g_self_t);
+      outer_add<V>(s.means + (i - 1) * w, s.sums, 1, w, w, g_pooled_t);
+      // d h_{i-1} = dz A + (sum_j dz_j) B / len
+      affine_rows<V>(s.sums, 1, w, t.pooled_w[i - 1], nullptr, w, s.shared);
+      for (int64_t c = 0; c < w; c += kw) lanes::store(s.shared + c, lanes::load<V>(s.shared + c) * inv);
+      affine_rows<V>(dh, len, w, t.self_w[i - 1], s.shared, w, dh2);
+      std::swap(dh, dh2);
+    }
+    silu_backward<V>(s.z, len * w, dh);
+    column_sum<V>(dh, len, w, 1.0f, true, g_embed_b);
+    outer_add<V>(t.x + b * t.n * t.d, dh, len, t.d, w, g_embed_t);
+  }
+}
+
+AMORTIZED_LANES_INLINE void trunk_forward_kernel(const Trunk& t, int64_t begin, int64_t end, float* scratch,
+                                                 float* out) {
+  if (t.w % lanes::Lanes<float>::kWidth == 0) {
+    trunk_forward_run<lanes::VF>(t, begin, end, scratch, out);
+  } else {
+    trunk_forward_run<float>(t, begin, end, scratch, out);
+  }
+}
+AMORTIZED_SIMD_KERNEL(void, trunk_forward, (const Trunk& t, int64_t begin, int64_t end, float* scratch, float* out),
+                      (t, begin, end, scratch, out))
+
+AMORTIZED_LANES_INLINE void trunk_backward_kernel(const Trunk& t, int64_t begin, int64_t end, const float* gout,
+                                                  float* scratch, float* g) {
+  if (t.w % lanes::Lanes<float>::kWidth == 0) {
+    trunk_backward_run<lanes::VF>(t, begin, end, gout, scratch, g);
+  } else {
+    trunk_backward_run<float>(t, begin, end, gout, scratch, g);
+  }
+}
+AMORTIZED_SIMD_KERNEL(void, trunk_backward,
+                      (const Trunk& t, int64_t begin, int64_t end, const float* gout, float* scratch, float* g),
+                      (t, begin, end, gout, scratch, g))
+
+constexpr int64_t kGrainSets = 8;
+
+// A Trunk over x, lengths and the parameters (embed weight, bias, then for
+// each layer: self weight, self bias, pooled weight), with the contiguous
+// copies it points into.
+struct TrunkTensors {
+  Trunk t;
+  std::vector<Tensor> keep;
+  TrunkTensors(const Tensor& x, const Tensor& lengths, int64_t layers, at::TensorList params) {
+    auto hold = [this](Tensor c) {
+      keep.push_back(c);
+      return static_cast<const float*>(c.data_ptr<float>());
+    };
+    t.n = x.size(1);
+    t.d = x.size(2);
+    t.w = params[0].size(0);
+    t.layers = layers;
+    t.x = hold(x.contiguous());
+    Tensor len = lengths.to(torch::kLong).contiguous();
+    keep.push_back(len);
+    t.lengths = len.data_ptr<int64_t>();
+    t.embed_t = hold(params[0].t().contiguous());
+    t.embed_b = hold(params[1].contiguous());
+    for (int64_t i = 0; i < layers; ++i) {
+      const Tensor &a = params[2 + 3 * i], &c = params[3 + 3 * i], &bw = params[4 + 3 * i];
+      t.self_t.push_back(hold(a.t().contiguous()));
+      t.self_w.push_back(hold(a.contiguous()));
+      t.self_b.push_back(hold(c.contiguous()));
+      t.pooled_t.push_back(hold(bw.t().contiguous()));
+      t.pooled_w.push_back(hold(bw.contiguous()));
+    }
+  }
+};
+
+// pooled features [batch, 3w]
+Tensor trunk_pooled(const Trunk& t, int64_t batch) {
+  Tensor out = torch::empty({batch, 3 * t.w}, torch::kFloat);
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, batch, kGrainSets, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(t.scratch_size());
+    trunk_forward(t, begin, end, scratch.data(), o);
+  });
+  return out;
+}
+
+// The parameters' gradients (in params' order) given the pooled output's.
+std::vector<Tensor> trunk_gradients(const Trunk& t, int64_t batch, const Tensor& gout) {
+  Tensor go = gout.to(torch::kFloat).contiguous();
+  const float* gp = go.data_ptr<float>();
+  const int64_t size = t.grad_size();
+  Tensor per_thread = torch::zeros({at::get_num_threads(), size}, torch::kFloat);
+  float* g = per_thread.data_ptr<float>();
+  at::parallel_for(0, batch, kGrainSets, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(t.scratch_size());
+    trunk_backward(t, begin, end, gp, scratch.data(), g + at::get_thread_num() * size);
+  });
+  Tensor sum = per_thread.sum(0);
+  const int64_t d = t.d, w = t.w;
+  std::vector<Tensor> grads = {sum.narrow(0, 0, d * w).view({d, w}).t().contiguous(), sum.narrow(0, d * w, w)};
+  for (int64_t i = 0; i < t.layers; ++i) {
+    const int64_t o = d * w + w + i * (2 * w * w + w);
+    grads.push_back(sum.narrow(0, o, w * w).view({w, w}).t().contiguous());
+    grads.push_back(sum.narrow(0, o + w * w, w));
+    grads.push_back(sum.narrow(0, o + w * w + w, w * w).view({w, w}).t().contiguous());
+  }
+  return grads;
+}
+
+class TrunkFunction : public torch::autograd::Function<TrunkFunction> {
+ public:
+  // -> {pooled [batch, 3w]}
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const Tensor& x,
+                                                const Tensor& lengths, int64_t layers, at::TensorList params) {
+    std::vector<Tensor> saved = {x, lengths};
+    saved.insert(saved.end(), params.begin(), params.end());
+    ctx->save_for_backward(saved);
+    ctx->saved_data["layers"] = layers;
+    const TrunkTensors tt(x, lengths, layers, params);
+    return {trunk_pooled(tt.t, x.size(0))};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const int64_t layers = ctx->saved_data["layers"].toInt();
+    const std::vector<Tensor> params(saved.begin() + 2, saved.end());
+    const TrunkTensors tt(saved[0], saved[1], layers, params);
+    std::vector<Tensor> out = {Tensor(), Tensor(), Tensor()};
+    for (auto& g : trunk_gradients(tt.t, saved[0].size(0), grads[0])) out.push_back(g);
+    return out;
+  }
+};
+
+}  // namespace
 
 DeepSetImpl::DeepSetImpl(const DeepSetOptions& o)
     : SummaryNetImpl(o.input_dim(), o.output_dim()), options(o), activation_(o.activation()) {
@@ -21,8 +404,39 @@ DeepSetImpl::DeepSetImpl(const DeepSetOptions& o)
       "head", MLP(MLPOptions(3 * o.width(), o.output_dim()).hidden(o.hidden()).activation(o.activation())));
 }
 
+std::vector<Tensor> DeepSetImpl::trunk_parameters() {
+  std::vector<Tensor> p = {embed_->weight, embed_->bias};
+  for (size_t i = 0; i < self_->size(); ++i) {
+    p.push_back(self_[i]->as<torch::nn::Linear>()->weight);
+    p.push_back(self_[i]->as<torch::nn::Linear>()->bias);
+    p.push_back(pooled_[i]->as<torch::nn::Linear>()->weight);
+  }
+  return p;
+}
+
 Tensor DeepSetImpl::forward(const Tensor& x, const Tensor& lengths) {
   Tensor mask = valid_mask(x, lengths);
+  const std::vector<Tensor> params = trunk_parameters();
+  const bool grad = torch::GradMode::is_enabled();
+  bool fused = options.fused() && activation_ == "silu" && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+               !(grad && x.requires_grad());
+  bool needs_grad = false;
+  for (const auto& p : params) {
+    fused = fused && p.device().is_cpu() && p.scalar_type() == torch::kFloat;
+    needs_grad = needs_grad || (grad && p.requires_grad());
+  }
+  if (fused) {
+    const int64_t layers = static_cast<int64_t>(self_->size());
+    const Tensor len = lengths.defined() ? lengths : torch::full({x.size(0)}, x.size(1), torch::kLong);
+    Tensor pooled;
+    if (needs_grad) {
+      pooled = TrunkFunction::apply(x, len, layers, at::TensorList(params))[0];
+    } else {
+      const TrunkTensors tt(x, len, layers, params);
+      pooled = trunk_pooled(tt.t, x.size(0));
+    }
+    return head_->forward(pooled);
+  }
   Tensor h = activate(embed_->forward(x), activation_);
   for (size_t i = 0; i < self_->size(); ++i) {
     Tensor pooled = masked_mean(h, mask).unsqueeze(1);

@@ -23,6 +23,9 @@ struct DeepSetOptions {
   // Hidden widths of the MLP after pooling.
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{64};
   TORCH_ARG(std::string, activation) = "silu";
+  // Run the points' layers and the pooling as one CPU kernel where it
+  // applies (float, silu); false: LibTorch's ops (the reference).
+  TORCH_ARG(bool, fused) = true;
 };
 
 // Points are embedded, mixed by equivariant layers, pooled by their mean,
@@ -36,6 +39,9 @@ class DeepSetImpl : public SummaryNetImpl {
   DeepSetOptions options;
 
  private:
+  // embed weight and bias, then per equivariant layer: self weight, self
+  // bias, pooled weight (the fused kernel's order)
+  std::vector<Tensor> trunk_parameters();
   torch::nn::Linear embed_{nullptr};
   torch::nn::ModuleList self_{nullptr}, pooled_{nullptr};
   MLP head_{nullptr};
