@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "../lanes.h"
+#include "../rows.h"
 
 namespace amortized {
 
@@ -34,106 +34,10 @@ struct Trunk {
   int64_t grad_size() const { return d * w + w + layers * (2 * w * w + w); }
 };
 
-template <typename V>
-struct LaneCount {
-  static constexpr int64_t value = V::kWidth;
-};
-template <>
-struct LaneCount<float> {
-  static constexpr int64_t value = 1;
-};
-template <typename V>
-constexpr int64_t kLanes = LaneCount<V>::value;
-
-// out[j] = bias + in[j] wt for rows j (in: [rows][k], wt: [k][w], bias: [w]
-// or nullptr for 0); four rows at a time share each load of wt.
-template <typename V>
-AMORTIZED_LANES_INLINE void affine_rows(const float* in, int64_t rows, int64_t k, const float* wt,
-                                        const float* bias, int64_t w, float* out) {
-  using lanes::load;
-  constexpr int64_t kw = kLanes<V>;
-  int64_t j = 0;
-  for (; j + 4 <= rows; j += 4) {
-    const float *a0 = in + j * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
-    for (int64_t c = 0; c < w; c += kw) {
-      const V b0 = bias != nullptr ? load<V>(bias + c) : lanes::splat<V>(0.0f);
-      V s0 = b0, s1 = b0, s2 = b0, s3 = b0;
-      for (int64_t i = 0; i < k; ++i) {
-        const V wv = load<V>(wt + i * w + c);
-        s0 += a0[i] * wv;
-        s1 += a1[i] * wv;
-        s2 += a2[i] * wv;
-        s3 += a3[i] * wv;
-      }
-      float* o = out + j * w + c;
-      lanes::store(o, s0);
-      lanes::store(o + w, s1);
-      lanes::store(o + 2 * w, s2);
-      lanes::store(o + 3 * w, s3);
-    }
-  }
-  for (; j < rows; ++j) {
-    const float* a = in + j * k;
-    for (int64_t c = 0; c < w; c += kw) {
-      V s = bias != nullptr ? load<V>(bias + c) : lanes::splat<V>(0.0f);
-      for (int64_t i = 0; i < k; ++i) s += a[i] * load<V>(wt + i * w + c);
-      lanes::store(out + j * w + c, s);
-    }
-  }
-}
-
-// g[i] += sum_j a[j][i] dz[j] (a: [rows][k], dz: [rows][w], g: [k][w]): the
-// gradient of a weight in [in][out] layout; four inputs at a time.
-template <typename V>
-AMORTIZED_LANES_INLINE void outer_add(const float* a, const float* dz, int64_t rows, int64_t k, int64_t w,
-                                      float* g) {
-  using lanes::load;
-  constexpr int64_t kw = kLanes<V>;
-  int64_t i = 0;
-  for (; i + 4 <= k; i += 4) {
-    for (int64_t c = 0; c < w; c += kw) {
-      float* gi = g + i * w + c;
-      V g0 = load<V>(gi), g1 = load<V>(gi + w), g2 = load<V>(gi + 2 * w), g3 = load<V>(gi + 3 * w);
-      for (int64_t j = 0; j < rows; ++j) {
-        const V dv = load<V>(dz + j * w + c);
-        const float* aj = a + j * k + i;
-        g0 += aj[0] * dv;
-        g1 += aj[1] * dv;
-        g2 += aj[2] * dv;
-        g3 += aj[3] * dv;
-      }
-      lanes::store(gi, g0);
-      lanes::store(gi + w, g1);
-      lanes::store(gi + 2 * w, g2);
-      lanes::store(gi + 3 * w, g3);
-    }
-  }
-  for (; i < k; ++i) {
-    for (int64_t c = 0; c < w; c += kw) {
-      V gv = load<V>(g + i * w + c);
-      for (int64_t j = 0; j < rows; ++j) gv += a[j * k + i] * load<V>(dz + j * w + c);
-      lanes::store(g + i * w + c, gv);
-    }
-  }
-}
-
-// sum over rows (scaled by `scale`) of x: [rows][w] -> out: [w] (+= if add)
-template <typename V>
-AMORTIZED_LANES_INLINE void column_sum(const float* x, int64_t rows, int64_t w, float scale, bool add, float* out) {
-  constexpr int64_t kw = kLanes<V>;
-  for (int64_t c = 0; c < w; c += kw) {
-    V s = lanes::splat<V>(0.0f);
-    for (int64_t j = 0; j < rows; ++j) s += lanes::load<V>(x + j * w + c);
-    s *= scale;
-    if (add) s += lanes::load<V>(out + c);
-    lanes::store(out + c, s);
-  }
-}
-
 // h = silu(z) over m floats (m a multiple of the lanes)
 template <typename V>
 AMORTIZED_LANES_INLINE void silu_into(const float* z, int64_t m, float* h) {
-  constexpr int64_t kw = kLanes<V>;
+  constexpr int64_t kw = rows::kLanes<V>;
   for (int64_t i = 0; i < m; i += kw) {
     const V v = lanes::load<V>(z + i);
     lanes::store(h + i, v / (1.0f + lanes::kernel_exp(-v)));
@@ -143,10 +47,10 @@ AMORTIZED_LANES_INLINE void silu_into(const float* z, int64_t m, float* h) {
 // g *= silu'(z) = s (1 + z (1 - s)), s = sigmoid(z), over m floats
 template <typename V>
 AMORTIZED_LANES_INLINE void silu_backward(const float* z, int64_t m, float* g) {
-  constexpr int64_t kw = kLanes<V>;
+  constexpr int64_t kw = rows::kLanes<V>;
   for (int64_t i = 0; i < m; i += kw) {
     const V v = lanes::load<V>(z + i);
-    const V s = 1.0f / (1.0f + lanes::kernel_exp(-v));
+    const V s = rows::sigmoid(v);
     lanes::store(g + i, lanes::load<V>(g + i) * (s * (1.0f + v * (1.0f - s))));
   }
 }
@@ -173,21 +77,21 @@ struct SetScratch {
 // number of points.
 template <typename V>
 AMORTIZED_LANES_INLINE int64_t set_forward(const Trunk& t, int64_t b, const SetScratch& s, float* pooled) {
-  constexpr int64_t kw = kLanes<V>;
+  constexpr int64_t kw = rows::kLanes<V>;
   const int64_t len = t.length(b), w = t.w, block = t.n * w;
-  affine_rows<V>(t.x + b * t.n * t.d, len, t.d, t.embed_t, t.embed_b, w, s.z);
+  rows::affine<V>(t.x + b * t.n * t.d, t.d, len, t.d, t.embed_t, t.embed_b, w, s.z, w);
   silu_into<V>(s.z, len * w, s.h);
   for (int64_t i = 0; i < t.layers; ++i) {
     const float* h = s.h + i * block;
     float* mean = s.means + i * w;
-    column_sum<V>(h, len, w, 1.0f / static_cast<float>(len), false, mean);
-    affine_rows<V>(mean, 1, w, t.pooled_t[i], t.self_b[i], w, s.shared);  // the set's term: c + B mean
-    affine_rows<V>(h, len, w, t.self_t[i], s.shared, w, s.z + (i + 1) * block);
+    rows::column_sum<V>(h, w, len, w, 1.0f / static_cast<float>(len), false, mean);
+    rows::affine<V>(mean, w, 1, w, t.pooled_t[i], t.self_b[i], w, s.shared, w);  // the set's term: c + B mean
+    rows::affine<V>(h, w, len, w, t.self_t[i], s.shared, w, s.z + (i + 1) * block, w);
     silu_into<V>(s.z + (i + 1) * block, len * w, s.h + (i + 1) * block);
   }
   const float* h = s.h + t.layers * block;
   float* mean = s.means + t.layers * w;
-  column_sum<V>(h, len, w, 1.0f / static_cast<float>(len), false, mean);
+  rows::column_sum<V>(h, w, len, w, 1.0f / static_cast<float>(len), false, mean);
   for (int64_t c = 0; c < w; c += kw) {
     const V m = lanes::load<V>(mean + c);
     V var = lanes::splat<V>(0.0f), mx = lanes::load<V>(h + c);
@@ -215,7 +119,7 @@ AMORTIZED_LANES_INLINE void trunk_forward_run(const Trunk& t, int64_t begin, int
 template <typename V>
 AMORTIZED_LANES_INLINE void trunk_backward_run(const Trunk& t, int64_t begin, int64_t end, const float* gout,
                                                float* scratch, float* g) {
-  constexpr int64_t kw = kLanes<V>;
+  constexpr int64_t kw = rows::kLanes<V>;
   const SetScratch s(t, scratch);
   const int64_t w = t.w, block = t.n * w;
   float* g_embed_t = g;
@@ -252,20 +156,20 @@ AMORTIZED_LANES_INLINE void trunk_backward_run(const Trunk& t, int64_t begin, in
       float* g_self_b = g_self_t + w * w;
       float* g_pooled_t = g_self_b + w;
       silu_backward<V>(s.z + i * block, len * w, dh);  // dh is now dz
-      column_sum<V>(dh, len, w, 1.0f, false, s.sums);
+      rows::column_sum<V>(dh, w, len, w, 1.0f, false, s.sums);
       for (int64_t c = 0; c < w; c += kw)
         lanes::store(g_self_b + c, lanes::load<V>(g_self_b + c) + lanes::load<V>(s.sums + c));
-      outer_add<V>(s.h + (i - 1) * block, dh, len, w, w, g_self_t);
-      outer_add<V>(s.means + (i - 1) * w, s.sums, 1, w, w, g_pooled_t);
+      rows::outer_add<V>(s.h + (i - 1) * block, w, dh, w, len, w, w, g_self_t);
+      rows::outer_add<V>(s.means + (i - 1) * w, w, s.sums, w, 1, w, w, g_pooled_t);
       // d h_{i-1} = dz A + (sum_j dz_j) B / len
-      affine_rows<V>(s.sums, 1, w, t.pooled_w[i - 1], nullptr, w, s.shared);
+      rows::affine<V>(s.sums, w, 1, w, t.pooled_w[i - 1], nullptr, w, s.shared, w);
       for (int64_t c = 0; c < w; c += kw) lanes::store(s.shared + c, lanes::load<V>(s.shared + c) * inv);
-      affine_rows<V>(dh, len, w, t.self_w[i - 1], s.shared, w, dh2);
+      rows::affine<V>(dh, w, len, w, t.self_w[i - 1], s.shared, w, dh2, w);
       std::swap(dh, dh2);
     }
     silu_backward<V>(s.z, len * w, dh);
-    column_sum<V>(dh, len, w, 1.0f, true, g_embed_b);
-    outer_add<V>(t.x + b * t.n * t.d, dh, len, t.d, w, g_embed_t);
+    rows::column_sum<V>(dh, w, len, w, 1.0f, true, g_embed_b);
+    rows::outer_add<V>(t.x + b * t.n * t.d, t.d, dh, w, len, t.d, w, g_embed_t);
   }
 }
 
