@@ -30,7 +30,7 @@ struct Trunk {
   int64_t length(int64_t b) const { return lengths != nullptr ? lengths[b] : n; }
   // floats of scratch one thread needs
   int64_t scratch_size() const { return 2 * (layers + 1) * n * w + 2 * n * w + (layers + 7) * w; }
-  // floats of the gradient, in the order grad_tensors() reads them
+  // floats of the gradient, in the order trunk_gradients() reads them
   int64_t grad_size() const { return d * w + w + layers * (2 * w * w + w); }
 };
 
