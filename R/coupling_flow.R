@@ -26,6 +26,15 @@
 #' @param dropout Dropout rate in the conditioners' hidden layers while
 #'   training (0: none); a regularizer against overfitting small simulation
 #'   budgets. Draws and densities never drop units.
+#' @param conditional_affine Put a conditional affine map in front of the
+#'   blocks: a location and scale per parameter from a small MLP of the data
+#'   (the identity at the start), so that the flow's tails (the identity
+#'   beyond `tail_bound`) follow each posterior's location and scale instead
+#'   of the prior's. Off by default for now: it lowered the held-out
+#'   negative log density of bernoulli_glm (2.73 -> 2.61) and set posteriors'
+#'   sd outliers (an exponential rate at n = 8: sd 1.9 -> 1.15 times the
+#'   exact one), but raised the README normal model's (-0.738 -> -0.713).
+#'   Needs data (a context).
 #' @return An `amortized_inference_net` specification for [amortizer()].
 #' @family networks
 #' @examples
@@ -34,7 +43,7 @@
 #' @export
 coupling_flow <- function(transform = c("spline", "affine"), n_layers = 4, hidden = c(128, 128),
                           activation = "silu", bins = 10, tail_bound = 3, clamp = 3, actnorm = TRUE,
-                          dropout = 0) {
+                          dropout = 0, conditional_affine = FALSE) {
   transform <- check_choice(transform, c("spline", "affine"))
   n_layers <- check_count(n_layers)
   hidden <- check_widths(hidden)
@@ -44,9 +53,11 @@ coupling_flow <- function(transform = c("spline", "affine"), n_layers = 4, hidde
   clamp <- check_number(clamp, lower = 0, lower_open = TRUE)
   actnorm <- check_flag(actnorm)
   dropout <- check_number(dropout, lower = 0, upper = 1, upper_open = TRUE)
+  conditional_affine <- check_flag(conditional_affine)
   structure(list(type = "coupling_flow", transform = transform, n_layers = n_layers,
                  hidden = hidden, activation = activation, bins = bins,
-                 tail_bound = tail_bound, clamp = clamp, actnorm = actnorm, dropout = dropout),
+                 tail_bound = tail_bound, clamp = clamp, actnorm = actnorm, dropout = dropout,
+                 conditional_affine = conditional_affine),
             class = "amortized_inference_net")
 }
 
@@ -76,7 +87,8 @@ format.amortized_inference_net <- function(x, ...) {
   paste0("coupling flow: ", x$n_layers, " ", x$transform, " coupling block",
          if (x$n_layers > 1) "s", if (identical(x$transform, "spline")) paste0(" (", x$bins, " bins)"),
          ", hidden ", paste(x$hidden, collapse = "x"), ", ", x$activation, if (x$actnorm) ", actnorm",
-         if (isTRUE(x$dropout > 0)) paste0(", dropout ", format(x$dropout)))
+         if (isTRUE(x$dropout > 0)) paste0(", dropout ", format(x$dropout)),
+         if (isTRUE(x$conditional_affine)) ", conditional affine")
 }
 
 #' @export

@@ -7,6 +7,7 @@
 #include "amortized/transforms/affine_coupling.h"
 #include "amortized/transforms/bounded.h"
 #include "amortized/transforms/composed.h"
+#include "amortized/transforms/conditional_affine.h"
 #include "amortized/transforms/linear_residual.h"
 #include "amortized/transforms/permutation.h"
 #include "amortized/transforms/rotation.h"
@@ -89,6 +90,13 @@ std::vector<Case> all_cases() {
          t->forward(2.0 + 3.0 * torch::randn({64, 3}, g), torch::Tensor());
          t->eval();
          perturb(*t, g);
+         return t;
+       }},
+      {"conditional_affine", 3, 2,
+       [](at::Generator& g) {
+         auto t = std::make_shared<ConditionalAffineImpl>(3, 2, std::vector<int64_t>{8});
+         t->reset_parameters(g);
+         perturb(*t, g);  // away from the identity it starts as
          return t;
        }},
       {"linear_residual", 3, 2,

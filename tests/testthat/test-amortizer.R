@@ -32,6 +32,28 @@ test_that("amortizer() and coupling_flow() build specifications with checks", {
                class = "amortized_error_argument")
   expect_match(format(coupling_flow(dropout = 0.1)), "dropout 0.1")
   expect_no_match(format(coupling_flow()), "dropout")
+  expect_error(coupling_flow(conditional_affine = "yes"), "conditional_affine", class = "amortized_error_argument")
+  expect_match(format(coupling_flow(conditional_affine = TRUE)), "conditional affine")
+  expect_no_match(format(coupling_flow()), "conditional")
+})
+
+test_that("a conditional affine map in front of the flow learns, and models from before it existed restore", {
+  sim <- benchmark_simulator("two_moons")
+  sims <- simulate(sim, 1000, seed = 1)
+  with_map <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(32, 32), conditional_affine = TRUE)), sims,
+                    epochs = 3, seed = 4, verbose = FALSE)
+  s <- summary(with_map)
+  expect_true(any(grepl("^conditional affine", s$layers)))
+  plain <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(32, 32))), sims, epochs = 3, seed = 4, verbose = FALSE)
+  expect_gt(length(with_map$state$values), length(plain$state$values))
+  x <- c(0.1, -0.2)
+  theta <- rbind(c(0.2, 0.3), c(-0.1, 0.4))
+  expect_true(all(is.finite(posterior_log_density(with_map, theta, x))))
+  # a model saved before the option existed has no such field: restored without the map
+  old <- plain
+  old$inference_net$conditional_affine <- NULL
+  old <- unserialize(serialize(old, NULL))
+  expect_equal(posterior_log_density(old, theta, x), posterior_log_density(plain, theta, x))
 })
 
 test_that("dropout acts in training only: seeded training reproduces, draws and densities are deterministic", {

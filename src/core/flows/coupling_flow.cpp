@@ -1,5 +1,6 @@
 #include "amortized/flows/coupling_flow.h"
 
+#include "amortized/transforms/conditional_affine.h"
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
 #include "amortized/transforms/permutation.h"
@@ -69,6 +70,10 @@ ConditionalFlow make_coupling_flow(const CouplingFlowOptions& o, at::Generator& 
   TORCH_CHECK(o.transform() == "affine" || o.transform() == "spline",
               "transform must be \"affine\" or \"spline\", got \"", o.transform(), "\"");
   std::vector<std::shared_ptr<TransformImpl>> ts;
+  if (o.conditional_affine()) {
+    TORCH_CHECK(o.context_dim() > 0, "a conditional affine map needs a context");
+    ts.push_back(std::make_shared<ConditionalAffineImpl>(o.dim(), o.context_dim()));
+  }
   for (int64_t i = 0; i < o.n_layers(); ++i) {
     if (o.actnorm()) ts.push_back(std::make_shared<ActNormImpl>(o.dim()));
     if (o.transform() == "spline") {

@@ -53,6 +53,9 @@ struct CouplingFlowOptions {
   TORCH_ARG(bool, actnorm) = true;
   // Dropout in the conditioners' hidden layers while training.
   TORCH_ARG(double, dropout) = 0.0;
+  // Put a conditional affine map (ConditionalAffine: location and scale
+  // from the context) in front of the blocks (needs context_dim > 0).
+  TORCH_ARG(bool, conditional_affine) = false;
 };
 
 // Builds the coupling flow described by `options`. Weights are drawn from
