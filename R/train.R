@@ -358,7 +358,7 @@ online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite,
 # The default decay of the weight average: flow matching learns from a
 # noisy regression loss, and posteriors with a summary network from
 # summaries that shift with every step; both gain from averaging (set
-# models: median error of the Gaussian's mean 0.05-0.10 -> 0.04-0.05
+# models: median error of the Gaussian's mean 0.04-0.11 -> 0.04-0.06
 # posterior sd, bench/summary_nets.R). Flows on flat data need none.
 default_ema <- function(net, kind = "posterior", summary = FALSE) {
   type <- if (identical(net$type, "ensemble")) net$member$type else net$type

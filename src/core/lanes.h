@@ -200,5 +200,16 @@ AMORTIZED_LANES_INLINE VD kernel_log(const VD& x) {
   return each(x, [](double v) { return std::log(v); });
 }
 
+// sigmoid(a) = 1 / (1 + exp(-a)) and silu(a) = a sigmoid(a) = a / (1 + exp(-a)),
+// on kernel_exp (float: scalars or lanes)
+template <typename V>
+AMORTIZED_LANES_INLINE V sigmoid(const V& a) {
+  return 1.0f / (1.0f + kernel_exp(-a));
+}
+template <typename V>
+AMORTIZED_LANES_INLINE V silu(const V& a) {
+  return a / (1.0f + kernel_exp(-a));
+}
+
 }  // namespace lanes
 }  // namespace amortized

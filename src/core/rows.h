@@ -110,11 +110,5 @@ AMORTIZED_LANES_INLINE void column_sum(const float* x, int64_t ld, int64_t n, in
   }
 }
 
-// sigmoid(a) = 1 / (1 + exp(-a))
-template <typename V>
-AMORTIZED_LANES_INLINE V sigmoid(const V& a) {
-  return 1.0f / (1.0f + lanes::kernel_exp(-a));
-}
-
 }  // namespace rows
 }  // namespace amortized

@@ -1,8 +1,8 @@
 #include "amortized/flows/coupling_flow.h"
 
-#include "amortized/transforms/conditional_affine.h"
 #include "amortized/transforms/actnorm.h"
 #include "amortized/transforms/affine_coupling.h"
+#include "amortized/transforms/conditional_affine.h"
 #include "amortized/transforms/permutation.h"
 #include "amortized/transforms/spline_coupling.h"
 

@@ -37,9 +37,9 @@ AMORTIZED_LANES_INLINE void silu_floats_kernel(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + w <= n; i += w) {
     const VF v = lanes::load<VF>(x + i);
-    lanes::store(x + i, v / (1.0f + lanes::kernel_exp(-v)));
+    lanes::store(x + i, lanes::silu(v));
   }
-  for (; i < n; ++i) x[i] = x[i] / (1.0f + lanes::kernel_exp(-x[i]));
+  for (; i < n; ++i) x[i] = lanes::silu(x[i]);
 }
 AMORTIZED_SIMD_KERNEL(void, silu_floats, (float* x, int64_t n), (x, n))
 

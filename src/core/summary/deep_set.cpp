@@ -4,7 +4,6 @@
 #include <torch/autograd.h>
 
 #include <sstream>
-#include <type_traits>
 #include <utility>
 
 #include "../rows.h"
@@ -40,7 +39,7 @@ AMORTIZED_LANES_INLINE void silu_into(const float* z, int64_t m, float* h) {
   constexpr int64_t kw = rows::kLanes<V>;
   for (int64_t i = 0; i < m; i += kw) {
     const V v = lanes::load<V>(z + i);
-    lanes::store(h + i, v / (1.0f + lanes::kernel_exp(-v)));
+    lanes::store(h + i, lanes::silu(v));
   }
 }
 
@@ -50,7 +49,7 @@ AMORTIZED_LANES_INLINE void silu_backward(const float* z, int64_t m, float* g) {
   constexpr int64_t kw = rows::kLanes<V>;
   for (int64_t i = 0; i < m; i += kw) {
     const V v = lanes::load<V>(z + i);
-    const V s = rows::sigmoid(v);
+    const V s = lanes::sigmoid(v);
     lanes::store(g + i, lanes::load<V>(g + i) * (s * (1.0f + v * (1.0f - s))));
   }
 }
@@ -319,7 +318,6 @@ std::vector<Tensor> DeepSetImpl::trunk_parameters() {
 }
 
 Tensor DeepSetImpl::forward(const Tensor& x, const Tensor& lengths) {
-  Tensor mask = valid_mask(x, lengths);
   const std::vector<Tensor> params = trunk_parameters();
   const bool grad = torch::GradMode::is_enabled();
   bool fused = options.fused() && activation_ == "silu" && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
@@ -330,6 +328,7 @@ Tensor DeepSetImpl::forward(const Tensor& x, const Tensor& lengths) {
     needs_grad = needs_grad || (grad && p.requires_grad());
   }
   if (fused) {
+    check_input(x, lengths);  // (the mask below checks them on the other path)
     const int64_t layers = static_cast<int64_t>(self_->size());
     const Tensor len = lengths.defined() ? lengths : torch::full({x.size(0)}, x.size(1), torch::kLong);
     Tensor pooled;
@@ -341,6 +340,7 @@ Tensor DeepSetImpl::forward(const Tensor& x, const Tensor& lengths) {
     }
     return head_->forward(pooled);
   }
+  const Tensor mask = valid_mask(x, lengths);
   Tensor h = activate(embed_->forward(x), activation_);
   for (size_t i = 0; i < self_->size(); ++i) {
     Tensor pooled = masked_mean(h, mask).unsqueeze(1);

@@ -13,14 +13,20 @@ SummaryNetImpl::SummaryNetImpl(int64_t input_dim, int64_t output_dim)
 
 void SummaryNetImpl::reset_parameters(at::Generator& gen) { init_parameters(*this, gen); }
 
-Tensor SummaryNetImpl::valid_mask(const Tensor& x, const Tensor& lengths) const {
+void SummaryNetImpl::check_input(const Tensor& x, const Tensor& lengths) const {
   check_shape(x, "summary network input x", {-1, -1, input_dim_});
   const int64_t b = x.size(0), n = x.size(1);
   TORCH_CHECK(n >= 1, "summary network input x must hold at least one point per data set");
-  if (!lengths.defined()) return torch::ones({b, n}, x.options());
+  if (!lengths.defined()) return;
   check_shape(lengths, "lengths", {b});
   TORCH_CHECK(b == 0 || (lengths.min().item<int64_t>() >= 1 && lengths.max().item<int64_t>() <= n),
               "lengths must be between 1 and ", n, " (the points of x per data set)");
+}
+
+Tensor SummaryNetImpl::valid_mask(const Tensor& x, const Tensor& lengths) const {
+  check_input(x, lengths);
+  const int64_t b = x.size(0), n = x.size(1);
+  if (!lengths.defined()) return torch::ones({b, n}, x.options());
   Tensor steps = torch::arange(n, lengths.options()).unsqueeze(0);
   return (steps < lengths.unsqueeze(1)).to(x.scalar_type());
 }

@@ -9,8 +9,7 @@ AffineCouplingImpl::AffineCouplingImpl(const AffineCouplingOptions& options_)
 
 std::pair<Tensor, Tensor> AffineCouplingImpl::element_map(const Tensor& x_a, const Tensor& params, bool inverse) {
   Tensor shift = params.select(2, 0);
-  const double c = options.clamp();
-  Tensor log_scale = c * torch::tanh(params.select(2, 1) / c);
+  Tensor log_scale = soft_clamp(params.select(2, 1), options.clamp());
   if (inverse) return {(x_a - shift) * torch::exp(-log_scale), -log_scale};
   return {x_a * torch::exp(log_scale) + shift, log_scale};
 }

@@ -11,7 +11,7 @@ ConditionalAffineImpl::ConditionalAffineImpl(int64_t dim, int64_t context_dim, s
 std::pair<Tensor, Tensor> ConditionalAffineImpl::params(const Tensor& context) {
   Tensor p = net_->forward(context);
   Tensor loc = p.narrow(1, 0, dim());
-  Tensor log_scale = 5.0 * torch::tanh(p.narrow(1, dim(), dim()) / 5.0);
+  Tensor log_scale = soft_clamp(p.narrow(1, dim(), dim()), 5.0);
   return {loc, log_scale};
 }
 

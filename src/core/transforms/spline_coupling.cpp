@@ -476,8 +476,7 @@ std::pair<Tensor, Tensor> SplineCouplingImpl::element_map(const Tensor& x_a, con
   const int64_t k = options.bins();
   Tensor raw = params.narrow(2, 0, 3 * k - 1);  // widths k, heights k, derivatives k - 1
   Tensor shift = params.select(2, 3 * k - 1);
-  const double c = options.clamp();
-  Tensor log_scale = c * torch::tanh(params.select(2, 3 * k) / c);
+  Tensor log_scale = soft_clamp(params.select(2, 3 * k), options.clamp());
   if (inverse) {
     auto [u, ld_spline] = rational_quadratic_spline(x_a, raw, options.tail_bound(), true);
     return {(u - shift) * torch::exp(-log_scale), ld_spline - log_scale};

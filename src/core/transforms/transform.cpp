@@ -10,4 +10,6 @@ void TransformImpl::check_input(const Tensor& x, const Tensor& context,
   }
 }
 
+Tensor soft_clamp(const Tensor& x, double bound) { return bound * torch::tanh(x / bound); }
+
 }  // namespace amortized

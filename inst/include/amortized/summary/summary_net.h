@@ -30,8 +30,10 @@ class SummaryNetImpl : public torch::nn::Module {
   int64_t output_dim() const { return output_dim_; }
 
  protected:
-  // Checks x and lengths as forward() documents them and returns the mask
-  // of valid points [batch, n] (float 1/0, x's dtype).
+  // Checks x and lengths as forward() documents them.
+  void check_input(const Tensor& x, const Tensor& lengths) const;
+  // Checks them (check_input) and returns the mask of valid points [batch,
+  // n] (float 1/0, x's dtype).
   Tensor valid_mask(const Tensor& x, const Tensor& lengths) const;
 
  private:

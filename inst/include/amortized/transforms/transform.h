@@ -46,4 +46,8 @@ class TransformImpl : public torch::nn::Module {
   int64_t dim_;
 };
 
+// bound * tanh(x / bound): x kept within (-bound, bound), the identity near
+// 0; the soft clamp of the affine maps' log-scales.
+Tensor soft_clamp(const Tensor& x, double bound);
+
 }  // namespace amortized
