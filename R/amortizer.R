@@ -58,11 +58,13 @@
 #'   transformations, so the posterior is exactly equivariant.
 #' @param linear_residual Let the network model the residual of a linear
 #'   regression of the parameters on the data (fitted by least squares on the
-#'   training simulations and standardized) rather than the parameters
-#'   themselves. The regression takes over whatever is linear-Gaussian in
-#'   the posterior, exactly so for linear-Gaussian models, and leaves the
-#'   network the nonlinear rest; densities and draws stay on the original
-#'   scale. Not used with a summary network.
+#'   training simulations and whitened by the residuals' covariance) rather
+#'   than the parameters themselves. The regression takes over whatever is
+#'   linear-Gaussian in the posterior, exactly so for linear-Gaussian models,
+#'   including the posterior's correlations, and leaves the network the
+#'   nonlinear rest; densities and draws stay on the original scale. Not used
+#'   with a summary network. (Models saved before whitening existed scale the
+#'   residual per parameter instead of whitening it, and keep doing so.)
 #' @param estimate What the amortizer learns: `"posterior"` (default), a
 #'   network of q(theta | x) for [sample_posterior()]; `"likelihood"`, a
 #'   network of q(x | theta) (the data vector, or one observation of a set),

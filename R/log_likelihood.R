@@ -93,7 +93,7 @@ likelihood_plan <- function(plan, linear_residual = TRUE, call = rlang::caller_e
   plan$core <- list(dim_theta = core$dim_theta, dim_x = if (flat_points > 0) as.integer(core$set_shape[2]) else core$dim_x,
                     flat_points = flat_points, sets = plan$structure == "set",
                     dim_context = length(plan$context_names), lower = lower, upper = upper,
-                    linear_residual = isTRUE(linear_residual),
+                    linear_residual = isTRUE(linear_residual), whiten_residual = isTRUE(linear_residual),
                     standardize_parameters = core$standardize_parameters, standardize_data = core$standardize_data)
   plan
 }

@@ -33,8 +33,8 @@ std::shared_ptr<LikelihoodEstimatorImpl> build_likelihood(const Rcpp::List& spec
                .upper(Rcpp::as<std::vector<double>>(config["upper"]))
                .standardize_theta(Rcpp::as<bool>(config["standardize_parameters"]))
                .standardize_x(Rcpp::as<bool>(config["standardize_data"]))
-               .linear_residual(config.containsElementNamed("linear_residual") &&
-                                Rcpp::as<bool>(config["linear_residual"]));
+               .linear_residual(flag(config, "linear_residual"))
+               .whiten_residual(flag(config, "whiten_residual"));
   ConditionNet embedding(likelihood_condition_options(o), std::shared_ptr<SummaryNetImpl>());
   auto net = make_inference_net(spec, o.dim_x(), embedding->output_dim(), gen);
   return std::make_shared<LikelihoodEstimatorImpl>(net, embedding, o);

@@ -35,6 +35,7 @@ std::shared_ptr<PosteriorEstimatorImpl> build_posterior(const Rcpp::List& spec, 
                .set_shape(as_int64(config["set_shape"]))
                .set_features(Rcpp::as<int>(config["set_features"]))
                .linear_residual(Rcpp::as<bool>(config["linear_residual"]))
+               .whiten_residual(flag(config, "whiten_residual"))
                .dim_context(Rcpp::as<int>(config["dim_context"]))
                .variable_length(Rcpp::as<bool>(config["variable_length"]))
                .standardize_theta(Rcpp::as<bool>(config["standardize_parameters"]))

@@ -75,8 +75,7 @@ std::shared_ptr<InferenceNetImpl> make_inference_net(const Rcpp::List& spec, int
                                   // files from before dropout existed have none
                                   .dropout(spec.containsElementNamed("dropout") ? Rcpp::as<double>(spec["dropout"]) : 0.0)
                                   // nor a conditional affine map
-                                  .conditional_affine(spec.containsElementNamed("conditional_affine") &&
-                                                      Rcpp::as<bool>(spec["conditional_affine"])),
+                                  .conditional_affine(flag(spec, "conditional_affine")),
                               gen)
         .ptr();
   }

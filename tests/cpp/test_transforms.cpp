@@ -107,6 +107,14 @@ std::vector<Case> all_cases() {
          t->fit(x, ctx);
          return t;
        }},
+      {"linear_residual_whitened", 3, 2,
+       [](at::Generator& g) {
+         auto t = std::make_shared<LinearResidualImpl>(3, 2, /*whiten=*/true);
+         auto ctx = torch::randn({200, 2}, g);
+         auto noise = torch::randn({200, 3}, g).matmul(torch::tensor({{1.0, 0.8, 0.0}, {0.0, 0.6, -0.5}, {0.0, 0.0, 0.4}}));
+         t->fit(ctx.matmul(torch::randn({2, 3}, g)) + noise + 1.0, ctx);
+         return t;
+       }},
       {"bounded", 4, 0,
        [](at::Generator&) {
          const double inf = std::numeric_limits<double>::infinity();
@@ -245,6 +253,32 @@ TEST(LinearResidual, RecoversALinearGaussianRelation) {
   EXPECT_LT((y.std(0) - 1).abs().max().item<double>(), 1e-6);         // and scaled
   EXPECT_NEAR(logdet[0].item<double>(), -std::log(0.1 * 2.0), 0.02);  // -log(sd1 sd2)
   EXPECT_LT((y.t().matmul(ctx) / 5000).abs().max().item<double>(), 0.03);  // uncorrelated with ctx
+}
+
+TEST(LinearResidual, WhitensCorrelatedResiduals) {
+  auto gen = make_generator(13);
+  const int64_t n = 20000;
+  auto ctx = torch::randn({n, 2}, gen, torch::kDouble);
+  auto w = torch::tensor({{1.0, -2.0, 0.0}, {0.5, 0.0, 1.0}}, torch::kDouble);
+  // residual covariance L L^T, L lower triangular with diagonal 0.5, 1, 0.2
+  auto l = torch::tensor({{0.5, 0.0, 0.0}, {0.9, 1.0, 0.0}, {-0.3, 0.4, 0.2}}, torch::kDouble);
+  auto x = ctx.matmul(w) + 2.0 + torch::randn({n, 3}, gen, torch::kDouble).matmul(l.t());
+  LinearResidual t(3, 2, /*whiten=*/true);
+  t->to(torch::kDouble);
+  t->fit(x, ctx, 0.0);
+  auto [y, logdet] = t->forward(x, ctx);
+  auto cov = y.t().matmul(y) / (n - 1);
+  EXPECT_LT((cov - torch::eye(3, torch::kDouble)).abs().max().item<double>(), 1e-4);  // white
+  EXPECT_NEAR(logdet[0].item<double>(), -std::log(0.5 * 1.0 * 0.2), 0.03);  // -log det L
+  EXPECT_LT((y.t().matmul(ctx) / n).abs().max().item<double>(), 1e-6);   // uncorrelated with ctx
+  // a constant dimension stays finite: left unscaled and uncorrelated
+  auto x2 = torch::cat({x.narrow(1, 0, 2), torch::full({n, 1}, 3.0, torch::kDouble)}, 1);
+  LinearResidual t2(3, 2, /*whiten=*/true);
+  t2->to(torch::kDouble);
+  t2->fit(x2, ctx, 0.0);
+  auto y2 = t2->forward(x2, ctx).first;
+  EXPECT_TRUE(torch::isfinite(y2).all().item<bool>());
+  EXPECT_LT(y2.select(1, 2).abs().max().item<double>(), 1e-9);
 }
 
 TEST(ActNorm, InitializesFromFirstTrainingBatch) {

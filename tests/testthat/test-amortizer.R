@@ -56,6 +56,34 @@ test_that("a conditional affine map in front of the flow learns, and models from
   expect_equal(posterior_log_density(old, theta, x), posterior_log_density(plain, theta, x))
 })
 
+test_that("the linear residual is whitened, and models from before whitening restore unwhitened", {
+  sim <- benchmark_simulator("gaussian_linear")
+  sims <- simulate(sim, 2000, seed = 1)
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = c(16, 16))), sims, epochs = 2, seed = 4, verbose = FALSE)
+  expect_true(fit$config$core$whiten_residual)
+  expect_true(any(grepl("^whitened linear residual", summary(fit)$layers)))
+  # the residual's factor is a full (lower-triangular) matrix: 10 x 10 for gaussian_linear's 10 parameters
+  k <- match("linear_residual.chol", fit$state$names)
+  expect_false(is.na(k))
+  expect_equal(fit$state$shapes[[k]], c(10L, 10L))
+  # a model saved before whitening has per-parameter scales ("sd") and no such field
+  old <- unserialize(serialize(fit, NULL))
+  old$config$core$whiten_residual <- NULL
+  at <- cumsum(c(0, vapply(fit$state$shapes, prod, numeric(1))))
+  chol <- matrix(fit$state$values[(at[k] + 1):at[k + 1]], 10, 10, byrow = TRUE)
+  sd <- sqrt(rowSums(chol^2))  # the residuals' sds
+  old$state$names[k] <- "linear_residual.sd"
+  old$state$shapes[[k]] <- 10L
+  old$state$values <- c(fit$state$values[seq_len(at[k])], sd, fit$state$values[-seq_len(at[k + 1])])
+  old <- unserialize(serialize(old, NULL))
+  expect_false(any(grepl("whitened", summary(old)$layers)))
+  expect_true(any(grepl("^linear residual", summary(old)$layers)))
+  theta <- sims$parameters[1:3, ]
+  lq_old <- posterior_log_density(old, theta, sims$data[1:3, ])
+  expect_true(all(is.finite(lq_old)))
+  expect_false(isTRUE(all.equal(lq_old, posterior_log_density(fit, theta, sims$data[1:3, ]))))
+})
+
 test_that("dropout acts in training only: seeded training reproduces, draws and densities are deterministic", {
   sim <- benchmark_simulator("two_moons")
   sims <- simulate(sim, 1000, seed = 1)

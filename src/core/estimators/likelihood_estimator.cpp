@@ -31,7 +31,7 @@ LikelihoodEstimatorImpl::LikelihoodEstimatorImpl(std::shared_ptr<InferenceNetImp
     if (b->any_bounded()) bounds_ = register_module("bounds", b);
   }
   x_std_ = register_module("x_standardize", Standardize(o.dim_x()));
-  if (o.linear_residual()) residual_ = register_module("linear_residual", LinearResidual(o.dim_x(), embedding_->output_dim()));
+  if (o.linear_residual()) residual_ = register_module("linear_residual", LinearResidual(o.dim_x(), embedding_->output_dim(), o.whiten_residual()));
 }
 
 std::pair<Tensor, Tensor> LikelihoodEstimatorImpl::to_net(const Tensor& x, const Tensor& cond) {

@@ -94,7 +94,7 @@ void PosteriorEstimatorImpl::check_options() {
   theta_std_ = register_module("theta_standardize", Standardize(o.dim_theta()));
   chain.push_back(theta_std_.ptr());
   if (o.linear_residual()) {
-    residual_ = register_module("linear_residual", LinearResidual(o.dim_theta(), width));
+    residual_ = register_module("linear_residual", LinearResidual(o.dim_theta(), width, o.whiten_residual()));
     chain.push_back(residual_.ptr());
   }
   // the chains hold the modules registered above (under their own names: not registered again)
@@ -227,6 +227,7 @@ std::vector<std::string> PosteriorEstimatorImpl::describe() const {
   if (bounds_) out.push_back(bounds_->describe());
   if (truncation_.active()) out.push_back(truncation_.describe());
   for (auto& line : embedding_->describe()) out.push_back(line);
+  if (residual_) out.push_back(residual_->describe());
   for (auto& line : net_->describe()) out.push_back(line);
   return out;
 }

@@ -4,12 +4,16 @@
 
 namespace amortized {
 
-LinearResidualImpl::LinearResidualImpl(int64_t dim, int64_t context_dim)
-    : TransformImpl(dim), context_dim_(context_dim) {
+LinearResidualImpl::LinearResidualImpl(int64_t dim, int64_t context_dim, bool whiten)
+    : TransformImpl(dim), context_dim_(context_dim), whiten_(whiten) {
   TORCH_CHECK(dim >= 1 && context_dim >= 1, "a linear residual needs dim >= 1 and context_dim >= 1");
   weight_ = register_buffer("weight", torch::zeros({context_dim, dim}));
   bias_ = register_buffer("bias", torch::zeros({dim}));
-  sd_ = register_buffer("sd", torch::ones({dim}));
+  if (whiten_) {
+    chol_ = register_buffer("chol", torch::eye(dim));
+  } else {
+    sd_ = register_buffer("sd", torch::ones({dim}));
+  }
 }
 
 void LinearResidualImpl::fit(const Tensor& x, const Tensor& context, double ridge) {
@@ -25,25 +29,47 @@ void LinearResidualImpl::fit(const Tensor& x, const Tensor& context, double ridg
   Tensor w = torch::linalg::solve(gram, cc.t().mm(xc), /*left=*/true);  // [context_dim, dim]
   Tensor resid = xc - cc.mm(w);
   Tensor sd = resid.std(0);
-  sd = torch::where(sd > 1e-12, sd, torch::ones_like(sd));
+  Tensor degenerate = sd <= 1e-12;
+  sd = torch::where(degenerate, torch::ones_like(sd), sd);
   weight_.copy_(w);
   bias_.copy_(x_mean - c_mean.matmul(w));
-  sd_.copy_(sd);
+  if (!whiten_) {
+    sd_.copy_(sd);
+    return;
+  }
+  // The correlation of the residuals (a constant dimension uncorrelated, of
+  // unit scale), with a little ridge so that collinear dimensions still
+  // factor; the factor of the covariance is then diag(sd) times its factor.
+  Tensor r = resid / sd;
+  Tensor corr = r.t().mm(r) / static_cast<double>(n - 1);
+  const int64_t d = dim();
+  Tensor eye = torch::eye(d, torch::kDouble);
+  corr = torch::where(degenerate.unsqueeze(0) | degenerate.unsqueeze(1), eye, corr);
+  corr = (corr + 1e-6 * eye) / (1 + 1e-6);
+  auto [l, info] = torch::linalg_cholesky_ex(corr, /*upper=*/false, /*check_errors=*/false);
+  if (info.item<int64_t>() != 0) l = eye;  // not positive definite even so: scales only
+  chol_.copy_(sd.unsqueeze(1) * l);
 }
 
 std::pair<Tensor, Tensor> LinearResidualImpl::forward(const Tensor& x, const Tensor& context) {
   check_input(x, context, context_dim_, "x");
-  Tensor y = (x - context.matmul(weight_) - bias_) / sd_;
-  return {y, (-torch::log(sd_).sum()).expand({x.size(0)})};
+  Tensor r = x - context.matmul(weight_) - bias_;
+  if (!whiten_) return {r / sd_, (-torch::log(sd_).sum()).expand({x.size(0)})};
+  // y L^T = r, i.e. y = r L^-T
+  Tensor y = torch::linalg_solve_triangular(chol_.t(), r, /*upper=*/true, /*left=*/false);
+  return {y, (-torch::log(chol_.diagonal()).sum()).expand({x.size(0)})};
 }
 
 std::pair<Tensor, Tensor> LinearResidualImpl::inverse(const Tensor& y, const Tensor& context) {
   check_input(y, context, context_dim_, "y");
-  return {y * sd_ + context.matmul(weight_) + bias_, torch::log(sd_).sum().expand({y.size(0)})};
+  Tensor shift = context.matmul(weight_) + bias_;
+  if (!whiten_) return {y * sd_ + shift, torch::log(sd_).sum().expand({y.size(0)})};
+  return {y.matmul(chol_.t()) + shift, torch::log(chol_.diagonal()).sum().expand({y.size(0)})};
 }
 
 std::string LinearResidualImpl::describe() const {
-  return "linear residual (" + std::to_string(dim()) + " on context " + std::to_string(context_dim_) + ")";
+  return std::string(whiten_ ? "whitened " : "") + "linear residual (" + std::to_string(dim()) + " on context " +
+         std::to_string(context_dim_) + ")";
 }
 
 }  // namespace amortized

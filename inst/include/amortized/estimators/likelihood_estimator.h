@@ -42,6 +42,8 @@ struct LikelihoodEstimatorOptions {
   // data on the condition: exact for linear-Gaussian models, so the network
   // learns only the nonlinear rest (see LinearResidual).
   TORCH_ARG(bool, linear_residual) = false;
+  // ... whitened by the residuals' covariance rather than scaled per dimension.
+  TORCH_ARG(bool, whiten_residual) = false;
 };
 
 // The embedding of theta (and context) that a likelihood estimator is

@@ -47,6 +47,9 @@ struct PosteriorEstimatorOptions {
   // Flat data only: the net models the standardized residual of a linear
   // regression of theta on the standardized data (see LinearResidual).
   TORCH_ARG(bool, linear_residual) = false;
+  // ... whitened by the residuals' covariance (a Cholesky factor) rather than
+  // scaled per dimension (models saved before amortized 0.3.0: not whitened).
+  TORCH_ARG(bool, whiten_residual) = false;
   // Context variables passed to the inference net (standardized).
   TORCH_ARG(int64_t, dim_context) = 0;
   // With a summary network: the number of valid points varies between data

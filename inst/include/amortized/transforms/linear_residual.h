@@ -1,9 +1,12 @@
 // A conditional affine map fitted by least squares: the residual of a
 // linear regression of the parameters on the context, scaled to unit
-// variance, y = (x - context W - b) / s. Put in front of a flow, it takes
-// over the part of the posterior that is linear-Gaussian in the data (all
-// of it for a linear-Gaussian model, so the flow has little left to learn);
-// for other models it is a harmless reparameterization. Fixed after fit().
+// variance, y = (x - context W - b) / s, or whitened, y = L^-1 (x - context W
+// - b) with L the Cholesky factor of the residuals' covariance. Put in front
+// of a flow, it takes over the part of the posterior that is linear-Gaussian
+// in the data (all of it for a linear-Gaussian model, so the flow has little
+// left to learn; whitened, also the posterior's correlations, which coupling
+// layers otherwise learn slowly); for other models it is a harmless
+// reparameterization. Fixed after fit().
 #pragma once
 
 #include "amortized/transforms/transform.h"
@@ -12,7 +15,9 @@ namespace amortized {
 
 class LinearResidualImpl : public TransformImpl {
  public:
-  LinearResidualImpl(int64_t dim, int64_t context_dim);
+  // whiten: a full Cholesky factor (buffer "chol") instead of per-dimension
+  // scales (buffer "sd").
+  LinearResidualImpl(int64_t dim, int64_t context_dim, bool whiten = false);
   // Ridge regression of x: [n, dim] on context: [n, context_dim] (with an
   // intercept; ridge penalty `ridge` times n on the slopes).
   void fit(const Tensor& x, const Tensor& context, double ridge = 1e-3);
@@ -22,7 +27,10 @@ class LinearResidualImpl : public TransformImpl {
 
  private:
   int64_t context_dim_;
-  Tensor weight_, bias_, sd_;  // [context_dim, dim], [dim], [dim]
+  bool whiten_;
+  Tensor weight_, bias_;  // [context_dim, dim], [dim]
+  Tensor sd_;             // [dim] (not whitened)
+  Tensor chol_;           // [dim, dim], lower triangular (whitened)
 };
 TORCH_MODULE(LinearResidual);
 
