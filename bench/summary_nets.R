@@ -81,31 +81,8 @@ run_case("iid Gaussian (deep set, n = 5..100)", gauss,
 
 # ---- 2. AR(1) time series ----------------------------------------------------
 if ("ar1" %in% parts) {
-ar1 <- simulator(
-  prior = function(n) cbind(phi = runif(n, -0.9, 0.9), sigma = exp(rnorm(n, -0.5, 0.4))),
-  model = function(theta, n_obs) {
-    n <- nrow(theta)
-    x <- matrix(0, n, n_obs)
-    x[, 1] <- rnorm(n, 0, theta[, 2] / sqrt(1 - theta[, 1]^2))
-    for (t in 2:n_obs) x[, t] <- theta[, 1] * x[, t - 1] + rnorm(n, 0, theta[, 2])
-    array(x, c(n, n_obs, 1), dimnames = list(NULL, NULL, "x"))
-  },
-  context = list(n_obs = 20:200))
-ar1_exact <- function(x) {
-  phi <- seq(-0.9, 0.9, length.out = 301)
-  ls <- seq(-3, 1.5, length.out = 301)
-  grid <- expand.grid(phi = phi, log_sigma = ls)
-  s <- exp(grid$log_sigma)
-  n <- length(x)
-  # stationary start + conditional Gaussian steps; prior: uniform phi, normal log sigma
-  sse <- vapply(phi, function(p) sum((x[-1] - p * x[-n])^2), 0)[match(grid$phi, phi)]
-  lp <- dnorm(x[1], 0, s / sqrt(1 - grid$phi^2), log = TRUE) - (n - 1) * log(s) - sse / (2 * s^2) +
-    dnorm(grid$log_sigma, -0.5, 0.4, log = TRUE)
-  w <- exp(lp - max(lp))
-  w <- w / sum(w)
-  m <- c(sum(w * grid$phi), sum(w * s))
-  list(mean = m, sd = sqrt(c(sum(w * grid$phi^2), sum(w * s^2)) - m^2))
-}
+source(file.path("tests", "testthat", "helper-ar1.R"))  # ar1_simulator(), ar1_exact()
+ar1 <- ar1_simulator(20:200)
 set.seed(3)
 tests <- lapply(1:100, function(i) {
   th <- ar1$prior(1)

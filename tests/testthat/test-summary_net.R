@@ -207,34 +207,10 @@ test_that("an amortizer with a deep set learns the exact Gamma posterior of an e
   }
 })
 
-# AR(1) series x_t = phi x_{t-1} + sigma e_t from a stationary start, T =
-# 20..100: the exact posterior on a grid (uniform prior on phi, log-normal on
-# sigma), checked at T = 25, 50, 90 for a positive and a negative phi.
+# AR(1) series (helper-ar1.R), T = 20..100, against the exact posterior on a
+# grid, checked at T = 25, 50, 90 for a positive and a negative phi.
 test_that("an amortizer with a time-series net learns the exact AR(1) posterior for varying T", {
-  sim <- simulator(
-    prior = function(n) cbind(phi = stats::runif(n, -0.9, 0.9), sigma = exp(stats::rnorm(n, -0.5, 0.4))),
-    model = function(theta, n_obs) {
-      n <- nrow(theta)
-      x <- matrix(0, n, n_obs)
-      x[, 1] <- stats::rnorm(n, 0, theta[, 2] / sqrt(1 - theta[, 1]^2))
-      for (t in 2:n_obs) x[, t] <- theta[, 1] * x[, t - 1] + stats::rnorm(n, 0, theta[, 2])
-      array(x, c(n, n_obs, 1), dimnames = list(NULL, NULL, "x"))
-    },
-    context = list(n_obs = 20:100))
-  exact <- function(x) {
-    phi <- seq(-0.9, 0.9, length.out = 301)
-    log_sigma <- seq(-3, 1.5, length.out = 301)
-    grid <- expand.grid(phi = phi, log_sigma = log_sigma)
-    s <- exp(grid$log_sigma)
-    n <- length(x)
-    sse <- vapply(phi, function(p) sum((x[-1] - p * x[-n])^2), 0)[match(grid$phi, phi)]
-    lp <- stats::dnorm(x[1], 0, s / sqrt(1 - grid$phi^2), log = TRUE) - (n - 1) * log(s) - sse / (2 * s^2) +
-      stats::dnorm(grid$log_sigma, -0.5, 0.4, log = TRUE)
-    w <- exp(lp - max(lp))
-    w <- w / sum(w)
-    m <- c(sum(w * grid$phi), sum(w * s))
-    list(mean = m, sd = sqrt(c(sum(w * grid$phi^2), sum(w * s^2)) - m^2))
-  }
+  sim <- ar1_simulator(20:100)  # and ar1_exact(): helper-ar1.R
   a <- amortizer(summary_net = time_series_net(),
                  configurator = configurator(as_time_series(), constrain(phi = c(-0.9, 0.9), sigma = "positive")))
   # Seeds 1 and 2: errors up to 0.42 sd, sd ratios 0.93-1.21. Posteriors
@@ -246,7 +222,7 @@ test_that("an amortizer with a time-series net learns the exact AR(1) posterior 
     for (n in c(25, 50, 90)) {
       x <- x_full[seq_len(n)]
       d <- as.matrix(sample_posterior(fit, x, n_draws = 4000, seed = n))
-      e <- exact(x)
+      e <- ar1_exact(x)
       label <- paste("phi =", theta[["phi"]], "at T =", n)
       z <- (colMeans(d[, c("phi", "sigma")]) - e$mean) / e$sd
       expect_lt(max(abs(z)), 0.6, label = paste(label, ": errors", format(z, digits = 3)))
