@@ -48,7 +48,7 @@ struct PosteriorEstimatorOptions {
   // regression of theta on the standardized data (see LinearResidual).
   TORCH_ARG(bool, linear_residual) = false;
   // ... whitened by the residuals' covariance (a Cholesky factor) rather than
-  // scaled per dimension (models saved before amortized 0.3.0: not whitened).
+  // scaled per dimension (models saved before whitening existed: not whitened).
   TORCH_ARG(bool, whiten_residual) = false;
   // Context variables passed to the inference net (standardized).
   TORCH_ARG(int64_t, dim_context) = 0;
