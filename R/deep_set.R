@@ -16,6 +16,13 @@
 #' @param equivariant_layers Number of permutation-equivariant layers (>= 0).
 #' @param hidden Hidden widths of the MLP after pooling.
 #' @param activation `"silu"`, `"relu"`, `"gelu"`, `"elu"` or `"tanh"`.
+#' @param moments Also pool the data's own moments over the observations
+#'   (the mean of each coordinate and of each product of two coordinates;
+#'   of the squares only beyond 8 coordinates) and pass them to the MLP with
+#'   the learned features. These are the sufficient statistics of the normal
+#'   (also correlated) and exponential families, which a network otherwise
+#'   has to learn. The data are those the network sees, after the
+#'   configurator's transforms and standardization.
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [set_transformer()], [time_series_net()], [learned_summaries()].
 #' @family networks
@@ -23,8 +30,10 @@
 #' deep_set()
 #' amortizer(summary_net = deep_set(summary_dim = 10, width = 32))
 #' @export
-deep_set <- function(summary_dim = NULL, width = 32, equivariant_layers = 2, hidden = 64, activation = "silu") {
+deep_set <- function(summary_dim = NULL, width = 32, equivariant_layers = 2, hidden = 64, activation = "silu",
+                     moments = TRUE) {
   new_summary_net("deep_set", summary_dim, width = check_count(width),
                   equivariant_layers = check_count(equivariant_layers, min = 0),
-                  hidden = check_widths(hidden), activation = check_activation(activation))
+                  hidden = check_widths(hidden), activation = check_activation(activation),
+                  moments = check_flag(moments))
 }

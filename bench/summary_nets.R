@@ -11,7 +11,8 @@
 #     n = 5..100 (deep set; exact posterior on a grid).
 # Prints training time, the posterior error against the exact posterior over
 # 100 test data sets (|mean error| / exact sd, and estimated sd / exact sd),
-# and the time to draw 1,000 posterior samples for each of 100 data sets.
+# and the time to draw 1,000 posterior samples for each of 100 data sets
+# (after a first call).
 # Run: Rscript bench/summary_nets.R [n_sims] [threads] [gaussian,ar1,exponential,correlation]
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
@@ -20,6 +21,8 @@ threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
 parts <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("gaussian", "ar1", "exponential", "correlation")
 
 report <- function(name, fit, seconds, tests, exact_fn) {
+  # a first call loads the posterior package (~0.1 s); the time is that of a call after it
+  invisible(suppressWarnings(sample_posterior(fit, tests[[1]]$y, n_draws = 10, seed = 1, threads = threads)))
   t_draw <- system.time(draws <- sample_posterior(fit, lapply(tests, `[[`, "y"), n_draws = 1000, seed = 1,
                                                   threads = threads))[["elapsed"]]
   m <- posterior::as_draws_matrix(draws)

@@ -27,7 +27,8 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
                                             .width(Rcpp::as<int>(spec["width"]))
                                             .equivariant_layers(Rcpp::as<int>(spec["equivariant_layers"]))
                                             .hidden(as_int64(spec["hidden"]))
-                                            .activation(Rcpp::as<std::string>(spec["activation"])));
+                                            .activation(Rcpp::as<std::string>(spec["activation"]))
+                                            .moments(flag(spec, "moments")));
   } else if (type == "set_transformer") {
     net = std::make_shared<SetTransformerImpl>(SetTransformerOptions(input_dim, out)
                                                    .width(Rcpp::as<int>(spec["width"]))

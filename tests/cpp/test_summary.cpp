@@ -34,6 +34,10 @@ std::vector<SummaryCase> all_summary_nets() {
   return {
       {"deep_set", true,
        [](int64_t in, int64_t out) { return std::make_shared<DeepSetImpl>(DeepSetOptions(in, out).width(16)); }},
+      {"deep_set_moments", true,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<DeepSetImpl>(DeepSetOptions(in, out).width(16).moments(true));
+       }},
       {"deep_set_no_equivariant", true,
        [](int64_t in, int64_t out) {
          return std::make_shared<DeepSetImpl>(DeepSetOptions(in, out).width(8).equivariant_layers(0));
@@ -190,17 +194,19 @@ TEST(SummaryNets, RejectBadOptions) {
 TEST(DeepSetFused, MatchesLibTorchOpsAndTheirGradients) {
   struct Config {
     int64_t d, width, layers;
+    bool moments = false;
   };
   const SimdLevel start = simd_level();
   for (SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
     if (level > cpu_simd_level()) continue;
     set_simd_level(level);
-    for (Config c : {Config{1, 32, 2}, Config{2, 16, 1}, Config{3, 12, 2}, Config{2, 8, 0}}) {
+    for (Config c : {Config{1, 32, 2}, Config{2, 16, 1}, Config{3, 12, 2}, Config{2, 8, 0}, Config{2, 16, 1, true}}) {
       SCOPED_TRACE(std::string(simd_level_name(level)) + ", width " + std::to_string(c.width) + ", layers " +
                    std::to_string(c.layers));
       auto make = [&](bool fused) {
         auto net = std::make_shared<DeepSetImpl>(
-            DeepSetOptions(c.d, 4).width(c.width).equivariant_layers(c.layers).hidden({8}).fused(fused));
+            DeepSetOptions(c.d, 4).width(c.width).equivariant_layers(c.layers).hidden({8}).fused(fused).moments(
+                c.moments));
         auto gen = make_generator(11);
         net->reset_parameters(gen);
         return net;
@@ -229,6 +235,23 @@ TEST(DeepSetFused, MatchesLibTorchOpsAndTheirGradients) {
     }
   }
   set_simd_level(start);
+}
+
+// The pooled data moments are the means of the coordinates and of their
+// pairwise products over the valid points (padding left out); beyond 8
+// coordinates the squares only.
+TEST(DeepSet, PoolsTheDataMoments) {
+  DeepSet net(DeepSetOptions(2, 3).moments(true));
+  EXPECT_EQ(net->n_moments(), 5);
+  auto x = torch::tensor({1.f, 2.f, 3.f, 4.f, 100.f, -100.f}).view({1, 3, 2});
+  auto m = net->data_moments(x, torch::tensor({2}, torch::kLong));
+  EXPECT_TRUE(torch::allclose(m, torch::tensor({{2.f, 3.f, 5.f, 7.f, 10.f}})));
+  m = net->data_moments(x, Tensor());  // no lengths: all three points
+  EXPECT_NEAR(m[0][2].item<double>(), (1 + 9 + 10000) / 3.0, 1e-2);
+  EXPECT_EQ(DeepSet(DeepSetOptions(9, 3).moments(true))->n_moments(), 18);
+  EXPECT_EQ(DeepSet(DeepSetOptions(2, 3))->n_moments(), 0);
+  // the moments reach the MLP after pooling
+  EXPECT_EQ(net->named_parameters()["head.linear0.weight"].size(1), 3 * 64 + 5);
 }
 
 // theta ~ N(0, 1), x_1..x_n ~ N(theta, 1) with n from 2 to 30: the exact

@@ -43,6 +43,42 @@ test_that("set summary networks are invariant to the order of the observations",
   }
 })
 
+test_that("a deep set pools the data's moments, can leave them out, and older deep sets restore without them", {
+  sims <- simulate(set_sim(), 400, seed = 1)
+  net <- deep_set(summary_dim = 4, width = 8, hidden = 8)
+  expect_true(net$moments)
+  expect_match(format(net), "mean/sd/max pooling and data moments")
+  expect_error(deep_set(moments = NA), "`moments` must be TRUE or FALSE", class = "amortized_error_argument")
+  fit <- train(amortizer(tiny_flow(), summary_net = net), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_true(fit$config$summary_net$moments)
+  expect_match(summary(fit)$layers[1], "data moments")
+  # the MLP after pooling reads 3 x 8 learned features and 2 + 3 moments (means of a, b, a^2, ab, b^2)
+  k <- match("embedding.summary.head.linear0.weight", fit$state$names)
+  expect_equal(fit$state$shapes[[k]], c(8L, 3L * 8L + 5L))
+  without <- train(amortizer(tiny_flow(), summary_net = deep_set(summary_dim = 4, width = 8, hidden = 8, moments = FALSE)),
+                   sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_equal(without$state$shapes[[k]], c(8L, 3L * 8L))
+  expect_false(grepl("moments", summary(without)$layers[1]))
+  # An older deep set (no `moments` field) is the same net with the moments' weights gone:
+  # it must give the summaries of `fit` with those weights set to zero.
+  at <- cumsum(c(0, vapply(fit$state$shapes, prod, numeric(1))))
+  w <- matrix(fit$state$values[(at[k] + 1):at[k + 1]], 8, 29, byrow = TRUE)
+  with_values <- function(object, values, shape = NULL) {
+    object$state$values <- c(fit$state$values[seq_len(at[k])], values, fit$state$values[-seq_len(at[k + 1])])
+    if (!is.null(shape)) object$state$shapes[[k]] <- shape
+    unserialize(serialize(object, NULL))
+  }
+  zeroed <- with_values(fit, as.vector(t(cbind(w[, 1:24], matrix(0, 8, 5)))))
+  old <- fit
+  old$config$summary_net$moments <- NULL
+  old <- with_values(old, as.vector(t(w[, 1:24])), c(8L, 24L))
+  expect_false(grepl("moments", summary(old)$layers[1]))
+  y <- matrix(stats::rnorm(20, 3), 10, 2, dimnames = list(NULL, c("a", "b")))
+  expect_equal(learned_summaries(old, y), learned_summaries(zeroed, y), tolerance = float32_tolerance())
+  # and the moments count: the trained weights on them change the summaries
+  expect_false(isTRUE(all.equal(learned_summaries(fit, y), learned_summaries(zeroed, y), tolerance = 1e-4)))
+})
+
 test_that("data sets of different sizes: a list, a padded array and single sets agree", {
   sims <- simulate(set_sim(), 400, seed = 2)
   expect_true(all(sims$lengths >= 3 & sims$lengths <= 15))

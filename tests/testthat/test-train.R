@@ -327,3 +327,22 @@ test_that("the default batch size: about n_train / 128 for posteriors (/ 32 with
                    sets, n_sims = 5000, epochs = 1, seed = 1, verbose = FALSE)
   expect_identical(set_fit$info$batch_size, 128L)
 })
+
+test_that("the default number of epochs: 150, and 75 for posteriors with a summary network", {
+  rule <- amortized:::default_epochs
+  expect_identical(rule("posterior"), 150L)
+  expect_identical(rule("posterior", summary = TRUE), 75L)
+  expect_identical(rule("likelihood"), 150L)
+  expect_identical(rule("models", summary = TRUE), 150L)
+  sets <- simulator(prior = function(n) cbind(mu = stats::rnorm(n)),
+                    model = function(theta, n_obs) array(stats::rnorm(nrow(theta) * 4, theta[, 1]), c(nrow(theta), 4, 1)))
+  tiny <- coupling_flow(n_layers = 1, hidden = 4)
+  # patience = 0: no early stopping, so the history has every epoch
+  set_fit <- train(amortizer(tiny, summary_net = deep_set(width = 4, hidden = 4, equivariant_layers = 0)), sets,
+                   n_sims = 100, patience = 0, seed = 1, verbose = FALSE)
+  expect_equal(nrow(set_fit$history), 75)
+  flat <- train(amortizer(tiny), benchmark_simulator("two_moons"), n_sims = 100, patience = 0, seed = 1, verbose = FALSE)
+  expect_equal(nrow(flat$history), 150)
+  expect_error(train(amortizer(tiny), benchmark_simulator("two_moons"), n_sims = 100, epochs = 0),
+               "`epochs` must be a whole number >= 1", class = "amortized_error_argument")
+})

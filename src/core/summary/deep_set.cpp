@@ -304,7 +304,28 @@ DeepSetImpl::DeepSetImpl(const DeepSetOptions& o)
     pooled_->push_back(torch::nn::Linear(torch::nn::LinearOptions(o.width(), o.width()).bias(false)));
   }
   head_ = register_module(
-      "head", MLP(MLPOptions(3 * o.width(), o.output_dim()).hidden(o.hidden()).activation(o.activation())));
+      "head", MLP(MLPOptions(3 * o.width() + n_moments(), o.output_dim()).hidden(o.hidden()).activation(o.activation())));
+}
+
+int64_t DeepSetImpl::n_moments() const {
+  if (!options.moments()) return 0;
+  const int64_t d = options.input_dim();
+  return d <= 8 ? d + d * (d + 1) / 2 : 2 * d;
+}
+
+Tensor DeepSetImpl::data_moments(const Tensor& x, const Tensor& lengths) const {
+  const int64_t d = x.size(2);
+  Tensor m = valid_mask(x, lengths).unsqueeze(2);
+  Tensor xm = x * m;  // padding rows out
+  Tensor n = m.sum(1).clamp_min(1.0);
+  Tensor second;
+  if (d <= 8) {
+    Tensor idx = torch::triu_indices(d, d, 0, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    second = xm.index_select(2, idx[0]) * x.index_select(2, idx[1]);
+  } else {
+    second = xm * x;
+  }
+  return torch::cat({xm.sum(1), second.sum(1)}, 1) / n;
 }
 
 std::vector<Tensor> DeepSetImpl::trunk_parameters() {
@@ -338,6 +359,7 @@ Tensor DeepSetImpl::forward(const Tensor& x, const Tensor& lengths) {
       const TrunkTensors tt(x, len, layers, params);
       pooled = trunk_pooled(tt.t, x.size(0));
     }
+    if (options.moments()) pooled = torch::cat({pooled, data_moments(x, lengths)}, 1);
     return head_->forward(pooled);
   }
   const Tensor mask = valid_mask(x, lengths);
@@ -348,14 +370,16 @@ Tensor DeepSetImpl::forward(const Tensor& x, const Tensor& lengths) {
                      pooled_[i]->as<torch::nn::Linear>()->forward(pooled),
                  activation_);
   }
-  return head_->forward(torch::cat({masked_mean(h, mask), masked_sd(h, mask), masked_max(h, mask)}, 1));
+  std::vector<Tensor> pooled = {masked_mean(h, mask), masked_sd(h, mask), masked_max(h, mask)};
+  if (options.moments()) pooled.push_back(data_moments(x, lengths));
+  return head_->forward(torch::cat(pooled, 1));
 }
 
 std::vector<std::string> DeepSetImpl::describe() const {
   std::ostringstream s;
   s << "deep set (" << input_dim() << " per point -> " << output_dim() << " summaries; width "
     << options.width() << ", " << options.equivariant_layers()
-    << " equivariant layers, mean/sd/max pooling)";
+    << " equivariant layers, mean/sd/max pooling" << (options.moments() ? ", data moments" : "") << ")";
   return {s.str()};
 }
 
