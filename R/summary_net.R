@@ -35,7 +35,8 @@ format.amortized_summary_net <- function(x, ...) {
     time_series_net = paste0("time series net: ", dim, if (length(x$filters)) paste0(length(x$filters),
                              " convolutions (", paste(x$filters, collapse = ", "), " filters, kernel ",
                              x$kernel_size, ", strides ", paste(x$strides, collapse = ", "), "), "),
-                             toupper(x$cell), " ", x$hidden),
+                             toupper(x$cell), " ", x$hidden,
+                             if (isTRUE(x$moment_lags >= 0)) paste0(", moments to lag ", x$moment_lags)),
     time_series_transformer = paste0("time series transformer: ", dim, "width ", x$width, ", ", x$heads,
                                      " heads, ", x$blocks, " blocks, patches of ", x$patch_size,
                                      " steps, time encoding")

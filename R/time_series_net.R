@@ -17,6 +17,14 @@
 #'   `filters`); `NULL`: 2 for the first two convolutions, 1 for the others.
 #' @param hidden Width of the recurrent state.
 #' @param cell `"gru"` or `"lstm"`.
+#' @param moments Also hand the linear map the series' own moments over its
+#'   steps: the mean of each channel and of each product of two channels, and
+#'   each channel's autocovariances x(t) x(t - k) at lags k = 1..`lags`
+#'   (sums over the valid steps divided by the length), what the likelihoods
+#'   of linear Gaussian (autoregressive) models depend on. The data are those
+#'   the network sees, after the configurator's transforms and
+#'   standardization.
+#' @param lags The largest lag of the moments (with `moments = TRUE`).
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [time_series_transformer()], [as_time_series()].
 #' @family networks
@@ -25,7 +33,7 @@
 #' time_series_net(filters = 16, strides = 1, cell = "lstm")
 #' @export
 time_series_net <- function(summary_dim = NULL, filters = c(32, 32), kernel_size = 3, strides = NULL,
-                            hidden = 64, cell = c("gru", "lstm")) {
+                            hidden = 64, cell = c("gru", "lstm"), moments = TRUE, lags = 4) {
   cell <- check_choice(cell, c("gru", "lstm"))
   filters <- if (length(filters) == 0) integer() else check_widths(filters)
   kernel_size <- check_count(kernel_size)
@@ -38,6 +46,8 @@ time_series_net <- function(summary_dim = NULL, filters = c(32, 32), kernel_size
     cli::cli_abort(c("{.arg strides} must have one stride per convolution ({length(filters)}).",
                      "x" = "Got {length(strides)}."), class = "amortized_error_argument")
   }
+  moments <- check_flag(moments)
+  lags <- check_count(lags, min = 0)
   new_summary_net("time_series_net", summary_dim, filters = filters, kernel_size = kernel_size, strides = strides,
-                  hidden = check_count(hidden), cell = cell)
+                  hidden = check_count(hidden), cell = cell, moment_lags = if (moments) lags else -1L)
 }

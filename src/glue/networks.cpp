@@ -42,7 +42,10 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
                                                   .kernel_size(Rcpp::as<int>(spec["kernel_size"]))
                                                   .strides(as_int64(spec["strides"]))
                                                   .hidden(Rcpp::as<int>(spec["hidden"]))
-                                                  .cell(Rcpp::as<std::string>(spec["cell"])));
+                                                  .cell(Rcpp::as<std::string>(spec["cell"]))
+                                                  .moment_lags(spec.containsElementNamed("moment_lags")
+                                                                   ? Rcpp::as<int>(spec["moment_lags"])
+                                                                   : -1));
   } else if (type == "time_series_transformer") {
     net = std::make_shared<TimeSeriesTransformerImpl>(
         TimeSeriesTransformerOptions(input_dim, out)

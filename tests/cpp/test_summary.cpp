@@ -55,6 +55,11 @@ std::vector<SummaryCase> all_summary_nets() {
        [](int64_t in, int64_t out) {
          return std::make_shared<TimeSeriesNetImpl>(TimeSeriesNetOptions(in, out).filters({8, 8}).hidden(12));
        }},
+      {"time_series_gru_moments", false,
+       [](int64_t in, int64_t out) {
+         return std::make_shared<TimeSeriesNetImpl>(
+             TimeSeriesNetOptions(in, out).filters({8, 8}).hidden(12).moment_lags(2));
+       }},
       {"time_series_lstm_no_conv", false,
        [](int64_t in, int64_t out) {
          return std::make_shared<TimeSeriesNetImpl>(
@@ -252,6 +257,24 @@ TEST(DeepSet, PoolsTheDataMoments) {
   EXPECT_EQ(DeepSet(DeepSetOptions(2, 3))->n_moments(), 0);
   // the moments reach the MLP after pooling
   EXPECT_EQ(net->named_parameters()["head.linear0.weight"].size(1), 3 * 64 + 5);
+}
+
+// A series' moments: mean, square and autocovariances over its valid steps
+// (a lag beyond the series' length gives 0, padding never counts).
+TEST(PooledMoments, AutocovariancesOfASeries) {
+  auto x = torch::tensor({1.f, 2.f, 3.f, 100.f}).view({1, 4, 1});
+  auto mask = torch::tensor({1.f, 1.f, 1.f, 0.f}).view({1, 4});
+  EXPECT_EQ(moment_count(1, 3), 5);
+  auto m = pooled_moments(x, mask, 3);
+  EXPECT_TRUE(torch::allclose(m, torch::tensor({{2.f, 14.f / 3, 8.f / 3, 1.f, 0.f}}))) << m;
+  // two channels: means, a^2, ab, b^2, then lag 1 of a and of b
+  auto y = torch::tensor({1.f, 2.f, 3.f, 4.f}).view({1, 2, 2});
+  EXPECT_TRUE(torch::allclose(pooled_moments(y, torch::ones({1, 2}), 1),
+                              torch::tensor({{2.f, 3.f, 5.f, 7.f, 10.f, 1.5f, 4.f}})));
+  TimeSeriesNet net(TimeSeriesNetOptions(1, 3).moment_lags(4));
+  EXPECT_EQ(net->named_parameters()["head.weight"].size(1), 2 * 64 + moment_count(1, 4));
+  EXPECT_EQ(TimeSeriesNet(TimeSeriesNetOptions(1, 3))->named_parameters()["head.weight"].size(1), 2 * 64);
+  EXPECT_THROW(TimeSeriesNet(TimeSeriesNetOptions(1, 3).moment_lags(-2)), c10::Error);
 }
 
 // theta ~ N(0, 1), x_1..x_n ~ N(theta, 1) with n from 2 to 30: the exact

@@ -43,6 +43,31 @@ test_that("set summary networks are invariant to the order of the observations",
   }
 })
 
+# A trained `fit` whose summary net hands `n_moments` moments to a linear
+# layer (`weight`, the last of its input columns), checked against a net
+# from before moments: `field` of the spec dropped and those columns gone.
+# It must give the summaries of `fit` with the moments' weights set to zero,
+# and they must differ from `fit`'s (the moments count).
+expect_restores_without_moments <- function(fit, weight, field, n_moments, y) {
+  k <- match(paste0("embedding.summary.", weight), fit$state$names)
+  shape <- fit$state$shapes[[k]]
+  at <- cumsum(c(0, vapply(fit$state$shapes, prod, numeric(1))))
+  w <- matrix(fit$state$values[(at[k] + 1):at[k + 1]], shape[1], shape[2], byrow = TRUE)
+  kept <- seq_len(shape[2] - n_moments)
+  with_values <- function(object, values, new_shape = shape) {
+    object$state$values <- c(fit$state$values[seq_len(at[k])], values, fit$state$values[-seq_len(at[k + 1])])
+    object$state$shapes[[k]] <- new_shape
+    unserialize(serialize(object, NULL))
+  }
+  zeroed <- with_values(fit, as.vector(t(cbind(w[, kept], matrix(0, shape[1], n_moments)))))
+  old <- fit
+  old$config$summary_net[[field]] <- NULL
+  old <- with_values(old, as.vector(t(w[, kept])), c(shape[1], length(kept)))
+  expect_false(grepl("moments", summary(old)$layers[1]))
+  expect_equal(learned_summaries(old, y), learned_summaries(zeroed, y), tolerance = float32_tolerance())
+  expect_false(isTRUE(all.equal(learned_summaries(fit, y), learned_summaries(zeroed, y), tolerance = 1e-4)))
+}
+
 test_that("a deep set pools the data's moments, can leave them out, and older deep sets restore without them", {
   sims <- simulate(set_sim(), 400, seed = 1)
   net <- deep_set(summary_dim = 4, width = 8, hidden = 8)
@@ -59,24 +84,26 @@ test_that("a deep set pools the data's moments, can leave them out, and older de
                    sims, epochs = 1, seed = 1, verbose = FALSE)
   expect_equal(without$state$shapes[[k]], c(8L, 3L * 8L))
   expect_false(grepl("moments", summary(without)$layers[1]))
-  # An older deep set (no `moments` field) is the same net with the moments' weights gone:
-  # it must give the summaries of `fit` with those weights set to zero.
-  at <- cumsum(c(0, vapply(fit$state$shapes, prod, numeric(1))))
-  w <- matrix(fit$state$values[(at[k] + 1):at[k + 1]], 8, 29, byrow = TRUE)
-  with_values <- function(object, values, shape = NULL) {
-    object$state$values <- c(fit$state$values[seq_len(at[k])], values, fit$state$values[-seq_len(at[k + 1])])
-    if (!is.null(shape)) object$state$shapes[[k]] <- shape
-    unserialize(serialize(object, NULL))
-  }
-  zeroed <- with_values(fit, as.vector(t(cbind(w[, 1:24], matrix(0, 8, 5)))))
-  old <- fit
-  old$config$summary_net$moments <- NULL
-  old <- with_values(old, as.vector(t(w[, 1:24])), c(8L, 24L))
-  expect_false(grepl("moments", summary(old)$layers[1]))
   y <- matrix(stats::rnorm(20, 3), 10, 2, dimnames = list(NULL, c("a", "b")))
-  expect_equal(learned_summaries(old, y), learned_summaries(zeroed, y), tolerance = float32_tolerance())
-  # and the moments count: the trained weights on them change the summaries
-  expect_false(isTRUE(all.equal(learned_summaries(fit, y), learned_summaries(zeroed, y), tolerance = 1e-4)))
+  expect_restores_without_moments(fit, "head.linear0.weight", "moments", 5, y)
+})
+
+test_that("a time-series net reads the series' moments and autocovariances, and older ones restore without them", {
+  net <- time_series_net(summary_dim = 4, filters = 4, hidden = 6, lags = 3)
+  expect_identical(net$moment_lags, 3L)
+  expect_match(format(net), "GRU 6, moments to lag 3")
+  expect_identical(time_series_net(moments = FALSE)$moment_lags, -1L)
+  expect_false(grepl("moments", format(time_series_net(moments = FALSE))))
+  expect_error(time_series_net(lags = -1), "`lags` must be a whole number >= 0", class = "amortized_error_argument")
+  sims <- simulate(ar1_simulator(10:20), 300, seed = 1)
+  fit <- train(amortizer(tiny_flow(), summary_net = net, configurator = configurator(as_time_series())), sims,
+               epochs = 1, seed = 1, verbose = FALSE)
+  expect_match(summary(fit)$layers[1], "moments to lag 3")
+  # the linear map reads the GRU's last and mean states (2 x 6) and 1 + 1 + 3 moments (mean, square, lags 1..3)
+  k <- match("embedding.summary.head.weight", fit$state$names)
+  expect_equal(fit$state$shapes[[k]], c(4L, 12L + 5L))
+  expect_restores_without_moments(fit, "head.weight", "moment_lags", 5, matrix(stats::rnorm(15), 15, 1,
+                                                                                dimnames = list(NULL, "x")))
 })
 
 test_that("data sets of different sizes: a list, a padded array and single sets agree", {

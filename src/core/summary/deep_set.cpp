@@ -307,25 +307,10 @@ DeepSetImpl::DeepSetImpl(const DeepSetOptions& o)
       "head", MLP(MLPOptions(3 * o.width() + n_moments(), o.output_dim()).hidden(o.hidden()).activation(o.activation())));
 }
 
-int64_t DeepSetImpl::n_moments() const {
-  if (!options.moments()) return 0;
-  const int64_t d = options.input_dim();
-  return d <= 8 ? d + d * (d + 1) / 2 : 2 * d;
-}
+int64_t DeepSetImpl::n_moments() const { return options.moments() ? moment_count(options.input_dim()) : 0; }
 
 Tensor DeepSetImpl::data_moments(const Tensor& x, const Tensor& lengths) const {
-  const int64_t d = x.size(2);
-  Tensor m = valid_mask(x, lengths).unsqueeze(2);
-  Tensor xm = x * m;  // padding rows out
-  Tensor n = m.sum(1).clamp_min(1.0);
-  Tensor second;
-  if (d <= 8) {
-    Tensor idx = torch::triu_indices(d, d, 0, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-    second = xm.index_select(2, idx[0]) * x.index_select(2, idx[1]);
-  } else {
-    second = xm * x;
-  }
-  return torch::cat({xm.sum(1), second.sum(1)}, 1) / n;
+  return pooled_moments(x, valid_mask(x, lengths));
 }
 
 std::vector<Tensor> DeepSetImpl::trunk_parameters() {

@@ -40,7 +40,9 @@ TimeSeriesNetImpl::TimeSeriesNetImpl(const TimeSeriesNetOptions& o)
     lstm_ = register_module("lstm",
                             torch::nn::LSTM(torch::nn::LSTMOptions(channels, o.hidden()).batch_first(true)));
   }
-  head_ = register_module("head", torch::nn::Linear(2 * o.hidden(), o.output_dim()));
+  TORCH_CHECK(o.moment_lags() >= -1, "time series moment_lags must be >= -1, got ", o.moment_lags());
+  const int64_t moments = o.moment_lags() >= 0 ? moment_count(o.input_dim(), o.moment_lags()) : 0;
+  head_ = register_module("head", torch::nn::Linear(2 * o.hidden() + moments, o.output_dim()));
 }
 
 namespace {
@@ -54,6 +56,7 @@ Tensor strided_mask(const Tensor& lengths, int64_t n, const Tensor& like) {
 
 Tensor TimeSeriesNetImpl::forward(const Tensor& x, const Tensor& lengths) {
   Tensor mask = valid_mask(x, lengths);
+  Tensor moments = options.moment_lags() >= 0 ? pooled_moments(x, mask, options.moment_lags()) : Tensor();
   Tensor len = lengths;
   Tensor h = x.transpose(1, 2) * mask.unsqueeze(1);  // [b, channels, n], padding zeroed
   for (size_t i = 0; i < convs_->size(); ++i) {
@@ -65,7 +68,9 @@ Tensor TimeSeriesNetImpl::forward(const Tensor& x, const Tensor& lengths) {
   }
   h = h.transpose(1, 2);  // [b, steps, channels]
   Tensor out = gru_ ? std::get<0>(gru_->forward(h)) : std::get<0>(lstm_->forward(h));  // [b, steps, hidden]
-  return head_->forward(torch::cat({last_valid(out, len), masked_mean(out, mask)}, 1));
+  std::vector<Tensor> pooled = {last_valid(out, len), masked_mean(out, mask)};
+  if (moments.defined()) pooled.push_back(moments);
+  return head_->forward(torch::cat(pooled, 1));
 }
 
 void TimeSeriesNetImpl::reset_parameters(at::Generator& gen) {
@@ -83,7 +88,9 @@ std::vector<std::string> TimeSeriesNetImpl::describe() const {
     s << options.filters().size() << " convolutions of " << options.filters().back() << " filters (kernel "
       << options.kernel_size() << "), ";
   }
-  s << (options.cell() == "gru" ? "GRU" : "LSTM") << " " << options.hidden() << ")";
+  s << (options.cell() == "gru" ? "GRU" : "LSTM") << " " << options.hidden();
+  if (options.moment_lags() >= 0) s << ", moments to lag " << options.moment_lags();
+  s << ")";
   return {s.str()};
 }
 

@@ -47,6 +47,13 @@ Tensor masked_mean(const Tensor& h, const Tensor& mask);
 Tensor masked_sd(const Tensor& h, const Tensor& mask);
 // Maximum over the valid points: [batch, d].
 Tensor masked_max(const Tensor& h, const Tensor& mask);
+// The data's own moments over the valid points (a prefix of each row of the
+// mask), each a sum divided by the number of valid points: the means of x_j,
+// of x_j x_k for j <= k in row order (of x_j^2 only beyond 8 coordinates),
+// then for lag = 1..lags of x_j(t) x_j(t - lag) (autocovariances of a
+// series): [batch, moment_count(d, lags)].
+Tensor pooled_moments(const Tensor& x, const Tensor& mask, int64_t lags = 0);
+int64_t moment_count(int64_t d, int64_t lags = 0);
 
 // Initializes every parameter of `module` deterministically from `gen`:
 // matrices (and higher) U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the bias that

@@ -30,12 +30,18 @@ struct TimeSeriesNetOptions {
   // "gru" or "lstm".
   TORCH_ARG(std::string, cell) = "gru";
   TORCH_ARG(std::string, activation) = "silu";
+  // Also hand the head the series' own moments over its valid steps: the
+  // means and products of the channels and each channel's autocovariances
+  // at lags 1..moment_lags (0: none), what linear Gaussian (AR) likelihoods
+  // depend on. -1: no moments at all (the net before they existed).
+  TORCH_ARG(int64_t, moment_lags) = -1;
 };
 
 // Convolutions over time (padding is zeroed before each, so a series gives
 // the same result padded or not; strides shorten the series), a recurrent layer read at each series'
 // last valid step, together with the mean of its outputs over the valid
-// steps, and a linear map to the summaries.
+// steps (and the series' own moments, see moment_lags), and a linear map to
+// the summaries.
 class TimeSeriesNetImpl : public SummaryNetImpl {
  public:
   explicit TimeSeriesNetImpl(const TimeSeriesNetOptions& options);
