@@ -241,14 +241,15 @@ test_that("a simulator that sometimes returns NaN never corrupts training", {
   expect_match(msgs[2], "Dropped [0-9]+ online simulations")
 })
 
-test_that("ema averages the weights: checked, on by default for flow matching and summary nets, and what is returned", {
+test_that("ema averages the weights: checked, on by default for posteriors and flow matching, and what is returned", {
   sim <- benchmark_simulator("two_moons")
   expect_error(train(amortizer(), sim, n_sims = 100, ema = 1), "ema", class = "amortized_error_argument")
   expect_error(train(amortizer(), sim, n_sims = 100, ema = -0.5), class = "amortized_error_argument")
   sims <- simulate(sim, 2000, seed = 1)
   small <- coupling_flow(n_layers = 2, hidden = 32)
-  plain <- train(amortizer(small), sims, epochs = 6, seed = 1, verbose = FALSE)
+  plain <- train(amortizer(small), sims, epochs = 6, seed = 1, ema = 0, verbose = FALSE)
   averaged <- train(amortizer(small), sims, epochs = 6, seed = 1, ema = 0.95, verbose = FALSE)
+  expect_equal(train(amortizer(small), sims, epochs = 1, seed = 1, verbose = FALSE)$info$ema, 0.999)
   expect_equal(plain$info$ema, 0)
   expect_equal(averaged$info$ema, 0.95)
   expect_false(isTRUE(all.equal(plain$state$values, averaged$state$values)))
@@ -260,7 +261,8 @@ test_that("ema averages the weights: checked, on by default for flow matching an
   rule <- amortized:::default_ema
   expect_equal(rule(coupling_flow(), "posterior", summary = TRUE), 0.999)
   expect_equal(rule(coupling_flow(), "likelihood", summary = TRUE), 0)
-  expect_equal(rule(coupling_flow(), "posterior", summary = FALSE), 0)
+  expect_equal(rule(coupling_flow(), "posterior", summary = FALSE), 0.999)
+  expect_equal(rule(coupling_flow(), "models", summary = TRUE), 0)
 })
 
 test_that("training works after every kind of error from sampling, densities, checks and training itself", {
