@@ -16,13 +16,15 @@
 #' @param equivariant_layers Number of permutation-equivariant layers (>= 0).
 #' @param hidden Hidden widths of the MLP after pooling.
 #' @param activation `"silu"`, `"relu"`, `"gelu"`, `"elu"` or `"tanh"`.
-#' @param moments Also pool the data's own moments over the observations
-#'   (the mean of each coordinate and of each product of two coordinates;
-#'   of the squares only beyond 8 coordinates) and pass them to the MLP with
-#'   the learned features. These are the sufficient statistics of the normal
-#'   (also correlated) and exponential families, which a network otherwise
-#'   has to learn. The data are those the network sees, after the
-#'   configurator's transforms and standardization.
+#' @param moments Also pool the data's own moments over the observations and
+#'   pass them to the MLP with the learned features: the mean of each
+#'   coordinate and of each product of two (squares only beyond 8
+#'   coordinates), and the same free of the data's scale (means over root
+#'   mean squares, the logs of the mean squares, products over the two root
+#'   mean squares). They are the sufficient statistics of normal (also
+#'   correlated) and exponential models, which a network otherwise has to
+#'   learn. The data are those the network sees, after the configurator's
+#'   transforms and standardization.
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [set_transformer()], [time_series_net()], [learned_summaries()].
 #' @family networks

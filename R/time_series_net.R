@@ -18,12 +18,12 @@
 #' @param hidden Width of the recurrent state.
 #' @param cell `"gru"` or `"lstm"`.
 #' @param moments Also hand the linear map the series' own moments over its
-#'   steps: the mean of each channel and of each product of two channels, and
-#'   each channel's autocovariances x(t) x(t - k) at lags k = 1..`lags`
-#'   (sums over the valid steps divided by the length), what the likelihoods
-#'   of linear Gaussian (autoregressive) models depend on. The data are those
-#'   the network sees, after the configurator's transforms and
-#'   standardization.
+#'   steps: as [deep_set()]'s (means and products of the channels, raw and
+#'   free of the scale) and each channel's
+#'   autocorrelations, the mean of x(t) x(t - k) over the mean of x(t)^2 at
+#'   lags k = 1..`lags`: what the likelihoods of linear Gaussian
+#'   (autoregressive) models depend on. The data are those the network sees,
+#'   after the configurator's transforms and standardization.
 #' @param lags The largest lag of the moments (with `moments = TRUE`).
 #' @return An `amortized_summary_net` specification for [amortizer()].
 #' @seealso [time_series_transformer()], [as_time_series()].

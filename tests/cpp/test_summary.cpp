@@ -247,16 +247,22 @@ TEST(DeepSetFused, MatchesLibTorchOpsAndTheirGradients) {
 // coordinates the squares only.
 TEST(DeepSet, PoolsTheDataMoments) {
   DeepSet net(DeepSetOptions(2, 3).moments(true));
-  EXPECT_EQ(net->n_moments(), 5);
+  EXPECT_EQ(net->n_moments(), 10);
   auto x = torch::tensor({1.f, 2.f, 3.f, 4.f, 100.f, -100.f}).view({1, 3, 2});
   auto m = net->data_moments(x, torch::tensor({2}, torch::kLong));
-  EXPECT_TRUE(torch::allclose(m, torch::tensor({{2.f, 3.f, 5.f, 7.f, 10.f}})));
+  const float r5 = std::sqrt(5.f), r10 = std::sqrt(10.f);
+  // means, mean products (a^2, ab, b^2), then free of the scale: means / rms, log mean a^2, ab / (rms a rms b),
+  // log mean b^2
+  EXPECT_TRUE(torch::allclose(m, torch::tensor({{2.f, 3.f, 5.f, 7.f, 10.f, 2 / r5, 3 / r10, std::log(5.f),
+                                                 7 / (r5 * r10), std::log(10.f)}})))
+      << m;
   m = net->data_moments(x, Tensor());  // no lengths: all three points
   EXPECT_NEAR(m[0][2].item<double>(), (1 + 9 + 10000) / 3.0, 1e-2);
-  EXPECT_EQ(DeepSet(DeepSetOptions(9, 3).moments(true))->n_moments(), 18);
+  EXPECT_NEAR(m[0][7].item<double>(), std::log((1 + 9 + 10000) / 3.0), 1e-5);
+  EXPECT_EQ(DeepSet(DeepSetOptions(9, 3).moments(true))->n_moments(), 36);  // squares only
   EXPECT_EQ(DeepSet(DeepSetOptions(2, 3))->n_moments(), 0);
   // the moments reach the MLP after pooling
-  EXPECT_EQ(net->named_parameters()["head.linear0.weight"].size(1), 3 * 64 + 5);
+  EXPECT_EQ(net->named_parameters()["head.linear0.weight"].size(1), 3 * 64 + 10);
 }
 
 // A series' moments: mean, square and autocovariances over its valid steps
@@ -264,13 +270,24 @@ TEST(DeepSet, PoolsTheDataMoments) {
 TEST(PooledMoments, AutocovariancesOfASeries) {
   auto x = torch::tensor({1.f, 2.f, 3.f, 100.f}).view({1, 4, 1});
   auto mask = torch::tensor({1.f, 1.f, 1.f, 0.f}).view({1, 4});
-  EXPECT_EQ(moment_count(1, 3), 5);
+  EXPECT_EQ(moment_count(1, 3), 7);
   auto m = pooled_moments(x, mask, 3);
-  EXPECT_TRUE(torch::allclose(m, torch::tensor({{2.f, 14.f / 3, 8.f / 3, 1.f, 0.f}}))) << m;
-  // two channels: means, a^2, ab, b^2, then lag 1 of a and of b
+  EXPECT_TRUE(torch::allclose(
+      m, torch::tensor({{2.f, 14.f / 3, 2 / std::sqrt(14.f / 3), std::log(14.f / 3), 8.f / 14, 3.f / 14, 0.f}})))
+      << m;
+  // two channels: means, mean products a^2, ab, b^2, then means / rms, log mean a^2, the correlation-like
+  // ab / (rms a rms b), log mean b^2, then the lag-1 autocovariances over the mean squares
   auto y = torch::tensor({1.f, 2.f, 3.f, 4.f}).view({1, 2, 2});
-  EXPECT_TRUE(torch::allclose(pooled_moments(y, torch::ones({1, 2}), 1),
-                              torch::tensor({{2.f, 3.f, 5.f, 7.f, 10.f, 1.5f, 4.f}})));
+  const float r5 = std::sqrt(5.f), r10 = std::sqrt(10.f);
+  m = pooled_moments(y, torch::ones({1, 2}), 1);
+  EXPECT_TRUE(torch::allclose(
+      m, torch::tensor({{2.f, 3.f, 5.f, 7.f, 10.f, 2 / r5, 3 / r10, std::log(5.f), 7 / (r5 * r10), std::log(10.f),
+                         1.5f / 5, 4.f / 10}})))
+      << m;
+  // the second half does not change with the data's scale, but for the log mean squares
+  Tensor scaled = pooled_moments(y * 10, torch::ones({1, 2}), 1);
+  EXPECT_TRUE(torch::allclose((scaled - m).narrow(1, 5, 7),
+                              torch::tensor({{0.f, 0.f, std::log(100.f), 0.f, std::log(100.f), 0.f, 0.f}}), 1e-4, 1e-4));
   TimeSeriesNet net(TimeSeriesNetOptions(1, 3).moment_lags(4));
   EXPECT_EQ(net->named_parameters()["head.weight"].size(1), 2 * 64 + moment_count(1, 4));
   EXPECT_EQ(TimeSeriesNet(TimeSeriesNetOptions(1, 3))->named_parameters()["head.weight"].size(1), 2 * 64);

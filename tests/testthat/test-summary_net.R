@@ -77,15 +77,16 @@ test_that("a deep set pools the data's moments, can leave them out, and older de
   fit <- train(amortizer(tiny_flow(), summary_net = net), sims, epochs = 1, seed = 1, verbose = FALSE)
   expect_true(fit$config$summary_net$moments)
   expect_match(summary(fit)$layers[1], "data moments")
-  # the MLP after pooling reads 3 x 8 learned features and 2 + 3 moments (means of a, b, a^2, ab, b^2)
+  # the MLP after pooling reads 3 x 8 learned features and 2 x (2 + 3) moments (means of a, b, a^2, ab, b^2, and
+  # their forms free of the scale)
   k <- match("embedding.summary.head.linear0.weight", fit$state$names)
-  expect_equal(fit$state$shapes[[k]], c(8L, 3L * 8L + 5L))
+  expect_equal(fit$state$shapes[[k]], c(8L, 3L * 8L + 10L))
   without <- train(amortizer(tiny_flow(), summary_net = deep_set(summary_dim = 4, width = 8, hidden = 8, moments = FALSE)),
                    sims, epochs = 1, seed = 1, verbose = FALSE)
   expect_equal(without$state$shapes[[k]], c(8L, 3L * 8L))
   expect_false(grepl("moments", summary(without)$layers[1]))
   y <- matrix(stats::rnorm(20, 3), 10, 2, dimnames = list(NULL, c("a", "b")))
-  expect_restores_without_moments(fit, "head.linear0.weight", "moments", 5, y)
+  expect_restores_without_moments(fit, "head.linear0.weight", "moments", 10, y)
 })
 
 test_that("a time-series net reads the series' moments and autocovariances, and older ones restore without them", {
@@ -99,10 +100,11 @@ test_that("a time-series net reads the series' moments and autocovariances, and 
   fit <- train(amortizer(tiny_flow(), summary_net = net, configurator = configurator(as_time_series())), sims,
                epochs = 1, seed = 1, verbose = FALSE)
   expect_match(summary(fit)$layers[1], "moments to lag 3")
-  # the linear map reads the GRU's last and mean states (2 x 6) and 1 + 1 + 3 moments (mean, square, lags 1..3)
+  # the linear map reads the GRU's last and mean states (2 x 6) and 2 x 2 + 3 moments (mean and mean square, and
+  # their forms free of the scale; lags 1..3)
   k <- match("embedding.summary.head.weight", fit$state$names)
-  expect_equal(fit$state$shapes[[k]], c(4L, 12L + 5L))
-  expect_restores_without_moments(fit, "head.weight", "moment_lags", 5, matrix(stats::rnorm(15), 15, 1,
+  expect_equal(fit$state$shapes[[k]], c(4L, 12L + 7L))
+  expect_restores_without_moments(fit, "head.weight", "moment_lags", 7, matrix(stats::rnorm(15), 15, 1,
                                                                                 dimnames = list(NULL, "x")))
 })
 

@@ -48,24 +48,34 @@ Tensor masked_max(const Tensor& h, const Tensor& mask) {
   return h.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity()).amax(1);
 }
 
-int64_t moment_count(int64_t d, int64_t lags) { return d + (d <= 8 ? d * (d + 1) / 2 : d) + lags * d; }
+int64_t moment_count(int64_t d, int64_t lags) { return 2 * (d + (d <= 8 ? d * (d + 1) / 2 : d)) + lags * d; }
 
 Tensor pooled_moments(const Tensor& x, const Tensor& mask, int64_t lags) {
   const int64_t d = x.size(2), steps = x.size(1);
+  constexpr double eps = 1e-6;
   Tensor xm = x * mask.unsqueeze(2);  // padding out
   Tensor n = mask.sum(1, true).clamp_min(1.0);
-  std::vector<Tensor> parts = {xm.sum(1)};
+  Tensor means = xm.sum(1) / n, squares = xm.square().sum(1) / n;  // [batch, d]
+  Tensor scale = torch::sqrt(squares + eps);
+  Tensor second, free;  // the second moments, raw and free of the scale
   if (d <= 8) {
     Tensor idx = torch::triu_indices(d, d, 0, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-    parts.push_back((xm.index_select(2, idx[0]) * xm.index_select(2, idx[1])).sum(1));
+    Tensor j = idx[0], k = idx[1];
+    second = (xm.index_select(2, j) * xm.index_select(2, k)).sum(1) / n;
+    Tensor diagonal = (j == k).to(x.scalar_type());
+    Tensor ratio = second / (scale.index_select(1, j) * scale.index_select(1, k));
+    free = diagonal * torch::log(second.clamp_min(0) + eps) + (1 - diagonal) * ratio;
   } else {
-    parts.push_back(xm.square().sum(1));
+    second = squares;
+    free = torch::log(squares + eps);
   }
+  std::vector<Tensor> parts = {means, second, means / scale, free};
   for (int64_t lag = 1; lag <= lags; ++lag) {
-    parts.push_back(lag < steps ? (xm.narrow(1, lag, steps - lag) * xm.narrow(1, 0, steps - lag)).sum(1)
+    parts.push_back(lag < steps ? (xm.narrow(1, lag, steps - lag) * xm.narrow(1, 0, steps - lag)).sum(1) / n /
+                                      (squares + eps)
                                 : torch::zeros({x.size(0), d}, x.options()));
   }
-  return torch::cat(parts, 1) / n;
+  return torch::cat(parts, 1);
 }
 
 void init_parameters(torch::nn::Module& module, at::Generator& gen) {

@@ -23,11 +23,11 @@ struct DeepSetOptions {
   // Hidden widths of the MLP after pooling.
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{64};
   TORCH_ARG(std::string, activation) = "silu";
-  // Also pool the data's own moments (the means of each coordinate and of
-  // the products of pairs of coordinates, or of squares beyond 8
-  // coordinates) over the valid points and hand them to the MLP with the
-  // learned features: the sufficient statistics of exponential families
-  // (normal, correlated normal, exponential) without having to learn them.
+  // Also pool the data's own moments over the valid points (means, mean
+  // squares and products of pairs of coordinates, see pooled_moments()) and
+  // hand them to the MLP with the learned features: the sufficient
+  // statistics of normal (also correlated) and exponential models without
+  // having to learn them.
   TORCH_ARG(bool, moments) = false;
   // Run the points' layers and the pooling as one CPU kernel where it
   // applies (float, silu); false: LibTorch's ops (the reference).
@@ -43,9 +43,8 @@ class DeepSetImpl : public SummaryNetImpl {
   Tensor forward(const Tensor& x, const Tensor& lengths) override;
   std::vector<std::string> describe() const override;
   DeepSetOptions options;
-  // [batch, n_moments()]: the data's moments over the valid points (the
-  // means of x_j, then of x_j x_k for j <= k in row order; or of x_j^2
-  // beyond 8 coordinates); n_moments() is 0 without options.moments().
+  // [batch, n_moments()]: the data's moments over the valid points
+  // (pooled_moments()); n_moments() is 0 without options.moments().
   Tensor data_moments(const Tensor& x, const Tensor& lengths) const;
   int64_t n_moments() const;
 

@@ -48,10 +48,13 @@ Tensor masked_sd(const Tensor& h, const Tensor& mask);
 // Maximum over the valid points: [batch, d].
 Tensor masked_max(const Tensor& h, const Tensor& mask);
 // The data's own moments over the valid points (a prefix of each row of the
-// mask), each a sum divided by the number of valid points: the means of x_j,
-// of x_j x_k for j <= k in row order (of x_j^2 only beyond 8 coordinates),
-// then for lag = 1..lags of x_j(t) x_j(t - lag) (autocovariances of a
-// series): [batch, moment_count(d, lags)].
+// mask), raw and in a form free of the data's scale (but for one log per
+// coordinate). With means over the valid points m_j = <x_j>, c_jk =
+// <x_j x_k>, s_j = c_jj: m_j; c_jk for j <= k in row order (c_jj only beyond
+// 8 coordinates); m_j / sqrt(s_j); log s_j (j = k) or c_jk / sqrt(s_j s_k)
+// in the same order; then for lag = 1..lags the autocorrelations
+// <x_j(t) x_j(t - lag)> / s_j of a series (sums over the steps divided by
+// the length). [batch, moment_count(d, lags)].
 Tensor pooled_moments(const Tensor& x, const Tensor& mask, int64_t lags = 0);
 int64_t moment_count(int64_t d, int64_t lags = 0);
 

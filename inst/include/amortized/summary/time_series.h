@@ -30,10 +30,11 @@ struct TimeSeriesNetOptions {
   // "gru" or "lstm".
   TORCH_ARG(std::string, cell) = "gru";
   TORCH_ARG(std::string, activation) = "silu";
-  // Also hand the head the series' own moments over its valid steps: the
-  // means and products of the channels and each channel's autocovariances
-  // at lags 1..moment_lags (0: none), what linear Gaussian (AR) likelihoods
-  // depend on. -1: no moments at all (the net before they existed).
+  // Also hand the head the series' own moments over its valid steps
+  // (pooled_moments(): means and products of the channels, raw and free of
+  // the scale, and each channel's autocorrelations at lags
+  // 1..moment_lags), what linear Gaussian (AR) likelihoods depend on.
+  // -1: no moments at all (the net before they existed).
   TORCH_ARG(int64_t, moment_lags) = -1;
 };
 
