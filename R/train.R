@@ -69,8 +69,8 @@
 #'   step (its decay ramps up as (1 + t) / (10 + t) over the first steps);
 #'   validation, early stopping and the returned model use the averaged
 #'   weights. A decay in (0, 1), 0 for none, or `NULL` (default): 0.999 for
-#'   posteriors and for [flow_matching()] (the held-out log density of every
-#'   benchmark task was higher with it, and set fits vary less from seed to
+#'   posteriors and for [flow_matching()] (the held-out log density of 7 of 8
+#'   benchmark tasks was higher with it, and set fits vary less from seed to
 #'   seed), none for likelihoods and model comparison.
 #' @param seed `NULL` or a whole number: the same seed gives the same network,
 #'   simulations and training on CPU.
@@ -350,7 +350,7 @@ default_batch_size <- function(n_train, kind, summary = FALSE) {
 
 # Posteriors with a summary network (batches of 256, weight averaging):
 # bench/summary_nets.R gave the same errors after 75 epochs as after 150
-# (iid Gaussian, exponential: two seeds each; AR(1): 152 -> 91 s).
+# (iid Gaussian, exponential: two seeds each; AR(1) in 100 s, was 152 s).
 default_epochs <- function(kind, summary = FALSE) {
   if (identical(kind, "posterior") && summary) 75L else 150L
 }
@@ -373,8 +373,8 @@ online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite,
 # that shift with every step (set models: median error of the Gaussian's
 # mean 0.04-0.11 -> 0.04-0.06 posterior sd, bench/summary_nets.R), and flat
 # posteriors from few simulations per dimension: the held-out negative log
-# density of bench/recipe.R fell on every task (bernoulli_glm 2.654 -> 2.435,
-# about what three ensemble members gave, gaussian_mixture 1.171 -> 1.142).
+# density of bench/recipe.R fell on 7 of its 8 tasks (bernoulli_glm 2.654 ->
+# 2.435, about what three ensemble members gave; slcp rose 1.821 -> 1.836).
 # Likelihoods and model classifiers keep none (not measured).
 default_ema <- function(net, kind = "posterior", summary = FALSE) {
   type <- if (identical(net$type, "ensemble")) net$member$type else net$type

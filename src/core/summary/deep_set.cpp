@@ -303,8 +303,9 @@ DeepSetImpl::DeepSetImpl(const DeepSetOptions& o)
     self_->push_back(torch::nn::Linear(o.width(), o.width()));
     pooled_->push_back(torch::nn::Linear(torch::nn::LinearOptions(o.width(), o.width()).bias(false)));
   }
-  head_ = register_module(
-      "head", MLP(MLPOptions(3 * o.width() + n_moments(), o.output_dim()).hidden(o.hidden()).activation(o.activation())));
+  head_ = register_module("head", MLP(MLPOptions(3 * o.width() + n_moments(), o.output_dim())
+                                          .hidden(o.hidden())
+                                          .activation(o.activation())));
 }
 
 int64_t DeepSetImpl::n_moments() const { return options.moments() ? moment_count(options.input_dim()) : 0; }
