@@ -68,10 +68,11 @@ expect_restores_without_moments <- function(fit, weight, field, n_moments, y) {
   expect_false(isTRUE(all.equal(learned_summaries(fit, y), learned_summaries(zeroed, y), tolerance = 1e-4)))
 }
 
-test_that("a deep set pools the data's moments, can leave them out, and older deep sets restore without them", {
+test_that("a deep set can pool the data's moments, and older deep sets restore without them", {
   sims <- simulate(set_sim(), 400, seed = 1)
-  net <- deep_set(summary_dim = 4, width = 8, hidden = 8)
-  expect_true(net$moments)
+  expect_false(deep_set()$moments)
+  expect_false(grepl("moments", format(deep_set())))
+  net <- deep_set(summary_dim = 4, width = 8, hidden = 8, moments = TRUE)
   expect_match(format(net), "mean/sd/max pooling and data moments")
   expect_error(deep_set(moments = NA), "`moments` must be TRUE or FALSE", class = "amortized_error_argument")
   fit <- train(amortizer(tiny_flow(), summary_net = net), sims, epochs = 1, seed = 1, verbose = FALSE)
