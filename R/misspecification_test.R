@@ -31,7 +31,8 @@
 #'
 #' Training with `train(..., summary_loss = "mmd")` pulls the summaries of
 #' simulations toward a standard normal (the published method); this test
-#' works without it, and it can add power (see [train()]).
+#' works without it, and with the current defaults it has not added power (see
+#' [train()]).
 #'
 #' For a model comparison amortizer, each candidate model is tested in
 #' turn (with the classifier's summaries): data that no candidate explains

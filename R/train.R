@@ -103,12 +103,12 @@
 #'   al. 2023), where the summaries of simulations then fill a known region
 #'   and a test against N(0, I) needs no simulations. [misspecification_test()]
 #'   calibrates by simulation and whitens the summaries, so it works without
-#'   the penalty, but the penalty can add power where the posterior alone
-#'   leaves the summaries blind to how data go wrong: in
-#'   `bench/misspecification.R` it did on an AR(1) model (rejection at noise
-#'   sd x1.4: 0.51 against 0.24; 8% outliers: 0.74 against 0.56) and not on
-#'   an iid normal model (sd x2: 0.88 against 0.99). Both trained in fewer
-#'   epochs with it. Use it when detecting misspecification matters. The validation
+#'   the penalty, and the penalty has not added power with the current
+#'   defaults: in `bench/misspecification.R` on an AR(1) model (75 epochs,
+#'   the time-series net's moments) rejection at noise sd x1.4 was 0.20 with
+#'   it against 0.38 without, with 8% outliers 0.26 against 0.58 (with 150
+#'   epochs and no moments, earlier: 0.51 against 0.24 and 0.74 against
+#'   0.56), and on an iid normal model 0.88 against 0.99 at sd x2. The validation
 #'   loss (early stopping) leaves it out. `NULL` (default): as in the
 #'   amortizer's previous training, else `"none"`. Needs a summary network.
 #' @param store `NULL` or a directory: the simulations are kept there as
