@@ -108,7 +108,7 @@
 #'   the time-series net's moments) rejection at noise sd x1.4 was 0.20 with
 #'   it against 0.38 without, with 8% outliers 0.26 against 0.58 (with 150
 #'   epochs and no moments, earlier: 0.51 against 0.24 and 0.74 against
-#'   0.56), and on an iid normal model 0.88 against 0.99 at sd x2. The validation
+#'   0.56), and on an iid normal model 0.74 against 1.00 at sd x2. The validation
 #'   loss (early stopping) leaves it out. `NULL` (default): as in the
 #'   amortizer's previous training, else `"none"`. Needs a summary network.
 #' @param store `NULL` or a directory: the simulations are kept there as
