@@ -270,17 +270,18 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
   fit$.handle$ptr <- ptr
 
   n_train <- if (online) n_sims * (1 - validation_fraction) else nrow(sims$parameters) * (1 - validation_fraction)
+  has_summary <- !is.null(fit$config$summary_net)
   if (is.null(batch_size)) {
-    batch_size <- default_batch_size(n_train, fit$kind, summary = !is.null(fit$config$summary_net))
+    batch_size <- default_batch_size(n_train, fit$kind, summary = has_summary)
   }
-  epochs <- epochs %||% default_epochs(fit$kind, summary = !is.null(fit$config$summary_net))
+  epochs <- epochs %||% default_epochs(fit$kind, summary = has_summary)
   progress <- training_progress(epochs, verbose)
   on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                   weight_decay = weight_decay, validation_fraction = validation_fraction,
                   clip_grad_norm = 5, patience = patience, anneal_epochs = anneal, seed = seed, threads = threads,
                   schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5, device = device,
-                  ema_decay = ema %||% default_ema(object$inference_net, fit$kind, !is.null(fit$config$summary_net)),
+                  ema_decay = ema %||% default_ema(object$inference_net, fit$kind),
                   summary_penalty = if (summary_loss == "mmd") 1 else 0)
   if (online) {
     steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
@@ -376,7 +377,7 @@ online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite,
 # density of bench/recipe.R fell on 7 of its 8 tasks (bernoulli_glm 2.654 ->
 # 2.435, about what three ensemble members gave; slcp rose 1.821 -> 1.836).
 # Likelihoods and model classifiers keep none (not measured).
-default_ema <- function(net, kind = "posterior", summary = FALSE) {
+default_ema <- function(net, kind = "posterior") {
   type <- if (identical(net$type, "ensemble")) net$member$type else net$type
   if (identical(type, "flow_matching") || identical(kind, "posterior")) 0.999 else 0
 }

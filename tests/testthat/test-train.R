@@ -259,10 +259,9 @@ test_that("ema averages the weights: checked, on by default for posteriors and f
   expect_equal(train(amortizer(ensemble(flow_matching(hidden = 16, steps = 5), 2)), sims, epochs = 1, seed = 1,
                      verbose = FALSE)$info$ema, 0.999)
   rule <- amortized:::default_ema
-  expect_equal(rule(coupling_flow(), "posterior", summary = TRUE), 0.999)
-  expect_equal(rule(coupling_flow(), "likelihood", summary = TRUE), 0)
-  expect_equal(rule(coupling_flow(), "posterior", summary = FALSE), 0.999)
-  expect_equal(rule(coupling_flow(), "models", summary = TRUE), 0)
+  expect_equal(rule(coupling_flow(), "posterior"), 0.999)
+  expect_equal(rule(coupling_flow(), "likelihood"), 0)
+  expect_equal(rule(coupling_flow(), "models"), 0)
 })
 
 test_that("training works after every kind of error from sampling, densities, checks and training itself", {
