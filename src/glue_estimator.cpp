@@ -258,8 +258,7 @@ std::vector<torch::Tensor> training_rows(EstimatorImpl& est, const Rcpp::Numeric
   if (fit_standardization) est.fit_standardization(a, d);
   const uint64_t seed = as_seed(Rcpp::as<double>(options["seed"]));
   est.seed_augmentation(seed + 1);
-  const double penalty =
-      options.containsElementNamed("summary_penalty") ? Rcpp::as<double>(options["summary_penalty"]) : 0.0;
+  const double penalty = value_or<double>(options, "summary_penalty", 0.0);
   ConditionNetImpl* embedding = est.data_embedding();
   if (penalty > 0 && embedding == nullptr) Rcpp::stop("a summary penalty needs an estimator of the data's embedding");
   if (embedding != nullptr) embedding->set_summary_penalty(penalty, seed + 2);

@@ -27,7 +27,7 @@ std::shared_ptr<LikelihoodEstimatorImpl> build_likelihood(const Rcpp::List& spec
                                                           at::Generator& gen) {
   auto o = LikelihoodEstimatorOptions(Rcpp::as<int>(config["dim_theta"]), Rcpp::as<int>(config["dim_x"]))
                .sets(Rcpp::as<bool>(config["sets"]))
-               .flat_points(config.containsElementNamed("flat_points") ? Rcpp::as<int>(config["flat_points"]) : 0)
+               .flat_points(value_or<int>(config, "flat_points", 0))
                .dim_context(Rcpp::as<int>(config["dim_context"]))
                .lower(Rcpp::as<std::vector<double>>(config["lower"]))
                .upper(Rcpp::as<std::vector<double>>(config["upper"]))

@@ -49,11 +49,15 @@ inline Rcpp::NumericVector tensor_to_vector(const torch::Tensor& t, const char* 
 // An R integer vector as sizes or indices for the core.
 inline std::vector<int64_t> as_int64(const Rcpp::IntegerVector& v) { return std::vector<int64_t>(v.begin(), v.end()); }
 
-// A logical setting of a list that files saved before the setting existed
-// lack: absent means false.
-inline bool flag(const Rcpp::List& list, const char* name) {
-  return list.containsElementNamed(name) && Rcpp::as<bool>(list[name]);
+// A setting of a list that files saved before the setting existed lack:
+// its value, or `absent` when the list has none.
+template <typename T>
+T value_or(const Rcpp::List& list, const char* name, T absent) {
+  return list.containsElementNamed(name) ? Rcpp::as<T>(list[name]) : absent;
 }
+
+// A logical such setting: absent means false.
+inline bool flag(const Rcpp::List& list, const char* name) { return value_or<bool>(list, name, false); }
 
 // R seeds are doubles in [0, 2^53); generators take uint64.
 inline uint64_t as_seed(double seed) { return static_cast<uint64_t>(seed); }

@@ -43,9 +43,7 @@ std::shared_ptr<SummaryNetImpl> make_summary_net(const Rcpp::List& spec, int64_t
                                                   .strides(as_int64(spec["strides"]))
                                                   .hidden(Rcpp::as<int>(spec["hidden"]))
                                                   .cell(Rcpp::as<std::string>(spec["cell"]))
-                                                  .moment_lags(spec.containsElementNamed("moment_lags")
-                                                                   ? Rcpp::as<int>(spec["moment_lags"])
-                                                                   : -1));
+                                                  .moment_lags(value_or<int>(spec, "moment_lags", -1)));
   } else if (type == "time_series_transformer") {
     net = std::make_shared<TimeSeriesTransformerImpl>(
         TimeSeriesTransformerOptions(input_dim, out)
@@ -77,7 +75,7 @@ std::shared_ptr<InferenceNetImpl> make_inference_net(const Rcpp::List& spec, int
                                   .tail_bound(Rcpp::as<double>(spec["tail_bound"]))
                                   .actnorm(Rcpp::as<bool>(spec["actnorm"]))
                                   // files from before dropout existed have none
-                                  .dropout(spec.containsElementNamed("dropout") ? Rcpp::as<double>(spec["dropout"]) : 0.0)
+                                  .dropout(value_or<double>(spec, "dropout", 0.0))
                                   // nor a conditional affine map
                                   .conditional_affine(flag(spec, "conditional_affine")),
                               gen)

@@ -62,9 +62,10 @@ Tensor pooled_moments(const Tensor& x, const Tensor& mask, int64_t lags) {
     Tensor idx = torch::triu_indices(d, d, 0, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     Tensor j = idx[0], k = idx[1];
     second = (xm.index_select(2, j) * xm.index_select(2, k)).sum(1) / n;
-    Tensor diagonal = (j == k).to(x.scalar_type());
+    // squares on a log scale, products as correlations (the clamp keeps the
+    // logs of the products, which where() discards, finite)
     Tensor ratio = second / (scale.index_select(1, j) * scale.index_select(1, k));
-    free = diagonal * torch::log(second.clamp_min(0) + eps) + (1 - diagonal) * ratio;
+    free = torch::where((j == k).unsqueeze(0), torch::log(second.clamp_min(0) + eps), ratio);
   } else {
     second = squares;
     free = torch::log(squares + eps);
