@@ -105,10 +105,11 @@
 #'   calibrates by simulation and whitens the summaries, so it works without
 #'   the penalty, and the penalty has not added power with the current
 #'   defaults: in `bench/misspecification.R` on an AR(1) model (75 epochs,
-#'   the time-series net's moments) rejection at noise sd x1.4 was 0.20 with
-#'   it against 0.38 without, with 8% outliers 0.26 against 0.58 (with 150
-#'   epochs and no moments, earlier: 0.51 against 0.24 and 0.74 against
-#'   0.56), and on an iid normal model 0.74 against 1.00 at sd x2. The validation
+#'   the time-series net's moments, a GRU of 16) rejection at noise sd x1.4
+#'   was 0.18 with it against 0.40 without, with 8% outliers 0.36 against
+#'   0.80 (with 150 epochs, no moments and a GRU of 64, earlier: 0.51
+#'   against 0.24 and 0.74 against 0.56), and on an iid normal model 0.74
+#'   against 1.00 at sd x2. The validation
 #'   loss (early stopping) leaves it out. `NULL` (default): as in the
 #'   amortizer's previous training, else `"none"`. Needs a summary network.
 #' @param store `NULL` or a directory: the simulations are kept there as
@@ -351,7 +352,8 @@ default_batch_size <- function(n_train, kind, summary = FALSE) {
 
 # Posteriors with a summary network (batches of 256, weight averaging):
 # bench/summary_nets.R gave the same errors after 75 epochs as after 150
-# (iid Gaussian, exponential: two seeds each; AR(1) in 100 s, was 152 s).
+# (iid Gaussian, exponential: two seeds each; AR(1), then with a GRU of 64, in
+# 100 s, was 152 s).
 default_epochs <- function(kind, summary = FALSE) {
   if (identical(kind, "posterior") && summary) 75L else 150L
 }

@@ -15,7 +15,7 @@ test_that("summary network specifications check their arguments and print", {
   expect_match(format(deep_set()), "deep set: width 32, 2 equivariant layers")
   expect_match(format(deep_set(summary_dim = 5)), "5 summaries")
   expect_match(format(set_transformer(inducing_points = 8)), "8 inducing points")
-  expect_match(format(time_series_net(cell = "lstm")), "LSTM 64")
+  expect_match(format(time_series_net(cell = "lstm")), "LSTM 16")
   expect_match(format(time_series_transformer()), "time series transformer")
   expect_output(print(deep_set()), "<amortized_summary_net>")
   expect_error(deep_set(width = 0), "`width` must be a whole number >= 1", class = "amortized_error_argument")
@@ -279,9 +279,11 @@ test_that("an amortizer with a time-series net learns the exact AR(1) posterior 
   sim <- ar1_simulator(20:100)  # and ar1_exact(): helper-ar1.R
   a <- amortizer(summary_net = time_series_net(),
                  configurator = configurator(as_time_series(), constrain(phi = c(-0.9, 0.9), sigma = "positive")))
-  # Seeds 1 and 2: errors up to 0.42 sd, sd ratios 0.93-1.21. Posteriors
-  # near the bound of phi are worse (phi = 0.85: errors up to 0.69 sd, sds
-  # 1.2-1.6 times the exact), not asked here: see bench/summary_nets.R.
+  # Seeds 1 and 2, AVX-512 and baseline paths: errors up to 0.35 sd, sd
+  # ratios 0.93-1.11 (with the GRU of 64, before: 0.42 and 0.93-1.21).
+  # Posteriors near the bound of phi are worse (phi = 0.85: errors up to
+  # 0.69 sd, sds 1.2-1.6 times the exact), not asked here: see
+  # bench/summary_nets.R.
   fit <- train(a, sim, n_sims = 6000, epochs = 50, seed = 1, verbose = FALSE)
   for (theta in list(c(phi = 0.5, sigma = 0.6), c(phi = -0.3, sigma = 0.8))) {
     x_full <- amortized:::with_seed(13, as.vector(sim$model(rbind(theta), 90)))
@@ -291,9 +293,9 @@ test_that("an amortizer with a time-series net learns the exact AR(1) posterior 
       e <- ar1_exact(x)
       label <- paste("phi =", theta[["phi"]], "at T =", n)
       z <- (colMeans(d[, c("phi", "sigma")]) - e$mean) / e$sd
-      expect_lt(max(abs(z)), 0.6, label = paste(label, ": errors", format(z, digits = 3)))
+      expect_lt(max(abs(z)), 0.5, label = paste(label, ": errors", format(z, digits = 3)))
       ratio <- apply(d[, c("phi", "sigma")], 2, stats::sd) / e$sd
-      expect_true(all(ratio > 0.85 & ratio < 1.3), label = paste(label, ": sd ratios", format(ratio, digits = 3)))
+      expect_true(all(ratio > 0.85 & ratio < 1.2), label = paste(label, ": sd ratios", format(ratio, digits = 3)))
     }
   }
 })
