@@ -17,7 +17,7 @@
 #'   `filters`); `NULL`: 2 for the first two convolutions, 1 for the others.
 #' @param hidden Width of the recurrent state. The default 16 is small because
 #'   the moments (`moments = TRUE`) carry what linear dynamics leave in a
-#'   series: on AR(1) series it was as accurate as 64 in two thirds of the
+#'   series: on AR(1) series it was as accurate as 64 in about half the
 #'   time (bench/README). Raise it for dynamics that the moments miss.
 #' @param cell `"gru"` or `"lstm"`.
 #' @param moments Also hand the linear map the series' own moments over its
