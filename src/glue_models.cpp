@@ -26,8 +26,7 @@ SEXP amz_models_new(Rcpp::List spec, SEXP summary, Rcpp::List config, double see
                      .dim_context(Rcpp::as<int>(config["dim_context"]))
                      .variable_length(Rcpp::as<bool>(config["variable_length"]))
                      .standardize(Rcpp::as<bool>(config["standardize_data"]));
-  Rcpp::IntegerVector source_dims;
-  if (config.containsElementNamed("source_dims")) source_dims = config["source_dims"];
+  const Rcpp::IntegerVector source_dims = value_or(config, "source_dims", Rcpp::IntegerVector());
   ConditionNet embedding = make_embedding(summary, options, source_dims, gen);
   const int64_t n_models = Rcpp::as<int>(config["n_models"]);
   MLP head(MLPOptions(embedding->output_dim(), n_models)

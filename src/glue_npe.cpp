@@ -47,8 +47,8 @@ std::shared_ptr<PosteriorEstimatorImpl> build_posterior(const Rcpp::List& spec, 
                .truncate_lower(Rcpp::as<std::vector<double>>(config["truncate_lower"]))
                .truncate_upper(Rcpp::as<std::vector<double>>(config["truncate_upper"]))
                .equivariances(group);
-  Rcpp::IntegerVector source_dims;  // a fusion network's input widths
-  if (config.containsElementNamed("source_dims")) source_dims = config["source_dims"];
+  // a fusion network's input widths
+  const Rcpp::IntegerVector source_dims = value_or(config, "source_dims", Rcpp::IntegerVector());
   // the embedding first: its networks draw their weights from gen before the inference net
   ConditionNet embedding = make_embedding(summary, condition_options(o), source_dims, gen);
   if (embedding->has_fusion()) o.sources(embedding->fusion().size());
