@@ -26,7 +26,11 @@
 #'   simulations and passed to `model` by name (`model(theta, n_obs = 17)`),
 #'   and the amortizer receives them as context. Set data may then have a
 #'   different number of observations per chunk; they are padded with `NA`
-#'   and their lengths recorded. Many small chunks are simulated so that many
+#'   and their lengths recorded. A set's size reaches the network anyway,
+#'   so an `n_obs` that is the size of set data is not context (unless
+#'   [context_variables()] names it) and is read from the data; as a size
+#'   chosen apart from the parameters, it also lets training show random
+#'   subsets of the sets (see `subsets` in [train()]). Many small chunks are simulated so that many
 #'   values occur.
 #' @param support,truncated,symmetric,reflections,equivariances,set_structure
 #'   What is known about the model, as the benchmark simulators declare it;

@@ -112,6 +112,24 @@
 #'   against 1.00 at sd x2. The validation
 #'   loss (early stopping) leaves it out. `NULL` (default): as in the
 #'   amortizer's previous training, else `"none"`. Needs a summary network.
+#' @param subsets For exchangeable set data whose sizes vary: also train on
+#'   random subsets of the simulated sets. Every pass over the simulations
+#'   shows each set as a random subset of its points, of a size drawn
+#'   uniformly from the smallest simulated size to its own (a context
+#'   variable `n_obs` follows the new size): more data sets for the same
+#'   parameters, at no simulation cost. Sound when any subset of a simulated
+#'   set is a simulation of the model with fewer points, as when the points
+#'   are independent given the parameters (and context) and their number is
+#'   chosen apart from the parameters; not when the number of points is
+#'   itself an outcome of the model, or the points depend on each other
+#'   (a point process with interactions). `NULL` (default): on for
+#'   posteriors and model comparisons with a set summary network when every
+#'   simulated set's size equals its context variable `n_obs` (the size was
+#'   a design choice, as in `simulator(context = list(n_obs = 5:100))`), else
+#'   off; `TRUE` also where the sizes vary without `n_obs`; `FALSE`: off.
+#'   In `bench/summary_nets.R` (10,000 simulations) it cut the errors of the
+#'   posterior means by 10-30% (the exponential rate's 90% quantile 0.176 ->
+#'   0.123 posterior sd) and trained faster on the smaller sets.
 #' @param store `NULL` or a directory: the simulations are kept there as
 #'   they finish, and a second call after a crash resumes them (see
 #'   [simulate()][simulate.amortized_simulator]). `simulator` may also be
@@ -120,7 +138,8 @@
 #'   typo such as `sed = 1` does not pass silently).
 #' @return The trained amortizer, with its loss history in `$history` and
 #'   the run's facts in `$info` (simulations, mode, best epoch, why it
-#'   stopped, skipped batches, seed, EMA decay, batch size). It
+#'   stopped, skipped batches, seed, EMA decay, batch size, whether it
+#'   trained on subsets of the sets). It
 #'   keeps the learned summaries of up to 1,000 held-out simulations, so that
 #'   [sample_posterior()] and [posterior_model_probs()] warn (class
 #'   `amortized_warning_outside_training`) about data sets far outside them.
@@ -148,7 +167,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
                             threads = getOption("amortized.threads", 1L), callback = NULL, checkpoint = NULL,
                             checkpoint_every = 10, online = FALSE, steps_per_epoch = NULL, rounds = 1,
                             device = getOption("amortized.device", "cpu"), prior = NULL, summary_loss = NULL,
-                            store = NULL, ...) {
+                            store = NULL, subsets = NULL, ...) {
   check_no_dots(list(...), train.amortizer)
   check_amortizer(object, trained = FALSE, kind = NULL)
   if (missing(simulator)) {
@@ -192,6 +211,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
   online <- check_flag(online)
   if (!is.null(steps_per_epoch)) steps_per_epoch <- check_count(steps_per_epoch)
   rounds <- check_count(rounds)
+  if (!is.null(subsets)) subsets <- check_flag(subsets)
   summary_loss <- check_choice(summary_loss %||% object$summary_loss %||% "none", c("none", "mmd"))
   if (summary_loss != "none" && (is.null(object$summary_net) || identical(object$kind, "likelihood"))) {
     cli::cli_abort(c("{.code summary_loss = \"{summary_loss}\"} needs an amortizer with a summary network.",
@@ -225,7 +245,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
     args <- list(n_sims = n_sims, epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
                  schedule = schedule, step_epochs = step_epochs,
                  validation_fraction = validation_fraction, patience = patience, anneal = anneal,
-                 weight_decay = weight_decay, ema = ema, summary_loss = summary_loss,
+                 weight_decay = weight_decay, ema = ema, summary_loss = summary_loss, subsets = subsets,
                  verbose = verbose, threads = threads, callback = callback, checkpoint = checkpoint, device = device,
                  checkpoint_every = checkpoint_every)
     return(train_rounds(object, simulator, rounds, seed, args))
@@ -276,6 +296,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
     batch_size <- default_batch_size(n_train, fit$kind, summary = has_summary)
   }
   epochs <- epochs %||% default_epochs(fit$kind, summary = has_summary)
+  subset_spec <- training_subsets(subsets, fit, sims, inputs)
   progress <- training_progress(epochs, verbose)
   on_epoch <- epoch_hooks(progress$update, callback, checkpoint, checkpoint_every, fit, ptr, nrow(sims$parameters))
   options <- list(epochs = epochs, batch_size = batch_size, learning_rate = learning_rate,
@@ -283,7 +304,8 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
                   clip_grad_norm = 5, patience = patience, anneal_epochs = anneal, seed = seed, threads = threads,
                   schedule = schedule, step_epochs = step_epochs, step_gamma = 0.5, device = device,
                   ema_decay = ema %||% default_ema(object$inference_net, fit$kind),
-                  summary_penalty = if (summary_loss == "mmd") 1 else 0)
+                  summary_penalty = if (summary_loss == "mmd") 1 else 0,
+                  subsets_min_length = subset_spec$min_length, subsets_length_context = subset_spec$length_context)
   if (online) {
     steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
     dropped <- new.env(parent = emptyenv())
@@ -317,7 +339,7 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
                    mode = if (online) "online" else "offline",
                    best_epoch = res$best_epoch + offset,
                    stop_reason = res$stop_reason, skipped_batches = res$skipped_batches, seed = seed,
-                   ema = options$ema_decay, batch_size = batch_size)
+                   ema = options$ema_decay, batch_size = batch_size, subsets = subset_spec$min_length > 0)
   fit$state <- core_call(.amz_estimator_get_state(ptr))
   fit$optimizer_state <- res$optimizer_state
   fit$summary_loss <- summary_loss
@@ -356,6 +378,49 @@ default_batch_size <- function(n_train, kind, summary = FALSE) {
 # 100 s, was 152 s).
 default_epochs <- function(kind, summary = FALSE) {
   if (identical(kind, "posterior") && summary) 75L else 150L
+}
+
+# Training on random subsets of the simulated sets (train(subsets = )):
+# list(min_length, length_context) for the core, min_length 0 when off.
+# Sound where any subset of a simulated set is a simulation of the model
+# with fewer points: points independent given the parameters (and
+# context), and their number a design choice rather than an outcome. By
+# default on where that shows: exchangeable sets (a set summary network,
+# one source) whose sizes vary and equal the context variable `n_obs` of
+# every simulation (the simulator drew the size apart from the parameters),
+# for posteriors and model comparison. The sizes run from the smallest
+# simulated one to each set's own; an `n_obs` the network takes as context
+# follows the new size. bench/summary_nets.R, 10,000 simulations (|mean
+# error| / exact sd, median / 90%): iid Gaussian sigma 0.052 / 0.142 ->
+# 0.043 / 0.119, exponential 0.066 / 0.176 -> 0.054 / 0.123, correlation
+# 0.106 / 0.345 -> 0.102 / 0.297, and faster (smaller sets).
+training_subsets <- function(subsets, fit, sims, inputs, call = rlang::caller_env()) {
+  off <- list(min_length = 0L, length_context = -1L)
+  plan <- fit$config
+  if (isFALSE(subsets)) return(off)
+  sets <- fit$kind %in% c("posterior", "models") && identical(plan$structure, "set") && is.null(plan$flat_points) &&
+    !is.null(plan$summary_net)
+  lengths <- inputs$lengths
+  varying <- length(lengths) > 0 && min(lengths) < max(lengths)
+  n_obs <- if (!is.null(sims$context) && "n_obs" %in% colnames(sims$context)) sims$context[, "n_obs"]
+  design <- !is.null(n_obs) && varying && isTRUE(all(n_obs == lengths))
+  if (is.null(subsets)) {
+    if (!(sets && design)) return(off)
+  } else {
+    why <- if (!sets) {
+      "They need exchangeable set data of one source with a set summary network ({.fn deep_set}, {.fn set_transformer}), for a posterior or a model comparison."
+    } else if (!varying) {
+      "The simulated sets all have the same size: give the simulator a context variable such as {.code n_obs = 5:100}."
+    } else if ("n_obs" %in% plan$context_names && !design) {
+      "The context variable {.var n_obs} the network takes differs from the sets' sizes."
+    }
+    if (!is.null(why)) {
+      cli::cli_abort(c("{.code subsets = TRUE} does not apply to these simulations.", "x" = why),
+                     class = "amortized_error_argument", call = call)
+    }
+  }
+  list(min_length = as.integer(min(lengths)),
+       length_context = if ("n_obs" %in% plan$context_names) match("n_obs", plan$context_names) - 1L else -1L)
 }
 
 online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite, dropped) {

@@ -261,7 +261,12 @@ std::vector<torch::Tensor> training_rows(EstimatorImpl& est, const Rcpp::Numeric
   const double penalty = value_or<double>(options, "summary_penalty", 0.0);
   ConditionNetImpl* embedding = est.data_embedding();
   if (penalty > 0 && embedding == nullptr) Rcpp::stop("a summary penalty needs an estimator of the data's embedding");
-  if (embedding != nullptr) embedding->set_summary_penalty(penalty, seed + 2);
+  const auto subsets = value_or<int>(options, "subsets_min_length", 0);
+  if (subsets > 0 && embedding == nullptr) Rcpp::stop("subsets need an estimator of the data's embedding");
+  if (embedding != nullptr) {
+    embedding->set_summary_penalty(penalty, seed + 2);
+    embedding->set_subsets(subsets, value_or<int>(options, "subsets_length_context", -1), seed + 3);
+  }
   return batch_tensors(a, d);
 }
 

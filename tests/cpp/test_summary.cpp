@@ -550,3 +550,63 @@ TEST(SummaryPenalty, AddsTheWeightedMmdWhileTrainingOnly) {
   EXPECT_THROW(flat->set_summary_penalty(1.0, 1), c10::Error);
   EXPECT_THROW(embedding->set_summary_penalty(-1.0, 1), c10::Error);
 }
+
+// Subsets of sets: in training mode each set becomes a random subset of its
+// own valid points (no padding value, no point twice), of a size between the
+// minimum length and its length (shorter sets stay whole); the length's
+// context column follows; outside training, or with the minimum 0, the data
+// pass unchanged; bad settings are errors.
+TEST(SubsetAugmentation, DrawsSubsetsOfTheValidPointsWhileTrainingOnly) {
+  auto summary = std::make_shared<DeepSetImpl>(DeepSetOptions(2, 3).width(8).hidden({8}));
+  ConditionNet embedding(ConditionNetOptions(2).dim_context(2).variable_length(true), summary);
+  const int64_t b = 1200, n = 12;
+  Tensor lengths = torch::arange(b, torch::kLong).remainder(n) + 1;  // 1..12
+  // point j of set i: (i, j) for valid points, NaN in the padding
+  Tensor x = torch::stack({torch::arange(b, torch::kDouble).unsqueeze(1).expand({b, n}),
+                           torch::arange(n, torch::kDouble).unsqueeze(0).expand({b, n})}, 2).to(torch::kFloat);
+  x = torch::where((torch::arange(n).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2), x,
+                   torch::full_like(x, std::nan("")));
+  Tensor context = torch::stack({lengths.to(torch::kFloat), torch::full({b}, 7.0f)}, 1);
+  const DataBatch d{x, lengths, context};
+  embedding->fit(d);
+  embedding->train();
+  EXPECT_TRUE(embedding->augment(d).lengths.equal(lengths));  // off by default
+  embedding->set_subsets(4, 0, 5);
+  DataBatch a = embedding->augment(d);
+  ASSERT_EQ(a.x.sizes(), x.sizes());
+  Tensor small = lengths < 4;
+  EXPECT_TRUE(a.lengths.masked_select(small).equal(lengths.masked_select(small)));
+  EXPECT_TRUE((a.lengths.masked_select(~small) >= 4).all().item<bool>());
+  EXPECT_TRUE((a.lengths <= lengths).all().item<bool>());
+  EXPECT_TRUE((a.lengths < lengths).any().item<bool>());
+  EXPECT_TRUE(a.context.select(1, 0).equal(a.lengths.to(torch::kFloat)));
+  EXPECT_TRUE(a.context.select(1, 1).equal(context.select(1, 1)));
+  int64_t sizes_seen = 0;
+  std::vector<bool> seen(n + 1, false);
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t m = a.lengths[i].item<int64_t>();
+    Tensor pts = a.x[i].narrow(0, 0, m);
+    ASSERT_FALSE(pts.isnan().any().item<bool>()) << "set " << i;
+    EXPECT_TRUE((pts.select(1, 0) == static_cast<float>(i)).all().item<bool>());
+    Tensor idx = std::get<0>(torch::_unique(pts.select(1, 1)));
+    EXPECT_EQ(idx.numel(), m) << "a point twice in set " << i;
+    EXPECT_LT(idx.max().item<float>(), lengths[i].item<int64_t>());
+    if (lengths[i].item<int64_t>() == n && !seen[m]) {
+      seen[m] = true;
+      ++sizes_seen;
+    }
+  }
+  EXPECT_EQ(sizes_seen, n - 4 + 1);  // every size 4..12 among the full sets
+  // the summaries of an augmented batch are finite (padding is ignored)
+  EXPECT_TRUE(torch::isfinite(embedding->forward(a)).all().item<bool>());
+  // another draw differs; the same seed repeats
+  EXPECT_FALSE(embedding->augment(d).lengths.equal(a.lengths));
+  embedding->set_subsets(4, 0, 5);
+  EXPECT_TRUE(embedding->augment(d).lengths.equal(a.lengths));
+  embedding->eval();
+  EXPECT_TRUE(embedding->augment(d).lengths.equal(lengths));
+  EXPECT_THROW(embedding->set_subsets(-1, -1, 1), c10::Error);
+  EXPECT_THROW(embedding->set_subsets(2, 2, 1), c10::Error);
+  ConditionNet flat(ConditionNetOptions(3), std::shared_ptr<SummaryNetImpl>());
+  EXPECT_THROW(flat->set_subsets(2, -1, 1), c10::Error);
+}

@@ -390,13 +390,19 @@ test_that("context variables reach the network and are read from the data's size
   expect_equal(unname(sims$context[, "n_obs"]), sims$lengths)
   small <- deep_set(summary_dim = 4, width = 8, hidden = 8)
   fit <- train(amortizer(tiny_net(), summary_net = small), sims, epochs = 1, seed = 1, verbose = FALSE)
-  expect_equal(fit$config$context_names, c("n_obs", "scale"))
+  # n_obs is the sets' size, which the network takes anyway: not context
+  expect_equal(fit$config$context_names, "scale")
+  named <- train(amortizer(tiny_net(), summary_net = small, configurator = configurator(context_variables("n_obs", "scale"))),
+                 sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_equal(named$config$context_names, c("n_obs", "scale"))
   expect_true(fit$config$core$variable_length)
   y <- c(0.3, 1.2, -0.4, 0.8)
   expect_error(sample_posterior(fit, y), "must give the context variable .*scale", class = "amortized_error_argument")
   d1 <- sample_posterior(fit, y, n_draws = 20, context = c(scale = 1), seed = 1)
-  d2 <- sample_posterior(fit, y, n_draws = 20, context = c(scale = 1, n_obs = 4), seed = 1)
-  expect_equal(as.matrix(d1), as.matrix(d2))
+  # n_obs as context: read from the data's size
+  n1 <- sample_posterior(named, y, n_draws = 20, context = c(scale = 1), seed = 1)
+  n2 <- sample_posterior(named, y, n_draws = 20, context = c(scale = 1, n_obs = 4), seed = 1)
+  expect_equal(as.matrix(n1), as.matrix(n2))
   d3 <- sample_posterior(fit, y, n_draws = 20, context = c(scale = 2), seed = 1)
   expect_false(isTRUE(all.equal(as.matrix(d1), as.matrix(d3))))
   expect_error(sample_posterior(fit, y, context = "a"), "named numeric vector", class = "amortized_error_argument")

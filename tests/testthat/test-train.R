@@ -347,3 +347,50 @@ test_that("the default number of epochs: 150, and 75 for posteriors with a summa
   expect_error(train(amortizer(tiny), benchmark_simulator("two_moons"), n_sims = 100, epochs = 0),
                "`epochs` must be a whole number >= 1", class = "amortized_error_argument")
 })
+
+test_that("subsets: on by default for sets whose size is the design variable n_obs, checked, and off on request", {
+  set_model <- function(theta, n_obs) {
+    array(stats::rnorm(nrow(theta) * n_obs, theta[, 1]), c(nrow(theta), n_obs, 1), dimnames = list(NULL, NULL, "y"))
+  }
+  varying <- simulator(prior = function(n) cbind(mu = stats::rnorm(n)), model = set_model, context = list(n_obs = 3:12))
+  fixed <- simulator(prior = function(n) cbind(mu = stats::rnorm(n)), model = set_model, context = list(n_obs = 6))
+  tiny <- coupling_flow(n_layers = 1, hidden = 4)
+  ds <- deep_set(summary_dim = 2, width = 4, hidden = 4, equivariant_layers = 0)
+  sims <- simulate(varying, 300, seed = 1)
+  on <- train(amortizer(tiny, summary_net = ds), sims, epochs = 2, seed = 1, verbose = FALSE)
+  off <- train(amortizer(tiny, summary_net = ds), sims, epochs = 2, seed = 1, verbose = FALSE, subsets = FALSE)
+  expect_true(on$info$subsets)
+  expect_false(off$info$subsets)
+  expect_output(print(on), "trained on 300 simulations and random subsets of their sets")
+  expect_output(print(off), "trained on 300 simulations: ")
+  # the same seed, other training data: other losses
+  expect_false(isTRUE(all.equal(on$history$train_loss, off$history$train_loss)))
+  # what reaches the core: the smallest size, and the context column of n_obs (0-based; -1 without it: by
+  # default n_obs, the sets' size, is no context)
+  rule <- function(fit, subsets = NULL, s = sims) {
+    amortized:::training_subsets(subsets, fit, s, amortized:::simulation_inputs(fit$config, s))
+  }
+  smallest <- min(sims$lengths)
+  expect_gt(max(sims$lengths), smallest)
+  expect_identical(rule(on), list(min_length = smallest, length_context = -1L))
+  named <- train(amortizer(tiny, summary_net = ds, configurator = configurator(context_variables("n_obs"))), sims,
+                 epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(rule(named), list(min_length = smallest, length_context = 0L))
+  expect_identical(rule(on, FALSE)$min_length, 0L)
+  # off by default where sizes do not vary, or are an outcome rather than n_obs
+  fixed_fit <- train(amortizer(tiny, summary_net = ds), fixed, n_sims = 200, epochs = 1, seed = 1, verbose = FALSE)
+  expect_false(fixed_fit$info$subsets)
+  outcome <- sims
+  outcome$context[, "n_obs"] <- 12
+  expect_identical(rule(on, s = outcome)$min_length, 0L)
+  expect_identical(rule(on, TRUE, s = outcome)$min_length, smallest)
+  expect_error(rule(named, TRUE, s = outcome), "context variable `n_obs` the network takes differs",
+               class = "amortized_error_argument")
+  # where they do not apply, asking for them is an error
+  expect_error(train(amortizer(tiny, summary_net = ds), fixed, n_sims = 200, epochs = 1, subsets = TRUE, verbose = FALSE),
+               "all have the same size", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny), benchmark_simulator("two_moons"), n_sims = 100, epochs = 1, subsets = TRUE,
+                     verbose = FALSE), "exchangeable set data", class = "amortized_error_argument")
+  expect_error(train(amortizer(tiny, summary_net = ds), sims, subsets = NA), "`subsets` must be",
+               class = "amortized_error_argument")
+})

@@ -269,6 +269,43 @@ Tensor ConditionNetImpl::summary_penalty(const Tensor& condition) {
   return penalty_weight_ * mmd2(s, z, kernel);
 }
 
+void ConditionNetImpl::set_subsets(int64_t min_length, int64_t length_context, uint64_t seed) {
+  TORCH_CHECK(min_length >= 0, "the subsets' minimum length must be >= 0, got ", min_length);
+  TORCH_CHECK(min_length == 0 || summary_, "subsets need a summary network over one source of sets");
+  TORCH_CHECK(length_context >= -1 && length_context < options_.dim_context(), "the length's context column ",
+              length_context, " is not one of the ", options_.dim_context(), " context columns");
+  subsets_min_ = min_length;
+  subsets_context_ = length_context;
+  subsets_gen_ = make_generator(seed);
+}
+
+DataBatch ConditionNetImpl::augment(const DataBatch& d) {
+  if (subsets_min_ == 0 || !is_training()) return d;
+  check(d);
+  const int64_t b = d.x.size(0), n = d.x.size(1);
+  const torch::Device device = d.x.device();
+  Tensor length = d.lengths.defined() ? d.lengths.to(torch::kCPU, torch::kLong) : torch::full({b}, n, torch::kLong);
+  // sizes uniform on low .. length, low = min(min_length, length)
+  Tensor low = length.clamp_max(subsets_min_);
+  Tensor size = low + (torch::rand({b}, subsets_gen_, torch::kDouble) * (length - low + 1).to(torch::kDouble))
+                          .floor()
+                          .to(torch::kLong);
+  size = torch::minimum(size, length);
+  // a random order of each set's valid points, padding last: its first `size` points are the subset
+  Tensor keys = torch::rand({b, n}, subsets_gen_, torch::kDouble);
+  keys = torch::where(torch::arange(n, torch::kLong).unsqueeze(0) < length.unsqueeze(1), keys,
+                      torch::full_like(keys, 2.0));
+  Tensor order = keys.argsort(int64_t{1}).to(device);
+  DataBatch out = d;
+  out.x = d.x.gather(1, order.unsqueeze(2).expand({b, n, d.x.size(2)}));
+  out.lengths = size.to(device);
+  if (subsets_context_ >= 0) {
+    out.context = d.context.clone();
+    out.context.select(1, subsets_context_).copy_(size);
+  }
+  return out;
+}
+
 std::vector<std::string> ConditionNetImpl::describe() const {
   if (summary_) return summary_->describe();
   if (has_fusion()) return fusion_->describe();

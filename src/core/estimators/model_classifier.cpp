@@ -28,7 +28,7 @@ void ModelClassifierImpl::fit_standardization(const Tensor& target, const DataBa
 }
 
 Tensor ModelClassifierImpl::loss(const Tensor& target, const DataBatch& data) {
-  const Tensor cond = embedding_->forward(data);
+  const Tensor cond = embedding_->forward(embedding_->augment(data));
   return torch::nn::functional::cross_entropy(head_->forward(cond), labels(target)) + embedding_->summary_penalty(cond);
 }
 

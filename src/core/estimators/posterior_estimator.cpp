@@ -135,7 +135,8 @@ void PosteriorEstimatorImpl::fit_standardization(const Tensor& theta_in, const D
   if (residual_) residual_->fit(theta_std_->apply(unbounded), condition(d));
 }
 
-Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& d) {
+Tensor PosteriorEstimatorImpl::loss(const Tensor& theta, const DataBatch& data) {
+  const DataBatch d = embedding_->augment(data);
   if (!is_training() || group_size() == 1) return loss_of(theta, d);
   auto [t, a] = transform(theta, d, torch::randint(0, group_size(), {rows(d)}, augment_gen_, torch::kLong));
   return loss_of(t, a);

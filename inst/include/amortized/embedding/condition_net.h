@@ -81,6 +81,21 @@ class ConditionNetImpl : public torch::nn::Module {
   // outside training mode or without weight.
   Tensor summary_penalty(const Tensor& condition);
 
+  // Subsets of exchangeable sets, a training augmentation (not part of the
+  // state; set it for each training). With min_length > 0, augment() in
+  // training mode replaces each set of a batch by a random subset of its
+  // points, of a size drawn uniformly from min_length .. its length (a set
+  // shorter than min_length stays whole), and writes the new size into
+  // context column length_context (-1: none), the raw number of points
+  // there. Sound when any subset of a simulated set is a simulation of the
+  // model with fewer points (points independent given the parameters and
+  // context, their number chosen apart from the parameters): each pass then
+  // shows other data for the same parameters. 0: off. Needs a summary
+  // network over one source of sets.
+  void set_subsets(int64_t min_length, int64_t length_context, uint64_t seed);
+  int64_t subsets_min_length() const { return subsets_min_; }
+  DataBatch augment(const DataBatch& data);
+
   // Flat data: width of the (canonical) data features.
   static int64_t flat_width(int64_t dim_x, const std::vector<int64_t>& set_shape);
   // Flat set data x [batch, n_obs * dim] (set_shape {n_obs, dim}): each
@@ -102,6 +117,8 @@ class ConditionNetImpl : public torch::nn::Module {
   int64_t n_extra_ = 0;
   double penalty_weight_ = 0;
   at::Generator penalty_gen_ = make_generator(0);
+  int64_t subsets_min_ = 0, subsets_context_ = -1;
+  at::Generator subsets_gen_ = make_generator(0);
 };
 TORCH_MODULE(ConditionNet);
 
