@@ -377,6 +377,11 @@ test_that("subsets: on by default for sets whose size is the design variable n_o
                  epochs = 1, seed = 1, verbose = FALSE)
   expect_identical(rule(named), list(min_length = smallest, length_context = 0L))
   expect_identical(rule(on, FALSE)$min_length, 0L)
+  # model comparisons: only on request
+  as_models <- on
+  as_models$kind <- "models"
+  expect_identical(rule(as_models)$min_length, 0L)
+  expect_identical(rule(as_models, TRUE)$min_length, smallest)
   # off by default where sizes do not vary, or are an outcome rather than n_obs
   fixed_fit <- train(amortizer(tiny, summary_net = ds), fixed, n_sims = 200, epochs = 1, seed = 1, verbose = FALSE)
   expect_false(fixed_fit$info$subsets)
