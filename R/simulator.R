@@ -30,8 +30,8 @@
 #'   so an `n_obs` that is the size of set data is not context (unless
 #'   [context_variables()] names it) and is read from the data; as a size
 #'   chosen apart from the parameters, it also lets training show random
-#'   subsets of the sets (see `subsets` in [train()]). Many small chunks are simulated so that many
-#'   values occur.
+#'   subsets of the sets (see `subsets` in [train()]). Many small chunks are
+#'   simulated so that many values occur.
 #' @param support,truncated,symmetric,reflections,equivariances,set_structure
 #'   What is known about the model, as the benchmark simulators declare it;
 #'   amortizers use it unless `amortizer(use_structure = FALSE)`, and their

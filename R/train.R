@@ -393,12 +393,12 @@ default_epochs <- function(kind, summary = FALSE) {
 # for posteriors; model comparisons may ask for it (on the known-answer case
 # of bench/model_comparison.R it made the probabilities worse: mean absolute
 # error against the exact ones 0.025 -> 0.035, ECE 0.026 -> 0.032). The
-# sizes run from the smallest
-# simulated one to each set's own; an `n_obs` the network takes as context
-# follows the new size. bench/summary_nets.R, 10,000 simulations (|mean
-# error| / exact sd, median / 90%): iid Gaussian sigma 0.052 / 0.142 ->
-# 0.043 / 0.119, exponential 0.066 / 0.176 -> 0.054 / 0.123, correlation
-# 0.106 / 0.345 -> 0.102 / 0.297, and faster (smaller sets).
+# sizes run from the smallest simulated one to each set's own; an `n_obs`
+# the network takes as context follows the new size. bench/summary_nets.R,
+# 10,000 simulations (|mean error| / exact sd, median / 90%; n_obs not
+# context): iid Gaussian sigma 0.052 / 0.142 -> 0.043 / 0.119, exponential
+# 0.066 / 0.176 -> 0.054 / 0.123, correlation 0.106 / 0.345 -> 0.102 /
+# 0.297, and faster (smaller sets).
 training_subsets <- function(subsets, fit, sims, inputs, call = rlang::caller_env()) {
   off <- list(min_length = 0L, length_context = -1L)
   plan <- fit$config

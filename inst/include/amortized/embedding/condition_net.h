@@ -93,7 +93,6 @@ class ConditionNetImpl : public torch::nn::Module {
   // shows other data for the same parameters. 0: off. Needs a summary
   // network over one source of sets.
   void set_subsets(int64_t min_length, int64_t length_context, uint64_t seed);
-  int64_t subsets_min_length() const { return subsets_min_; }
   DataBatch augment(const DataBatch& data);
 
   // Flat data: width of the (canonical) data features.
