@@ -58,7 +58,7 @@
 #' * `amortized.inference_threads`: CPU threads for draws, densities and
 #'   the checks (each verb's `threads` argument overrides it). Unset, the
 #'   package measures once per session, at the first use (about 0.1 s): the
-#'   physical cores (at most 4) when they run a typical inference workload
+#'   physical cores (at most 4) when they draw from a default posterior flow
 #'   at least 1.2 times faster than one thread, else 1, so that the default
 #'   does not lose to one thread (on shared or hyperthreaded cores more
 #'   threads can be slower). Set it, e.g. `options(amortized.inference_threads

@@ -122,8 +122,8 @@ check_device <- function(device, arg = rlang::caller_arg(device), call = rlang::
 # Threads for inference (draws, densities, diagnostics): option
 # `amortized.inference_threads`, else what a quick measurement at the first
 # use in the session picks (cached): the physical cores (at most 4) where
-# they run a typical inference workload at least 1.2x faster than one
-# thread, else 1. Measured both ways: on one machine 2 threads made SBC 1.5x
+# they draw from a default posterior flow at least 1.2x faster than one
+# thread, else 1 (fastest_threads() in the core). Measured both ways: on one machine 2 threads made SBC 1.5x
 # faster, on another a batch of draws 2x slower; training on small batches
 # is fastest on 1 thread (option `amortized.threads`).
 inference_threads <- function() {

@@ -60,31 +60,6 @@ void set_threads(int n) {
 
 int get_threads() { return at::get_num_threads(); }
 
-int fastest_threads(int max_threads) {
-  if (max_threads <= 1) return 1;
-  torch::NoGradGuard no_grad;
-  const int before = at::get_num_threads();
-  auto gen = make_generator(1);
-  const Tensor x = torch::randn({2048, 96}, gen, torch::kFloat);
-  const Tensor w = torch::randn({96, 96}, gen, torch::kFloat) / 10;
-  auto seconds = [&](int n) {
-    set_threads(n);
-    double best = std::numeric_limits<double>::infinity();
-    for (int trial = 0; trial < 3; ++trial) {
-      const auto t0 = std::chrono::steady_clock::now();
-      Tensor h = x;
-      for (int k = 0; k < 8; ++k) h = torch::silu(torch::mm(h, w));
-      (void)h.sum().item<float>();
-      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return best;
-  };
-  seconds(max_threads);  // warm-up: starts the thread pool
-  const double one = seconds(1), many = seconds(max_threads);
-  set_threads(before);
-  return many * 1.2 < one ? max_threads : 1;
-}
-
 void init_linear(Tensor& weight, Tensor& bias, at::Generator& gen) {
   torch::NoGradGuard no_grad;
   const double bound = 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(weight.size(1), 1)));

@@ -33,11 +33,11 @@ int64_t count_parameters(const torch::nn::Module& module);
 
 // Sets the number of intra-op threads LibTorch uses (n >= 1).
 void set_threads(int n);
-// 1 or max_threads, whichever runs a typical inference workload (products
-// of a few thousand rows by square weights of width ~100, with an
-// activation) faster on this machine now; several threads only where they
-// beat one by at least 20%, so that the choice never loses to one thread by
-// much. Takes ~0.1 s; restores the thread count it found.
+// 1 or max_threads, whichever runs a typical inference workload (draws
+// from the default posterior flow for 4,000 rows of context) faster on this
+// machine now; several threads only where they beat one by at least 20%, so
+// that the choice never loses to one thread by much. Takes ~0.2 s; restores
+// the thread count it found. (Defined with the coupling flow.)
 int fastest_threads(int max_threads);
 int get_threads();
 
