@@ -276,7 +276,9 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
     if (comparing) plan <- models_plan(plan, sims$models)
   }
   inputs <- simulation_inputs(plan, sims)
-  fit <- new_amortizer(object$inference_net, summary_net = object$summary_net, configurator = object$configurator,
+  # a coupling flow's "auto" transform settles here and is kept with the amortizer
+  net <- resolve_inference_net(object$inference_net, object$kind %||% "posterior", ncol(sims$parameters))
+  fit <- new_amortizer(net, summary_net = object$summary_net, configurator = object$configurator,
                        parameter_names = colnames(sims$parameters), data_names = data_names_of(sims$data),
                        config = plan, state = object$state, history = object$history, info = object$info,
                        use_structure = object$use_structure %||% TRUE,

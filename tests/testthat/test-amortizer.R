@@ -2,7 +2,8 @@ test_that("amortizer() and coupling_flow() build specifications with checks", {
   a <- amortizer()
   expect_s3_class(a, "amortizer")
   expect_output(print(a), "untrained")
-  expect_output(print(a), "spline coupling blocks \\(10 bins\\), hidden 128x128")
+  expect_output(print(a), "4 coupling blocks \\(spline with 10 bins; affine for 8 or more parameters\\), hidden 128x128")
+  expect_output(print(amortizer(coupling_flow("spline"))), "4 spline coupling blocks \\(10 bins\\), hidden 128x128")
   f <- coupling_flow("affine", n_layers = 2, hidden = c(32, 16), activation = "relu")
   expect_equal(f$hidden, c(32L, 16L))
   expect_output(print(amortizer(f)), "2 affine coupling blocks, hidden 32x16, relu")
@@ -107,7 +108,9 @@ test_that("a trained amortizer prints its architecture and training", {
   expect_output(print(fit), "trained on 10,000 simulations")
   s <- summary(fit)
   expect_s3_class(s, "summary.amortizer")
-  expect_true(any(grepl("spline coupling", s$layers)))
+  # gaussian_linear has 10 parameters: the default flow's couplings are affine
+  expect_true(any(grepl("affine coupling", s$layers)))
+  expect_output(print(fit), "4 affine coupling blocks, hidden 128x128")
   expect_output(print(s), "Weights:")
 })
 
@@ -164,4 +167,25 @@ test_that("an amortizer uses a simulator's set structure (slcp: 4 exchangeable p
   expect_length(plain$set_shape, 0)
   expect_error(amortizer(use_structure = "yes"), "`use_structure` must be TRUE or FALSE",
                class = "amortized_error_argument")
+})
+
+test_that("coupling_flow(transform = \"auto\") settles when training starts: affine for 8 or more parameters", {
+  rule <- amortized:::resolve_inference_net
+  expect_identical(coupling_flow()$transform, "auto")
+  expect_identical(rule(coupling_flow(), "posterior", 2)$transform, "spline")
+  expect_identical(rule(coupling_flow(), "posterior", 7)$transform, "spline")
+  expect_identical(rule(coupling_flow(), "posterior", 8)$transform, "affine")
+  expect_identical(rule(coupling_flow(), "likelihood", 10)$transform, "spline")
+  expect_identical(rule(coupling_flow(), "joint", 10)$transform, "spline")
+  expect_identical(rule(coupling_flow("spline"), "posterior", 10)$transform, "spline")
+  expect_identical(rule(ensemble(members = 2), "posterior", 10)$member$transform, "affine")
+  expect_identical(rule(flow_matching(), "posterior", 10), flow_matching())
+  # what training settled is kept (and saved) with the amortizer
+  tiny <- coupling_flow(n_layers = 1, hidden = 8)
+  glm <- train(amortizer(tiny), benchmark_simulator("gaussian_linear"), n_sims = 200, epochs = 1, seed = 1,
+               verbose = FALSE)
+  expect_identical(glm$inference_net$transform, "affine")
+  moons <- train(amortizer(tiny), benchmark_simulator("two_moons"), n_sims = 200, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(moons$inference_net$transform, "spline")
+  expect_output(print(moons), "1 spline coupling block \\(10 bins\\)")
 })
