@@ -82,7 +82,7 @@ resolve_inference_net <- function(net, kind, dim_theta) {
     return(net)
   }
   if (identical(net$type, "coupling_flow") && identical(net$transform, "auto")) {
-    net$transform <- if (identical(kind, "posterior") && dim_theta >= 8) "affine" else "spline"
+    net$transform <- if (identical(kind, "posterior") && isTRUE(dim_theta >= 8)) "affine" else "spline"
   }
   net
 }

@@ -180,6 +180,7 @@ test_that("coupling_flow(transform = \"auto\") settles when training starts: aff
   expect_identical(rule(coupling_flow("spline"), "posterior", 10)$transform, "spline")
   expect_identical(rule(ensemble(members = 2), "posterior", 10)$member$transform, "affine")
   expect_identical(rule(flow_matching(), "posterior", 10), flow_matching())
+  expect_identical(rule(coupling_flow(), "posterior", NULL)$transform, "spline")  # dimension unknown
   # what training settled is kept (and saved) with the amortizer
   tiny <- coupling_flow(n_layers = 1, hidden = 8)
   glm <- train(amortizer(tiny), benchmark_simulator("gaussian_linear"), n_sims = 200, epochs = 1, seed = 1,
