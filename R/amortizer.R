@@ -133,7 +133,6 @@ new_amortizer <- function(inference_net, summary_net = NULL, configurator = NULL
 
 # The C++ estimator for an amortizer's spec and resolved configuration.
 new_model <- function(x, seed = 0) {
-  x$inference_net <- resolve_inference_net(x$inference_net, x$kind %||% "posterior", x$config$core$dim_theta)
   switch(x$kind %||% "posterior",
     likelihood = core_call(.amz_nle_new(x$inference_net, x$config$core, seed)),
     models = core_call(.amz_models_new(x$inference_net, x$config$summary_net, x$config$core, seed)),

@@ -125,7 +125,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   # had sigma errors 0.042 / 0.123 and 0.038 / 0.097 posterior sd without it,
   # 0.054 / 0.145 and 0.044 / 0.130 with it.
   if (structure_kind == "set" && variable_length && length(steps_of(cfg, "context")) == 0 &&
-      "n_obs" %in% context_names && isTRUE(all(sims$context[, "n_obs"] == lengths))) {
+      "n_obs" %in% context_names && size_is_n_obs(sims, lengths)) {
     context_names <- setdiff(context_names, "n_obs")
   }
   linear_residual <- isTRUE(x$linear_residual %||% TRUE) && is.null(summary_net)
@@ -189,6 +189,14 @@ standardize_flags <- function(cfg) {
   std <- steps_of(cfg, "standardize")
   list(standardize_parameters = if (length(std)) std[[1]]$parameters else TRUE,
        standardize_data = if (length(std)) std[[1]]$data else TRUE)
+}
+
+# Whether every simulated set's size (`lengths`, one per row) is its context
+# variable n_obs: the size was a design choice, drawn apart from the
+# parameters (simulator(context = list(n_obs = ))).
+size_is_n_obs <- function(sims, lengths) {
+  n_obs <- if ("n_obs" %in% colnames(sims$context)) sims$context[, "n_obs"]
+  length(lengths) > 0 && length(n_obs) == length(lengths) && isTRUE(all(n_obs == lengths))
 }
 
 # The context variables that reach the inference network.

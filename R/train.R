@@ -409,8 +409,7 @@ training_subsets <- function(subsets, fit, sims, inputs, call = rlang::caller_en
     !is.null(plan$summary_net)
   lengths <- inputs$lengths
   varying <- length(lengths) > 0 && min(lengths) < max(lengths)
-  n_obs <- if (!is.null(sims$context) && "n_obs" %in% colnames(sims$context)) sims$context[, "n_obs"]
-  design <- !is.null(n_obs) && varying && isTRUE(all(n_obs == lengths))
+  design <- varying && size_is_n_obs(sims, lengths)
   if (is.null(subsets)) {
     if (!(sets && design && fit$kind == "posterior")) return(off)
   } else {

@@ -177,12 +177,16 @@ Tensor ConditionNetImpl::set_features(const Tensor& x, const std::vector<int64_t
 
 namespace {
 
+// Which of n positions hold points: [batch, n] bool, position < length.
+Tensor valid_positions(int64_t n, const Tensor& lengths) {
+  return torch::arange(n, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
+}
+
 // The valid points of every data set of x [batch, n, d], pooled: [m, d].
 Tensor valid_points(const Tensor& x, const Tensor& lengths) {
   Tensor points = x.reshape({-1, x.size(2)});
   if (!lengths.defined()) return points;
-  Tensor steps = torch::arange(x.size(1), lengths.options()).unsqueeze(0);
-  return points.index({(steps < lengths.unsqueeze(1)).reshape({-1})});
+  return points.index({valid_positions(x.size(1), lengths).reshape({-1})});
 }
 
 // x without the padding that no data set of the batch needs, the rest of it
@@ -192,8 +196,7 @@ Tensor trim_padding(const Tensor& x, const Tensor& lengths) {
   Tensor out = x;
   const int64_t longest = lengths.max().item<int64_t>();
   if (longest < out.size(1)) out = out.narrow(1, 0, longest);
-  Tensor valid = torch::arange(out.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
-  return torch::where(valid.unsqueeze(2), out, torch::zeros({}, out.options()));
+  return torch::where(valid_positions(out.size(1), lengths).unsqueeze(2), out, torch::zeros({}, out.options()));
 }
 
 // sqrt(length) of one source [batch, 1] (all n valid when lengths are undefined).
@@ -293,8 +296,7 @@ DataBatch ConditionNetImpl::augment(const DataBatch& d) {
   size = torch::minimum(size, length);
   // a random order of each set's valid points, padding last: its first `size` points are the subset
   Tensor keys = torch::rand({b, n}, subsets_gen_, torch::kDouble);
-  keys = torch::where(torch::arange(n, torch::kLong).unsqueeze(0) < length.unsqueeze(1), keys,
-                      torch::full_like(keys, 2.0));
+  keys = torch::where(valid_positions(n, length), keys, torch::full_like(keys, 2.0));
   Tensor order = keys.argsort(int64_t{1}).to(device);
   DataBatch out = d;
   out.x = d.x.gather(1, order.unsqueeze(2).expand({b, n, d.x.size(2)}));
