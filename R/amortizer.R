@@ -230,7 +230,10 @@ print.amortizer <- function(x, ...) {
   h <- x$history
   best <- x$info$best_epoch
   cat("  trained on ", format(x$info$n_sims, big.mark = ","), " simulations",
-      if (isTRUE(x$info$subsets)) " and random subsets of their sets", ": ", nrow(h), " epochs (",
+      if (isTRUE(x$info$subsets)) {
+        if (identical(x$config$structure, "time_series")) " and random prefixes of their series" else
+          " and random subsets of their sets"
+      }, ": ", nrow(h), " epochs (",
       gsub("_", " ", x$info$stop_reason), "), best validation loss ",
       format(h$validation_loss[best], digits = 4), " at epoch ", best, ", ",
       format(sum(h$seconds), digits = 3), " s\n", sep = "")

@@ -265,7 +265,8 @@ std::vector<torch::Tensor> training_rows(EstimatorImpl& est, const Rcpp::Numeric
   if (subsets > 0 && embedding == nullptr) Rcpp::stop("subsets need an estimator of the data's embedding");
   if (embedding != nullptr) {
     embedding->set_summary_penalty(penalty, seed + 2);
-    embedding->set_subsets(subsets, value_or<int>(options, "subsets_length_context", -1), seed + 3);
+    embedding->set_subsets(subsets, value_or<int>(options, "subsets_length_context", -1), seed + 3,
+                           value_or<bool>(options, "subsets_prefixes", false));
   }
   return batch_tensors(a, d);
 }

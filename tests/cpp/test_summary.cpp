@@ -610,3 +610,34 @@ TEST(SubsetAugmentation, DrawsSubsetsOfTheValidPointsWhileTrainingOnly) {
   ConditionNet flat(ConditionNetOptions(3), std::shared_ptr<SummaryNetImpl>());
   EXPECT_THROW(flat->set_subsets(2, -1, 1), c10::Error);
 }
+
+// Prefixes of series: the steps stay in place, only the lengths shrink (to a
+// length between the minimum and the series' own), the length's context
+// column follows, and the summaries equal those of the cut series.
+TEST(SubsetAugmentation, PrefixesOfSeriesKeepTheFirstSteps) {
+  auto summary = std::make_shared<TimeSeriesNetImpl>(TimeSeriesNetOptions(1, 3).filters({4}).hidden(4));
+  ConditionNet embedding(ConditionNetOptions(1).dim_context(1).variable_length(true), summary);
+  const int64_t b = 400, n = 10;
+  torch::manual_seed(3);
+  Tensor lengths = torch::arange(b, torch::kLong).remainder(n) + 1;  // 1..10
+  Tensor x = torch::randn({b, n, 1});
+  Tensor context = lengths.to(torch::kFloat).unsqueeze(1);
+  const DataBatch d{x, lengths, context};
+  embedding->fit(d);
+  embedding->train();
+  embedding->set_subsets(3, 0, 7, /*prefixes=*/true);
+  DataBatch a = embedding->augment(d);
+  EXPECT_TRUE(a.x.equal(x));
+  Tensor small = lengths < 3;
+  EXPECT_TRUE(a.lengths.masked_select(small).equal(lengths.masked_select(small)));
+  EXPECT_TRUE((a.lengths.masked_select(~small) >= 3).all().item<bool>());
+  EXPECT_TRUE((a.lengths <= lengths).all().item<bool>());
+  EXPECT_TRUE((a.lengths < lengths).any().item<bool>());
+  EXPECT_TRUE(a.context.select(1, 0).equal(a.lengths.to(torch::kFloat)));
+  // the summaries of the augmented batch are those of the series cut by hand
+  Tensor cut = torch::where(torch::arange(n).unsqueeze(0).lt(a.lengths.unsqueeze(1)).unsqueeze(2), x,
+                            torch::full_like(x, 1e6));
+  embedding->eval();
+  Tensor want = embedding->forward(DataBatch{cut, a.lengths, a.context});
+  EXPECT_TRUE(torch::allclose(embedding->forward(a), want, 1e-5, 1e-6));
+}

@@ -372,10 +372,10 @@ test_that("subsets: on by default for sets whose size is the design variable n_o
   }
   smallest <- min(sims$lengths)
   expect_gt(max(sims$lengths), smallest)
-  expect_identical(rule(on), list(min_length = smallest, length_context = -1L))
+  expect_identical(rule(on), list(min_length = smallest, length_context = -1L, prefixes = FALSE))
   named <- train(amortizer(tiny, summary_net = ds, configurator = configurator(context_variables("n_obs"))), sims,
                  epochs = 1, seed = 1, verbose = FALSE)
-  expect_identical(rule(named), list(min_length = smallest, length_context = 0L))
+  expect_identical(rule(named), list(min_length = smallest, length_context = 0L, prefixes = FALSE))
   expect_identical(rule(on, FALSE)$min_length, 0L)
   # model comparisons: only on request
   as_models <- on
@@ -395,7 +395,35 @@ test_that("subsets: on by default for sets whose size is the design variable n_o
   expect_error(train(amortizer(tiny, summary_net = ds), fixed, n_sims = 200, epochs = 1, subsets = TRUE, verbose = FALSE),
                "all have the same size", class = "amortized_error_argument")
   expect_error(train(amortizer(tiny), benchmark_simulator("two_moons"), n_sims = 100, epochs = 1, subsets = TRUE,
-                     verbose = FALSE), "exchangeable set data", class = "amortized_error_argument")
+                     verbose = FALSE), "set data of one source", class = "amortized_error_argument")
   expect_error(train(amortizer(tiny, summary_net = ds), sims, subsets = NA), "`subsets` must be",
+               class = "amortized_error_argument")
+})
+
+test_that("subsets for time series: prefixes, only on request", {
+  walk <- function(n_obs) {
+    simulator(prior = function(n) cbind(drift = stats::rnorm(n)),
+              model = function(theta, n_obs) {
+                steps <- matrix(stats::rnorm(nrow(theta) * n_obs, theta[, 1]), nrow(theta))
+                array(t(apply(steps, 1, cumsum)), c(nrow(theta), n_obs, 1), dimnames = list(NULL, NULL, "y"))
+              },
+              context = list(n_obs = n_obs))
+  }
+  sims <- simulate(walk(6:16), 200, seed = 1)
+  a <- amortizer(coupling_flow(n_layers = 1, hidden = 4), summary_net = time_series_net(filters = 4, hidden = 4),
+                 configurator = configurator(as_time_series()))
+  off <- train(a, sims, epochs = 2, seed = 1, verbose = FALSE)
+  on <- train(a, sims, epochs = 2, seed = 1, verbose = FALSE, subsets = TRUE)
+  expect_false(off$info$subsets)
+  expect_true(on$info$subsets)
+  expect_output(print(on), "and random prefixes of their series")
+  expect_false(isTRUE(all.equal(on$history$train_loss, off$history$train_loss)))
+  spec <- amortized:::training_subsets(TRUE, on, sims, amortized:::simulation_inputs(on$config, sims))
+  expect_identical(spec$prefixes, TRUE)
+  expect_identical(spec$min_length, as.integer(min(sims$lengths)))
+  expect_lt(min(sims$lengths), max(sims$lengths))
+  expect_identical(spec$length_context, match("n_obs", on$config$context_names) - 1L)
+  fixed <- simulate(walk(8), 50, seed = 1)
+  expect_error(train(a, fixed, epochs = 1, subsets = TRUE, verbose = FALSE), "series all have the same length",
                class = "amortized_error_argument")
 })

@@ -272,13 +272,14 @@ Tensor ConditionNetImpl::summary_penalty(const Tensor& condition) {
   return penalty_weight_ * mmd2(s, z, kernel);
 }
 
-void ConditionNetImpl::set_subsets(int64_t min_length, int64_t length_context, uint64_t seed) {
+void ConditionNetImpl::set_subsets(int64_t min_length, int64_t length_context, uint64_t seed, bool prefixes) {
   TORCH_CHECK(min_length >= 0, "the subsets' minimum length must be >= 0, got ", min_length);
-  TORCH_CHECK(min_length == 0 || summary_, "subsets need a summary network over one source of sets");
+  TORCH_CHECK(min_length == 0 || summary_, "subsets need a summary network over one source of sets or series");
   TORCH_CHECK(length_context >= -1 && length_context < options_.dim_context(), "the length's context column ",
               length_context, " is not one of the ", options_.dim_context(), " context columns");
   subsets_min_ = min_length;
   subsets_context_ = length_context;
+  subsets_prefixes_ = prefixes;
   subsets_gen_ = make_generator(seed);
 }
 
@@ -294,12 +295,14 @@ DataBatch ConditionNetImpl::augment(const DataBatch& d) {
                           .floor()
                           .to(torch::kLong);
   size = torch::minimum(size, length);
-  // a random order of each set's valid points, padding last: its first `size` points are the subset
-  Tensor keys = torch::rand({b, n}, subsets_gen_, torch::kDouble);
-  keys = torch::where(valid_positions(n, length), keys, torch::full_like(keys, 2.0));
-  Tensor order = keys.argsort(int64_t{1}).to(device);
   DataBatch out = d;
-  out.x = d.x.gather(1, order.unsqueeze(2).expand({b, n, d.x.size(2)}));
+  if (!subsets_prefixes_) {
+    // a random order of each set's valid points, padding last: its first `size` points are the subset
+    Tensor keys = torch::rand({b, n}, subsets_gen_, torch::kDouble);
+    keys = torch::where(valid_positions(n, length), keys, torch::full_like(keys, 2.0));
+    Tensor order = keys.argsort(int64_t{1}).to(device);
+    out.x = d.x.gather(1, order.unsqueeze(2).expand({b, n, d.x.size(2)}));
+  }  // a prefix: the steps past `size` become padding, which the embedding zeroes
   out.lengths = size.to(device);
   if (subsets_context_ >= 0) {
     out.context = d.context.clone();

@@ -91,8 +91,10 @@ class ConditionNetImpl : public torch::nn::Module {
   // model with fewer points (points independent given the parameters and
   // context, their number chosen apart from the parameters): each pass then
   // shows other data for the same parameters. 0: off. Needs a summary
-  // network over one source of sets.
-  void set_subsets(int64_t min_length, int64_t length_context, uint64_t seed);
+  // network over one source of sets. With `prefixes` (time series) the
+  // subset is the series' first `size` steps instead: sound when the series
+  // is simulated forward in time and its length only says where it stops.
+  void set_subsets(int64_t min_length, int64_t length_context, uint64_t seed, bool prefixes = false);
   DataBatch augment(const DataBatch& data);
 
   // Flat data: width of the (canonical) data features.
@@ -117,6 +119,7 @@ class ConditionNetImpl : public torch::nn::Module {
   double penalty_weight_ = 0;
   at::Generator penalty_gen_ = make_generator(0);
   int64_t subsets_min_ = 0, subsets_context_ = -1;
+  bool subsets_prefixes_ = false;
   at::Generator subsets_gen_ = make_generator(0);
 };
 TORCH_MODULE(ConditionNet);
