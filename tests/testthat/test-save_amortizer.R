@@ -98,8 +98,9 @@ test_that("a trained amortizer travels to future workers (a separate R process)"
 })
 
 test_that("amortizers of an older format (saveRDS) are brought forward and sample identically", {
-  # without declared structure: the fields added since format 1 are empty, as format 1 implies
-  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = 8), use_structure = FALSE),
+  # without declared structure: the fields added since format 1 are empty, as format 1 implies; the
+  # spline's interval of format 1 (tail_bound 3, which an upgrade restores)
+  fit <- train(amortizer(coupling_flow(n_layers = 2, hidden = 8, tail_bound = 3), use_structure = FALSE),
                benchmark_simulator("two_moons"), n_sims = 400, epochs = 2, seed = 1, verbose = FALSE)
   added <- c("symmetric", "rotation", "truncate_lower", "truncate_upper", "equivariances")
   expect_true(all(lengths(fit$config$core[added]) == 0))
