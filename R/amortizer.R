@@ -28,7 +28,8 @@
 #'   transforms, structure and context. `NULL`: inferred from the
 #'   simulations.
 #' @param use_structure Use the structure a simulator declares about its
-#'   data and parameters. Data that are an exchangeable set of points (e.g.
+#'   data and parameters (with `FALSE`, a set that [configurator()] finds
+#'   in flat data is still used, unless `configurator(.auto_set = FALSE)`). Data that are an exchangeable set of points (e.g.
 #'   `benchmark_simulator("slcp")`, 4 points of 2) have each data set's points
 #'   put in a canonical order (sorted by their first coordinate), and the
 #'   set's mean, log standard deviations and correlations appended as

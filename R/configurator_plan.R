@@ -74,8 +74,18 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
   # structure and summary network
   declared <- steps_of(cfg, "as_set")
   series <- length(steps_of(cfg, "as_time_series")) > 0
-  flat_set <- !three_d && length(sims$set_structure) == 2
   summary_net <- x$summary_net
+  # flat data as a set: declared by the simulator, or found in the
+  # simulations (posteriors only: a likelihood would model the points as
+  # independent, which exchangeable points need not be)
+  set_structure <- if (use_structure || !is.null(summary_net)) sims$set_structure
+  found_set <- FALSE
+  if (!three_d && length(set_structure) != 2 && is.null(summary_net) && isTRUE(cfg$auto_set %||% TRUE) &&
+      identical(x$kind %||% "posterior", "posterior") && length(declared) == 0 && !series) {
+    set_structure <- detect_flat_set(sims)
+    found_set <- length(set_structure) == 2
+  }
+  flat_set <- !three_d && length(set_structure) == 2
   if (identical(summary_net$type, "fusion")) {
     cli::cli_abort(c("{.fn fusion} is for multi-source data: a simulator whose model returns a named list of data blocks.",
                      "i" = "These data are one block; give its summary network directly, e.g. {.code deep_set()}."),
@@ -101,7 +111,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
                        "x" = "These data are flat."), class = "amortized_error_argument", call = call)
     }
     # a set as long as data steps keep its variables
-    structure_kind <- if (flat_set && use_structure && identical(names_now, raw_names)) "flat_set" else "flat"
+    structure_kind <- if (flat_set && identical(names_now, raw_names)) "flat_set" else "flat"
   }
   if (!is.null(summary_net)) {
     summary_net <- resolve_summary_dim(summary_net, length(pnames))
@@ -115,7 +125,7 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 
   lengths <- sims$lengths
   data_steps <- steps$steps
-  flat_points <- if (flat_set) sims$set_structure else NULL
+  flat_points <- if (flat_set) set_structure else NULL
   per_point <- if (three_d) length(names_now) else if (!is.null(summary_net)) flat_points[2] else length(names_now)
   variable_length <- !is.null(summary_net) && length(lengths) > 0 && min(lengths) < max(lengths)
   # A set's size reaches the network anyway (sqrt of its length, beside the
@@ -135,10 +145,11 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     structure = structure_kind, summary_net = summary_net, data_steps = data_steps,
     data_names_raw = raw_names, data_names = names_now, context_names = context_names,
     flat_points = if (!is.null(summary_net) && flat_set) flat_points,
+    set_found = found_set && structure_kind == "flat_set",
     length_range = if (length(lengths)) range(lengths),
     keep_nonfinite = length(steps_of(cfg, "nan_to_num")) > 0,
     core = c(list(dim_theta = length(pnames), dim_x = per_point,
-                  set_shape = if (structure_kind == "flat_set") as.integer(sims$set_structure) else integer(),
+                  set_shape = if (structure_kind == "flat_set") as.integer(set_structure) else integer(),
                   set_features = 2L, linear_residual = linear_residual, whiten_residual = linear_residual,
                   dim_context = length(context_names),
                   variable_length = variable_length, symmetric = symmetric, rotation = mirrors$rotation,
@@ -313,7 +324,8 @@ describe_plan <- function(plan, parameter_names) {
     }, ""), if (length(plan$flat_sources)) paste0("flat source", if (length(plan$flat_sources) > 1) "s", ": ",
                                                   paste(plan$flat_sources, collapse = ", "))),
     flat = NULL,
-    flat_set = paste0("structure: ", set_layout(core$set_shape), ", in canonical order with its moments"),
+    flat_set = paste0("structure: ", set_layout(core$set_shape), ", in canonical order with its moments",
+                      if (isTRUE(plan$set_found)) " (found in the training simulations)"),
     set = paste0("structure: exchangeable sets", if (!is.null(plan$length_range))
       paste0(" of ", paste(unique(plan$length_range), collapse = "..")), " observations"),
     time_series = paste0("structure: time series", if (!is.null(plan$length_range))

@@ -464,6 +464,47 @@ test_that("skewed non-negative flat data get a log scale: chosen, recorded, appl
                class = "amortized_error_argument")
 })
 
+test_that("flat data that are an exchangeable set are found: recorded, applied to observed data, optional", {
+  iid <- simulator(prior = function(n) cbind(mu = stats::rnorm(n), sigma = stats::rgamma(n, 4, 4)),
+                   model = function(theta) matrix(stats::rnorm(nrow(theta) * 6, theta[, 1], theta[, 2]), nrow(theta), 6))
+  sims <- simulate(iid, 2500, seed = 1)
+  expect_identical(amortized:::detect_flat_set(sims), c(6L, 1L))
+  # pairs of values: slcp's 4 points of 2 (what it declares, found without the declaration)
+  slcp <- simulate(benchmark_simulator("slcp"), 3000, seed = 1)
+  slcp$set_structure <- NULL
+  expect_identical(amortized:::detect_flat_set(slcp), c(4L, 2L))
+  # not exchangeable: values with their own parameter, a series, different scales, too few simulations
+  expect_null(amortized:::detect_flat_set(simulate(benchmark_simulator("gaussian_linear"), 3000, seed = 1)))
+  expect_null(amortized:::detect_flat_set(simulate(benchmark_simulator("two_moons"), 3000, seed = 1)))
+  walk <- simulator(prior = function(n) cbind(s = stats::rgamma(n, 4, 4)),
+                    model = function(theta) t(apply(matrix(stats::rnorm(nrow(theta) * 6), ncol = 6) * theta[, 1], 1,
+                                                    cumsum)))
+  expect_null(amortized:::detect_flat_set(simulate(walk, 3000, seed = 1)))
+  scales <- simulator(prior = function(n) cbind(mu = stats::rnorm(n)),
+                      model = function(theta) sweep(matrix(stats::rnorm(nrow(theta) * 4), ncol = 4), 2, c(1, 1, 1, 1.5),
+                                                    "*") + theta[, 1])
+  expect_null(amortized:::detect_flat_set(simulate(scales, 3000, seed = 1)))
+  expect_null(amortized:::detect_flat_set(simulate(iid, 1000, seed = 1)))
+  # recorded in the amortizer and applied to observed data: the order of the values does not matter
+  fit <- train(amortizer(tiny_net()), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(fit$config$structure, "flat_set")
+  expect_true(fit$config$set_found)
+  expect_output(print(fit), "6 points of 1, in canonical order with its moments \\(found in the training simulations\\)")
+  y <- c(0.3, -1.2, 2.0, 0.1, 0.9, -0.4)
+  expect_equal(as.matrix(sample_posterior(fit, y, n_draws = 20, seed = 2)),
+               as.matrix(sample_posterior(fit, rev(y), n_draws = 20, seed = 2)))
+  # off on request, and for likelihoods (which would take the points as independent)
+  off <- train(amortizer(tiny_net(), configurator = configurator(.auto_set = FALSE)), sims, epochs = 1, seed = 1,
+               verbose = FALSE)
+  expect_identical(off$config$structure, "flat")
+  expect_false(isTRUE(all.equal(as.matrix(sample_posterior(off, y, n_draws = 20, seed = 2)),
+                                as.matrix(sample_posterior(off, rev(y), n_draws = 20, seed = 2)))))
+  expect_output(print(configurator(.auto_set = FALSE)), "no automatic sets")
+  lik <- train(amortizer(tiny_net(), estimate = "likelihood"), sims, epochs = 1, seed = 1, verbose = FALSE)
+  expect_identical(lik$config$structure, "flat")
+  expect_error(configurator(.auto_set = NA), "`.auto_set` must be TRUE or FALSE", class = "amortized_error_argument")
+})
+
 test_that("log_data() checks its names and needs positive values", {
   expect_error(log_data(3), "`log_data\\(\\)` takes variable names as strings", class = "amortized_error_argument")
   plan <- list(data_steps = list(log_data("y")))
