@@ -551,6 +551,20 @@ TEST(SummaryPenalty, AddsTheWeightedMmdWhileTrainingOnly) {
   EXPECT_THROW(embedding->set_summary_penalty(-1.0, 1), c10::Error);
 }
 
+// The lengths of an augmented batch: sets shorter than min_length kept
+// whole, the others cut to min_length .. their length, some cut; the
+// length's context column (0) follows.
+namespace {
+void expect_subset_lengths(const DataBatch& a, const Tensor& lengths, int64_t min_length) {
+  Tensor small = lengths < min_length;
+  EXPECT_TRUE(a.lengths.masked_select(small).equal(lengths.masked_select(small)));
+  EXPECT_TRUE((a.lengths.masked_select(~small) >= min_length).all().item<bool>());
+  EXPECT_TRUE((a.lengths <= lengths).all().item<bool>());
+  EXPECT_TRUE((a.lengths < lengths).any().item<bool>());
+  EXPECT_TRUE(a.context.select(1, 0).equal(a.lengths.to(torch::kFloat)));
+}
+}  // namespace
+
 // Subsets of sets: in training mode each set becomes a random subset of its
 // own valid points (no padding value, no point twice), of a size between the
 // minimum length and its length (shorter sets stay whole); the length's
@@ -574,12 +588,7 @@ TEST(SubsetAugmentation, DrawsSubsetsOfTheValidPointsWhileTrainingOnly) {
   embedding->set_subsets(4, 0, 5);
   DataBatch a = embedding->augment(d);
   ASSERT_EQ(a.x.sizes(), x.sizes());
-  Tensor small = lengths < 4;
-  EXPECT_TRUE(a.lengths.masked_select(small).equal(lengths.masked_select(small)));
-  EXPECT_TRUE((a.lengths.masked_select(~small) >= 4).all().item<bool>());
-  EXPECT_TRUE((a.lengths <= lengths).all().item<bool>());
-  EXPECT_TRUE((a.lengths < lengths).any().item<bool>());
-  EXPECT_TRUE(a.context.select(1, 0).equal(a.lengths.to(torch::kFloat)));
+  expect_subset_lengths(a, lengths, 4);
   EXPECT_TRUE(a.context.select(1, 1).equal(context.select(1, 1)));
   int64_t sizes_seen = 0;
   std::vector<bool> seen(n + 1, false);
@@ -628,12 +637,7 @@ TEST(SubsetAugmentation, PrefixesOfSeriesKeepTheFirstSteps) {
   embedding->set_subsets(3, 0, 7, /*prefixes=*/true);
   DataBatch a = embedding->augment(d);
   EXPECT_TRUE(a.x.equal(x));
-  Tensor small = lengths < 3;
-  EXPECT_TRUE(a.lengths.masked_select(small).equal(lengths.masked_select(small)));
-  EXPECT_TRUE((a.lengths.masked_select(~small) >= 3).all().item<bool>());
-  EXPECT_TRUE((a.lengths <= lengths).all().item<bool>());
-  EXPECT_TRUE((a.lengths < lengths).any().item<bool>());
-  EXPECT_TRUE(a.context.select(1, 0).equal(a.lengths.to(torch::kFloat)));
+  expect_subset_lengths(a, lengths, 3);
   // the summaries of the augmented batch are those of the series cut by hand
   Tensor cut = torch::where(torch::arange(n).unsqueeze(0).lt(a.lengths.unsqueeze(1)).unsqueeze(2), x,
                             torch::full_like(x, 1e6));
