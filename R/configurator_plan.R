@@ -86,6 +86,12 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     found_set <- length(set_structure) == 2
   }
   flat_set <- !three_d && length(set_structure) == 2
+  if (found_set && length(data_steps) > 0 && all(vapply(data_steps, function(s) isTRUE(s$auto), TRUE))) {
+    # the automatic scale, chosen again per point coordinate: the same for every point
+    data_steps <- auto_transform_steps(sims$data, set_structure)
+    steps <- steps_for_block(data_steps, raw_names, call = call)
+    names_now <- steps$names
+  }
   if (identical(summary_net$type, "fusion")) {
     cli::cli_abort(c("{.fn fusion} is for multi-source data: a simulator whose model returns a named list of data blocks.",
                      "i" = "These data are one block; give its summary network directly, e.g. {.code deep_set()}."),
@@ -168,15 +174,20 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
 # (binomial counts, 10,000 simulations) C2ST was 0.617 raw, 0.658 on a
 # square-root and 0.662 on a log1p scale; lotka_volterra (log-normal
 # populations) 0.977 raw, 0.943 on a log scale.
-auto_transform_steps <- function(data) {
+# With `points` (c(n_points, dim) of a set found in flat data), the choice is
+# made once per point coordinate, on its values pooled over the points, so
+# that every point gets the same scale.
+auto_transform_steps <- function(data, points = NULL) {
   skewness <- function(v) {
     s <- stats::sd(v)
     if (!is.finite(s) || s == 0) return(0)
     mean((v - mean(v))^3) / s^3
   }
   rows <- seq_len(min(nrow(data), 20000L))  # enough to judge the shape
-  pick <- vapply(seq_len(ncol(data)), function(j) {
-    v <- data[rows, j]
+  groups <- if (is.null(points)) as.list(seq_len(ncol(data))) else
+    lapply(seq_len(points[2]), function(c) (seq_len(points[1]) - 1L) * points[2] + c)
+  pick_group <- vapply(groups, function(j) {
+    v <- as.vector(data[rows, j])
     v <- v[is.finite(v)]
     if (length(v) < 10 || any(v < 0)) return("")
     raw <- skewness(v)
@@ -186,6 +197,8 @@ auto_transform_steps <- function(data) {
     if (abs(skewness(match.fun(kind)(v))) >= raw) return("")
     kind
   }, "")
+  pick <- character(ncol(data))
+  for (g in seq_along(groups)) pick[groups[[g]]] <- pick_group[g]
   nm <- colnames(data)
   steps <- list()
   for (kind in c("log", "log1p")) {

@@ -503,6 +503,12 @@ test_that("flat data that are an exchangeable set are found: recorded, applied t
   lik <- train(amortizer(tiny_net(), estimate = "likelihood"), sims, epochs = 1, seed = 1, verbose = FALSE)
   expect_identical(lik$config$structure, "flat")
   expect_error(configurator(.auto_set = NA), "`.auto_set` must be TRUE or FALSE", class = "amortized_error_argument")
+  # the automatic log scale of a found set is chosen per point coordinate, the same for every point
+  skewed <- amortized:::with_seed(3, cbind(a = stats::rexp(3000), b = 10 + stats::rnorm(3000), c = stats::rexp(3000),
+                                           d = 10 + stats::rnorm(3000)))
+  expect_identical(amortized:::auto_transform_steps(skewed)[[1]]$names, c("a", "c"))
+  expect_identical(amortized:::auto_transform_steps(skewed, c(2L, 2L))[[1]]$names, c("a", "c"))
+  expect_length(amortized:::auto_transform_steps(skewed, c(4L, 1L)), 0)  # pooled: one choice for all four
 })
 
 test_that("log_data() checks its names and needs positive values", {
