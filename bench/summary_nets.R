@@ -14,11 +14,14 @@
 # and the time to draw 1,000 posterior samples for each of 100 data sets
 # (after a first call).
 # Run: Rscript bench/summary_nets.R [n_sims] [threads] [gaussian,ar1,exponential,correlation]
+# (AMORTIZED_TRAIN_ARGS='list(subsets = TRUE)': extra train() arguments, e.g.
+# the AR(1) series' prefixes)
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
 n_sims <- if (length(args) >= 1) as.integer(args[1]) else 10000L
 threads <- if (length(args) >= 2) as.integer(args[2]) else 1L
 parts <- if (length(args) >= 3) strsplit(args[3], ",")[[1]] else c("gaussian", "ar1", "exponential", "correlation")
+train_args <- eval(parse(text = Sys.getenv("AMORTIZED_TRAIN_ARGS", "list()")))
 
 report <- function(name, fit, seconds, tests, exact_fn) {
   # a first call loads the posterior package (~0.1 s); the time is that of a call after it
@@ -34,8 +37,9 @@ report <- function(name, fit, seconds, tests, exact_fn) {
     c(abs(got_mean - e$mean) / e$sd, got_sd / e$sd)
   }, numeric(2 * length(p))))
   k <- length(p)
-  cat(sprintf("\n%s: %d simulations, trained in %.1f s (%d epochs, best %d)\n", name, fit$info$n_sims, seconds,
-              nrow(fit$history), fit$info$best_epoch))
+  cat(sprintf("\n%s: %d simulations%s, trained in %.1f s (%d epochs, best %d)\n", name, fit$info$n_sims,
+              if (isTRUE(fit$info$subsets)) " and their subsets" else "", seconds, nrow(fit$history),
+              fit$info$best_epoch))
   for (j in seq_len(k)) {
     cat(sprintf("  %-6s |mean error|/sd: median %.3f, 90%% %.3f   sd ratio: median %.3f, 10%%-90%% %.3f-%.3f\n",
                 p[j], stats::median(err[, j]), stats::quantile(err[, j], 0.9), stats::median(err[, k + j]),
@@ -47,7 +51,8 @@ report <- function(name, fit, seconds, tests, exact_fn) {
 # Trains amortizer `a` on n_sims simulations of `sim` (seed 1) and reports.
 run_case <- function(name, sim, a, tests, exact_fn) {
   sims <- simulate(sim, n_sims, seed = 1, progress = FALSE)
-  t <- system.time(fit <- train(a, sims, seed = 1, verbose = FALSE, threads = threads))[["elapsed"]]
+  t <- system.time(fit <- do.call(train, c(list(a, sims, seed = 1, verbose = FALSE, threads = threads),
+                                            train_args)))[["elapsed"]]
   report(name, fit, t, tests, exact_fn)
 }
 
