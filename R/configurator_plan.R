@@ -63,21 +63,13 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     plan$core[c("truncate_lower", "truncate_upper")] <- bounds[c("truncate_lower", "truncate_upper")]
     return(plan)
   }
-  # (not where declared equivariances need the data untransformed)
-  if (length(data_steps) == 0 && !three_d && is.null(x$summary_net) && !isFALSE(cfg$auto_transform) &&
-      !(use_structure && length(sims$equivariances) > 0)) {
-    data_steps <- auto_transform_steps(sims$data)
-  }
-  steps <- steps_for_block(data_steps, raw_names, call = call)
-  names_now <- steps$names
-
-  # structure and summary network
+  # flat data as a set: declared by the simulator, or found in the
+  # simulations (posteriors only: a likelihood would model the points as
+  # independent, which exchangeable points need not be); found before the
+  # automatic scale, which a set gets per point coordinate
   declared <- steps_of(cfg, "as_set")
   series <- length(steps_of(cfg, "as_time_series")) > 0
   summary_net <- x$summary_net
-  # flat data as a set: declared by the simulator, or found in the
-  # simulations (posteriors only: a likelihood would model the points as
-  # independent, which exchangeable points need not be)
   set_structure <- if (use_structure || !is.null(summary_net)) sims$set_structure
   found_set <- FALSE
   if (!three_d && length(set_structure) != 2 && is.null(summary_net) && isTRUE(cfg$auto_set %||% TRUE) &&
@@ -86,12 +78,15 @@ resolve_configuration <- function(x, sims, call = rlang::caller_env()) {
     found_set <- length(set_structure) == 2
   }
   flat_set <- !three_d && length(set_structure) == 2
-  if (found_set && length(data_steps) > 0 && all(vapply(data_steps, function(s) isTRUE(s$auto), TRUE))) {
-    # the automatic scale, chosen again per point coordinate: the same for every point
-    data_steps <- auto_transform_steps(sims$data, set_structure)
-    steps <- steps_for_block(data_steps, raw_names, call = call)
-    names_now <- steps$names
+  # (not where declared equivariances need the data untransformed)
+  if (length(data_steps) == 0 && !three_d && is.null(summary_net) && !isFALSE(cfg$auto_transform) &&
+      !(use_structure && length(sims$equivariances) > 0)) {
+    data_steps <- auto_transform_steps(sims$data, if (found_set) set_structure)
   }
+  steps <- steps_for_block(data_steps, raw_names, call = call)
+  names_now <- steps$names
+
+  # structure and summary network
   if (identical(summary_net$type, "fusion")) {
     cli::cli_abort(c("{.fn fusion} is for multi-source data: a simulator whose model returns a named list of data blocks.",
                      "i" = "These data are one block; give its summary network directly, e.g. {.code deep_set()}."),
@@ -185,7 +180,7 @@ auto_transform_steps <- function(data, points = NULL) {
   }
   rows <- seq_len(min(nrow(data), 20000L))  # enough to judge the shape
   groups <- if (is.null(points)) as.list(seq_len(ncol(data))) else
-    lapply(seq_len(points[2]), function(c) (seq_len(points[1]) - 1L) * points[2] + c)
+    lapply(seq_len(points[2]), function(c) point_columns(points[1], points[2], c))
   pick_group <- vapply(groups, function(j) {
     v <- as.vector(data[rows, j])
     v <- v[is.finite(v)]

@@ -209,13 +209,11 @@ detect_flat_set <- function(sims, max_columns = 64L, folds = 20L, z_max = 5) {
 # (see detect_flat_set()).
 blocks_exchangeable <- function(x, theta, k, fold, z_max) {
   m <- ncol(x) %/% k
-  coord <- rep(seq_len(k), m)
   for (c in seq_len(k)) {  # one clipping per point coordinate, pooled over the blocks
-    cols <- which(coord == c)
+    cols <- point_columns(m, k, c)
     q <- stats::quantile(x[, cols], c(0.01, 0.99), names = FALSE)
     x[, cols] <- pmin(pmax(x[, cols], q[1]), q[2])
   }
-  block <- rep(seq_len(m), each = k)
   # statistics per fold: means, the covariance of all columns with each other
   # and with the parameters
   per_fold <- lapply(sort(unique(fold)), function(f) {
@@ -235,20 +233,25 @@ blocks_exchangeable <- function(x, theta, k, fold, z_max) {
   means <- stack("mean")
   covs <- stack("cov")
   cov_theta <- stack("cov_theta")
-  first <- function(b, c) (b - 1L) * k + c
+  pairs <- which(outer(seq_len(m), seq_len(m), `!=`), arr.ind = TRUE)  # ordered pairs of blocks
   for (c in seq_len(k)) {
-    if (!spread_ok(means[first(seq_len(m), c), , drop = FALSE])) return(FALSE)
+    cols <- point_columns(m, k, c)
+    if (!spread_ok(means[cols, , drop = FALSE])) return(FALSE)
     for (l in seq_len(ncol(theta))) {
-      if (!spread_ok(matrix(cov_theta[first(seq_len(m), c), l, ], nrow = m))) return(FALSE)
+      if (!spread_ok(matrix(cov_theta[cols, l, ], nrow = m))) return(FALSE)
     }
     for (c2 in seq_len(k)) {
-      within <- t(vapply(seq_len(m), function(b) covs[first(b, c), first(b, c2), ], numeric(dim(covs)[3])))
+      cols2 <- point_columns(m, k, c2)
+      within <- t(vapply(seq_len(m), function(b) covs[cols[b], cols2[b], ], numeric(dim(covs)[3])))
       if (!spread_ok(within)) return(FALSE)
-      pairs <- which(outer(seq_len(m), seq_len(m), `!=`), arr.ind = TRUE)
-      across <- t(vapply(seq_len(nrow(pairs)), function(r) covs[first(pairs[r, 1], c), first(pairs[r, 2], c2), ],
+      across <- t(vapply(seq_len(nrow(pairs)), function(r) covs[cols[pairs[r, 1]], cols2[pairs[r, 2]], ],
                          numeric(dim(covs)[3])))
       if (!spread_ok(across)) return(FALSE)
     }
   }
   TRUE
 }
+
+# The columns of flat set data (n_points points of dim values, point by
+# point) that hold coordinate c of every point.
+point_columns <- function(n_points, dim, c) (seq_len(n_points) - 1L) * dim + c
