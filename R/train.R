@@ -324,16 +324,20 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
                   subsets_prefixes = subset_spec$prefixes)
   if (online) {
     steps_per_epoch <- steps_per_epoch %||% max(1L, as.integer(ceiling(n_train / batch_size)))
-    dropped <- new.env(parent = emptyenv())
-    dropped$n <- 0
-    next_batch <- online_batches(simulator, plan, batch_size, seed, threads, keep_nonfinite, dropped)
+    seen <- new.env(parent = emptyenv())  # over the online batches: simulations dropped, sizes
+    seen$dropped <- 0
+    seen$length_range <- plan$length_range
+    next_batch <- online_batches(simulator, plan, batch_size, seed, threads, keep_nonfinite, seen)
     res <- core_call(.amz_estimator_train_online(ptr, sims$parameters, inputs$x, inputs$lengths, inputs$context,
                                            options, !continuing, next_batch, steps_per_epoch, on_epoch,
                                            if (continuing) object$optimizer_state))
-    if (dropped$n > 0) {
-      cli::cli_warn("Dropped {dropped$n} online simulation{?s} with non-finite values (NaN, NA or Inf).",
+    if (seen$dropped > 0) {
+      cli::cli_warn("Dropped {seen$dropped} online simulation{?s} with non-finite values (NaN, NA or Inf).",
                     class = "amortized_warning_nonfinite")
     }
+    # the sizes trained on are those of every online batch, not only of the
+    # validation simulations the plan was made from
+    fit$config$length_range <- seen$length_range
   } else {
     res <- core_call(.amz_estimator_train(ptr, target, inputs$x, inputs$lengths, inputs$context,
                                     options, !continuing, on_epoch, if (continuing) object$optimizer_state))
@@ -367,9 +371,6 @@ train.amortizer <- function(object, simulator, n_sims = 10000, epochs = NULL, ba
   fit
 }
 
-# The function C++ calls for each online training step: fresh simulations
-# (their own seed per step) as network inputs.
-# Rows dropped for non-finite values are counted in `dropped`.
 # Posterior estimators: about n_train / 128, a power of two in 32..256 (64
 # for 10,000 simulations): enough gradient steps per epoch. Against n_train /
 # 20 (450), 64 lowered the held-out negative log posterior density on every
@@ -448,17 +449,33 @@ training_subsets <- function(subsets, fit, sims, inputs, call = rlang::caller_en
        prefixes = series)
 }
 
-online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite, dropped) {
+# The function C++ calls for each online training step: fresh simulations
+# (their own seed per step) as network inputs. `seen` (an environment)
+# counts the rows dropped for non-finite values and widens the range of
+# sizes trained on.
+online_batches <- function(sim, plan, batch_size, seed, threads, keep_nonfinite, seen) {
   function(step) {
     step_seed <- (seed + 7919 * (step + 1)) %% 2147483647
     raw <- simulate_raw(sim, batch_size, step_seed, threads, chunk_size = batch_size)
     sims <- withCallingHandlers(
       simulations_from_raw(raw, sim, keep_nonfinite = keep_nonfinite, declarations = FALSE),
       amortized_warning_nonfinite = function(w) invokeRestart("muffleWarning"))
-    dropped$n <- dropped$n + batch_size - nrow(sims$parameters)
+    seen$dropped <- seen$dropped + batch_size - nrow(sims$parameters)
+    seen$length_range <- widen_length_range(seen$length_range, sims$lengths)
     inputs <- simulation_inputs(plan, sims)
     list(theta = sims$parameters, x = inputs$x, lengths = inputs$lengths, context = inputs$context)
   }
+}
+
+# A plan's length_range (a range, or a list of ranges per source) widened to
+# cover `lengths` (a vector, or a list per source).
+widen_length_range <- function(range, lengths) {
+  if (is.null(range)) return(range)
+  if (is.list(range)) {
+    for (b in names(range)) range[[b]] <- base::range(range[[b]], lengths[[b]])
+    return(range)
+  }
+  base::range(range, lengths)
 }
 
 # The default decay of the weight average: flow matching learns from a

@@ -160,6 +160,14 @@ test_that("online training simulates fresh batches; rounds keep all simulations"
                 ctx, n_sims = 500, epochs = 2, batch_size = 32, steps_per_epoch = 4, online = TRUE, seed = 2,
                 verbose = FALSE)
   expect_equal(nrow(fit2$history), 2)
+  # the sizes trained on are those of the online batches too, not only of
+  # the validation simulations (here all of one size), so a size that only
+  # the batches had draws no warning of extrapolation
+  val <- amortized:::training_simulations(ctx, 50, 2)
+  trained <- fit2$config$length_range
+  expect_true(trained[1] <= min(val$lengths) && trained[2] >= max(val$lengths) &&
+                diff(trained) > diff(range(val$lengths)) && trained[1] >= 2 && trained[2] <= 9)
+  expect_no_warning(sample_posterior(fit2, stats::rnorm(trained[1]), 5, seed = 1))
   # rounds
   r <- train(small, sim, n_sims = 300, epochs = 2, rounds = 3, seed = 1, verbose = FALSE)
   expect_equal(nrow(r$history), 6)
