@@ -43,7 +43,17 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   if (!is.null(bar) && length(todo) < length(sizes)) cli::cli_progress_update(id = bar, inc = sum(sizes) - sum(sizes[todo]))
   # evaluated in each chunk's environment (below), which holds these names
   chunk_call <- quote(run_simulator_chunk(chunk_n, prior, model, vectorized, context))
+  # On the sequential plan a chunk runs at once in this session, under its
+  # own stream as a future would (a future's set-up, mostly the search for
+  # globals, costs about 20 ms a chunk: as much as a step of online training).
+  sequential <- inherits(future::plan(), "sequential")
   launch <- function(i) {
+    if (sequential) {
+      assign(".Random.seed", seeds[[i]], envir = globalenv())  # the kind (L'Ecuyer-CMRG) comes with it
+      return(structure(list(value = tryCatch(run_simulator_chunk(sizes[[i]], sim$prior, sim$model, sim$vectorized,
+                                                                 sim$context), error = identity)),
+                       class = "amortized_done_chunk"))
+    }
     env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
                          prior = sim$prior, model = sim$model, vectorized = sim$vectorized,
                          context = sim$context),
@@ -56,7 +66,7 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   collect <- function(i, f) {
     for (attempt in 1:2) {
       result <- tryCatch({
-        raw <- tryCatch(future::value(f), error = function(e) {
+        raw <- tryCatch(chunk_value(f), error = function(e) {
           cli::cli_abort(c("The simulator failed.", "x" = conditionMessage(e)),
                          class = "amortized_error_simulator", call = call)
         })
@@ -76,7 +86,8 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   with_rng_restored({
     pending <- list()  # launched, not yet collected
     collect_resolved <- function() {
-      done <- names(pending)[vapply(pending, future::resolved, logical(1))]
+      done <- names(pending)[vapply(pending, function(f) inherits(f, "amortized_done_chunk") || future::resolved(f),
+                                    logical(1))]
       for (k in done) {
         collect(as.integer(k), pending[[k]])
         pending[[k]] <<- NULL
@@ -99,6 +110,14 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
                    class = c("amortized_error_simulator_chunks", "amortized_error_simulator"), call = call)
   }
   bind_chunks(chunks)
+}
+
+# A launched chunk's raw output: a future's value, or that of a chunk run at
+# once (its error signalled again).
+chunk_value <- function(f) {
+  if (!inherits(f, "amortized_done_chunk")) return(future::value(f))
+  if (inherits(f$value, "error")) stop(f$value)
+  f$value
 }
 
 # The checked chunks of an R simulator, bound in order.
