@@ -34,7 +34,7 @@
 #'   reproduces their simulations exactly on the same kind of CPU and to the
 #'   last bit or so on another.
 #' @param chunk_size For R simulators: simulations per chunk (one future
-#'   each). The default depends on `nsim` only (about 100 chunks for large
+#'   each on a parallel plan; on the sequential plan each runs at once). The default depends on `nsim` only (about 100 chunks for large
 #'   `nsim`); the simulations depend on the seed and the chunk size, never
 #'   on the plan or the number of workers.
 #' @param progress Show a progress bar while R simulators run.

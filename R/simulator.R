@@ -54,8 +54,9 @@
 #' @return An `amortized_simulator` object; use it with [train()], [sbc()] and
 #'   [simulate()][simulate.amortized_simulator].
 #' @section Parallel and cluster simulation:
-#' R simulators run in chunks, each a [future][future::future()], so they
-#' use whatever [future::plan()] you set: `plan(multisession, workers = 8)`
+#' R simulators run in chunks, each a [future][future::future()] (on the
+#' default sequential plan each chunk simply runs at once, in this session),
+#' so they use whatever [future::plan()] you set: `plan(multisession, workers = 8)`
 #' for the cores of your machine, `plan(cluster, workers = hosts)` for other
 #' machines, or a `future.batchtools` plan for a Slurm cluster. Each chunk
 #' has its own L'Ecuyer-CMRG random stream derived from the seed, so the
