@@ -14,7 +14,10 @@
 # defaults (for exploring recipes); AMORTIZED_AMORTIZER_ARGS='list(use_structure = FALSE)'
 # likewise for amortizer(); AMORTIZED_REFERENCE: the reference folder;
 # AMORTIZED_OBSERVATIONS='1,2': score only these reference observations (the
-# C2ST classifier takes minutes per observation in 10 dimensions).
+# C2ST classifier takes minutes per observation in 10 dimensions);
+# AMORTIZED_DIAGNOSE=1: also, per observation, the errors of the draws' means
+# (in reference sds), their sds over the reference's, and C2ST once more with
+# the draws moved to the reference's mean (what the shape alone scores).
 suppressMessages(library(amortized))
 args <- commandArgs(trailingOnly = TRUE)
 tasks <- if (length(args) >= 1 && args[1] != "all") strsplit(args[1], ",")[[1]] else
@@ -49,6 +52,15 @@ for (task in tasks) {
     t <- elapsed(draws <- sample_posterior(fit, obs, n_draws = 10000, seed = k, threads = threads))
     t_sample <- max(t_sample, t, na.rm = TRUE)
     scores[k] <- c2st(draws, ref, seed = 1, threads = c2st_threads)$score
+    if (nzchar(Sys.getenv("AMORTIZED_DIAGNOSE"))) {
+      d <- posterior::as_draws_matrix(draws)
+      d <- matrix(as.numeric(d), nrow(d), dimnames = list(NULL, colnames(ref)))
+      z <- (colMeans(d) - colMeans(ref)) / apply(ref, 2, stats::sd)
+      r <- apply(d, 2, stats::sd) / apply(ref, 2, stats::sd)
+      shape <- c2st(sweep(d, 2, colMeans(d) - colMeans(ref)), ref, seed = 1, threads = c2st_threads)$score
+      cat(sprintf("  observation %d: C2ST %.3f, with the mean moved to the reference's %.3f | mean errors max %.2f, rms %.2f sd | sd ratios %.2f-%.2f\n",
+                  k, scores[k], shape, max(abs(z)), sqrt(mean(z^2)), min(r), max(r)))
+    }
   }
   ep <- nrow(fit$history)
   cat(sprintf("%-16s C2ST %s  mean %s | train %5.1f s (%d epochs, best %d) | 10k draws %5.3f s | 1000 x 100 obs %5.3f s\n",
