@@ -34,9 +34,10 @@
 #'   reproduces their simulations exactly on the same kind of CPU and to the
 #'   last bit or so on another.
 #' @param chunk_size For R simulators: simulations per chunk (one future
-#'   each on a parallel plan; on the sequential plan each runs at once). The default depends on `nsim` only (about 100 chunks for large
-#'   `nsim`); the simulations depend on the seed and the chunk size, never
-#'   on the plan or the number of workers.
+#'   each on a parallel plan; on the sequential plan each runs at once). The
+#'   default depends on `nsim` only (about 100 chunks for large `nsim`); the
+#'   simulations depend on the seed and the chunk size, never on the plan or
+#'   the number of workers.
 #' @param progress Show a progress bar while R simulators run.
 #' @param store `NULL` or a directory: keep finished chunks there and resume
 #'   from them (see above). C++ benchmark simulators, which are fast, store

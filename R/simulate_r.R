@@ -45,7 +45,7 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   chunk_call <- quote(run_simulator_chunk(chunk_n, prior, model, vectorized, context))
   # On the sequential plan a chunk runs at once in this session, under its
   # own stream as a future would (a future's set-up, mostly the search for
-  # globals, costs about 20 ms a chunk: as much as a step of online training).
+  # globals, costs 20-25 ms a chunk: more than a step of online training).
   sequential <- inherits(future::plan(), "sequential")
   launch <- function(i) {
     if (sequential) {

@@ -214,6 +214,18 @@ test_that("R simulators run chunked over futures: same seed, same result on ever
   expect_false(identical(seq_result, simulate(sim, 2500, seed = 11, chunk_size = 250)))
   # chunks have their own streams: the chunks of one run are not copies of each other
   expect_false(isTRUE(all.equal(seq_result$parameters[1:500, ], seq_result$parameters[501:1000, ])))
+  # on the sequential plan chunks run at once, not as futures: their
+  # failures read the same, and the session's generator is left as it was
+  set.seed(5)
+  before <- .Random.seed
+  bad_prior <- sim
+  bad_prior$prior <- function(n) stop("boom in the prior")
+  expect_error(simulate(bad_prior, 100, seed = 1), "boom in the prior", class = "amortized_error_simulator")
+  bad_model <- sim
+  bad_model$model <- function(theta) stop("boom in the model")
+  expect_error(simulate(bad_model, 100, seed = 1), "boom in the model", class = "amortized_error_simulator")
+  expect_identical(.Random.seed, before)
+  expect_identical(RNGkind(), kind)
   skip_on_cran()
   old <- future::plan(future::multisession, workers = 2)
   on.exit(future::plan(old), add = TRUE)
