@@ -48,16 +48,14 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   # globals, costs 20-25 ms a chunk: more than a step of online training).
   sequential <- inherits(future::plan(), "sequential")
   launch <- function(i) {
-    if (sequential) {
-      assign(".Random.seed", seeds[[i]], envir = globalenv())  # the kind (L'Ecuyer-CMRG) comes with it
-      return(structure(list(value = tryCatch(run_simulator_chunk(sizes[[i]], sim$prior, sim$model, sim$vectorized,
-                                                                 sim$context), error = identity)),
-                       class = "amortized_done_chunk"))
-    }
     env <- list2env(list(run_simulator_chunk = run_simulator_chunk, chunk_n = sizes[[i]],
                          prior = sim$prior, model = sim$model, vectorized = sim$vectorized,
                          context = sim$context),
                     parent = globalenv())
+    if (sequential) {
+      assign(".Random.seed", seeds[[i]], envir = globalenv())  # the kind (L'Ecuyer-CMRG) comes with it
+      return(structure(list(value = tryCatch(eval(chunk_call, env), error = identity)), class = "amortized_done_chunk"))
+    }
     future::future(chunk_call, substitute = FALSE, envir = env, seed = seeds[[i]], label = paste0("amortized-", i))
   }
   failures <- list()
@@ -86,8 +84,7 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   with_rng_restored({
     pending <- list()  # launched, not yet collected
     collect_resolved <- function() {
-      done <- names(pending)[vapply(pending, function(f) inherits(f, "amortized_done_chunk") || future::resolved(f),
-                                    logical(1))]
+      done <- names(pending)[vapply(pending, chunk_resolved, logical(1))]
       for (k in done) {
         collect(as.integer(k), pending[[k]])
         pending[[k]] <<- NULL
@@ -112,8 +109,10 @@ simulate_r <- function(sim, n, seed, chunk_size = NULL, progress = FALSE, store 
   bind_chunks(chunks)
 }
 
-# A launched chunk's raw output: a future's value, or that of a chunk run at
-# once (its error signalled again).
+# A launched chunk (a future, or a chunk run at once): whether it is done,
+# and its raw output (the error of a chunk run at once signalled again).
+chunk_resolved <- function(f) inherits(f, "amortized_done_chunk") || future::resolved(f)
+
 chunk_value <- function(f) {
   if (!inherits(f, "amortized_done_chunk")) return(future::value(f))
   if (inherits(f$value, "error")) stop(f$value)
